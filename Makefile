@@ -1,0 +1,20 @@
+.DEFAULT_GOAL := help
+CARGO ?= cargo
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+run: ## Run the whole job locally on the embedded defaults (sample data, ./local, SQLite)
+	$(CARGO) run --release -- run
+
+test: ## Run every test (needs PostgreSQL on 127.0.0.1:5432; .ci/run starts it)
+	$(CARGO) test --workspace --locked
+
+lint: ## Check formatting and clippy
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+clean-local: ## Remove the local run's outputs and database
+	rm -rf local
+
+.PHONY: help run test lint clean-local

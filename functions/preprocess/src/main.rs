@@ -1,0 +1,9 @@
+//! The preprocess stage as an AWS Lambda function; see `article_rec::stages::preprocess`.
+
+#[tokio::main]
+async fn main() -> Result<(), article_rec::LambdaError> {
+    article_rec::lambda::run_stage("preprocess", |input, ctx| async move {
+        article_rec::stages::preprocess::run(input, &ctx).await
+    })
+    .await
+}

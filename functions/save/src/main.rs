@@ -1,0 +1,9 @@
+//! The save stage as an AWS Lambda function; see `article_rec::stages::save`.
+
+#[tokio::main]
+async fn main() -> Result<(), article_rec::LambdaError> {
+    article_rec::lambda::run_stage("save", |input, ctx| async move {
+        article_rec::stages::save::run(input, &ctx).await
+    })
+    .await
+}

@@ -1,0 +1,9 @@
+//! The train stage as an AWS Lambda function; see `article_rec::stages::train`.
+
+#[tokio::main]
+async fn main() -> Result<(), article_rec::LambdaError> {
+    article_rec::lambda::run_stage("train", |input, ctx| async move {
+        article_rec::stages::train::run(input, &ctx).await
+    })
+    .await
+}

@@ -1,0 +1,64 @@
+//! What a stage runs with: an object store, a database, settings and a metrics
+//! sink. Built once (per process, or per Lambda container) and shared.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::db::{self, RecDb};
+use crate::error::{Error, Result};
+use crate::metrics::{LogMetrics, Metrics};
+use crate::settings::Settings;
+use crate::storage::{self, BlobStore};
+
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub store: Arc<dyn BlobStore>,
+    pub db: Arc<dyn RecDb>,
+    pub settings: Settings,
+    pub metrics: Arc<dyn Metrics>,
+}
+
+impl Context {
+    /// Opens the store and database the settings name.
+    ///
+    /// # Errors
+    /// `Config` for unsupported URLs; `Db` when the database cannot be opened.
+    pub async fn from_settings(settings: Settings) -> Result<Context> {
+        settings.check()?;
+        if let Some(path) = settings.database_url.strip_prefix("sqlite://") {
+            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|source| Error::Storage {
+                    key: parent.display().to_string(),
+                    source,
+                })?;
+            }
+        }
+        Ok(Context {
+            store: storage::open(&settings.store_url)?,
+            db: db::open(&settings.database_url).await?,
+            settings,
+            metrics: Arc::new(LogMetrics),
+        })
+    }
+
+    /// Settings from the environment (see the README's table), then as above.
+    ///
+    /// # Errors
+    /// As [`Settings::from_env`] and [`Context::from_settings`].
+    pub async fn from_env() -> Result<Context> {
+        Context::from_settings(Settings::from_env()?).await
+    }
+
+    /// The embedded defaults rooted at `dir`: a local directory store and SQLite.
+    ///
+    /// # Errors
+    /// As [`Context::from_settings`].
+    pub async fn local(dir: &Path) -> Result<Context> {
+        Context::from_settings(Settings::local(dir)).await
+    }
+
+    /// Records a figure of a stage for the site in the settings.
+    pub fn metric(&self, stage: &str, name: &str, value: f64, unit: crate::metrics::Unit) {
+        self.metrics.record(stage, &self.settings.site, name, value, unit);
+    }
+}

@@ -1,0 +1,146 @@
+//! The recommendation database behind one trait: SQLite (local default) and
+//! PostgreSQL (production), chosen by the URL's scheme. Each dialect owns its
+//! migrations and SQL; `conformance` is the story both must pass.
+
+mod postgres;
+mod sqlite;
+
+#[cfg(test)]
+pub(crate) mod conformance;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+pub use postgres::PgDb;
+pub use sqlite::SqliteDb;
+
+use crate::error::{Error, Result};
+
+/// The two kinds of model the API serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelType {
+    /// Per-article recommendations from matrix factorisation.
+    Article,
+    /// Default recommendations (`source_entity_id = 'default'`).
+    Popularity,
+}
+
+impl ModelType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelType::Article => "article",
+            ModelType::Popularity => "popularity",
+        }
+    }
+}
+
+/// `source_entity_id` of default recommendations.
+pub const DEFAULT_SOURCE: &str = "default";
+
+/// An article row to upsert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArticleRow {
+    pub external_id: String,
+    pub title: Option<String>,
+    pub path: Option<String>,
+    pub published_at: Option<DateTime<Utc>>,
+    pub exclude_reason: Option<String>,
+}
+
+/// A recommendation row to insert.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecRow {
+    pub source_entity_id: String,
+    /// `article.id` of the recommended article.
+    pub recommended_article_id: i64,
+    /// In [0, 1]; stored with 6 decimals.
+    pub score: f64,
+}
+
+/// What [`RecDb::begin_model`] found for a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ModelStart {
+    /// A pending model, empty, ready for recommendations.
+    Fresh(i64),
+    /// This run's model was already saved and switched: nothing to do.
+    AlreadySaved(i64),
+}
+
+/// A model as the API sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRow {
+    pub id: i64,
+    pub site: String,
+    pub model_type: String,
+    pub status: String,
+    pub run_id: String,
+}
+
+#[async_trait]
+pub trait RecDb: Send + Sync + std::fmt::Debug {
+    /// Inserts or updates articles by (site, external id); returns every given
+    /// external id's `article.id`.
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>>;
+
+    /// Starts (or restarts) the run's model as 'pending' with no recommendations,
+    /// unless the run's model is already saved. Idempotent per (site, type, run).
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart>;
+
+    /// Bulk-inserts recommendations of a pending model; returns rows written.
+    ///
+    /// # Errors
+    /// `Db` on database failure (e.g. an unknown article id).
+    async fn insert_recs(&self, model_id: i64, recs: &[RecRow]) -> Result<u64>;
+
+    /// In one transaction: the site's current model of that type becomes
+    /// 'stale' and this one 'current'. Readers see the old or the new set.
+    ///
+    /// # Errors
+    /// `Db` on database failure; `InvalidInput` if the model is not pending.
+    async fn activate(&self, model_id: i64) -> Result<()>;
+
+    /// Deletes stale models of the site and type beyond the newest `keep`
+    /// (their recommendations cascade); returns how many went.
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn prune_stale(&self, site: &str, kind: ModelType, keep: u32) -> Result<u64>;
+
+    /// # Errors
+    /// `Db` on database failure.
+    async fn current_model(&self, site: &str, kind: ModelType) -> Result<Option<ModelRow>>;
+
+    /// What the API serves for a source (an article's external id or
+    /// [`DEFAULT_SOURCE`]): the current model's recommendations, best first,
+    /// as (recommended external id, score).
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>>;
+}
+
+/// Opens (and migrates) the database a URL names: `sqlite://path` or `postgres://...`.
+///
+/// # Errors
+/// `Config` for another scheme; `Db`/`Migrate` when it cannot connect or migrate.
+pub async fn open(url: &str) -> Result<Arc<dyn RecDb>> {
+    if url.starts_with("sqlite:") {
+        return Ok(Arc::new(SqliteDb::open(url).await?));
+    }
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Arc::new(PgDb::open(url, None).await?));
+    }
+    Err(Error::Config(format!(
+        "DATABASE_URL {}: unsupported scheme (use sqlite:// or postgres://)",
+        crate::settings::redact_url(url)
+    )))
+}

@@ -1,0 +1,257 @@
+//! SQLite: the local default. WAL mode so a reader can query while save writes.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use super::{ArticleRow, ModelRow, ModelStart, ModelType, RecDb, RecRow};
+use crate::error::{Error, Result};
+
+/// The current time as SQLite text, in the format the migrations' defaults use.
+macro_rules! now {
+    () => {
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    };
+}
+/// Rows per INSERT statement: 4 parameters each, well under SQLite's 32766.
+const CHUNK: usize = 2000;
+
+#[derive(Debug, Clone)]
+pub struct SqliteDb {
+    pool: SqlitePool,
+}
+
+impl SqliteDb {
+    /// Opens `sqlite://path` (creating the file) and applies migrations.
+    ///
+    /// # Errors
+    /// `Db` when the file cannot be opened; `Migrate` when migrations fail.
+    pub async fn open(url: &str) -> Result<SqliteDb> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(Error::db("parse sqlite url"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(Error::db("connect sqlite"))?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteDb { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl RecDb for SqliteDb {
+    async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        for chunk in rows.chunks(CHUNK / 2) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(site)
+                    .push_bind(&r.external_id)
+                    .push_bind(&r.title)
+                    .push_bind(&r.path)
+                    .push_bind(r.published_at)
+                    .push_bind(&r.exclude_reason);
+            });
+            q.push(concat!(
+                " ON CONFLICT (site, external_id) DO UPDATE SET \
+                 title = COALESCE(excluded.title, article.title), \
+                 path = COALESCE(excluded.path, article.path), \
+                 published_at = COALESCE(excluded.published_at, article.published_at), \
+                 exclude_reason = COALESCE(excluded.exclude_reason, article.exclude_reason), \
+                 updated_at = ",
+                now!()
+            ));
+            q.build().execute(&mut *tx).await.map_err(Error::db("upsert articles"))?;
+        }
+        let ids = sqlx::query("SELECT external_id, id FROM article WHERE site = ?")
+            .bind(site)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::db("read article ids"))?;
+        tx.commit().await.map_err(Error::db("commit"))?;
+        let wanted: std::collections::HashSet<&str> = rows.iter().map(|r| r.external_id.as_str()).collect();
+        Ok(ids
+            .into_iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+            .filter(|(e, _)| wanted.contains(e.as_str()))
+            .collect())
+    }
+
+    async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        let found = sqlx::query("SELECT id, status FROM model WHERE site = ? AND type = ? AND run_id = ?")
+            .bind(site)
+            .bind(kind.as_str())
+            .bind(run_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find model"))?;
+        let start = match found {
+            Some(row) => {
+                let id: i64 = row.get(0);
+                let status: String = row.get(1);
+                if status == "current" || status == "stale" {
+                    ModelStart::AlreadySaved(id)
+                } else {
+                    sqlx::query("DELETE FROM recommendation WHERE model_id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::db("clear pending model"))?;
+                    sqlx::query(concat!("UPDATE model SET status = 'pending', updated_at = ", now!(), " WHERE id = ?"))
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::db("reset model"))?;
+                    ModelStart::Fresh(id)
+                }
+            }
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO model (site, type, status, run_id) VALUES (?, ?, 'pending', ?) RETURNING id",
+                )
+                .bind(site)
+                .bind(kind.as_str())
+                .bind(run_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(Error::db("create model"))?;
+                ModelStart::Fresh(id)
+            }
+        };
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(start)
+    }
+
+    async fn insert_recs(&self, model_id: i64, recs: &[RecRow]) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        let mut written = 0;
+        for chunk in recs.chunks(CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO recommendation (model_id, source_entity_id, recommended_article_id, score) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(model_id)
+                    .push_bind(&r.source_entity_id)
+                    .push_bind(r.recommended_article_id)
+                    .push_bind((r.score * 1e6).round() / 1e6);
+            });
+            written += q
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("insert recommendations"))?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(written)
+    }
+
+    async fn activate(&self, model_id: i64) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        let row = sqlx::query("SELECT site, type, status FROM model WHERE id = ?")
+            .bind(model_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find model"))?
+            .ok_or_else(|| Error::InvalidInput(format!("no model {model_id}")))?;
+        let (site, kind, status): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        if status == "current" {
+            return Ok(());
+        }
+        if status != "pending" {
+            return Err(Error::InvalidInput(format!("model {model_id} is {status}, not pending")));
+        }
+        sqlx::query(concat!("UPDATE model SET status = 'stale', updated_at = ", now!(), " WHERE site = ? AND type = ? AND status = 'current'"))
+        .bind(&site)
+        .bind(&kind)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("retire current model"))?;
+        sqlx::query(concat!("UPDATE model SET status = 'current', updated_at = ", now!(), " WHERE id = ?"))
+            .bind(model_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("activate model"))?;
+        tx.commit().await.map_err(Error::db("commit"))
+    }
+
+    async fn prune_stale(&self, site: &str, kind: ModelType, keep: u32) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM model WHERE site = ?1 AND type = ?2 AND status = 'stale' AND id NOT IN \
+             (SELECT id FROM model WHERE site = ?1 AND type = ?2 AND status = 'stale' ORDER BY id DESC LIMIT ?3)",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .bind(i64::from(keep))
+        .execute(&self.pool)
+        .await
+        .map_err(Error::db("prune stale models"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn current_model(&self, site: &str, kind: ModelType) -> Result<Option<ModelRow>> {
+        let row = sqlx::query(
+            "SELECT id, site, type, status, run_id FROM model WHERE site = ? AND type = ? AND status = 'current'",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::db("current model"))?;
+        Ok(row.map(|r| ModelRow {
+            id: r.get(0),
+            site: r.get(1),
+            model_type: r.get(2),
+            status: r.get(3),
+            run_id: r.get(4),
+        }))
+    }
+
+    async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>> {
+        let rows = sqlx::query(
+            "SELECT a.external_id, CAST(r.score AS REAL) FROM recommendation r \
+             JOIN model m ON m.id = r.model_id \
+             JOIN article a ON a.id = r.recommended_article_id \
+             WHERE m.site = ? AND m.status = 'current' AND r.source_entity_id = ? \
+             ORDER BY r.score DESC, a.external_id",
+        )
+        .bind(site)
+        .bind(source_entity_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("read recommendations"))?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn sqlite_passes_the_conformance_story() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.sqlite").display());
+        let db = SqliteDb::open(&url).await.unwrap();
+        crate::db::conformance::story(&db).await;
+        // opening again re-applies nothing and keeps the data
+        let again = SqliteDb::open(&url).await.unwrap();
+        assert!(again.current_model("site-a", ModelType::Article).await.unwrap().is_some());
+    }
+}

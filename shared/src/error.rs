@@ -1,0 +1,105 @@
+//! The library's one error type. Every variant maps to an [`ErrorKind`], which is
+//! what the outside world (Lambda `error_type`, CLI exit code) sees.
+
+use crate::layout::ObjectKey;
+
+/// Result with the library's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How a failure should be handled by whoever runs the stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Worth retrying: network, throttling, a database that went away.
+    Transient,
+    /// The request itself is wrong (bad event, bad setting): retrying cannot help.
+    InvalidInput,
+    /// The data cannot produce a result (empty window, schema mismatch).
+    Data,
+    /// A defect in this code.
+    Bug,
+}
+
+impl ErrorKind {
+    /// The name used as Lambda `error_type`, matched by the state machine's Retry/Catch.
+    pub fn error_type(self) -> &'static str {
+        match self {
+            ErrorKind::Transient => "ArticleRec.Transient",
+            ErrorKind::InvalidInput => "ArticleRec.InvalidInput",
+            ErrorKind::Data => "ArticleRec.Data",
+            ErrorKind::Bug => "ArticleRec.Bug",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("object {key} not found")]
+    NotFound { key: ObjectKey },
+    #[error("storage error on {key}: {source}")]
+    Storage {
+        key: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("database error during {op}: {source}")]
+    Db {
+        op: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("parquet/dataframe error on {key}: {source}")]
+    Frame {
+        key: String,
+        #[source]
+        source: polars::error::PolarsError,
+    },
+    #[error("schema mismatch in {key}: expected {expected}, found {found}")]
+    Schema {
+        key: ObjectKey,
+        expected: String,
+        found: String,
+    },
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    #[error("configuration error: {0}")]
+    Config(String),
+    #[error("{stage}: nothing to work on: {what}")]
+    Empty { stage: &'static str, what: String },
+    #[error("internal error: {0}")]
+    Bug(String),
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Storage { .. } => ErrorKind::Transient,
+            Error::Db { source, .. } => match source {
+                sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed
+                | sqlx::Error::Tls(_) => ErrorKind::Transient,
+                _ => ErrorKind::Bug,
+            },
+            Error::InvalidInput(_) | Error::Config(_) => ErrorKind::InvalidInput,
+            Error::NotFound { .. }
+            | Error::Frame { .. }
+            | Error::Schema { .. }
+            | Error::Empty { .. } => ErrorKind::Data,
+            Error::Migrate(_) | Error::Bug(_) => ErrorKind::Bug,
+        }
+    }
+
+    pub(crate) fn db(op: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
+        move |source| Error::Db { op, source }
+    }
+
+    pub(crate) fn frame(key: &ObjectKey) -> impl FnOnce(polars::error::PolarsError) -> Error + '_ {
+        move |source| Error::Frame {
+            key: key.to_string(),
+            source,
+        }
+    }
+}

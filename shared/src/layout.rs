@@ -1,0 +1,245 @@
+//! The one place that builds object keys. Every key a stage reads or writes comes
+//! from here; [`ObjectKey`] has no public constructor, so a key formatted ad hoc
+//! elsewhere does not compile.
+//!
+//! ```text
+//! <input prefix>/YYYY/MM/DD/HH/<part>        Snowplow S3 loader hour partitions (input)
+//! catalog/<site>/articles.jsonl              static article catalogue (optional)
+//! <site>/<run id>/events.parquet             fetch
+//! <site>/<run id>/bad_rows.jsonl             fetch: quarantined lines with reasons
+//! <site>/<run id>/articles.parquet           preprocess
+//! <site>/<run id>/dwell.parquet              preprocess
+//! <site>/<run id>/defaults.parquet           defaults
+//! <site>/<run id>/article_factors.parquet    train
+//! ```
+
+use std::fmt;
+
+use chrono::{DateTime, Datelike, Duration, DurationRound, Timelike, Utc};
+
+use crate::error::{Error, Result};
+use crate::stage::{RunRef, Window};
+
+/// Top-level names that are not run prefixes, so no site may be called that.
+pub const RESERVED_TOP_LEVEL: &[&str] = &["catalog", "cache", "enriched", "snowplow"];
+
+/// A validated, `/`-separated object key relative to the store's root.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey(String);
+
+impl ObjectKey {
+    fn new(key: String) -> ObjectKey {
+        ObjectKey(key)
+    }
+
+    /// A key as a store listed it. Crate-private: only storage adapters call it.
+    ///
+    /// # Errors
+    /// `InvalidInput` for empty keys, absolute keys or `..` segments.
+    pub(crate) fn from_listing(key: &str) -> Result<ObjectKey> {
+        if key.is_empty() || key.starts_with('/') || key.split('/').any(|s| s == ".." || s == ".")
+        {
+            return Err(Error::InvalidInput(format!("unsafe object key {key:?}")));
+        }
+        Ok(ObjectKey(key.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The last path segment.
+    pub fn file_name(&self) -> &str {
+        self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A key prefix ending in `/`, for listing and deleting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prefix(String);
+
+impl Prefix {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Keys of one run's intermediate files.
+#[derive(Debug, Clone)]
+pub struct RunLayout {
+    prefix: String,
+}
+
+impl RunLayout {
+    /// # Errors
+    /// `InvalidInput` when the run's site or id is not a safe key segment.
+    pub fn new(run: &RunRef) -> Result<RunLayout> {
+        run.validate()?;
+        Ok(RunLayout {
+            prefix: format!("{}/{}/", run.site, run.run_id),
+        })
+    }
+
+    fn key(&self, name: &str) -> ObjectKey {
+        ObjectKey::new(format!("{}{name}", self.prefix))
+    }
+
+    pub fn prefix(&self) -> Prefix {
+        Prefix(self.prefix.clone())
+    }
+    pub fn events(&self) -> ObjectKey {
+        self.key("events.parquet")
+    }
+    pub fn bad_rows(&self) -> ObjectKey {
+        self.key("bad_rows.jsonl")
+    }
+    pub fn articles(&self) -> ObjectKey {
+        self.key("articles.parquet")
+    }
+    pub fn dwell(&self) -> ObjectKey {
+        self.key("dwell.parquet")
+    }
+    pub fn defaults(&self) -> ObjectKey {
+        self.key("defaults.parquet")
+    }
+    pub fn factors(&self) -> ObjectKey {
+        self.key("article_factors.parquet")
+    }
+}
+
+/// The static article catalogue of a site (JSON lines), for sites without an API.
+///
+/// # Errors
+/// `InvalidInput` for an unsafe site name.
+pub fn catalog(site: &str) -> Result<ObjectKey> {
+    if site.is_empty() || site.contains('/') || site.contains("..") {
+        return Err(Error::InvalidInput(format!("bad site name {site:?}")));
+    }
+    Ok(ObjectKey::new(format!("catalog/{site}/articles.jsonl")))
+}
+
+/// Where the Snowplow S3 loader writes: `<prefix>/YYYY/MM/DD/HH/` hour partitions.
+#[derive(Debug, Clone)]
+pub struct InputLayout {
+    prefix: String,
+}
+
+/// One hour partition of input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourPartition {
+    /// Start of the hour, UTC.
+    pub hour: DateTime<Utc>,
+    pub prefix: Prefix,
+}
+
+impl InputLayout {
+    /// # Errors
+    /// `Config` when the prefix is empty, absolute or has `..`.
+    pub fn new(prefix: &str) -> Result<InputLayout> {
+        let p = prefix.trim_matches('/');
+        if p.is_empty() || p.split('/').any(|s| s.is_empty() || s == "..") {
+            return Err(Error::Config(format!("bad input prefix {prefix:?}")));
+        }
+        Ok(InputLayout {
+            prefix: p.to_string(),
+        })
+    }
+
+    pub fn hour(&self, hour: DateTime<Utc>) -> HourPartition {
+        HourPartition {
+            hour,
+            prefix: Prefix(format!(
+                "{}/{:04}/{:02}/{:02}/{:02}/",
+                self.prefix,
+                hour.year(),
+                hour.month(),
+                hour.day(),
+                hour.hour()
+            )),
+        }
+    }
+
+    /// Every hour partition overlapping the window, oldest first.
+    pub fn hours(&self, window: &Window) -> Vec<HourPartition> {
+        let mut out = Vec::new();
+        let Ok(mut h) = window.start.duration_trunc(Duration::hours(1)) else {
+            return out;
+        };
+        while h < window.end {
+            out.push(self.hour(h));
+            h += Duration::hours(1);
+        }
+        out
+    }
+
+    /// A key for an object inside an hour partition (used by the data generator).
+    /// `file` must be a plain file name.
+    pub fn part(&self, hour: &HourPartition, file: &str) -> ObjectKey {
+        debug_assert!(!file.contains('/') && !file.starts_with('.'));
+        ObjectKey::new(format!("{}{file}", hour.prefix))
+    }
+}
+
+#[cfg(test)]
+pub(crate) fn test_prefix(p: &str) -> Prefix {
+    Prefix(p.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_keys_live_under_site_and_run_id() {
+        let run = RunRef {
+            site: "wcp".into(),
+            run_id: "r1".into(),
+            as_of: Utc::now(),
+        };
+        let l = RunLayout::new(&run).unwrap();
+        assert_eq!(l.events().as_str(), "wcp/r1/events.parquet");
+        assert_eq!(l.factors().as_str(), "wcp/r1/article_factors.parquet");
+        assert_eq!(l.prefix().as_str(), "wcp/r1/");
+    }
+
+    #[test]
+    fn hours_cover_the_window_in_loader_layout() {
+        let input = InputLayout::new("/enriched/good/").unwrap();
+        let w = Window {
+            start: "2026-01-01T22:30:00Z".parse().unwrap(),
+            end: "2026-01-02T01:00:00Z".parse().unwrap(),
+        };
+        let hours: Vec<String> = input
+            .hours(&w)
+            .into_iter()
+            .map(|h| h.prefix.to_string())
+            .collect();
+        assert_eq!(
+            hours,
+            [
+                "enriched/good/2026/01/01/22/",
+                "enriched/good/2026/01/01/23/",
+                "enriched/good/2026/01/02/00/"
+            ]
+        );
+    }
+
+    #[test]
+    fn listing_keys_cannot_escape_the_root() {
+        assert!(ObjectKey::from_listing("a/../b").is_err());
+        assert!(ObjectKey::from_listing("/etc/passwd").is_err());
+        assert!(ObjectKey::from_listing("a/b.gz").is_ok());
+    }
+}

@@ -1,0 +1,26 @@
+//! Where counts and timings go: log lines locally, CloudWatch in AWS (same trait).
+
+use std::fmt::Debug;
+
+/// The unit of a metric value, named as CloudWatch names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    Count,
+    Seconds,
+    None,
+}
+
+/// A sink for per-stage, per-site figures.
+pub trait Metrics: Send + Sync + Debug {
+    fn record(&self, stage: &str, site: &str, name: &str, value: f64, unit: Unit);
+}
+
+/// Writes each figure as a structured `tracing` event.
+#[derive(Debug, Default, Clone)]
+pub struct LogMetrics;
+
+impl Metrics for LogMetrics {
+    fn record(&self, stage: &str, site: &str, name: &str, value: f64, unit: Unit) {
+        tracing::info!(target: "metrics", stage, site, metric = name, value, unit = ?unit);
+    }
+}

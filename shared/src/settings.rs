@@ -1,0 +1,272 @@
+//! Typed settings, built once at start-up. This is the only module that reads
+//! environment variables. Every variable, its default and meaning is listed in
+//! the README's configuration table.
+
+use std::fmt;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+/// Matrix factorisation hyper-parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlsParams {
+    pub factors: usize,
+    pub regularization: f32,
+    pub iterations: u32,
+    /// Confidence `c = 1 + alpha * ln(1 + dwell seconds)`.
+    pub alpha: f32,
+    /// Conjugate-gradient steps per least-squares solve.
+    pub cg_steps: u32,
+}
+
+impl Default for AlsParams {
+    fn default() -> Self {
+        AlsParams {
+            factors: 64,
+            regularization: 0.01,
+            iterations: 15,
+            alpha: 1.0,
+            cg_steps: 3,
+        }
+    }
+}
+
+impl AlsParams {
+    /// # Errors
+    /// `Config` naming the first out-of-range field.
+    pub fn check(&self) -> Result<()> {
+        if self.factors == 0 || self.factors > 1024 {
+            return Err(Error::Config(format!(
+                "ALS_FACTORS must be in 1..=1024, got {}",
+                self.factors
+            )));
+        }
+        if !(self.regularization.is_finite() && self.regularization >= 0.0) {
+            return Err(Error::Config("ALS_REGULARIZATION must be >= 0".into()));
+        }
+        if self.iterations == 0 {
+            return Err(Error::Config("ALS_ITERATIONS must be >= 1".into()));
+        }
+        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
+            return Err(Error::Config("ALS_ALPHA must be >= 0".into()));
+        }
+        if self.cg_steps == 0 {
+            return Err(Error::Config("ALS_CG_STEPS must be >= 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// Everything a stage may be configured with.
+#[derive(Clone, PartialEq)]
+pub struct Settings {
+    /// Site name: the first segment of every run key and the `site` column in the database.
+    pub site: String,
+    /// Snowplow `app_id` of the site's tracker; events of other apps are dropped.
+    pub app_id: String,
+    pub days_of_data: u32,
+    pub max_recs: usize,
+    /// `file:///abs/dir` or a bare path (local directory).
+    pub store_url: String,
+    /// `sqlite://path` or `postgres://...`. Redacted in `Debug`.
+    pub database_url: String,
+    /// Where the Snowplow S3 loader writes, relative to the store root.
+    pub input_prefix: String,
+    /// Seed of every random choice (ALS initialisation), for reproducible runs.
+    pub seed: u64,
+    /// Gaps between a reader's events longer than this are inactivity, not reading.
+    pub dwell_cap_secs: f64,
+    /// Half-life of the publish-time decay applied to article recommendations.
+    pub half_life_days: f64,
+    /// Half-life of the publish-time decay applied to default recommendations.
+    pub defaults_half_life_days: f64,
+    pub als: AlsParams,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("site", &self.site)
+            .field("app_id", &self.app_id)
+            .field("days_of_data", &self.days_of_data)
+            .field("max_recs", &self.max_recs)
+            .field("store_url", &self.store_url)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("input_prefix", &self.input_prefix)
+            .field("seed", &self.seed)
+            .field("dwell_cap_secs", &self.dwell_cap_secs)
+            .field("half_life_days", &self.half_life_days)
+            .field("defaults_half_life_days", &self.defaults_half_life_days)
+            .field("als", &self.als)
+            .finish()
+    }
+}
+
+/// `scheme://user:secret@host/db` becomes `scheme://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (auth, host) = match rest.rsplit_once('@') {
+        Some(parts) => parts,
+        None => return url.to_string(),
+    };
+    let user = auth.split_once(':').map_or(auth, |(u, _)| u);
+    let mut out = format!("{scheme}://{user}:***@{host}");
+    if let Some((base, _)) = out.split_once("password=") {
+        out = format!("{base}password=***");
+    }
+    out
+}
+
+pub const DEFAULT_SITE: &str = "example";
+
+impl Settings {
+    /// Defaults for a local run rooted at `dir`: the store in `dir/store`, SQLite
+    /// at `dir/article-rec.sqlite`.
+    pub fn local(dir: &Path) -> Settings {
+        Settings {
+            site: DEFAULT_SITE.into(),
+            app_id: DEFAULT_SITE.into(),
+            days_of_data: 28,
+            max_recs: 20,
+            store_url: dir.join("store").display().to_string(),
+            database_url: format!("sqlite://{}", dir.join("article-rec.sqlite").display()),
+            input_prefix: "enriched/good".into(),
+            seed: 42,
+            dwell_cap_secs: 600.0,
+            half_life_days: 30.0,
+            defaults_half_life_days: 10.0,
+            als: AlsParams::default(),
+        }
+    }
+
+    /// Reads the environment over the local defaults rooted at `LOCAL_DIR`
+    /// (default `./local`).
+    ///
+    /// # Errors
+    /// `Config` naming the variable that does not parse or is out of range.
+    pub fn from_env() -> Result<Settings> {
+        Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// As [`Settings::from_env`], over any key lookup (tests pass a map).
+    ///
+    /// # Errors
+    /// `Config` naming the variable that does not parse or is out of range.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Settings> {
+        let dir = get("LOCAL_DIR").unwrap_or_else(|| "local".into());
+        let mut s = Settings::local(Path::new(&dir));
+        if let Some(v) = get("SITE") {
+            s.app_id = v.clone();
+            s.site = v;
+        }
+        if let Some(v) = get("APP_ID") {
+            s.app_id = v;
+        }
+        parse_into(&get, "DAYS_OF_DATA", &mut s.days_of_data)?;
+        parse_into(&get, "MAX_RECS", &mut s.max_recs)?;
+        if let Some(v) = get("STORE_URL") {
+            s.store_url = v;
+        }
+        if let Some(v) = get("DATABASE_URL") {
+            s.database_url = v;
+        }
+        if let Some(v) = get("INPUT_PREFIX") {
+            s.input_prefix = v;
+        }
+        parse_into(&get, "SEED", &mut s.seed)?;
+        parse_into(&get, "DWELL_CAP_SECS", &mut s.dwell_cap_secs)?;
+        parse_into(&get, "HALF_LIFE_DAYS", &mut s.half_life_days)?;
+        parse_into(&get, "DEFAULTS_HALF_LIFE_DAYS", &mut s.defaults_half_life_days)?;
+        parse_into(&get, "ALS_FACTORS", &mut s.als.factors)?;
+        parse_into(&get, "ALS_REGULARIZATION", &mut s.als.regularization)?;
+        parse_into(&get, "ALS_ITERATIONS", &mut s.als.iterations)?;
+        parse_into(&get, "ALS_ALPHA", &mut s.als.alpha)?;
+        parse_into(&get, "ALS_CG_STEPS", &mut s.als.cg_steps)?;
+        s.check()?;
+        Ok(s)
+    }
+
+    /// # Errors
+    /// `Config` naming the first setting out of range.
+    pub fn check(&self) -> Result<()> {
+        if self.days_of_data == 0 || self.days_of_data > 366 {
+            return Err(Error::Config("DAYS_OF_DATA must be in 1..=366".into()));
+        }
+        if self.max_recs == 0 || self.max_recs > 1000 {
+            return Err(Error::Config("MAX_RECS must be in 1..=1000".into()));
+        }
+        if !(self.dwell_cap_secs > 0.0) {
+            return Err(Error::Config("DWELL_CAP_SECS must be > 0".into()));
+        }
+        if !(self.half_life_days > 0.0 && self.defaults_half_life_days > 0.0) {
+            return Err(Error::Config("half-lives must be > 0 days".into()));
+        }
+        self.als.check()
+    }
+}
+
+fn parse_into<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    key: &str,
+    slot: &mut T,
+) -> Result<()>
+where
+    T::Err: fmt::Display,
+{
+    if let Some(raw) = get(key) {
+        *slot = raw
+            .trim()
+            .parse()
+            .map_err(|e| Error::Config(format!("{key}={raw:?}: {e}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn documented_defaults() {
+        let s = from(&[]).unwrap();
+        assert_eq!(s.max_recs, 20);
+        assert_eq!(s.days_of_data, 28);
+        assert_eq!(s.als.factors, 64);
+        assert_eq!(s.als.iterations, 15);
+        assert!((s.als.regularization - 0.01).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = from(&[("MAX_RECS", "many")]).unwrap_err().to_string();
+        assert!(e.contains("MAX_RECS"), "{e}");
+        let e = from(&[("ALS_FACTORS", "0")]).unwrap_err().to_string();
+        assert!(e.contains("ALS_FACTORS"), "{e}");
+    }
+
+    #[test]
+    fn debug_never_shows_the_database_password() {
+        let s = from(&[("DATABASE_URL", "postgres://app:hunter2@db:5432/recs")]).unwrap();
+        let shown = format!("{s:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("postgres://app:***@db:5432/recs"), "{shown}");
+    }
+}
+
+/// The PostgreSQL tests use: `TEST_DATABASE_URL`, or the machine's server.
+#[doc(hidden)]
+pub fn test_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}

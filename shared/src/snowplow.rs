@@ -1,0 +1,436 @@
+//! Parsing one Snowplow enriched event line into the few fields the job needs.
+//! Pure: no I/O, no allocation for lines that are skipped early.
+
+use std::borrow::Cow;
+
+use chrono::NaiveDate;
+use percent_encoding::percent_decode_str;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::snowplow_fields as f;
+
+/// The page event kinds the job keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageEvent {
+    PageView,
+    PagePing,
+}
+
+impl PageEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageEvent::PageView => "page_view",
+            PageEvent::PagePing => "page_ping",
+        }
+    }
+}
+
+/// A kept event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event<'a> {
+    pub client_id: Cow<'a, str>,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub time_ms: i64,
+    /// Normalised page path (see [`normalise_path`]).
+    pub path: String,
+    pub event: PageEvent,
+    pub event_id: &'a str,
+    /// Empty when the pipeline did not compute one.
+    pub fingerprint: &'a str,
+}
+
+/// A well-formed line the job does not use, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    NotPageEvent,
+    OtherApp,
+    Bot,
+    NoReader,
+}
+
+/// Why a line could not be read: it goes to bad rows with this reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadRow {
+    FieldCount(usize),
+    Timestamp { field: &'static str, value: String },
+    Json { field: &'static str, error: String },
+    MissingEventId,
+}
+
+impl std::fmt::Display for BadRow {
+    fn fmt(&self, fm: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BadRow::FieldCount(n) => {
+                write!(fm, "wrong field count: {n}, expected {}", f::FIELD_COUNT)
+            }
+            BadRow::Timestamp { field, value } => {
+                write!(fm, "unparseable timestamp in {field}: {value:?}")
+            }
+            BadRow::Json { field, error } => write!(fm, "invalid JSON in {field}: {error}"),
+            BadRow::MissingEventId => write!(fm, "missing event_id"),
+        }
+    }
+}
+
+/// What one line turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed<'a> {
+    Keep(Event<'a>),
+    Skip(Skip),
+}
+
+/// Parses one line (without its line terminator).
+///
+/// `app_id` filters the site's tracker; an empty `app_id` keeps every app.
+///
+/// # Errors
+/// A [`BadRow`] saying why the line cannot be read.
+pub fn parse_line<'a>(line: &'a str, app_id: &str) -> Result<Parsed<'a>, BadRow> {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let mut cols: [&str; f::FIELD_COUNT] = [""; f::FIELD_COUNT];
+    let mut n = 0;
+    for (i, col) in line.split('\t').enumerate() {
+        if i < f::FIELD_COUNT {
+            cols[i] = col;
+        }
+        n = i + 1;
+    }
+    if n != f::FIELD_COUNT {
+        return Err(BadRow::FieldCount(n));
+    }
+    if !app_id.is_empty() && cols[f::APP_ID] != app_id {
+        return Ok(Parsed::Skip(Skip::OtherApp));
+    }
+    let event = match cols[f::EVENT] {
+        "page_view" => PageEvent::PageView,
+        "page_ping" => PageEvent::PagePing,
+        _ => return Ok(Parsed::Skip(Skip::NotPageEvent)),
+    };
+    let event_id = cols[f::EVENT_ID];
+    if event_id.is_empty() {
+        return Err(BadRow::MissingEventId);
+    }
+    let time_ms = event_time(cols[f::DERIVED_TSTAMP], cols[f::COLLECTOR_TSTAMP])?;
+    let amp_id = amp_client_id(cols[f::CONTEXTS])?;
+    if is_bot(cols[f::USERAGENT], cols[f::DERIVED_CONTEXTS])? {
+        return Ok(Parsed::Skip(Skip::Bot));
+    }
+    let client_id = if !cols[f::DOMAIN_USERID].is_empty() {
+        Cow::Borrowed(cols[f::DOMAIN_USERID])
+    } else if let Some(amp) = amp_id {
+        amp
+    } else if !cols[f::NETWORK_USERID].is_empty() {
+        Cow::Borrowed(cols[f::NETWORK_USERID])
+    } else {
+        return Ok(Parsed::Skip(Skip::NoReader));
+    };
+    let raw_path = if cols[f::PAGE_URLPATH].is_empty() {
+        path_of_url(cols[f::PAGE_URL])
+    } else {
+        cols[f::PAGE_URLPATH]
+    };
+    Ok(Parsed::Keep(Event {
+        client_id,
+        time_ms,
+        path: normalise_path(raw_path),
+        event,
+        event_id,
+        fingerprint: cols[f::EVENT_FINGERPRINT],
+    }))
+}
+
+/// `derived_tstamp` when present (it corrects device clock skew), else `collector_tstamp`.
+fn event_time(derived: &str, collector: &str) -> Result<i64, BadRow> {
+    if !derived.is_empty() {
+        return parse_tstamp(derived).ok_or_else(|| BadRow::Timestamp {
+            field: "derived_tstamp",
+            value: truncate(derived, 64),
+        });
+    }
+    parse_tstamp(collector).ok_or_else(|| BadRow::Timestamp {
+        field: "collector_tstamp",
+        value: truncate(collector, 64),
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s.to_string(),
+    }
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS[.fff...]` (UTC) into epoch milliseconds. Digits
+/// past the millisecond are truncated.
+pub fn parse_tstamp(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b' ' && b[10] != b'T') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let mut v = 0u32;
+        for &c in &b[r] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(c - b'0');
+        }
+        Some(v)
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let mut ms = 0i64;
+    let rest = &b[19..];
+    let rest = rest.strip_suffix(b"Z").unwrap_or(rest);
+    if !rest.is_empty() {
+        if rest[0] != b'.' || rest.len() < 2 {
+            return None;
+        }
+        for (i, &c) in rest[1..].iter().enumerate() {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            if i < 3 {
+                ms = ms * 10 + i64::from(c - b'0');
+            }
+        }
+        for _ in rest.len() - 1..3 {
+            ms *= 10;
+        }
+    }
+    let date = NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, mo, d)?;
+    let secs = date.and_hms_opt(h, mi, sec)?.and_utc().timestamp();
+    Some(secs * 1000 + ms)
+}
+
+#[derive(Deserialize)]
+struct Contexts<'a> {
+    #[serde(borrow)]
+    data: Vec<Entity<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Entity<'a> {
+    #[serde(borrow)]
+    schema: Cow<'a, str>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct AmpId<'a> {
+    #[serde(rename = "ampClientId", borrow)]
+    amp_client_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct SpidersAndRobots {
+    #[serde(rename = "spiderOrRobot")]
+    spider_or_robot: Option<bool>,
+}
+
+const AMP_ID_SCHEMA: &str = "iglu:dev.amp.snowplow/amp_id/";
+const SPIDERS_SCHEMA: &str = "iglu:com.iab.snowplow/spiders_and_robots/";
+
+/// The AMP client id from the `contexts` field, if the AMP entity is there.
+fn amp_client_id(contexts: &str) -> Result<Option<Cow<'_, str>>, BadRow> {
+    if contexts.is_empty() {
+        return Ok(None);
+    }
+    let bad = |e: serde_json::Error| BadRow::Json {
+        field: "contexts",
+        error: e.to_string(),
+    };
+    let parsed: Contexts<'_> = serde_json::from_str(contexts).map_err(bad)?;
+    for entity in parsed.data {
+        if entity.schema.starts_with(AMP_ID_SCHEMA) {
+            let amp: AmpId<'_> = serde_json::from_str(entity.data.get()).map_err(bad)?;
+            if let Some(id) = amp.amp_client_id.filter(|id| !id.is_empty()) {
+                return Ok(Some(id));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// A robot by the IAB enrichment's verdict, or by a self-declared user agent.
+fn is_bot(useragent: &str, derived_contexts: &str) -> Result<bool, BadRow> {
+    if derived_contexts.contains("spiders_and_robots") {
+        let bad = |e: serde_json::Error| BadRow::Json {
+            field: "derived_contexts",
+            error: e.to_string(),
+        };
+        let parsed: Contexts<'_> = serde_json::from_str(derived_contexts).map_err(bad)?;
+        for entity in parsed.data {
+            if entity.schema.starts_with(SPIDERS_SCHEMA) {
+                let v: SpidersAndRobots = serde_json::from_str(entity.data.get()).map_err(bad)?;
+                if v.spider_or_robot == Some(true) {
+                    return Ok(true);
+                }
+            }
+        }
+    }
+    let ua = useragent.as_bytes();
+    Ok(["bot", "spider", "crawl"].iter().any(|w| {
+        ua.windows(w.len())
+            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
+    }))
+}
+
+/// The path part of a full URL (no host, query or fragment).
+fn path_of_url(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+    let path_start = after_scheme.find('/').unwrap_or(after_scheme.len());
+    let path = &after_scheme[path_start..];
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    &path[..end]
+}
+
+/// URL-decodes a page path, drops any query or fragment and the trailing slash.
+/// The root stays `/`; an empty path becomes `/`.
+pub fn normalise_path(path: &str) -> String {
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    let decoded = percent_decode_str(&path[..end]).decode_utf8_lossy();
+    let trimmed = decoded.trim_end_matches('/');
+    if trimmed.is_empty() {
+        "/".to_string()
+    } else if trimmed.starts_with('/') {
+        trimmed.to_string()
+    } else {
+        format!("/{trimmed}")
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A valid page ping line with the given overrides by field name.
+    pub(crate) fn line(overrides: &[(&str, &str)]) -> String {
+        let mut cols = vec![String::new(); f::FIELD_COUNT];
+        let defaults = [
+            ("app_id", "site"),
+            ("platform", "web"),
+            ("collector_tstamp", "2026-01-02 03:04:05.678"),
+            ("event", "page_ping"),
+            ("event_id", "e0a3b7a2-6b1c-4a43-9d55-0c8f3b0b6a01"),
+            ("domain_userid", "reader-1"),
+            ("network_userid", "net-1"),
+            ("page_url", "https://site.example/article/1/slug/"),
+            ("page_urlhost", "site.example"),
+            ("page_urlpath", "/article/1/slug/"),
+            ("useragent", "Mozilla/5.0"),
+            ("derived_tstamp", "2026-01-02 03:04:05.123"),
+        ];
+        for (name, value) in defaults.iter().chain(overrides) {
+            let i = f::FIELDS.iter().position(|n| n == name).unwrap();
+            cols[i] = value.to_string();
+        }
+        cols.join("\t")
+    }
+
+    fn keep(l: &str) -> Event<'_> {
+        match parse_line(l, "site").unwrap() {
+            Parsed::Keep(e) => e,
+            other => panic!("expected Keep, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn field_table_matches_the_handout() {
+        let handout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/snowplow-enriched-fields.txt");
+        let text = std::fs::read_to_string(&handout)
+            .unwrap_or_else(|e| panic!("{} is needed by this test: {e}", handout.display()));
+        let names: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        assert_eq!(names, f::FIELDS);
+    }
+
+    #[test]
+    fn reads_a_page_ping() {
+        let l = line(&[]);
+        let e = keep(&l);
+        assert_eq!(e.client_id, "reader-1");
+        assert_eq!(e.event, PageEvent::PagePing);
+        assert_eq!(e.path, "/article/1/slug");
+        // derived_tstamp wins over collector_tstamp
+        assert_eq!(e.time_ms, 1_767_323_045_123);
+    }
+
+    #[test]
+    fn falls_back_to_collector_time_and_network_id() {
+        let l = line(&[("derived_tstamp", ""), ("domain_userid", "")]);
+        let e = keep(&l);
+        assert_eq!(e.time_ms, 1_767_323_045_678);
+        assert_eq!(e.client_id, "net-1");
+    }
+
+    #[test]
+    fn amp_client_id_comes_from_contexts() {
+        let ctx = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:dev.amp.snowplow/amp_id/jsonschema/1-0-0","data":{"ampClientId":"amp-xyz"}}]}"#;
+        let l = line(&[("domain_userid", ""), ("contexts", ctx)]);
+        assert_eq!(keep(&l).client_id, "amp-xyz");
+    }
+
+    #[test]
+    fn malformed_lines_say_why() {
+        assert_eq!(parse_line("a\tb", "site"), Err(BadRow::FieldCount(2)));
+        let l = line(&[("derived_tstamp", "2026-13-40 99:00:00")]);
+        assert!(matches!(
+            parse_line(&l, "site"),
+            Err(BadRow::Timestamp { field: "derived_tstamp", .. })
+        ));
+        let l = line(&[("contexts", "{\"schema\":")]);
+        assert!(matches!(
+            parse_line(&l, "site"),
+            Err(BadRow::Json { field: "contexts", .. })
+        ));
+    }
+
+    #[test]
+    fn skips_other_events_apps_bots_and_anonymous_lines() {
+        let skip = |o: &[(&str, &str)]| match parse_line(&line(o), "site").unwrap() {
+            Parsed::Skip(s) => Some(s),
+            Parsed::Keep(_) => None,
+        };
+        assert_eq!(skip(&[("event", "struct")]), Some(Skip::NotPageEvent));
+        assert_eq!(skip(&[("app_id", "other")]), Some(Skip::OtherApp));
+        assert_eq!(skip(&[("useragent", "Googlebot/2.1")]), Some(Skip::Bot));
+        let iab = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{"schema":"iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0","data":{"spiderOrRobot":true,"category":"SPIDER_OR_ROBOT"}}]}"#;
+        assert_eq!(skip(&[("derived_contexts", iab)]), Some(Skip::Bot));
+        assert_eq!(skip(&[("domain_userid", ""), ("network_userid", "")]), Some(Skip::NoReader));
+        assert_eq!(skip(&[]), None);
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_tstamp("1970-01-01 00:00:01"), Some(1000));
+        assert_eq!(parse_tstamp("1970-01-01 00:00:01.5"), Some(1500));
+        assert_eq!(parse_tstamp("1970-01-01 00:00:01.123456"), Some(1123));
+        assert_eq!(parse_tstamp("2024-02-30 00:00:00"), None);
+        assert_eq!(parse_tstamp("1970-01-01 00:00:01."), None);
+        assert_eq!(parse_tstamp("not a time at all!!"), None);
+        assert_eq!(parse_tstamp(""), None);
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        assert_eq!(normalise_path("/article/1/caf%C3%A9/"), "/article/1/café");
+        assert_eq!(normalise_path("/a/b?x=1#top"), "/a/b");
+        assert_eq!(normalise_path("/"), "/");
+        assert_eq!(normalise_path(""), "/");
+        assert_eq!(path_of_url("https://h.example/x/y/?q=1"), "/x/y/");
+        assert_eq!(path_of_url("https://h.example"), "");
+    }
+}

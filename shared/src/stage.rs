@@ -1,0 +1,237 @@
+//! The stage contract: the typed input and output of every stage. These are the
+//! only types on the wire: Lambda events, the state machine's state and the local
+//! runner all use them. Each input names only what its stage needs; serde ignores
+//! the rest of the run manifest the state machine carries.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The stages, in the order the state machine runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Fetch,
+    Preprocess,
+    Defaults,
+    Train,
+    Save,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Fetch,
+        Stage::Preprocess,
+        Stage::Defaults,
+        Stage::Train,
+        Stage::Save,
+    ];
+
+    /// Lower-case name: the function crate, the binary and the `events/<name>.json` stem.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Fetch => "fetch",
+            Stage::Preprocess => "preprocess",
+            Stage::Defaults => "defaults",
+            Stage::Train => "train",
+            Stage::Save => "save",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// Identifies one run of the job for one site. Every object key of the run is a
+/// pure function of it, so a retried stage overwrites its own outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    pub site: String,
+    /// In AWS, the Step Functions execution name; locally, made once by the CLI.
+    pub run_id: String,
+    /// The run's reference time (UTC): the window ends here.
+    pub as_of: DateTime<Utc>,
+}
+
+impl RunRef {
+    /// Checks the identifiers are safe to use in object keys and SQL values.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the site or run id is empty or has characters other
+    /// than ASCII letters, digits, `-`, `_` and `.`.
+    pub fn validate(&self) -> Result<()> {
+        fn ok(s: &str) -> bool {
+            !s.is_empty()
+                && s.len() <= 80
+                && !s.starts_with('.')
+                && s.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        }
+        if !ok(&self.site) {
+            return Err(Error::InvalidInput(format!("bad site name {:?}", self.site)));
+        }
+        if crate::layout::RESERVED_TOP_LEVEL.contains(&self.site.as_str()) {
+            return Err(Error::InvalidInput(format!(
+                "site name {:?} is reserved",
+                self.site
+            )));
+        }
+        if !ok(&self.run_id) {
+            return Err(Error::InvalidInput(format!("bad run id {:?}", self.run_id)));
+        }
+        Ok(())
+    }
+
+    /// The half-open event-time window `[as_of - days, as_of)` this run reads.
+    pub fn window(&self, days: u32) -> Window {
+        Window {
+            start: self.as_of - Duration::days(i64::from(days)),
+            end: self.as_of,
+        }
+    }
+}
+
+/// A half-open UTC time range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn contains_ms(&self, ms: i64) -> bool {
+        ms >= self.start.timestamp_millis() && ms < self.end.timestamp_millis()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchInput {
+    pub run: RunRef,
+}
+
+/// What fetch saw: `lines = kept + duplicates + bad + not_page_event + other_app
+/// + bots + no_reader + out_of_window`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchCounts {
+    pub objects: u64,
+    pub hours_read: u64,
+    pub hours_missing: u64,
+    pub lines: u64,
+    pub kept: u64,
+    pub duplicates: u64,
+    pub bad: u64,
+    pub not_page_event: u64,
+    pub other_app: u64,
+    pub bots: u64,
+    pub no_reader: u64,
+    pub out_of_window: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchOutput {
+    pub events_key: String,
+    pub bad_rows_key: String,
+    pub counts: FetchCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreprocessInput {
+    pub run: RunRef,
+}
+
+/// Events, readers and articles after each preprocessing step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Funnel {
+    pub events: u64,
+    pub article_events: u64,
+    pub readers_before_filter: u64,
+    pub articles_before_filter: u64,
+    pub filter_passes: u32,
+    pub readers: u64,
+    pub articles: u64,
+    pub pairs: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreprocessOutput {
+    pub articles_key: String,
+    pub dwell_key: String,
+    pub funnel: Funnel,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultsInput {
+    pub run: RunRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultsOutput {
+    pub defaults_key: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainInput {
+    pub run: RunRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutput {
+    pub factors_key: String,
+    pub readers: u64,
+    pub articles: u64,
+    pub nonzeros: u64,
+    pub factors: u32,
+    pub iterations: u32,
+    /// Training loss after each iteration.
+    pub loss: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveInput {
+    pub run: RunRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveOutput {
+    pub article_model_id: i64,
+    pub popularity_model_id: i64,
+    pub articles_upserted: u64,
+    pub recs_written: u64,
+    pub default_recs_written: u64,
+    /// False when this run's models were already saved (a retried save).
+    pub newly_saved: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(site: &str, id: &str) -> RunRef {
+        RunRef {
+            site: site.into(),
+            run_id: id.into(),
+            as_of: "2026-01-02T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn rejects_names_that_could_escape_the_run_prefix() {
+        assert!(run("wcp", "2026-01-02T00-00").validate().is_ok());
+        assert!(run("../x", "a").validate().is_err());
+        assert!(run("wcp", "a/b").validate().is_err());
+        assert!(run("", "a").validate().is_err());
+        assert!(run("cache", "a").validate().is_err());
+    }
+
+    #[test]
+    fn window_ends_at_as_of() {
+        let w = run("wcp", "a").window(28);
+        assert_eq!(w.end, run("wcp", "a").as_of);
+        assert_eq!((w.end - w.start).num_days(), 28);
+        assert!(!w.contains_ms(w.end.timestamp_millis()));
+        assert!(w.contains_ms(w.start.timestamp_millis()));
+    }
+}

@@ -1,0 +1,169 @@
+//! Save: factors, defaults and articles → the database. Articles are upserted;
+//! each model is written 'pending', filled, then switched to 'current' in one
+//! transaction. Idempotent per run: a retried save changes nothing.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use ndarray::ArrayView2;
+use tracing::{info, instrument};
+
+use crate::context::Context;
+use crate::db::{ArticleRow, ModelStart, ModelType, RecRow, DEFAULT_SOURCE};
+use crate::error::{Error, Result};
+use crate::knn::{decay, nearest};
+use crate::layout::RunLayout;
+use crate::metrics::Unit;
+use crate::parquet::{self, col, f64s, i64s, strs, ARTICLES, DEFAULTS, FACTORS};
+use crate::stage::{SaveInput, SaveOutput};
+
+/// Stale models kept per site and type, for rollback.
+pub const KEEP_STALE: u32 = 3;
+
+/// # Errors
+/// Storage, frame and database errors; `Data` when factors name unknown articles.
+#[instrument(skip_all, fields(stage = "save", site = %input.run.site, run_id = %input.run.run_id))]
+pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
+    let run = &input.run;
+    let layout = RunLayout::new(run)?;
+    let store = ctx.store.as_ref();
+    let articles_key = layout.articles();
+    let articles = parquet::read(store, &articles_key, &ARTICLES).await?;
+    let rows = article_rows(&articles).map_err(Error::frame(&articles_key))?;
+    let ids = ctx.db.upsert_articles(&run.site, &rows).await?;
+
+    let mut newly_saved = false;
+    let (article_model_id, recs_written) =
+        match ctx.db.begin_model(&run.site, ModelType::Article, &run.run_id).await? {
+            ModelStart::AlreadySaved(id) => (id, 0),
+            ModelStart::Fresh(id) => {
+                let recs = article_recs(ctx, &layout, &rows, &ids, run.as_of).await?;
+                let n = ctx.db.insert_recs(id, &recs).await?;
+                ctx.db.activate(id).await?;
+                newly_saved = true;
+                (id, n)
+            }
+        };
+    let (popularity_model_id, default_recs_written) =
+        match ctx.db.begin_model(&run.site, ModelType::Popularity, &run.run_id).await? {
+            ModelStart::AlreadySaved(id) => (id, 0),
+            ModelStart::Fresh(id) => {
+                let recs = default_recs(ctx, &layout, &ids).await?;
+                let n = ctx.db.insert_recs(id, &recs).await?;
+                ctx.db.activate(id).await?;
+                newly_saved = true;
+                (id, n)
+            }
+        };
+    for kind in [ModelType::Article, ModelType::Popularity] {
+        ctx.db.prune_stale(&run.site, kind, KEEP_STALE).await?;
+    }
+    info!(article_model_id, popularity_model_id, recs_written, default_recs_written, newly_saved, "save done");
+    ctx.metric("save", "recs_written", recs_written as f64, Unit::Count);
+    ctx.metric("save", "default_recs_written", default_recs_written as f64, Unit::Count);
+    Ok(SaveOutput {
+        article_model_id,
+        popularity_model_id,
+        articles_upserted: rows.len() as u64,
+        recs_written,
+        default_recs_written,
+        newly_saved,
+    })
+}
+
+fn article_rows(df: &polars::prelude::DataFrame) -> polars::prelude::PolarsResult<Vec<ArticleRow>> {
+    let ids = strs(df, col::EXTERNAL_ID)?;
+    let paths = strs(df, col::PATH)?;
+    let titles = strs(df, col::TITLE)?;
+    let published = i64s(df, col::PUBLISHED_AT)?;
+    let exclude = strs(df, col::EXCLUDE_REASON)?;
+    Ok((0..df.height())
+        .filter_map(|i| {
+            Some(ArticleRow {
+                external_id: ids[i]?.to_string(),
+                title: titles[i].map(str::to_string),
+                path: paths[i].map(str::to_string),
+                published_at: published[i].and_then(DateTime::from_timestamp_millis),
+                exclude_reason: exclude[i].map(str::to_string),
+            })
+        })
+        .collect())
+}
+
+async fn article_recs(
+    ctx: &Context,
+    layout: &RunLayout,
+    rows: &[ArticleRow],
+    ids: &HashMap<String, i64>,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<RecRow>> {
+    let key = layout.factors();
+    let df = parquet::read(ctx.store.as_ref(), &key, &FACTORS).await?;
+    let names: Vec<String> = strs(&df, col::EXTERNAL_ID)
+        .map_err(Error::frame(&key))?
+        .into_iter()
+        .map(|s| s.unwrap_or_default().to_string())
+        .collect();
+    let (values, k) = parquet::factors_values(&df, &key)?;
+    let meta: HashMap<&str, &ArticleRow> = rows.iter().map(|r| (r.external_id.as_str(), r)).collect();
+    // Undated articles are aged as if published when the window opened: old
+    // enough not to crowd out fresh stories, recent enough to still be shown.
+    let undated_age = f64::from(ctx.settings.days_of_data);
+    let mut decays = Vec::with_capacity(names.len());
+    let mut excluded = Vec::with_capacity(names.len());
+    for name in &names {
+        let m = meta.get(name.as_str()).ok_or_else(|| Error::Empty {
+            stage: "save",
+            what: format!("factors name article {name} that is not in {}", layout.articles()),
+        })?;
+        let age = m
+            .published_at
+            .map_or(undated_age, |p| (as_of - p).num_milliseconds() as f64 / 86_400_000.0);
+        decays.push(decay(age, ctx.settings.half_life_days));
+        excluded.push(m.exclude_reason.is_some());
+    }
+    let max_recs = ctx.settings.max_recs;
+    let n = names.len();
+    let lists = super::blocking(move || {
+        ArrayView2::from_shape((n, k), &values)
+            .map(|view| nearest(view, &decays, &excluded, max_recs))
+            .map_err(|e| Error::Bug(format!("factor shape: {e}")))
+    })
+    .await??;
+    let mut recs = Vec::with_capacity(n * max_recs);
+    for (src, list) in names.iter().zip(lists) {
+        for nb in list {
+            let target = &names[nb.index];
+            let id = ids.get(target).ok_or_else(|| Error::Bug(format!("article {target} was not upserted")))?;
+            recs.push(RecRow {
+                source_entity_id: src.clone(),
+                recommended_article_id: *id,
+                score: f64::from(nb.score),
+            });
+        }
+    }
+    Ok(recs)
+}
+
+async fn default_recs(ctx: &Context, layout: &RunLayout, ids: &HashMap<String, i64>) -> Result<Vec<RecRow>> {
+    let key = layout.defaults();
+    let df = parquet::read(ctx.store.as_ref(), &key, &DEFAULTS).await?;
+    let names = strs(&df, col::EXTERNAL_ID).map_err(Error::frame(&key))?;
+    let scores = f64s(&df, col::SCORE).map_err(Error::frame(&key))?;
+    names
+        .into_iter()
+        .zip(scores)
+        .filter_map(|(n, s)| Some((n?, s?)))
+        .map(|(name, score)| {
+            let id = ids.get(name).ok_or_else(|| Error::Empty {
+                stage: "save",
+                what: format!("default article {name} is not in {}", layout.articles()),
+            })?;
+            Ok(RecRow {
+                source_entity_id: DEFAULT_SOURCE.into(),
+                recommended_article_id: *id,
+                score,
+            })
+        })
+        .collect()
+}

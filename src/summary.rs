@@ -1,0 +1,114 @@
+//! The short summary a local run prints.
+
+use std::fmt;
+
+use article_rec::db::DEFAULT_SOURCE;
+use article_rec::runner::RunReport;
+use article_rec::stage::{FetchOutput, PreprocessOutput, RunRef, SaveOutput, TrainOutput};
+use article_rec::Context;
+use serde_json::{json, Value};
+
+pub struct Summary {
+    run: RunRef,
+    fetch: FetchOutput,
+    preprocess: PreprocessOutput,
+    train: TrainOutput,
+    save: SaveOutput,
+    timings: Vec<(String, f64)>,
+    database: String,
+    store: String,
+    defaults: Vec<(String, f64)>,
+    example: Option<(String, Vec<(String, f64)>)>,
+}
+
+fn part<T: serde::de::DeserializeOwned>(state: &Value, path: &[&str]) -> anyhow::Result<T> {
+    let mut v = state;
+    for p in path {
+        v = &v[*p];
+    }
+    Ok(serde_json::from_value(v.clone())?)
+}
+
+impl Summary {
+    pub async fn new(ctx: &Context, run: &RunRef, report: &RunReport) -> anyhow::Result<Summary> {
+        let s = &report.state;
+        let defaults = ctx.db.current_recs(&run.site, DEFAULT_SOURCE).await?;
+        let example = match defaults.first() {
+            Some((top, _)) => Some((top.clone(), ctx.db.current_recs(&run.site, top).await?)),
+            None => None,
+        };
+        Ok(Summary {
+            run: run.clone(),
+            fetch: part(s, &["fetch"])?,
+            preprocess: part(s, &["preprocess"])?,
+            train: part(s, &["model", "train"])?,
+            save: part(s, &["save"])?,
+            timings: report
+                .timings
+                .iter()
+                .map(|t| (t.stage.name().to_string(), t.elapsed.as_secs_f64()))
+                .collect(),
+            database: article_rec::settings::redact_url(&ctx.settings.database_url),
+            store: ctx.settings.store_url.clone(),
+            defaults,
+            example,
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "run": self.run,
+            "fetch": self.fetch,
+            "preprocess": self.preprocess,
+            "train": self.train,
+            "save": self.save,
+            "seconds": self.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+            "database": self.database,
+            "store": self.store,
+        })
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.fetch.counts;
+        let p = &self.preprocess.funnel;
+        writeln!(f, "run {} of site {} (window ends {})", self.run.run_id, self.run.site, self.run.as_of)?;
+        writeln!(
+            f,
+            "  events:   {} lines read, {} kept, {} duplicates, {} bad rows, {} bots",
+            c.lines, c.kept, c.duplicates, c.bad, c.bots
+        )?;
+        writeln!(
+            f,
+            "  filter:   {} readers x {} articles -> {} readers x {} articles ({} passes)",
+            p.readers_before_filter, p.articles_before_filter, p.readers, p.articles, p.filter_passes
+        )?;
+        writeln!(
+            f,
+            "  model:    {} factors, {} iterations, final loss {:.5}",
+            self.train.factors,
+            self.train.iterations,
+            self.train.loss.last().copied().unwrap_or(f64::NAN)
+        )?;
+        writeln!(
+            f,
+            "  saved:    {} article recs, {} default recs (model {}{})",
+            self.save.recs_written,
+            self.save.default_recs_written,
+            self.save.article_model_id,
+            if self.save.newly_saved { "" } else { ", already saved" }
+        )?;
+        let times: Vec<String> = self.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
+        writeln!(f, "  time:     {}", times.join(", "))?;
+        writeln!(f, "  outputs:  {} (Parquet files under {}/{}/)", self.store, self.run.site, self.run.run_id)?;
+        writeln!(f, "  database: {}", self.database)?;
+        let top: Vec<String> = self.defaults.iter().take(5).map(|(id, s)| format!("{id} ({s:.3})")).collect();
+        writeln!(f, "  default recommendations: {}", top.join(", "))?;
+        if let Some((src, recs)) = &self.example {
+            let top: Vec<String> = recs.iter().take(5).map(|(id, s)| format!("{id} ({s:.3})")).collect();
+            writeln!(f, "  recommendations for article {src}: {}", top.join(", "))?;
+        }
+        Ok(())
+    }
+}

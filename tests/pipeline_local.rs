@@ -1,0 +1,190 @@
+//! The whole job on generated data with the embedded defaults (local directory
+//! and SQLite), checked against what the generator wrote.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use article_rec::db::DEFAULT_SOURCE;
+use article_rec::generate::{self, Spec, Truth};
+use article_rec::layout::{InputLayout, RunLayout};
+use article_rec::parquet::{self, col, ARTICLES};
+use article_rec::settings::Settings;
+use article_rec::stage::{RunRef, SaveOutput, Stage};
+use article_rec::Context;
+use sqlx::Row;
+
+const AS_OF: &str = "2026-11-01T06:00:00Z";
+
+fn spec(seed: u64) -> Spec {
+    let mut s = Spec::sample("example", AS_OF.parse().unwrap(), 28, seed);
+    s.readers = 1500;
+    s.articles = 200;
+    s
+}
+
+fn run_ref(id: &str) -> RunRef {
+    RunRef {
+        site: "example".into(),
+        run_id: id.into(),
+        as_of: AS_OF.parse().unwrap(),
+    }
+}
+
+async fn context(dir: &Path) -> Context {
+    let mut settings = Settings::local(dir);
+    settings.als.iterations = 8;
+    settings.als.factors = 32;
+    Context::from_settings(settings).await.unwrap()
+}
+
+async fn generated(ctx: &Context, seed: u64) -> Truth {
+    let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
+    let data = generate::generate(&spec(seed), &input);
+    generate::write(&data, ctx.store.as_ref(), &input, "example").await.unwrap();
+    data.truth
+}
+
+/// Every current recommendation of the site, by source, as the API reads them.
+async fn all_recs(ctx: &Context, sources: &[String]) -> BTreeMap<String, Vec<(String, f64)>> {
+    let mut out = BTreeMap::new();
+    for s in sources.iter().map(String::as_str).chain([DEFAULT_SOURCE]) {
+        out.insert(s.to_string(), ctx.db.current_recs("example", s).await.unwrap());
+    }
+    out
+}
+
+async fn surviving_articles(ctx: &Context, run: &RunRef) -> Vec<String> {
+    let layout = RunLayout::new(run).unwrap();
+    let df = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES).await.unwrap();
+    parquet::strs(&df, col::EXTERNAL_ID)
+        .unwrap()
+        .into_iter()
+        .map(|s| s.unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn whole_job_on_generated_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(dir.path()).await;
+    let truth = generated(&ctx, 42).await;
+    let run = run_ref("run-1");
+    let report = article_rec::runner::run_pipeline(&ctx, &run).await.unwrap();
+    assert_eq!(
+        report.timings.iter().map(|t| t.stage).collect::<Vec<_>>(),
+        Stage::ALL,
+        "stages run in the state machine's order"
+    );
+
+    // fetch found exactly what the generator wrote
+    let counts = &report.state["fetch"]["counts"];
+    assert_eq!(counts["lines"], truth.lines);
+    assert_eq!(counts["kept"], truth.valid_events);
+    assert_eq!(counts["duplicates"], truth.duplicates);
+    assert_eq!(counts["bad"], truth.malformed.len() as u64);
+    assert!(truth.malformed.len() >= 3);
+
+    // every malformed line is in the bad-rows object with its reason
+    let bad_key = report.state["fetch"]["bad_rows_key"].as_str().unwrap();
+    let layout = RunLayout::new(&run).unwrap();
+    assert_eq!(bad_key, layout.bad_rows().as_str());
+    let bad = ctx.store.get(&layout.bad_rows()).await.unwrap();
+    let bad: Vec<serde_json::Value> = String::from_utf8(bad.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for m in &truth.malformed {
+        let row = bad
+            .iter()
+            .find(|b| b["key"] == m.key.as_str() && b["line"] == m.line)
+            .unwrap_or_else(|| panic!("malformed line {}:{} not in bad rows", m.key, m.line));
+        let reason = row["reason"].as_str().unwrap();
+        let expected = match m.kind {
+            generate::MalformedKind::FieldCount => "wrong field count",
+            generate::MalformedKind::Timestamp => "unparseable timestamp",
+            generate::MalformedKind::Json => "invalid JSON in contexts",
+        };
+        assert!(reason.starts_with(expected), "{reason} vs {expected}");
+    }
+
+    // every surviving article has 1..=MAX_RECS recommendations, never itself
+    let articles = surviving_articles(&ctx, &run).await;
+    assert!(articles.len() > 50, "only {} articles survived", articles.len());
+    let recs = all_recs(&ctx, &articles).await;
+    let max = ctx.settings.max_recs;
+    for a in &articles {
+        let list = &recs[a];
+        assert!(!list.is_empty() && list.len() <= max, "article {a}: {} recs", list.len());
+        assert!(list.iter().all(|(r, _)| r != a), "article {a} recommends itself");
+        assert!(list.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
+        assert!(list.windows(2).all(|w| w[0].1 >= w[1].1));
+    }
+    let defaults = &recs[DEFAULT_SOURCE];
+    assert!(!defaults.is_empty() && defaults.len() <= max);
+    assert!((defaults[0].1 - 1.0).abs() < 1e-6, "best default scaled to 1");
+
+    // the SQLite file itself: one current model of each type, recs only for surviving articles
+    let sqlite_url = ctx.settings.database_url.clone();
+    let pool = sqlx::SqlitePool::connect(&sqlite_url).await.unwrap();
+    let current: Vec<(String, i64)> = sqlx::query(
+        "SELECT type, count(*) FROM model WHERE site = 'example' AND status = 'current' GROUP BY type ORDER BY type",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.get(0), r.get(1)))
+    .collect();
+    assert_eq!(current, [("article".to_string(), 1), ("popularity".to_string(), 1)]);
+    let sources: i64 = sqlx::query_scalar(
+        "SELECT count(DISTINCT source_entity_id) FROM recommendation r JOIN model m ON m.id = r.model_id \
+         WHERE m.status = 'current' AND m.type = 'article'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(sources as usize, articles.len());
+
+    // a retried save (same run id) neither duplicates rows nor makes a new model
+    let rows_before: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation").fetch_one(&pool).await.unwrap();
+    let again = article_rec::stages::dispatch(Stage::Save, report.state.clone(), &ctx).await.unwrap();
+    let again: SaveOutput = serde_json::from_value(again).unwrap();
+    assert!(!again.newly_saved);
+    assert_eq!(again.article_model_id, report.state["save"]["article_model_id"]);
+    let rows_after: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation").fetch_one(&pool).await.unwrap();
+    assert_eq!(rows_before, rows_after);
+    let models: i64 = sqlx::query_scalar("SELECT count(*) FROM model").fetch_one(&pool).await.unwrap();
+    assert_eq!(models, 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn same_seed_same_recommendations() {
+    let mut results = Vec::new();
+    for _ in 0..2 {
+        let dir = tempfile::tempdir().unwrap();
+        let ctx = context(dir.path()).await;
+        generated(&ctx, 7).await;
+        let run = run_ref("repro");
+        article_rec::runner::run_pipeline(&ctx, &run).await.unwrap();
+        let articles = surviving_articles(&ctx, &run).await;
+        results.push(all_recs(&ctx, &articles).await);
+    }
+    assert!(results[0].len() > 50);
+    assert_eq!(results[0], results[1]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_window_is_a_clear_error_and_leaves_nothing_current() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(dir.path()).await;
+    let err = article_rec::runner::run_pipeline(&ctx, &run_ref("empty")).await.unwrap_err();
+    assert!(err.to_string().contains("no input objects"), "{err}");
+    assert!(ctx.db.current_model("example", article_rec::db::ModelType::Article).await.unwrap().is_none());
+    // nothing was written for the run
+    let layout = RunLayout::new(&run_ref("empty")).unwrap();
+    assert!(matches!(
+        ctx.store.get(&layout.events()).await,
+        Err(article_rec::Error::NotFound { .. })
+    ));
+}
