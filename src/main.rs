@@ -17,7 +17,11 @@ use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "article-rec", version, about = "Article recommendations from Snowplow clickstream")]
+#[command(
+    name = "article-rec",
+    version,
+    about = "Article recommendations from Snowplow clickstream"
+)]
 struct Cli {
     /// Directory for the local store (`<dir>/store`) and SQLite file (`<dir>/article-rec.sqlite`).
     #[arg(long, env = "LOCAL_DIR", default_value = "local", global = true)]
@@ -58,18 +62,6 @@ enum Command {
     },
 }
 
-fn settings_for(dir: &std::path::Path) -> anyhow::Result<Settings> {
-    // LOCAL_DIR defaults every location under --dir; env vars still override each one.
-    let dir = dir.display().to_string();
-    Ok(Settings::from_lookup(|k| {
-        if k == "LOCAL_DIR" {
-            Some(dir.clone())
-        } else {
-            std::env::var(k).ok()
-        }
-    })?)
-}
-
 fn now_second() -> DateTime<Utc> {
     let now = Utc::now();
     now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now)
@@ -83,7 +75,7 @@ async fn generate_into(ctx: &Context, spec: &Spec) -> anyhow::Result<generate::T
 }
 
 async fn main_inner(cli: Cli) -> anyhow::Result<()> {
-    let settings = settings_for(&cli.dir)?;
+    let settings = Settings::from_env_in(&cli.dir)?;
     match cli.command {
         Command::Run { as_of, run_id, json } => {
             let as_of = as_of.unwrap_or_else(now_second);
@@ -103,8 +95,16 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 }
             }
             if !has_input {
-                let spec = Spec::sample(&ctx.settings.app_id, as_of, ctx.settings.days_of_data, ctx.settings.seed);
-                eprintln!("No input in the window: generating sample data (seed {})...", spec.seed);
+                let spec = Spec::sample(
+                    &ctx.settings.app_id,
+                    as_of,
+                    ctx.settings.days_of_data,
+                    ctx.settings.seed,
+                );
+                eprintln!(
+                    "No input in the window: generating sample data (seed {})...",
+                    spec.seed
+                );
                 generate_into(&ctx, &spec).await?;
             }
             let report = article_rec::runner::run_pipeline(&ctx, &run)
@@ -117,7 +117,13 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 print!("{summary}");
             }
         }
-        Command::Generate { end, days, readers, articles, seed } => {
+        Command::Generate {
+            end,
+            days,
+            readers,
+            articles,
+            seed,
+        } => {
             let ctx = Context::from_settings(settings).await?;
             let mut spec = Spec::sample(
                 &ctx.settings.app_id,

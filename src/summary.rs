@@ -73,7 +73,11 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.fetch.counts;
         let p = &self.preprocess.funnel;
-        writeln!(f, "run {} of site {} (window ends {})", self.run.run_id, self.run.site, self.run.as_of)?;
+        writeln!(
+            f,
+            "run {} of site {} (window ends {})",
+            self.run.run_id, self.run.site, self.run.as_of
+        )?;
         writeln!(
             f,
             "  events:   {} lines read, {} kept, {} duplicates, {} bad rows, {} bots",
@@ -97,16 +101,33 @@ impl fmt::Display for Summary {
             self.save.recs_written,
             self.save.default_recs_written,
             self.save.article_model_id,
-            if self.save.newly_saved { "" } else { ", already saved" }
+            if self.save.newly_saved {
+                ""
+            } else {
+                ", already saved"
+            }
         )?;
         let times: Vec<String> = self.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
         writeln!(f, "  time:     {}", times.join(", "))?;
-        writeln!(f, "  outputs:  {} (Parquet files under {}/{}/)", self.store, self.run.site, self.run.run_id)?;
+        writeln!(
+            f,
+            "  outputs:  {} (Parquet files under {}/{}/)",
+            self.store, self.run.site, self.run.run_id
+        )?;
         writeln!(f, "  database: {}", self.database)?;
-        let top: Vec<String> = self.defaults.iter().take(5).map(|(id, s)| format!("{id} ({s:.3})")).collect();
+        let top: Vec<String> = self
+            .defaults
+            .iter()
+            .take(5)
+            .map(|(id, s)| format!("{id} ({s:.3})"))
+            .collect();
         writeln!(f, "  default recommendations: {}", top.join(", "))?;
         if let Some((src, recs)) = &self.example {
-            let top: Vec<String> = recs.iter().take(5).map(|(id, s)| format!("{id} ({s:.3})")).collect();
+            let top: Vec<String> = recs
+                .iter()
+                .take(5)
+                .map(|(id, s)| format!("{id} ({s:.3})"))
+                .collect();
             writeln!(f, "  recommendations for article {src}: {}", top.join(", "))?;
         }
         Ok(())

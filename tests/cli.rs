@@ -4,7 +4,9 @@ use std::process::Command;
 
 fn cli() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_article-rec"));
-    c.env_remove("DATABASE_URL").env_remove("STORE_URL").env_remove("SITE");
+    c.env_remove("DATABASE_URL")
+        .env_remove("STORE_URL")
+        .env_remove("SITE");
     c.env("ALS_ITERATIONS", "5").env("ALS_FACTORS", "16");
     c
 }
@@ -18,8 +20,18 @@ fn run_on_embedded_defaults_prints_a_summary() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "stdout: {stdout}\nstderr: {}", String::from_utf8_lossy(&out.stderr));
-    for needle in ["events:", "filter:", "saved:", "default recommendations:", "article-rec.sqlite"] {
+    assert!(
+        out.status.success(),
+        "stdout: {stdout}\nstderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "events:",
+        "filter:",
+        "saved:",
+        "default recommendations:",
+        "article-rec.sqlite",
+    ] {
         assert!(stdout.contains(needle), "missing {needle:?} in:\n{stdout}");
     }
     assert!(dir.path().join("article-rec.sqlite").exists());
@@ -49,7 +61,12 @@ fn a_wrong_argument_is_a_clear_error() {
 #[test]
 fn a_bad_setting_names_the_variable() {
     let dir = tempfile::tempdir().unwrap();
-    let out = cli().env("MAX_RECS", "lots").args(["run", "--dir"]).arg(dir.path()).output().unwrap();
+    let out = cli()
+        .env("MAX_RECS", "lots")
+        .args(["run", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("MAX_RECS"));
 }

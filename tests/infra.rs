@@ -20,14 +20,23 @@ fn every_stage_has_a_crate_an_event_and_a_template_function() {
     for stage in Stage::ALL {
         let name = stage.name();
         let manifest = read(&format!("functions/{name}/Cargo.toml"));
-        assert!(manifest.contains(&format!("name = \"{name}\"")), "functions/{name} package name");
-        assert!(workspace.contains(&format!("\"functions/{name}\"")), "{name} not a workspace member");
+        assert!(
+            manifest.contains(&format!("name = \"{name}\"")),
+            "functions/{name} package name"
+        );
+        assert!(
+            workspace.contains(&format!("\"functions/{name}\"")),
+            "{name} not a workspace member"
+        );
         assert!(
             template.contains(&format!("CodeUri: target/lambda/{name}/")),
             "template has no function built from target/lambda/{name}/"
         );
         let arn = format!("{}FunctionArn", capitalised(name));
-        assert!(template.contains(&format!("{arn}: !GetAtt")), "no substitution for {arn}");
+        assert!(
+            template.contains(&format!("{arn}: !GetAtt")),
+            "no substitution for {arn}"
+        );
         let event = read(&format!("events/{name}.json"));
         let parsed = match stage {
             Stage::Fetch => serde_json::from_str::<FetchInput>(&event).map(|_| ()),
@@ -42,7 +51,9 @@ fn every_stage_has_a_crate_an_event_and_a_template_function() {
 
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
-    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+    c.next()
+        .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+        .unwrap_or_default()
 }
 
 #[test]
@@ -54,11 +65,17 @@ fn every_substitution_in_the_state_machine_is_defined_by_the_template() {
     while let Some(start) = rest.find("${") {
         let end = rest[start..].find('}').unwrap() + start;
         let name = &rest[start + 2..end];
-        assert!(template.contains(&format!("{name}: ")), "${{{name}}} has no DefinitionSubstitutions entry");
+        assert!(
+            template.contains(&format!("{name}: ")),
+            "${{{name}}} has no DefinitionSubstitutions entry"
+        );
         seen += 1;
         rest = &rest[end..];
     }
-    assert!(seen >= 6, "expected five function ARNs and the failure topic, saw {seen}");
+    assert!(
+        seen >= 6,
+        "expected five function ARNs and the failure topic, saw {seen}"
+    );
     // the local runner and the deployed machine agree on the order
     assert_eq!(article_rec::runner::stage_order().unwrap(), Stage::ALL);
 }
@@ -88,6 +105,9 @@ fn state_machine_retries_only_transient_errors_and_catches_everything() {
             .map(|e| e.as_str().unwrap())
             .collect();
         assert!(retried.contains(&"ArticleRec.Transient"), "{name}");
-        assert!(!retried.iter().any(|e| e.starts_with("States.")), "{name} retries {retried:?}");
+        assert!(
+            !retried.iter().any(|e| e.starts_with("States.")),
+            "{name} retries {retried:?}"
+        );
     }
 }

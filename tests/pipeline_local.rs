@@ -40,7 +40,9 @@ async fn context(dir: &Path) -> Context {
 async fn generated(ctx: &Context, seed: u64) -> Truth {
     let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
     let data = generate::generate(&spec(seed), &input);
-    generate::write(&data, ctx.store.as_ref(), &input, "example").await.unwrap();
+    generate::write(&data, ctx.store.as_ref(), &input, "example")
+        .await
+        .unwrap();
     data.truth
 }
 
@@ -55,7 +57,9 @@ async fn all_recs(ctx: &Context, sources: &[String]) -> BTreeMap<String, Vec<(St
 
 async fn surviving_articles(ctx: &Context, run: &RunRef) -> Vec<String> {
     let layout = RunLayout::new(run).unwrap();
-    let df = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES).await.unwrap();
+    let df = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
+        .await
+        .unwrap();
     parquet::strs(&df, col::EXTERNAL_ID)
         .unwrap()
         .into_iter()
@@ -115,7 +119,11 @@ async fn whole_job_on_generated_data() {
     let max = ctx.settings.max_recs;
     for a in &articles {
         let list = &recs[a];
-        assert!(!list.is_empty() && list.len() <= max, "article {a}: {} recs", list.len());
+        assert!(
+            !list.is_empty() && list.len() <= max,
+            "article {a}: {} recs",
+            list.len()
+        );
         assert!(list.iter().all(|(r, _)| r != a), "article {a} recommends itself");
         assert!(list.iter().all(|(_, s)| (0.0..=1.0).contains(s)));
         assert!(list.windows(2).all(|w| w[0].1 >= w[1].1));
@@ -136,7 +144,10 @@ async fn whole_job_on_generated_data() {
     .into_iter()
     .map(|r| (r.get(0), r.get(1)))
     .collect();
-    assert_eq!(current, [("article".to_string(), 1), ("popularity".to_string(), 1)]);
+    assert_eq!(
+        current,
+        [("article".to_string(), 1), ("popularity".to_string(), 1)]
+    );
     let sources: i64 = sqlx::query_scalar(
         "SELECT count(DISTINCT source_entity_id) FROM recommendation r JOIN model m ON m.id = r.model_id \
          WHERE m.status = 'current' AND m.type = 'article'",
@@ -147,14 +158,25 @@ async fn whole_job_on_generated_data() {
     assert_eq!(sources as usize, articles.len());
 
     // a retried save (same run id) neither duplicates rows nor makes a new model
-    let rows_before: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation").fetch_one(&pool).await.unwrap();
-    let again = article_rec::stages::dispatch(Stage::Save, report.state.clone(), &ctx).await.unwrap();
+    let rows_before: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let again = article_rec::stages::dispatch(Stage::Save, report.state.clone(), &ctx)
+        .await
+        .unwrap();
     let again: SaveOutput = serde_json::from_value(again).unwrap();
     assert!(!again.newly_saved);
     assert_eq!(again.article_model_id, report.state["save"]["article_model_id"]);
-    let rows_after: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation").fetch_one(&pool).await.unwrap();
+    let rows_after: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(rows_before, rows_after);
-    let models: i64 = sqlx::query_scalar("SELECT count(*) FROM model").fetch_one(&pool).await.unwrap();
+    let models: i64 = sqlx::query_scalar("SELECT count(*) FROM model")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
     assert_eq!(models, 2);
 }
 
@@ -178,9 +200,16 @@ async fn same_seed_same_recommendations() {
 async fn an_empty_window_is_a_clear_error_and_leaves_nothing_current() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = context(dir.path()).await;
-    let err = article_rec::runner::run_pipeline(&ctx, &run_ref("empty")).await.unwrap_err();
+    let err = article_rec::runner::run_pipeline(&ctx, &run_ref("empty"))
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("no input objects"), "{err}");
-    assert!(ctx.db.current_model("example", article_rec::db::ModelType::Article).await.unwrap().is_none());
+    assert!(ctx
+        .db
+        .current_model("example", article_rec::db::ModelType::Article)
+        .await
+        .unwrap()
+        .is_none());
     // nothing was written for the run
     let layout = RunLayout::new(&run_ref("empty")).unwrap();
     assert!(matches!(

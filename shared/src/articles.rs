@@ -55,8 +55,7 @@ pub fn article_table(
     kept_ids: &[String],
     catalog: &[CatalogEntry],
 ) -> PolarsResult<DataFrame> {
-    let by_id: HashMap<&str, &CatalogEntry> =
-        catalog.iter().map(|e| (e.external_id.as_str(), e)).collect();
+    let by_id: HashMap<&str, &CatalogEntry> = catalog.iter().map(|e| (e.external_id.as_str(), e)).collect();
     let seen_path = most_seen_paths(article_events)?;
     let mut ids = kept_ids.to_vec();
     ids.sort();
@@ -127,8 +126,10 @@ mod tests {
             col::PAGE_PATH => paths.to_vec()
         )
         .unwrap();
-        df.apply(col::ACTIVITY_TIME, |c| c.cast(&ColType::DatetimeMs.dtype()).unwrap())
-            .unwrap();
+        df.apply(col::ACTIVITY_TIME, |c| {
+            c.cast(&ColType::DatetimeMs.dtype()).unwrap()
+        })
+        .unwrap();
         df
     }
 
@@ -142,9 +143,23 @@ mod tests {
             "/article/newsletter/x",
         ]))
         .unwrap();
-        let ids: Vec<_> = df.column(col::EXTERNAL_ID).unwrap().str().unwrap().iter().flatten().collect();
+        let ids: Vec<_> = df
+            .column(col::EXTERNAL_ID)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(ids, ["12", "12"]);
-        let paths: Vec<_> = df.column(col::PATH).unwrap().str().unwrap().iter().flatten().collect();
+        let paths: Vec<_> = df
+            .column(col::PATH)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(paths, ["/article/12/a-story", "/article/12/a-story"]);
     }
 
@@ -168,7 +183,14 @@ mod tests {
         let t = crate::parquet::ARTICLES
             .conform(&crate::layout::ObjectKey::from_listing("x").unwrap(), &t)
             .unwrap();
-        let path: Vec<_> = t.column(col::PATH).unwrap().str().unwrap().iter().flatten().collect();
+        let path: Vec<_> = t
+            .column(col::PATH)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
         assert_eq!(path, ["/article/1/new-slug", "/article/2/two"]);
         let title: Vec<_> = t.column(col::TITLE).unwrap().str().unwrap().iter().collect();
         assert_eq!(title, [None, Some("Two")]);

@@ -30,8 +30,7 @@ pub fn parse(text: &str) -> Result<Vec<CatalogEntry>> {
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| Error::InvalidInput(format!("catalogue line {}: {e}", i + 1)))
+            serde_json::from_str(l).map_err(|e| Error::InvalidInput(format!("catalogue line {}: {e}", i + 1)))
         })
         .collect()
 }

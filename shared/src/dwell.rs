@@ -18,7 +18,11 @@ pub fn dwell(events: &DataFrame, cap_secs: f64) -> PolarsResult<DataFrame> {
     events
         .clone()
         .lazy()
-        .select([col(col::CLIENT_ID), col(col::EXTERNAL_ID), col(col::ACTIVITY_TIME)])
+        .select([
+            col(col::CLIENT_ID),
+            col(col::EXTERNAL_ID),
+            col(col::ACTIVITY_TIME),
+        ])
         .sort(
             [col::CLIENT_ID, col::EXTERNAL_ID, col::ACTIVITY_TIME],
             SortMultipleOptions::default(),
@@ -41,10 +45,7 @@ pub fn dwell(events: &DataFrame, cap_secs: f64) -> PolarsResult<DataFrame> {
             col(col::ACTIVITY_TIME).max().alias(col::LAST_SEEN),
         ])
         .with_column(col(col::LAST_SEEN).cast(ColType::DatetimeMs.dtype()))
-        .sort(
-            [col::CLIENT_ID, col::EXTERNAL_ID],
-            SortMultipleOptions::default(),
-        )
+        .sort([col::CLIENT_ID, col::EXTERNAL_ID], SortMultipleOptions::default())
         .collect()
 }
 
@@ -56,8 +57,7 @@ mod tests {
         let r: Vec<&str> = rows.iter().map(|x| x.0).collect();
         let a: Vec<&str> = rows.iter().map(|x| x.1).collect();
         let t: Vec<i64> = rows.iter().map(|x| x.2 * 1000).collect();
-        let mut df = df!(col::CLIENT_ID => r, col::EXTERNAL_ID => a, col::ACTIVITY_TIME => t)
-            .unwrap();
+        let mut df = df!(col::CLIENT_ID => r, col::EXTERNAL_ID => a, col::ACTIVITY_TIME => t).unwrap();
         df.apply(col::ACTIVITY_TIME, |c| {
             c.cast(&ColType::DatetimeMs.dtype()).unwrap()
         })
@@ -66,14 +66,22 @@ mod tests {
     }
 
     fn secs(df: &DataFrame) -> Vec<f64> {
-        df.column(col::DWELL_SECS).unwrap().f64().unwrap().into_no_null_iter().collect()
+        df.column(col::DWELL_SECS)
+            .unwrap()
+            .f64()
+            .unwrap()
+            .into_no_null_iter()
+            .collect()
     }
 
     #[test]
     fn dwell_of_a_page_ping_sequence() {
         // view at 0, pings at 10, 30, 55: 55 s of reading
-        let df = dwell(&events(&[("r", "a", 30), ("r", "a", 0), ("r", "a", 55), ("r", "a", 10)]), 600.0)
-            .unwrap();
+        let df = dwell(
+            &events(&[("r", "a", 30), ("r", "a", 0), ("r", "a", 55), ("r", "a", 10)]),
+            600.0,
+        )
+        .unwrap();
         assert_eq!(secs(&df), [55.0]);
         assert_eq!(df.column(col::EVENTS).unwrap().u32().unwrap().get(0), Some(4));
     }
@@ -81,8 +89,11 @@ mod tests {
     #[test]
     fn a_gap_over_ten_minutes_is_dropped() {
         // 0 -> 20 -> (11 min away) 680 -> 700: 20 + 20 seconds
-        let df = dwell(&events(&[("r", "a", 0), ("r", "a", 20), ("r", "a", 680), ("r", "a", 700)]), 600.0)
-            .unwrap();
+        let df = dwell(
+            &events(&[("r", "a", 0), ("r", "a", 20), ("r", "a", 680), ("r", "a", 700)]),
+            600.0,
+        )
+        .unwrap();
         assert_eq!(secs(&df), [40.0]);
         // exactly the cap is still reading
         let df = dwell(&events(&[("r", "a", 0), ("r", "a", 600)]), 600.0).unwrap();
@@ -92,7 +103,13 @@ mod tests {
     #[test]
     fn readers_and_articles_are_timed_separately() {
         let df = dwell(
-            &events(&[("r1", "a", 0), ("r1", "b", 5), ("r1", "a", 10), ("r2", "a", 3), ("r2", "a", 4)]),
+            &events(&[
+                ("r1", "a", 0),
+                ("r1", "b", 5),
+                ("r1", "a", 10),
+                ("r2", "a", 3),
+                ("r2", "a", 4),
+            ]),
             600.0,
         )
         .unwrap();

@@ -84,10 +84,9 @@ impl Error {
                 _ => ErrorKind::Bug,
             },
             Error::InvalidInput(_) | Error::Config(_) => ErrorKind::InvalidInput,
-            Error::NotFound { .. }
-            | Error::Frame { .. }
-            | Error::Schema { .. }
-            | Error::Empty { .. } => ErrorKind::Data,
+            Error::NotFound { .. } | Error::Frame { .. } | Error::Schema { .. } | Error::Empty { .. } => {
+                ErrorKind::Data
+            }
             Error::Migrate(_) | Error::Bug(_) => ErrorKind::Bug,
         }
     }

@@ -103,7 +103,12 @@ impl EventBatch {
                     buf = line;
                 }
                 Err(e) => {
-                    self.bad(key, n + 1, format!("unreadable object (truncated gzip?): {e}"), b"");
+                    self.bad(
+                        key,
+                        n + 1,
+                        format!("unreadable object (truncated gzip?): {e}"),
+                        b"",
+                    );
                     break;
                 }
             }
@@ -251,14 +256,29 @@ mod tests {
         assert_eq!(c.not_page_event, g.truth.non_page_events);
         assert_eq!(
             c.lines,
-            c.kept + c.duplicates + c.bad + c.not_page_event + c.other_app + c.bots + c.no_reader + c.out_of_window
+            c.kept
+                + c.duplicates
+                + c.bad
+                + c.not_page_event
+                + c.other_app
+                + c.bots
+                + c.no_reader
+                + c.out_of_window
         );
         let mut found: Vec<(String, u64)> = batch.bad_rows.iter().map(|b| (b.key.clone(), b.line)).collect();
-        let mut want: Vec<(String, u64)> = g.truth.malformed.iter().map(|m| (m.key.to_string(), m.line)).collect();
+        let mut want: Vec<(String, u64)> = g
+            .truth
+            .malformed
+            .iter()
+            .map(|m| (m.key.to_string(), m.line))
+            .collect();
         found.sort();
         want.sort();
         assert_eq!(found, want);
-        assert!(batch.bad_rows.iter().all(|b| !b.reason.is_empty() && !b.raw.is_empty()));
+        assert!(batch
+            .bad_rows
+            .iter()
+            .all(|b| !b.reason.is_empty() && !b.raw.is_empty()));
         let df = batch.into_frame(&key("x/events.parquet")).unwrap();
         assert_eq!(df.height() as u64, g.truth.valid_events);
     }
@@ -280,8 +300,15 @@ mod tests {
         let mut batch = EventBatch::new(window(), "site");
         batch.add_object(&key("a/cut.gz"), cut);
         assert_eq!(batch.counts.bad, 1);
-        assert!(batch.bad_rows[0].reason.contains("truncated"), "{:?}", batch.bad_rows);
-        assert!(batch.counts.kept > 0 && batch.counts.kept < 200, "lines before the cut are kept");
+        assert!(
+            batch.bad_rows[0].reason.contains("truncated"),
+            "{:?}",
+            batch.bad_rows
+        );
+        assert!(
+            batch.counts.kept > 0 && batch.counts.kept < 200,
+            "lines before the cut are kept"
+        );
     }
 
     #[test]

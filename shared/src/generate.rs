@@ -248,7 +248,15 @@ impl Builder<'_> {
         let latency = rng.random_range(50..2000);
         let collector = t_ms + latency;
         let set = |v: &mut Vec<String>, i: usize, s: String| v[self.cols.idx[i]] = s;
-        set(&mut v, 0, if other_app { "other-app".into() } else { spec.app_id.clone() });
+        set(
+            &mut v,
+            0,
+            if other_app {
+                "other-app".into()
+            } else {
+                spec.app_id.clone()
+            },
+        );
         set(&mut v, 1, "web".into());
         set(&mut v, 2, tstamp(collector + 60_000));
         set(&mut v, 3, tstamp(collector));
@@ -268,7 +276,12 @@ impl Builder<'_> {
         set(
             &mut v,
             8,
-            if r.amp_id.is_some() { "amp-1.1.0" } else { "js-3.24.2" }.into(),
+            if r.amp_id.is_some() {
+                "amp-1.1.0"
+            } else {
+                "js-3.24.2"
+            }
+            .into(),
         );
         set(&mut v, 9, "ssc-3.2.1-kinesis".into());
         set(&mut v, 10, "snowplow-enrich-kinesis-4.1.0".into());
@@ -361,9 +374,7 @@ pub fn generate(spec: &Spec, input: &InputLayout) -> Generated {
                 external_id: id.to_string(),
                 path: format!("/article/{id}/story-{i}-topic-{}", i % clusters),
                 title: Some(format!("Story {i} on topic {}", i % clusters)),
-                published_at: DateTime::from_timestamp_millis(
-                    spec.end.timestamp_millis() - age_ms,
-                ),
+                published_at: DateTime::from_timestamp_millis(spec.end.timestamp_millis() - age_ms),
                 exclude_reason: None,
             }
         })
@@ -385,12 +396,10 @@ pub fn generate(spec: &Spec, input: &InputLayout) -> Generated {
     };
 
     for r in 0..spec.readers + spec.bots {
-        let bot = (r >= spec.readers).then(|| {
-            if r % 2 == 0 {
-                BotKind::UserAgent
-            } else {
-                BotKind::Iab
-            }
+        let bot = (r >= spec.readers).then_some(if r % 2 == 0 {
+            BotKind::UserAgent
+        } else {
+            BotKind::Iab
         });
         let amp = bot.is_none() && rng.random::<f64>() < spec.amp_fraction;
         let reader = Reader {
@@ -480,13 +489,19 @@ fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -
             b.truth.duplicates += 1;
         }
     }
-    let hour_keys: Vec<DateTime<Utc>> = b.hours.keys().copied().collect();
-    let mut malformed: BTreeMap<DateTime<Utc>, Vec<MalformedKind>> = BTreeMap::new();
-    if !hour_keys.is_empty() {
-        for kind in [MalformedKind::FieldCount, MalformedKind::Timestamp, MalformedKind::Json] {
+    // Malformed lines are corrupted copies of valid page events, so each one
+    // reaches the check it is meant to fail.
+    let mut malformed: BTreeMap<DateTime<Utc>, Vec<(MalformedKind, String)>> = BTreeMap::new();
+    if !b.valid_lines.is_empty() {
+        for kind in [
+            MalformedKind::FieldCount,
+            MalformedKind::Timestamp,
+            MalformedKind::Json,
+        ] {
             for _ in 0..spec.malformed_per_kind {
-                let h = hour_keys[b.rng.random_range(0..hour_keys.len())];
-                malformed.entry(h).or_default().push(kind);
+                let (h, i) = b.valid_lines[b.rng.random_range(0..b.valid_lines.len())];
+                let bad = corrupt(&b.hours[&h][i].1, kind);
+                malformed.entry(h).or_default().push((kind, bad));
             }
         }
     }
@@ -499,10 +514,9 @@ fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -
         lines.sort_by_key(|(t, _)| *t);
         let mut out: Vec<(String, Option<MalformedKind>)> =
             lines.into_iter().map(|(_, l)| (l, None)).collect();
-        for &kind in malformed.get(&hour).into_iter().flatten() {
-            let base = out[b.rng.random_range(0..out.len())].0.clone();
+        for (kind, bad) in malformed.remove(&hour).into_iter().flatten() {
             let at = b.rng.random_range(0..=out.len());
-            out.insert(at, (corrupt(&base, kind), Some(kind)));
+            out.insert(at, (bad, Some(kind)));
         }
         let mut plain = Vec::with_capacity(out.len());
         for (n, (line, kind)) in out.into_iter().enumerate() {
@@ -540,7 +554,8 @@ fn corrupt(line: &str, kind: MalformedKind) -> String {
         }
         MalformedKind::Json => {
             let i = FIELDS.iter().position(|f| *f == "contexts").unwrap_or(0);
-            cols[i] = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"#;
+            cols[i] =
+                r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"#;
             cols.join("\t")
         }
     }
@@ -574,10 +589,7 @@ pub async fn write(
     }
     let catalog_key = crate::layout::catalog(site)?;
     store
-        .put(
-            &catalog_key,
-            Bytes::from(crate::catalog::to_jsonl(&gen.catalog)?),
-        )
+        .put(&catalog_key, Bytes::from(crate::catalog::to_jsonl(&gen.catalog)?))
         .await?;
     Ok(keys)
 }

@@ -35,10 +35,7 @@ pub fn filter(pairs: &DataFrame, min_degree: u32) -> PolarsResult<Core> {
         if next.height() == current.height() {
             let pairs = next
                 .lazy()
-                .sort(
-                    [col::CLIENT_ID, col::EXTERNAL_ID],
-                    SortMultipleOptions::default(),
-                )
+                .sort([col::CLIENT_ID, col::EXTERNAL_ID], SortMultipleOptions::default())
                 .collect()?;
             return Ok(Core { pairs, passes });
         }
@@ -55,11 +52,7 @@ fn keep_degree(pairs: &DataFrame, key: &str, min: u32) -> PolarsResult<DataFrame
         .agg([len().alias("degree")])
         .filter(col("degree").gt_eq(lit(min)))
         .select([col(key)]);
-    pairs
-        .clone()
-        .lazy()
-        .inner_join(ok, col(key), col(key))
-        .collect()
+    pairs.clone().lazy().inner_join(ok, col(key), col(key)).collect()
 }
 
 #[cfg(test)]
@@ -86,8 +79,7 @@ mod tests {
         let core = filter(&g, 2).unwrap();
         assert_eq!(
             edges(&core.pairs),
-            [("r1", "a"), ("r1", "b"), ("r2", "a"), ("r2", "b")]
-                .map(|(r, a)| (r.to_string(), a.to_string()))
+            [("r1", "a"), ("r1", "b"), ("r2", "a"), ("r2", "b")].map(|(r, a)| (r.to_string(), a.to_string()))
         );
     }
 
@@ -108,8 +100,8 @@ mod tests {
             ("r5", "e"),
             ("r6", "e"),
         ]);
-        let one_pass = keep_degree(&keep_degree(&g, col::CLIENT_ID, 2).unwrap(), col::EXTERNAL_ID, 2)
-            .unwrap();
+        let one_pass =
+            keep_degree(&keep_degree(&g, col::CLIENT_ID, 2).unwrap(), col::EXTERNAL_ID, 2).unwrap();
         assert!(one_pass.height() > 4, "one pass should leave some of the chain");
         let core = filter(&g, 2).unwrap();
         assert_eq!(core.pairs.height(), 4);

@@ -20,7 +20,12 @@ const BLOCK: usize = 256;
 /// Neighbours of every row, best first. `decay[j]` multiplies every score of
 /// candidate `j`; `excluded[j]` keeps `j` out of every list (it still gets its
 /// own list). A row never lists itself. Ties break on the lower index.
-pub fn nearest(factors: ArrayView2<'_, f32>, decay: &[f32], excluded: &[bool], k: usize) -> Vec<Vec<Neighbour>> {
+pub fn nearest(
+    factors: ArrayView2<'_, f32>,
+    decay: &[f32],
+    excluded: &[bool],
+    k: usize,
+) -> Vec<Vec<Neighbour>> {
     let n = factors.nrows();
     let unit = normalise_rows(factors);
     let unit_t = unit.t();

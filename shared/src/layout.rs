@@ -37,8 +37,7 @@ impl ObjectKey {
     /// # Errors
     /// `InvalidInput` for empty keys, absolute keys or `..` segments.
     pub(crate) fn from_listing(key: &str) -> Result<ObjectKey> {
-        if key.is_empty() || key.starts_with('/') || key.split('/').any(|s| s == ".." || s == ".")
-        {
+        if key.is_empty() || key.starts_with('/') || key.split('/').any(|s| s == ".." || s == ".") {
             return Err(Error::InvalidInput(format!("unsafe object key {key:?}")));
         }
         Ok(ObjectKey(key.to_string()))

@@ -112,10 +112,7 @@ pub const DEFAULTS: FileSchema = FileSchema {
 /// `article_factors.parquet`: one latent vector per article.
 pub const FACTORS: FileSchema = FileSchema {
     name: "article_factors",
-    columns: &[
-        (col::EXTERNAL_ID, ColType::Str),
-        (col::FACTORS, ColType::ListF32),
-    ],
+    columns: &[(col::EXTERNAL_ID, ColType::Str), (col::FACTORS, ColType::ListF32)],
 };
 
 impl FileSchema {
@@ -259,7 +256,10 @@ pub fn factors_values(df: &DataFrame, key: &ObjectKey) -> Result<(Vec<f32>, usiz
         key: key.to_string(),
         source: PolarsError::ComputeError(what.to_string().into()),
     };
-    let list = df.column(col::FACTORS).and_then(|c| c.list()).map_err(Error::frame(key))?;
+    let list = df
+        .column(col::FACTORS)
+        .and_then(|c| c.list())
+        .map_err(Error::frame(key))?;
     let mut values = Vec::new();
     let mut k = None;
     for i in 0..list.len() {
@@ -300,7 +300,10 @@ mod tests {
 
         // the same bytes read as another kind of file are a schema error naming the key
         let err = read(&store, &key(), &FACTORS).await.unwrap_err().to_string();
-        assert!(err.contains("t/defaults.parquet") && err.contains("factors"), "{err}");
+        assert!(
+            err.contains("t/defaults.parquet") && err.contains("factors"),
+            "{err}"
+        );
 
         let wrong = df!(col::EXTERNAL_ID => ["a"], col::SCORE => [1i64]).unwrap();
         assert!(matches!(

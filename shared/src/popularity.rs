@@ -46,7 +46,11 @@ pub fn rank(
             .then(a.external_id.cmp(b.external_id))
     });
     timed.truncate(params.recent_interactions);
-    let oldest = timed.iter().map(|i| i.last_seen_ms).min().unwrap_or(params.as_of_ms);
+    let oldest = timed
+        .iter()
+        .map(|i| i.last_seen_ms)
+        .min()
+        .unwrap_or(params.as_of_ms);
 
     let mut per_article: HashMap<&str, (f64, u64)> = HashMap::new();
     for i in &timed {
@@ -110,7 +114,12 @@ mod tests {
             // d: only untimed interactions: not ranked
             i("r4", "d", 0.0, 99 * DAY),
         ];
-        let published = HashMap::from([("a", 100 * DAY), ("b", 80 * DAY), ("c", 90 * DAY), ("d", 100 * DAY)]);
+        let published = HashMap::from([
+            ("a", 100 * DAY),
+            ("b", 80 * DAY),
+            ("c", 90 * DAY),
+            ("d", 100 * DAY),
+        ]);
         let out = rank(&rows, &published, &params());
         let ids: Vec<&str> = out.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["a", "b", "c"]);
@@ -122,10 +131,16 @@ mod tests {
     #[test]
     fn only_recent_interactions_count_and_list_is_capped() {
         let rows = [i("r1", "old", 500.0, DAY), i("r2", "new", 10.0, 99 * DAY)];
-        let p = DefaultsParams { recent_interactions: 1, ..params() };
+        let p = DefaultsParams {
+            recent_interactions: 1,
+            ..params()
+        };
         let out = rank(&rows, &HashMap::new(), &p);
         assert_eq!(out, [("new".to_string(), 1.0)]);
-        let p = DefaultsParams { max_recs: 1, ..params() };
+        let p = DefaultsParams {
+            max_recs: 1,
+            ..params()
+        };
         assert_eq!(rank(&rows, &HashMap::new(), &p).len(), 1);
     }
 }

@@ -79,7 +79,10 @@ fn task_stage(state: &Value) -> Result<Option<Stage>> {
     let Some(res) = state["Resource"].as_str() else {
         return Ok(None);
     };
-    let Some(inner) = res.strip_prefix("${").and_then(|r| r.strip_suffix("FunctionArn}")) else {
+    let Some(inner) = res
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix("FunctionArn}"))
+    else {
         return Ok(None);
     };
     Stage::from_name(&inner.to_ascii_lowercase())
@@ -169,9 +172,8 @@ async fn run_machine(
             }
             Some("Succeed") => return Ok(state),
             Some("Fail") => {
-                return Err(pending_error.unwrap_or_else(|| {
-                    Error::Bug(format!("state machine reached Fail state {name}"))
-                }))
+                return Err(pending_error
+                    .unwrap_or_else(|| Error::Bug(format!("state machine reached Fail state {name}"))))
             }
             other => return Err(Error::Bug(format!("unsupported state type {other:?} in {name}"))),
         };
@@ -217,7 +219,9 @@ fn params(template: &Value, input: &Value, exec: &Value) -> Result<Value> {
             let mut out = Map::new();
             for (k, v) in m {
                 if let Some(key) = k.strip_suffix(".$") {
-                    let path = v.as_str().ok_or_else(|| Error::Bug(format!("{k} is not a path")))?;
+                    let path = v
+                        .as_str()
+                        .ok_or_else(|| Error::Bug(format!("{k} is not a path")))?;
                     out.insert(key.to_string(), select(path, input, exec)?);
                 } else {
                     out.insert(k.clone(), params(v, input, exec)?);
@@ -261,8 +265,12 @@ fn segments(mut rest: &str) -> Result<Vec<Seg<'_>>> {
             out.push(Seg::Key(&r[..end]));
             rest = &r[end..];
         } else if let Some(r) = rest.strip_prefix('[') {
-            let end = r.find(']').ok_or_else(|| Error::Bug(format!("bad path segment {rest}")))?;
-            let i = r[..end].parse().map_err(|_| Error::Bug(format!("bad index in {rest}")))?;
+            let end = r
+                .find(']')
+                .ok_or_else(|| Error::Bug(format!("bad path segment {rest}")))?;
+            let i = r[..end]
+                .parse()
+                .map_err(|_| Error::Bug(format!("bad index in {rest}")))?;
             out.push(Seg::Index(i));
             rest = &r[end + 1..];
         } else {
@@ -322,6 +330,9 @@ mod tests {
         let placed = place(json!({"k": 1}), Some(&json!("$.out.inner")), json!(3)).unwrap();
         assert_eq!(placed, json!({"k": 1, "out": {"inner": 3}}));
         let t = json!({"run": {"site.$": "$.a.b[0]", "fixed": "v"}});
-        assert_eq!(params(&t, &state, &exec).unwrap(), json!({"run": {"site": 1, "fixed": "v"}}));
+        assert_eq!(
+            params(&t, &state, &exec).unwrap(),
+            json!({"run": {"site": 1, "fixed": "v"}})
+        );
     }
 }

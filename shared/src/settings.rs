@@ -147,7 +147,25 @@ impl Settings {
     /// # Errors
     /// `Config` naming the variable that does not parse or is out of range.
     pub fn from_env() -> Result<Settings> {
+        #[allow(clippy::disallowed_methods)] // this is the one place that reads the environment
         Settings::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// As [`Settings::from_env`], but rooted at `dir` whatever `LOCAL_DIR` says
+    /// (the CLI's `--dir`).
+    ///
+    /// # Errors
+    /// `Config` naming the variable that does not parse or is out of range.
+    pub fn from_env_in(dir: &Path) -> Result<Settings> {
+        let dir = dir.display().to_string();
+        #[allow(clippy::disallowed_methods)] // the environment, read here as in from_env
+        Settings::from_lookup(|k| {
+            if k == "LOCAL_DIR" {
+                Some(dir.clone())
+            } else {
+                std::env::var(k).ok()
+            }
+        })
     }
 
     /// As [`Settings::from_env`], over any key lookup (tests pass a map).
@@ -197,10 +215,11 @@ impl Settings {
         if self.max_recs == 0 || self.max_recs > 1000 {
             return Err(Error::Config("MAX_RECS must be in 1..=1000".into()));
         }
-        if !(self.dwell_cap_secs > 0.0) {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.dwell_cap_secs) {
             return Err(Error::Config("DWELL_CAP_SECS must be > 0".into()));
         }
-        if !(self.half_life_days > 0.0 && self.defaults_half_life_days > 0.0) {
+        if !(positive(self.half_life_days) && positive(self.defaults_half_life_days)) {
             return Err(Error::Config("half-lives must be > 0 days".into()));
         }
         self.als.check()
@@ -222,6 +241,13 @@ where
             .map_err(|e| Error::Config(format!("{key}={raw:?}: {e}")))?;
     }
     Ok(())
+}
+
+/// The PostgreSQL tests use: `TEST_DATABASE_URL`, or the machine's server.
+#[doc(hidden)]
+#[allow(clippy::disallowed_methods)] // tests have no Settings to read it through
+pub fn test_database_url() -> String {
+    std::env::var("TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 #[cfg(test)]
@@ -262,11 +288,4 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://app:***@db:5432/recs"), "{shown}");
     }
-}
-
-/// The PostgreSQL tests use: `TEST_DATABASE_URL`, or the machine's server.
-#[doc(hidden)]
-pub fn test_database_url() -> String {
-    std::env::var("TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }

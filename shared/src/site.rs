@@ -45,8 +45,7 @@ mod tests {
     #[test]
     fn article_paths_and_amp_viewer_paths_map_to_one_article() {
         let web = article_of("/article/503532/at-a-rakes-progress").unwrap();
-        let amp =
-            article_of("/v/s/washingtoncitypaper.com/article/503532/at-a-rakes-progress").unwrap();
+        let amp = article_of("/v/s/washingtoncitypaper.com/article/503532/at-a-rakes-progress").unwrap();
         assert_eq!(web, amp);
         assert_eq!(web.external_id, "503532");
         assert_eq!(amp.canonical_path, "/article/503532/at-a-rakes-progress");
@@ -56,10 +55,7 @@ mod tests {
     fn fronts_and_non_numeric_ids_are_not_articles() {
         assert_eq!(article_of("/"), None);
         assert_eq!(article_of("/section/news"), None);
-        assert_eq!(
-            article_of("/article/emailnewsletter/d-c-calls-for-pause"),
-            None
-        );
+        assert_eq!(article_of("/article/emailnewsletter/d-c-calls-for-pause"), None);
         assert_eq!(article_of("/article/"), None);
         assert_eq!(article_of("/v/s/host.example"), None);
     }

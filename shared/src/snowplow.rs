@@ -389,12 +389,18 @@ pub(crate) mod tests {
         let l = line(&[("derived_tstamp", "2026-13-40 99:00:00")]);
         assert!(matches!(
             parse_line(&l, "site"),
-            Err(BadRow::Timestamp { field: "derived_tstamp", .. })
+            Err(BadRow::Timestamp {
+                field: "derived_tstamp",
+                ..
+            })
         ));
         let l = line(&[("contexts", "{\"schema\":")]);
         assert!(matches!(
             parse_line(&l, "site"),
-            Err(BadRow::Json { field: "contexts", .. })
+            Err(BadRow::Json {
+                field: "contexts",
+                ..
+            })
         ));
     }
 
@@ -409,7 +415,10 @@ pub(crate) mod tests {
         assert_eq!(skip(&[("useragent", "Googlebot/2.1")]), Some(Skip::Bot));
         let iab = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{"schema":"iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0","data":{"spiderOrRobot":true,"category":"SPIDER_OR_ROBOT"}}]}"#;
         assert_eq!(skip(&[("derived_contexts", iab)]), Some(Skip::Bot));
-        assert_eq!(skip(&[("domain_userid", ""), ("network_userid", "")]), Some(Skip::NoReader));
+        assert_eq!(
+            skip(&[("domain_userid", ""), ("network_userid", "")]),
+            Some(Skip::NoReader)
+        );
         assert_eq!(skip(&[]), None);
     }
 

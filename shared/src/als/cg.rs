@@ -89,6 +89,7 @@ mod tests {
     use sprs::TriMat;
 
     /// Solves one row exactly by Gaussian elimination, for comparison.
+    #[allow(clippy::needless_range_loop)] // elimination reads clearest with indices
     fn exact(cui: &CsMat<f32>, u: usize, y: &Array2<f32>, reg: f32) -> Vec<f32> {
         let k = y.ncols();
         let mut a = y.t().dot(y);
@@ -106,7 +107,12 @@ mod tests {
         }
         // Gaussian elimination (A is symmetric positive definite)
         let mut m: Vec<Vec<f64>> = (0..k)
-            .map(|p| (0..k).map(|q| f64::from(a[[p, q]])).chain([f64::from(b[p])]).collect())
+            .map(|p| {
+                (0..k)
+                    .map(|q| f64::from(a[[p, q]]))
+                    .chain([f64::from(b[p])])
+                    .collect()
+            })
             .collect();
         for col in 0..k {
             for row in col + 1..k {

@@ -44,9 +44,7 @@ pub fn fit(
     let k = params.factors;
     let ciu: CsMat<f32> = cui.transpose_view().to_csr();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut init = |rows: usize| {
-        Array2::from_shape_fn((rows, k), |_| rng.random::<f32>() * 0.01)
-    };
+    let mut init = |rows: usize| Array2::from_shape_fn((rows, k), |_| rng.random::<f32>() * 0.01);
     let mut readers = init(n_readers);
     let mut articles = init(n_articles);
     let mut loss = Vec::with_capacity(params.iterations as usize);

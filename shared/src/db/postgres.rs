@@ -36,10 +36,12 @@ impl PgDb {
                 .await
                 .map_err(Error::db("connect postgres"))?;
             // the name was checked to be [A-Za-z0-9_] above
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS {schema}")))
-                .execute(&admin)
-                .await
-                .map_err(Error::db("create schema"))?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS {schema}"
+            )))
+            .execute(&admin)
+            .await
+            .map_err(Error::db("create schema"))?;
             admin.close().await;
             opts = opts.options([("search_path", schema)]);
         }
@@ -146,7 +148,8 @@ impl RecDb for PgDb {
     }
 
     async fn insert_recs(&self, model_id: i64, recs: &[RecRow]) -> Result<u64> {
-        let model_id = i32::try_from(model_id).map_err(|_| Error::InvalidInput(format!("model id {model_id}")))?;
+        let model_id =
+            i32::try_from(model_id).map_err(|_| Error::InvalidInput(format!("model id {model_id}")))?;
         let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
         let mut written = 0;
         for chunk in recs.chunks(CHUNK) {
@@ -187,7 +190,9 @@ impl RecDb for PgDb {
             return Ok(());
         }
         if status != "pending" {
-            return Err(Error::InvalidInput(format!("model {model_id} is {status}, not pending")));
+            return Err(Error::InvalidInput(format!(
+                "model {model_id} is {status}, not pending"
+            )));
         }
         sqlx::query(
             "UPDATE model SET status = 'stale', updated_at = now() WHERE site = $1 AND type = $2 AND status = 'current'",
@@ -271,7 +276,11 @@ mod tests {
             .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed: {e}", test_url()));
         crate::db::conformance::story(&db).await;
         let again = PgDb::open(&test_url(), Some(&schema)).await.unwrap();
-        assert!(again.current_model("site-a", ModelType::Article).await.unwrap().is_some());
+        assert!(again
+            .current_model("site-a", ModelType::Article)
+            .await
+            .unwrap()
+            .is_some());
         sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
             .execute(db.pool())
             .await

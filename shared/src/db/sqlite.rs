@@ -76,7 +76,10 @@ impl RecDb for SqliteDb {
                  updated_at = ",
                 now!()
             ));
-            q.build().execute(&mut *tx).await.map_err(Error::db("upsert articles"))?;
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("upsert articles"))?;
         }
         let ids = sqlx::query("SELECT external_id, id FROM article WHERE site = ?")
             .bind(site)
@@ -113,11 +116,15 @@ impl RecDb for SqliteDb {
                         .execute(&mut *tx)
                         .await
                         .map_err(Error::db("clear pending model"))?;
-                    sqlx::query(concat!("UPDATE model SET status = 'pending', updated_at = ", now!(), " WHERE id = ?"))
-                        .bind(id)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(Error::db("reset model"))?;
+                    sqlx::query(concat!(
+                        "UPDATE model SET status = 'pending', updated_at = ",
+                        now!(),
+                        " WHERE id = ?"
+                    ))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db("reset model"))?;
                     ModelStart::Fresh(id)
                 }
             }
@@ -175,19 +182,29 @@ impl RecDb for SqliteDb {
             return Ok(());
         }
         if status != "pending" {
-            return Err(Error::InvalidInput(format!("model {model_id} is {status}, not pending")));
+            return Err(Error::InvalidInput(format!(
+                "model {model_id} is {status}, not pending"
+            )));
         }
-        sqlx::query(concat!("UPDATE model SET status = 'stale', updated_at = ", now!(), " WHERE site = ? AND type = ? AND status = 'current'"))
+        sqlx::query(concat!(
+            "UPDATE model SET status = 'stale', updated_at = ",
+            now!(),
+            " WHERE site = ? AND type = ? AND status = 'current'"
+        ))
         .bind(&site)
         .bind(&kind)
         .execute(&mut *tx)
         .await
         .map_err(Error::db("retire current model"))?;
-        sqlx::query(concat!("UPDATE model SET status = 'current', updated_at = ", now!(), " WHERE id = ?"))
-            .bind(model_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::db("activate model"))?;
+        sqlx::query(concat!(
+            "UPDATE model SET status = 'current', updated_at = ",
+            now!(),
+            " WHERE id = ?"
+        ))
+        .bind(model_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("activate model"))?;
         tx.commit().await.map_err(Error::db("commit"))
     }
 
@@ -252,6 +269,10 @@ mod tests {
         crate::db::conformance::story(&db).await;
         // opening again re-applies nothing and keeps the data
         let again = SqliteDb::open(&url).await.unwrap();
-        assert!(again.current_model("site-a", ModelType::Article).await.unwrap().is_some());
+        assert!(again
+            .current_model("site-a", ModelType::Article)
+            .await
+            .unwrap()
+            .is_some());
     }
 }

@@ -36,7 +36,10 @@ pub async fn run(input: DefaultsInput, ctx: &Context) -> Result<DefaultsOutput> 
     let count = ids.len() as u64;
     let df = DataFrame::new(
         ids.len(),
-        vec![Column::new(col::EXTERNAL_ID.into(), ids), Column::new(col::SCORE.into(), scores)],
+        vec![
+            Column::new(col::EXTERNAL_ID.into(), ids),
+            Column::new(col::SCORE.into(), scores),
+        ],
     )
     .map_err(Error::frame(&key))?;
     parquet::write(ctx.store.as_ref(), &key, &DEFAULTS, &df).await?;
@@ -48,7 +51,11 @@ pub async fn run(input: DefaultsInput, ctx: &Context) -> Result<DefaultsOutput> 
     })
 }
 
-fn compute(dwell: &DataFrame, articles: &DataFrame, params: &DefaultsParams) -> PolarsResult<Vec<(String, f64)>> {
+fn compute(
+    dwell: &DataFrame,
+    articles: &DataFrame,
+    params: &DefaultsParams,
+) -> PolarsResult<Vec<(String, f64)>> {
     let clients = strs(dwell, col::CLIENT_ID)?;
     let ids = strs(dwell, col::EXTERNAL_ID)?;
     let secs = parquet::f64s(dwell, col::DWELL_SECS)?;

@@ -17,8 +17,7 @@ use crate::error::{Error, Result};
 use crate::stage::Stage;
 
 fn decode<I: DeserializeOwned>(stage: Stage, event: Value) -> Result<I> {
-    serde_json::from_value(event)
-        .map_err(|e| Error::InvalidInput(format!("{} event: {e}", stage.name())))
+    serde_json::from_value(event).map_err(|e| Error::InvalidInput(format!("{} event: {e}", stage.name())))
 }
 
 fn encode<O: Serialize>(out: O) -> Result<Value> {

@@ -36,7 +36,11 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
     parquet::write(ctx.store.as_ref(), &key, &DWELL, &dwell_df).await?;
     parquet::write(ctx.store.as_ref(), &layout.articles(), &ARTICLES, &articles_df).await?;
     info!(?funnel, "preprocess done");
-    for (name, v) in [("readers", funnel.readers), ("articles", funnel.articles), ("pairs", funnel.pairs)] {
+    for (name, v) in [
+        ("readers", funnel.readers),
+        ("articles", funnel.articles),
+        ("pairs", funnel.pairs),
+    ] {
         ctx.metric("preprocess", name, v as f64, Unit::Count);
     }
     Ok(PreprocessOutput {

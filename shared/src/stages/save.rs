@@ -33,34 +33,48 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let ids = ctx.db.upsert_articles(&run.site, &rows).await?;
 
     let mut newly_saved = false;
-    let (article_model_id, recs_written) =
-        match ctx.db.begin_model(&run.site, ModelType::Article, &run.run_id).await? {
-            ModelStart::AlreadySaved(id) => (id, 0),
-            ModelStart::Fresh(id) => {
-                let recs = article_recs(ctx, &layout, &rows, &ids, run.as_of).await?;
-                let n = ctx.db.insert_recs(id, &recs).await?;
-                ctx.db.activate(id).await?;
-                newly_saved = true;
-                (id, n)
-            }
-        };
-    let (popularity_model_id, default_recs_written) =
-        match ctx.db.begin_model(&run.site, ModelType::Popularity, &run.run_id).await? {
-            ModelStart::AlreadySaved(id) => (id, 0),
-            ModelStart::Fresh(id) => {
-                let recs = default_recs(ctx, &layout, &ids).await?;
-                let n = ctx.db.insert_recs(id, &recs).await?;
-                ctx.db.activate(id).await?;
-                newly_saved = true;
-                (id, n)
-            }
-        };
+    let (article_model_id, recs_written) = match ctx
+        .db
+        .begin_model(&run.site, ModelType::Article, &run.run_id)
+        .await?
+    {
+        ModelStart::AlreadySaved(id) => (id, 0),
+        ModelStart::Fresh(id) => {
+            let recs = article_recs(ctx, &layout, &rows, &ids, run.as_of).await?;
+            let n = ctx.db.insert_recs(id, &recs).await?;
+            ctx.db.activate(id).await?;
+            newly_saved = true;
+            (id, n)
+        }
+    };
+    let (popularity_model_id, default_recs_written) = match ctx
+        .db
+        .begin_model(&run.site, ModelType::Popularity, &run.run_id)
+        .await?
+    {
+        ModelStart::AlreadySaved(id) => (id, 0),
+        ModelStart::Fresh(id) => {
+            let recs = default_recs(ctx, &layout, &ids).await?;
+            let n = ctx.db.insert_recs(id, &recs).await?;
+            ctx.db.activate(id).await?;
+            newly_saved = true;
+            (id, n)
+        }
+    };
     for kind in [ModelType::Article, ModelType::Popularity] {
         ctx.db.prune_stale(&run.site, kind, KEEP_STALE).await?;
     }
-    info!(article_model_id, popularity_model_id, recs_written, default_recs_written, newly_saved, "save done");
+    info!(
+        article_model_id,
+        popularity_model_id, recs_written, default_recs_written, newly_saved, "save done"
+    );
     ctx.metric("save", "recs_written", recs_written as f64, Unit::Count);
-    ctx.metric("save", "default_recs_written", default_recs_written as f64, Unit::Count);
+    ctx.metric(
+        "save",
+        "default_recs_written",
+        default_recs_written as f64,
+        Unit::Count,
+    );
     Ok(SaveOutput {
         article_model_id,
         popularity_model_id,
@@ -116,9 +130,9 @@ async fn article_recs(
             stage: "save",
             what: format!("factors name article {name} that is not in {}", layout.articles()),
         })?;
-        let age = m
-            .published_at
-            .map_or(undated_age, |p| (as_of - p).num_milliseconds() as f64 / 86_400_000.0);
+        let age = m.published_at.map_or(undated_age, |p| {
+            (as_of - p).num_milliseconds() as f64 / 86_400_000.0
+        });
         decays.push(decay(age, ctx.settings.half_life_days));
         excluded.push(m.exclude_reason.is_some());
     }
@@ -134,7 +148,9 @@ async fn article_recs(
     for (src, list) in names.iter().zip(lists) {
         for nb in list {
             let target = &names[nb.index];
-            let id = ids.get(target).ok_or_else(|| Error::Bug(format!("article {target} was not upserted")))?;
+            let id = ids
+                .get(target)
+                .ok_or_else(|| Error::Bug(format!("article {target} was not upserted")))?;
             recs.push(RecRow {
                 source_entity_id: src.clone(),
                 recommended_article_id: *id,

@@ -69,22 +69,35 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let matrix = data.matrix;
     let nnz = matrix.nnz() as u64;
     let factors = super::blocking(move || {
-        als::fit(&matrix, &params, seed, |it, loss| info!(iteration = it + 1, loss, "als iteration"))
+        als::fit(&matrix, &params, seed, |it, loss| {
+            info!(iteration = it + 1, loss, "als iteration")
+        })
     })
     .await?;
     let k = ctx.settings.als.factors;
     let key = layout.factors();
     let values = factors.articles.as_standard_layout();
-    let values = values.as_slice().ok_or_else(|| Error::Bug("factors not contiguous".into()))?;
+    let values = values
+        .as_slice()
+        .ok_or_else(|| Error::Bug("factors not contiguous".into()))?;
     let n = data.articles.len();
     let df = DataFrame::new(
         n,
-        vec![Column::new(col::EXTERNAL_ID.into(), data.articles), factors_column(values, k)],
+        vec![
+            Column::new(col::EXTERNAL_ID.into(), data.articles),
+            factors_column(values, k),
+        ],
     )
     .map_err(Error::frame(&key))?;
     parquet::write(ctx.store.as_ref(), &key, &FACTORS, &df).await?;
     let final_loss = factors.loss.last().copied().unwrap_or(f64::NAN);
-    info!(readers = data.readers.len(), articles = n, nnz, final_loss, "train done");
+    info!(
+        readers = data.readers.len(),
+        articles = n,
+        nnz,
+        final_loss,
+        "train done"
+    );
     ctx.metric("train", "final_loss", final_loss, Unit::None);
     ctx.metric("train", "nonzeros", nnz as f64, Unit::Count);
     Ok(TrainOutput {

@@ -22,15 +22,33 @@ pub(crate) async fn run_all(store: &dyn BlobStore) {
         other => panic!("expected NotFound, got {other:?}"),
     }
     // put, get, overwrite
-    store.put(&key("a/b/one.bin"), Bytes::from_static(b"1")).await.unwrap();
-    assert_eq!(store.get(&key("a/b/one.bin")).await.unwrap(), Bytes::from_static(b"1"));
-    store.put(&key("a/b/one.bin"), Bytes::from_static(b"one")).await.unwrap();
-    assert_eq!(store.get(&key("a/b/one.bin")).await.unwrap(), Bytes::from_static(b"one"));
+    store
+        .put(&key("a/b/one.bin"), Bytes::from_static(b"1"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&key("a/b/one.bin")).await.unwrap(),
+        Bytes::from_static(b"1")
+    );
+    store
+        .put(&key("a/b/one.bin"), Bytes::from_static(b"one"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get(&key("a/b/one.bin")).await.unwrap(),
+        Bytes::from_static(b"one")
+    );
     // empty objects are objects
     store.put(&key("a/b/empty"), Bytes::new()).await.unwrap();
     assert!(store.get(&key("a/b/empty")).await.unwrap().is_empty());
-    store.put(&key("a/c/two.bin"), Bytes::from_static(b"22")).await.unwrap();
-    store.put(&key("ab/three.bin"), Bytes::from_static(b"333")).await.unwrap();
+    store
+        .put(&key("a/c/two.bin"), Bytes::from_static(b"22"))
+        .await
+        .unwrap();
+    store
+        .put(&key("ab/three.bin"), Bytes::from_static(b"333"))
+        .await
+        .unwrap();
 
     // listing is sorted, recursive and isolated by prefix
     let listed: Vec<(String, u64)> = store
@@ -52,7 +70,10 @@ pub(crate) async fn run_all(store: &dyn BlobStore) {
 
     // the etag changes with the content
     let before = store.list(&prefix("a/c/")).await.unwrap()[0].etag.clone();
-    store.put(&key("a/c/two.bin"), Bytes::from_static(b"2222")).await.unwrap();
+    store
+        .put(&key("a/c/two.bin"), Bytes::from_static(b"2222"))
+        .await
+        .unwrap();
     let after = store.list(&prefix("a/c/")).await.unwrap()[0].etag.clone();
     assert_ne!(before, after);
 

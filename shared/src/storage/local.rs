@@ -45,9 +45,7 @@ impl BlobStore for LocalDir {
     async fn get(&self, key: &ObjectKey) -> Result<Bytes> {
         match tokio::fs::read(self.path(key.as_str())).await {
             Ok(b) => Ok(Bytes::from(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(Error::NotFound { key: key.clone() })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound { key: key.clone() }),
             Err(e) => Err(io_err(key.as_str())(e)),
         }
     }
@@ -59,11 +57,7 @@ impl BlobStore for LocalDir {
             tokio::fs::create_dir_all(parent).await.map_err(io_err(k))?;
         }
         let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
-        let tmp = path.with_file_name(format!(
-            ".{}.{}.{n}.tmp",
-            key.file_name(),
-            std::process::id()
-        ));
+        let tmp = path.with_file_name(format!(".{}.{}.{n}.tmp", key.file_name(), std::process::id()));
         tokio::fs::write(&tmp, &body).await.map_err(io_err(k))?;
         tokio::fs::rename(&tmp, &path).await.map_err(io_err(k))
     }
