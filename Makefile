@@ -14,7 +14,10 @@ lint: ## Check formatting and clippy
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
+bench: ## Benchmarks (release build); figures are printed
+	$(CARGO) bench -p article-rec-core --bench fetch
+
 clean-local: ## Remove the local run's outputs and database
 	rm -rf local
 
-.PHONY: help run test lint clean-local
+.PHONY: help run test lint bench clean-local

@@ -135,12 +135,13 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             spec.articles = articles;
             let truth = generate_into(&ctx, &spec).await?;
             println!(
-                "wrote {} lines ({} valid page events, {} duplicates, {} malformed) under {}",
+                "wrote {} lines ({} valid page events, {} duplicates, {} malformed) under {}/{}",
                 truth.lines,
                 truth.valid_events,
                 truth.duplicates,
                 truth.malformed.len(),
-                cli.dir.join("store").join(&ctx.settings.input_prefix).display()
+                ctx.settings.store_url,
+                ctx.settings.input_prefix
             );
         }
     }

@@ -80,8 +80,8 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  events:   {} lines read, {} kept, {} duplicates, {} bad rows, {} bots",
-            c.lines, c.kept, c.duplicates, c.bad, c.bots
+            "  events:   {} lines read, {} kept, {} duplicates, {} bad rows, {} bots ({} hours parsed, {} cached)",
+            c.parsed.lines, c.kept, c.duplicates, c.parsed.bad, c.parsed.bots, c.hours_parsed, c.hours_cached
         )?;
         writeln!(
             f,

@@ -82,10 +82,10 @@ async fn whole_job_on_generated_data() {
 
     // fetch found exactly what the generator wrote
     let counts = &report.state["fetch"]["counts"];
-    assert_eq!(counts["lines"], truth.lines);
+    assert_eq!(counts["parsed"]["lines"], truth.lines);
     assert_eq!(counts["kept"], truth.valid_events);
     assert_eq!(counts["duplicates"], truth.duplicates);
-    assert_eq!(counts["bad"], truth.malformed.len() as u64);
+    assert_eq!(counts["parsed"]["bad"], truth.malformed.len() as u64);
     assert!(truth.malformed.len() >= 3);
 
     // every malformed line is in the bad-rows object with its reason

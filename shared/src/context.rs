@@ -34,7 +34,7 @@ impl Context {
             }
         }
         Ok(Context {
-            store: storage::open(&settings.store_url)?,
+            store: storage::open(&settings.store_url, &settings.s3).await?,
             db: db::open(&settings.database_url).await?,
             settings,
             metrics: Arc::new(LogMetrics),

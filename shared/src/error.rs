@@ -41,6 +41,13 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("object store error on {key}: {message}")]
+    ObjectStore {
+        key: String,
+        message: String,
+        /// Throttling, timeouts, 5xx: worth retrying.
+        transient: bool,
+    },
     #[error("database error during {op}: {source}")]
     Db {
         op: &'static str,
@@ -75,6 +82,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Storage { .. } => ErrorKind::Transient,
+            Error::ObjectStore { transient: true, .. } => ErrorKind::Transient,
+            // access denied, no such bucket: the deployment is wrong, not the moment
+            Error::ObjectStore { transient: false, .. } => ErrorKind::InvalidInput,
             Error::Db { source, .. } => match source {
                 sqlx::Error::Io(_)
                 | sqlx::Error::PoolTimedOut

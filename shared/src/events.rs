@@ -1,8 +1,8 @@
-//! Fetch's pure core: turns raw input objects (gzipped or plain TSV) into the
-//! de-duplicated events table, counting every line and quarantining bad ones.
-//! No I/O: the stage feeds it bytes.
+//! Fetch's pure core: turns the raw objects of one hour partition (gzipped or
+//! plain TSV) into an events table, counting every line and quarantining bad
+//! ones. No I/O: the stage feeds it bytes. The window and de-duplication are
+//! applied when hours are assembled ([`crate::dedup`]).
 
-use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read};
 
 use flate2::read::MultiGzDecoder;
@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::layout::ObjectKey;
 use crate::parquet::{col, date_column, datetime_ms_column};
 use crate::snowplow::{parse_line, Parsed, Skip};
-use crate::stage::{FetchCounts, Window};
+use crate::stage::ParseCounts;
 
 /// A quarantined line: where it was, why, and what it said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,48 +29,43 @@ pub struct BadRowRecord {
 
 const RAW_LIMIT: usize = 10_000;
 
-/// Accumulates events over many objects.
+/// Accumulates the events of the objects of one hour partition.
 #[derive(Debug)]
 pub struct EventBatch {
-    window: Window,
     app_id: String,
-    seen: HashSet<Box<str>>,
-    pub counts: FetchCounts,
+    pub counts: ParseCounts,
     pub bad_rows: Vec<BadRowRecord>,
     client_id: Vec<String>,
     time_ms: Vec<i64>,
     page_path: Vec<String>,
     event_name: Vec<&'static str>,
     event_id: Vec<String>,
+    fingerprint: Vec<String>,
 }
 
 impl EventBatch {
-    pub fn new(window: Window, app_id: &str) -> EventBatch {
+    pub fn new(app_id: &str) -> EventBatch {
         EventBatch {
-            window,
             app_id: app_id.to_string(),
-            seen: HashSet::new(),
-            counts: FetchCounts::default(),
+            counts: ParseCounts::default(),
             bad_rows: Vec::new(),
             client_id: Vec::new(),
             time_ms: Vec::new(),
             page_path: Vec::new(),
             event_name: Vec::new(),
             event_id: Vec::new(),
+            fingerprint: Vec::new(),
         }
     }
 
     fn bad(&mut self, key: &ObjectKey, line: u64, reason: String, raw: &[u8]) {
-        let mut end = raw.len().min(RAW_LIMIT);
-        while end > 0 && !raw.is_char_boundary_lossy(end) {
-            end -= 1;
-        }
         self.counts.bad += 1;
         self.bad_rows.push(BadRowRecord {
             key: key.to_string(),
             line,
             reason,
-            raw: String::from_utf8_lossy(&raw[..end]).into_owned(),
+            // a UTF-8 sequence cut at the limit becomes one replacement character
+            raw: String::from_utf8_lossy(&raw[..raw.len().min(RAW_LIMIT)]).into_owned(),
         });
     }
 
@@ -103,6 +98,8 @@ impl EventBatch {
                     buf = line;
                 }
                 Err(e) => {
+                    // the unreadable rest of the object counts as one bad line
+                    self.counts.lines += 1;
                     self.bad(
                         key,
                         n + 1,
@@ -130,30 +127,18 @@ impl EventBatch {
                 Skip::NoReader => self.counts.no_reader += 1,
             },
             Ok(Parsed::Keep(e)) => {
-                if !self.window.contains_ms(e.time_ms) {
-                    self.counts.out_of_window += 1;
-                    return;
-                }
-                let dedup_key: Box<str> = if e.fingerprint.is_empty() {
-                    e.event_id.into()
-                } else {
-                    format!("{}\u{1f}{}", e.event_id, e.fingerprint).into()
-                };
-                if !self.seen.insert(dedup_key) {
-                    self.counts.duplicates += 1;
-                    return;
-                }
-                self.counts.kept += 1;
+                self.counts.events += 1;
                 self.client_id.push(e.client_id.into_owned());
                 self.time_ms.push(e.time_ms);
                 self.page_path.push(e.path);
                 self.event_name.push(e.event.as_str());
                 self.event_id.push(e.event_id.to_string());
+                self.fingerprint.push(e.fingerprint.to_string());
             }
         }
     }
 
-    /// The events table (schema `parquet::EVENTS`), sorted by reader then time.
+    /// The events table (schema `parquet::EVENTS`), sorted by reader, time and id.
     ///
     /// # Errors
     /// `Frame` if polars fails to build the frame.
@@ -183,6 +168,7 @@ impl EventBatch {
             Column::new(col::PAGE_PATH.into(), pick_s(&self.page_path)),
             Column::new(col::EVENT_NAME.into(), names),
             Column::new(col::EVENT_ID.into(), pick_s(&self.event_id)),
+            Column::new(col::EVENT_FINGERPRINT.into(), pick_s(&self.fingerprint)),
         ];
         DataFrame::new(n, cols).map_err(crate::error::Error::frame(key))
     }
@@ -200,104 +186,43 @@ impl EventBatch {
     }
 }
 
-trait CharBoundary {
-    fn is_char_boundary_lossy(&self, i: usize) -> bool;
-}
-
-impl CharBoundary for [u8] {
-    /// True unless `i` falls inside a UTF-8 sequence (a continuation byte).
-    fn is_char_boundary_lossy(&self, i: usize) -> bool {
-        i >= self.len() || (self[i] & 0xC0) != 0x80
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::generate::{generate, write, Spec};
-    use crate::layout::InputLayout;
-    use crate::storage::{BlobStore, LocalDir};
     use std::io::Write;
-
-    fn window() -> Window {
-        Window {
-            start: "2026-01-07T00:00:00Z".parse().unwrap(),
-            end: "2026-01-10T00:00:00Z".parse().unwrap(),
-        }
-    }
 
     fn key(k: &str) -> ObjectKey {
         ObjectKey::from_listing(k).unwrap()
     }
 
-    #[tokio::test]
-    async fn finds_exactly_what_the_generator_wrote() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = LocalDir::new(dir.path());
-        let input = InputLayout::new("in").unwrap();
-        let mut spec = Spec::sample("site", window().end, 3, 11);
-        spec.readers = 300;
-        spec.articles = 50;
-        let g = generate(&spec, &input);
-        write(&g, &store, &input, "site").await.unwrap();
-
-        let mut batch = EventBatch::new(window(), "site");
-        for h in input.hours(&window()) {
-            for obj in store.list(&h.prefix).await.unwrap() {
-                batch.add_object(&obj.key, &store.get(&obj.key).await.unwrap());
-            }
-        }
-        let c = &batch.counts;
-        assert_eq!(c.lines, g.truth.lines);
-        assert_eq!(c.kept, g.truth.valid_events);
-        assert_eq!(c.duplicates, g.truth.duplicates);
-        assert_eq!(c.bots, g.truth.bot_events);
-        assert_eq!(c.other_app, g.truth.other_app_events);
-        assert_eq!(c.not_page_event, g.truth.non_page_events);
-        assert_eq!(
-            c.lines,
-            c.kept
-                + c.duplicates
-                + c.bad
-                + c.not_page_event
-                + c.other_app
-                + c.bots
-                + c.no_reader
-                + c.out_of_window
-        );
-        let mut found: Vec<(String, u64)> = batch.bad_rows.iter().map(|b| (b.key.clone(), b.line)).collect();
-        let mut want: Vec<(String, u64)> = g
-            .truth
-            .malformed
-            .iter()
-            .map(|m| (m.key.to_string(), m.line))
-            .collect();
-        found.sort();
-        want.sort();
-        assert_eq!(found, want);
-        assert!(batch
-            .bad_rows
-            .iter()
-            .all(|b| !b.reason.is_empty() && !b.raw.is_empty()));
-        let df = batch.into_frame(&key("x/events.parquet")).unwrap();
-        assert_eq!(df.height() as u64, g.truth.valid_events);
+    fn line() -> String {
+        crate::snowplow::tests::line(&[("derived_tstamp", "2026-01-08 10:00:00.000")])
     }
 
     #[test]
-    fn plain_text_objects_and_truncated_gzip() {
-        let line = crate::snowplow::tests::line(&[("derived_tstamp", "2026-01-08 10:00:00.000")]);
-        let mut batch = EventBatch::new(window(), "site");
-        batch.add_object(&key("a/plain.tsv"), format!("{line}\n\n{line}").as_bytes());
-        assert_eq!(batch.counts.kept, 1);
-        assert_eq!(batch.counts.duplicates, 1);
+    fn plain_text_objects_and_blank_lines() {
+        let l = line();
+        let mut batch = EventBatch::new("site");
+        batch.add_object(&key("a/plain.tsv"), format!("{l}\n\n{l}\r\n").as_bytes());
+        assert_eq!(batch.counts.lines, 2);
+        assert_eq!(
+            batch.counts.events, 2,
+            "duplicates are dropped later, across the window"
+        );
+        let df = batch.into_frame(&key("a/x")).unwrap();
+        assert_eq!(df.height(), 2);
+    }
 
+    #[test]
+    fn truncated_gzip_keeps_what_came_before_and_quarantines_the_rest() {
+        let l = line();
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
         for i in 0..200 {
-            writeln!(gz, "{}", line.replace("e0a3b7a2", &format!("{i:08x}"))).unwrap();
+            writeln!(gz, "{}", l.replace("e0a3b7a2", &format!("{i:08x}"))).unwrap();
         }
         let full = gz.finish().unwrap();
         let cut = &full[..full.len() / 2];
-        let mut batch = EventBatch::new(window(), "site");
+        let mut batch = EventBatch::new("site");
         batch.add_object(&key("a/cut.gz"), cut);
         assert_eq!(batch.counts.bad, 1);
         assert!(
@@ -305,17 +230,52 @@ mod tests {
             "{:?}",
             batch.bad_rows
         );
-        assert!(
-            batch.counts.kept > 0 && batch.counts.kept < 200,
-            "lines before the cut are kept"
-        );
+        assert!(batch.counts.events > 0 && batch.counts.events < 200);
+        assert_eq!(batch.counts.objects, 1);
+        assert_eq!(batch.counts.lines, batch.counts.accounted());
     }
 
     #[test]
     fn invalid_utf8_is_quarantined() {
-        let mut batch = EventBatch::new(window(), "site");
+        let mut batch = EventBatch::new("site");
         batch.add_object(&key("a/x.tsv"), b"\xff\xfe\tbroken\n");
         assert_eq!(batch.counts.bad, 1);
         assert_eq!(batch.bad_rows[0].reason, "invalid UTF-8");
+        assert_eq!(batch.bad_rows[0].line, 1);
+    }
+
+    #[test]
+    fn every_line_is_accounted_for() {
+        let mut text = String::new();
+        for (k, v) in [
+            ("event", "struct"),
+            ("app_id", "other"),
+            ("useragent", "Googlebot"),
+            ("domain_userid", ""),
+        ] {
+            let mut o = vec![(k, v), ("derived_tstamp", "2026-01-08 10:00:00.000")];
+            if k == "domain_userid" {
+                o.push(("network_userid", ""));
+            }
+            text.push_str(&crate::snowplow::tests::line(&o));
+            text.push('\n');
+        }
+        text.push_str("not\ta\tsnowplow line\n");
+        text.push_str(&line());
+        let mut batch = EventBatch::new("site");
+        batch.add_object(&key("a/mix.tsv"), text.as_bytes());
+        let c = &batch.counts;
+        assert_eq!(
+            (
+                c.not_page_event,
+                c.other_app,
+                c.bots,
+                c.no_reader,
+                c.bad,
+                c.events
+            ),
+            (1, 1, 1, 1, 1, 1)
+        );
+        assert_eq!(c.lines, c.accounted());
     }
 }

@@ -42,6 +42,8 @@ pub struct Spec {
     pub malformed_per_kind: usize,
     pub duplicates: usize,
     pub seed: u64,
+    /// Record every valid event in [`Truth::expected`] (tests; costs memory).
+    pub record_expected: bool,
 }
 
 impl Spec {
@@ -61,6 +63,7 @@ impl Spec {
             malformed_per_kind: 5,
             duplicates: 50,
             seed,
+            record_expected: false,
         }
     }
 }
@@ -81,9 +84,22 @@ pub enum MalformedKind {
     Json,
 }
 
+/// A valid event as fetch must report it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ExpectedEvent {
+    pub event_id: String,
+    pub client_id: String,
+    /// Epoch ms, UTC.
+    pub time_ms: i64,
+    /// Normalised page path.
+    pub path: String,
+}
+
 /// What a correct fetch of everything generated must report.
 #[derive(Debug, Clone, Default)]
 pub struct Truth {
+    /// Every valid event, when the spec asks for them.
+    pub expected: Vec<ExpectedEvent>,
     pub lines: u64,
     /// Distinct page events of real readers of the site: what fetch must keep.
     pub valid_events: u64,
@@ -237,16 +253,17 @@ impl Builder<'_> {
     #[allow(clippy::too_many_arguments)]
     fn emit(&mut self, r: &Reader, sid: &str, sidx: u32, kind: Kind, t_ms: i64, page: &Page<'_>) {
         let spec = self.spec;
-        if !(t_ms >= (spec.end - Duration::days(i64::from(spec.days))).timestamp_millis()
-            && t_ms < spec.end.timestamp_millis())
-        {
-            return;
-        }
         let rng = &mut self.rng;
-        let other_app = rng.random::<f64>() < 0.02;
-        let mut v: Vec<String> = vec![String::new(); FIELD_COUNT];
         let latency = rng.random_range(50..2000);
         let collector = t_ms + latency;
+        // Only events that happened and arrived in the period: an event arriving
+        // after the end would sit in a partition past the window.
+        let start_ms = (spec.end - Duration::days(i64::from(spec.days))).timestamp_millis();
+        if t_ms < start_ms || collector >= spec.end.timestamp_millis() {
+            return;
+        }
+        let other_app = rng.random::<f64>() < 0.02;
+        let mut v: Vec<String> = vec![String::new(); FIELD_COUNT];
         let set = |v: &mut Vec<String>, i: usize, s: String| v[self.cols.idx[i]] = s;
         set(
             &mut v,
@@ -343,6 +360,14 @@ impl Builder<'_> {
             self.truth.bot_events += 1;
         } else {
             self.truth.valid_events += 1;
+            if spec.record_expected {
+                self.truth.expected.push(ExpectedEvent {
+                    event_id: v[self.cols.idx[6]].clone(),
+                    client_id: r.amp_id.clone().unwrap_or_else(|| r.domain_userid.clone()),
+                    time_ms: t_ms,
+                    path: crate::snowplow::normalise_path(&page.path),
+                });
+            }
         }
         let Ok(hour) = DateTime::<Utc>::from_timestamp_millis(collector)
             .unwrap_or_default()

@@ -5,6 +5,9 @@
 //! ```text
 //! <input prefix>/YYYY/MM/DD/HH/<part>        Snowplow S3 loader hour partitions (input)
 //! catalog/<site>/articles.jsonl              static article catalogue (optional)
+//! cache/<site>/hours/YYYY/MM/DD/HH/          fetch: one parsed, complete hour
+//!     events.parquet, bad_rows.jsonl, manifest.json
+//! <site>/<run id>/hours/YYYY/MM/DD/HH/       fetch: an hour still filling (not cached)
 //! <site>/<run id>/events.parquet             fetch
 //! <site>/<run id>/bad_rows.jsonl             fetch: quarantined lines with reasons
 //! <site>/<run id>/articles.parquet           preprocess
@@ -118,14 +121,75 @@ impl RunLayout {
     }
 }
 
+/// The files of one parsed hour partition.
+#[derive(Debug, Clone)]
+pub struct HourFiles {
+    prefix: String,
+}
+
+fn hour_path(hour: DateTime<Utc>) -> String {
+    format!(
+        "{:04}/{:02}/{:02}/{:02}/",
+        hour.year(),
+        hour.month(),
+        hour.day(),
+        hour.hour()
+    )
+}
+
+impl HourFiles {
+    /// The cache of a complete hour, shared by every run of the site.
+    ///
+    /// # Errors
+    /// `InvalidInput` for an unsafe site name.
+    pub fn cached(site: &str, hour: DateTime<Utc>) -> Result<HourFiles> {
+        check_segment(site)?;
+        Ok(HourFiles {
+            prefix: format!("cache/{site}/hours/{}", hour_path(hour)),
+        })
+    }
+
+    /// An hour still filling: parsed for this run only.
+    pub fn in_run(run: &RunLayout, hour: DateTime<Utc>) -> HourFiles {
+        HourFiles {
+            prefix: format!("{}hours/{}", run.prefix, hour_path(hour)),
+        }
+    }
+
+    pub fn events(&self) -> ObjectKey {
+        ObjectKey::new(format!("{}events.parquet", self.prefix))
+    }
+    pub fn bad_rows(&self) -> ObjectKey {
+        ObjectKey::new(format!("{}bad_rows.jsonl", self.prefix))
+    }
+    /// What the cached hour was parsed from (objects and ETags) and its counts.
+    pub fn manifest(&self) -> ObjectKey {
+        ObjectKey::new(format!("{}manifest.json", self.prefix))
+    }
+}
+
+fn check_segment(site: &str) -> Result<()> {
+    if site.is_empty() || site.contains('/') || site.contains("..") {
+        return Err(Error::InvalidInput(format!("bad site name {site:?}")));
+    }
+    Ok(())
+}
+
+/// Every cached hour of a site.
+///
+/// # Errors
+/// `InvalidInput` for an unsafe site name.
+pub fn hour_cache(site: &str) -> Result<Prefix> {
+    check_segment(site)?;
+    Ok(Prefix(format!("cache/{site}/hours/")))
+}
+
 /// The static article catalogue of a site (JSON lines), for sites without an API.
 ///
 /// # Errors
 /// `InvalidInput` for an unsafe site name.
 pub fn catalog(site: &str) -> Result<ObjectKey> {
-    if site.is_empty() || site.contains('/') || site.contains("..") {
-        return Err(Error::InvalidInput(format!("bad site name {site:?}")));
-    }
+    check_segment(site)?;
     Ok(ObjectKey::new(format!("catalog/{site}/articles.jsonl")))
 }
 
@@ -159,14 +223,7 @@ impl InputLayout {
     pub fn hour(&self, hour: DateTime<Utc>) -> HourPartition {
         HourPartition {
             hour,
-            prefix: Prefix(format!(
-                "{}/{:04}/{:02}/{:02}/{:02}/",
-                self.prefix,
-                hour.year(),
-                hour.month(),
-                hour.day(),
-                hour.hour()
-            )),
+            prefix: Prefix(format!("{}/{}", self.prefix, hour_path(hour))),
         }
     }
 
@@ -211,6 +268,15 @@ mod tests {
         assert_eq!(l.events().as_str(), "wcp/r1/events.parquet");
         assert_eq!(l.factors().as_str(), "wcp/r1/article_factors.parquet");
         assert_eq!(l.prefix().as_str(), "wcp/r1/");
+        let hour = "2026-01-02T03:00:00Z".parse().unwrap();
+        assert_eq!(
+            HourFiles::in_run(&l, hour).events().as_str(),
+            "wcp/r1/hours/2026/01/02/03/events.parquet"
+        );
+        assert_eq!(
+            HourFiles::cached("wcp", hour).unwrap().manifest().as_str(),
+            "cache/wcp/hours/2026/01/02/03/manifest.json"
+        );
     }
 
     #[test]

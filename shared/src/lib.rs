@@ -25,9 +25,12 @@ pub mod articles;
 pub mod catalog;
 pub mod context;
 pub mod db;
+pub mod dedup;
 pub mod dwell;
 pub mod error;
 pub mod events;
+#[cfg(test)]
+mod fuzz;
 pub mod generate;
 pub mod kcore;
 pub mod knn;
@@ -44,6 +47,8 @@ pub mod snowplow_fields;
 pub mod stage;
 pub mod stages;
 pub mod storage;
+#[doc(hidden)]
+pub mod testing;
 
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};

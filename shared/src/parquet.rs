@@ -21,6 +21,8 @@ pub mod col {
     pub const PAGE_PATH: &str = "page_path";
     pub const EVENT_NAME: &str = "event_name";
     pub const EVENT_ID: &str = "event_id";
+    /// Snowplow's hash of the event's payload; empty when not computed.
+    pub const EVENT_FINGERPRINT: &str = "event_fingerprint";
     pub const EXTERNAL_ID: &str = "external_id";
     pub const PATH: &str = "path";
     pub const TITLE: &str = "title";
@@ -76,6 +78,7 @@ pub const EVENTS: FileSchema = FileSchema {
         (col::PAGE_PATH, ColType::Str),
         (col::EVENT_NAME, ColType::Str),
         (col::EVENT_ID, ColType::Str),
+        (col::EVENT_FINGERPRINT, ColType::Str),
     ],
 };
 
@@ -122,6 +125,14 @@ impl FileSchema {
             .map(|(n, t)| format!("{n}: {}", t.dtype()))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    /// The polars schema of this file.
+    pub fn polars_schema(&self) -> Schema {
+        self.columns
+            .iter()
+            .map(|(n, t)| Field::new((*n).into(), t.dtype()))
+            .collect()
     }
 
     fn describe_frame(df: &DataFrame) -> String {
@@ -171,6 +182,83 @@ pub async fn write(
         .finish(&mut df)
         .map_err(Error::frame(key))?;
     store.put(key, Bytes::from(buf)).await
+}
+
+/// Rows gathered before a row group is written: big enough for efficient
+/// reads, small enough to bound the writer's memory.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+
+/// Writes a Parquet file of one schema frame by frame, gathering small frames
+/// into row groups of up to [`ROW_GROUP_ROWS`] rows, so only that many rows and
+/// the compressed output are in memory.
+pub struct StreamWriter<'a> {
+    inner: polars::io::parquet::write::BatchedWriter<&'a mut Vec<u8>>,
+    schema: &'static FileSchema,
+    key: ObjectKey,
+    pending: Option<DataFrame>,
+    rows: u64,
+}
+
+impl<'a> StreamWriter<'a> {
+    /// # Errors
+    /// `Frame` if polars cannot start the file.
+    pub fn new(
+        buf: &'a mut Vec<u8>,
+        schema: &'static FileSchema,
+        key: &ObjectKey,
+    ) -> Result<StreamWriter<'a>> {
+        let inner = ParquetWriter::new(buf)
+            .with_compression(ParquetCompression::Zstd(None))
+            .batched(&schema.polars_schema())
+            .map_err(Error::frame(key))?;
+        Ok(StreamWriter {
+            inner,
+            schema,
+            key: key.clone(),
+            pending: None,
+            rows: 0,
+        })
+    }
+
+    /// # Errors
+    /// `Schema` when the frame does not match; `Frame` on write failure.
+    pub fn write(&mut self, df: &DataFrame) -> Result<()> {
+        if df.height() == 0 {
+            return Ok(());
+        }
+        let df = self.schema.conform(&self.key, df)?;
+        self.rows += df.height() as u64;
+        let pending = match self.pending.take() {
+            None => df,
+            Some(mut p) => {
+                p.vstack_mut(&df).map_err(Error::frame(&self.key))?;
+                p
+            }
+        };
+        if pending.height() >= ROW_GROUP_ROWS {
+            self.flush(pending)
+        } else {
+            self.pending = Some(pending);
+            Ok(())
+        }
+    }
+
+    fn flush(&mut self, mut df: DataFrame) -> Result<()> {
+        df.rechunk_mut();
+        self.inner.write_batch(&df).map_err(Error::frame(&self.key))
+    }
+
+    /// Finishes the file; returns the rows written.
+    ///
+    /// # Errors
+    /// `Frame` on write failure.
+    pub fn finish(mut self) -> Result<u64> {
+        if let Some(p) = self.pending.take() {
+            self.flush(p)?;
+        }
+        self.inner.finish().map_err(Error::frame(&self.key))?;
+        Ok(self.rows)
+    }
 }
 
 /// Reads a stored Parquet file and checks it has the given schema.
@@ -304,6 +392,26 @@ mod tests {
             err.contains("t/defaults.parquet") && err.contains("factors"),
             "{err}"
         );
+
+        // streaming: frames become row groups of one file; an empty file is valid
+        let mut buf = Vec::new();
+        let mut w = StreamWriter::new(&mut buf, &DEFAULTS, &key()).unwrap();
+        w.write(&df).unwrap();
+        w.write(&df.slice(0, 0)).unwrap();
+        w.write(&df).unwrap();
+        assert_eq!(w.finish().unwrap(), 4);
+        store.put(&key(), Bytes::from(buf)).await.unwrap();
+        assert_eq!(read(&store, &key(), &DEFAULTS).await.unwrap().height(), 4);
+        let mut buf = Vec::new();
+        assert_eq!(
+            StreamWriter::new(&mut buf, &DEFAULTS, &key())
+                .unwrap()
+                .finish()
+                .unwrap(),
+            0
+        );
+        store.put(&key(), Bytes::from(buf)).await.unwrap();
+        assert_eq!(read(&store, &key(), &DEFAULTS).await.unwrap().height(), 0);
 
         let wrong = df!(col::EXTERNAL_ID => ["a"], col::SCORE => [1i64]).unwrap();
         assert!(matches!(

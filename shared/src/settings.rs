@@ -66,8 +66,10 @@ pub struct Settings {
     pub app_id: String,
     pub days_of_data: u32,
     pub max_recs: usize,
-    /// `file:///abs/dir` or a bare path (local directory).
+    /// `file:///abs/dir` or a bare path (local directory), or `s3://bucket/prefix`.
     pub store_url: String,
+    /// How to reach S3 when `store_url` is `s3://`.
+    pub s3: crate::storage::s3::S3Options,
     /// `sqlite://path` or `postgres://...`. Redacted in `Debug`.
     pub database_url: String,
     /// Where the Snowplow S3 loader writes, relative to the store root.
@@ -91,6 +93,7 @@ impl fmt::Debug for Settings {
             .field("days_of_data", &self.days_of_data)
             .field("max_recs", &self.max_recs)
             .field("store_url", &self.store_url)
+            .field("s3", &self.s3)
             .field("database_url", &redact_url(&self.database_url))
             .field("input_prefix", &self.input_prefix)
             .field("seed", &self.seed)
@@ -131,6 +134,10 @@ impl Settings {
             days_of_data: 28,
             max_recs: 20,
             store_url: dir.join("store").display().to_string(),
+            s3: crate::storage::s3::S3Options {
+                max_attempts: 5,
+                ..Default::default()
+            },
             database_url: format!("sqlite://{}", dir.join("article-rec.sqlite").display()),
             input_prefix: "enriched/good".into(),
             seed: 42,
@@ -187,6 +194,10 @@ impl Settings {
         if let Some(v) = get("STORE_URL") {
             s.store_url = v;
         }
+        s.s3.endpoint = get("S3_ENDPOINT_URL").filter(|v| !v.is_empty());
+        s.s3.region = get("AWS_REGION").filter(|v| !v.is_empty());
+        parse_into(&get, "S3_FORCE_PATH_STYLE", &mut s.s3.force_path_style)?;
+        parse_into(&get, "S3_MAX_ATTEMPTS", &mut s.s3.max_attempts)?;
         if let Some(v) = get("DATABASE_URL") {
             s.database_url = v;
         }

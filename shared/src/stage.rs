@@ -111,22 +111,82 @@ pub struct FetchInput {
     pub run: RunRef,
 }
 
-/// What fetch saw: `lines = kept + duplicates + bad + not_page_event + other_app
-/// + bots + no_reader + out_of_window`.
+/// What parsing one hour partition saw:
+/// `lines = events + bad + not_page_event + other_app + bots + no_reader`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FetchCounts {
+pub struct ParseCounts {
     pub objects: u64,
-    pub hours_read: u64,
-    pub hours_missing: u64,
     pub lines: u64,
-    pub kept: u64,
-    pub duplicates: u64,
+    /// Page events of readers of the site, before de-duplication.
+    pub events: u64,
     pub bad: u64,
     pub not_page_event: u64,
     pub other_app: u64,
     pub bots: u64,
     pub no_reader: u64,
+}
+
+impl ParseCounts {
+    /// The lines these counts account for; equals `lines` when nothing is lost.
+    pub fn accounted(&self) -> u64 {
+        self.events + self.bad + self.not_page_event + self.other_app + self.bots + self.no_reader
+    }
+
+    pub fn add(&mut self, o: &ParseCounts) {
+        self.objects += o.objects;
+        self.lines += o.lines;
+        self.events += o.events;
+        self.bad += o.bad;
+        self.not_page_event += o.not_page_event;
+        self.other_app += o.other_app;
+        self.bots += o.bots;
+        self.no_reader += o.no_reader;
+    }
+}
+
+/// What fetch saw over the window: `parsed.events = kept + duplicates + out_of_window`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchCounts {
+    pub hours_read: u64,
+    pub hours_missing: u64,
+    /// Hours parsed from the input in this run.
+    pub hours_parsed: u64,
+    /// Hours read from the per-hour cache, unchanged since they were parsed.
+    pub hours_cached: u64,
+    pub parsed: ParseCounts,
+    pub kept: u64,
+    pub duplicates: u64,
     pub out_of_window: u64,
+}
+
+/// One hour partition for one run: what a Distributed Map item runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchHourInput {
+    pub run: RunRef,
+    /// Start of the hour, UTC.
+    pub hour: DateTime<Utc>,
+}
+
+/// Where an hour's events came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HourStatus {
+    /// No input objects for the hour.
+    Missing,
+    /// Parsed from the cache: the input objects had not changed.
+    Cached,
+    /// Parsed from the input in this run.
+    Parsed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchHourOutput {
+    pub hour: DateTime<Utc>,
+    pub status: HourStatus,
+    /// The hour's events (schema `events`) and bad rows, absent when missing.
+    pub events_key: Option<String>,
+    pub bad_rows_key: Option<String>,
+    pub counts: ParseCounts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

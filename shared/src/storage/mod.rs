@@ -2,6 +2,7 @@
 //! same trait. `conformance` holds the suite every implementation must pass.
 
 mod local;
+pub mod s3;
 
 #[cfg(test)]
 pub(crate) mod conformance;
@@ -47,17 +48,20 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     async fn delete_prefix(&self, prefix: &Prefix) -> Result<u64>;
 }
 
-/// Opens the store a URL names: `file:///dir` or a plain path.
+/// Opens the store a URL names: `s3://bucket/prefix`, `file:///dir` or a plain path.
 ///
 /// # Errors
-/// `Config` for a scheme this build cannot open.
-pub fn open(url: &str) -> Result<Arc<dyn BlobStore>> {
+/// `Config` for a scheme this build cannot open or a malformed S3 URL.
+pub async fn open(url: &str, s3: &s3::S3Options) -> Result<Arc<dyn BlobStore>> {
+    if url.starts_with("s3://") {
+        return Ok(Arc::new(s3::S3Store::connect(url, s3).await?));
+    }
     if let Some(path) = url.strip_prefix("file://") {
         return Ok(Arc::new(LocalDir::new(path)));
     }
     if url.contains("://") {
         return Err(Error::Config(format!(
-            "STORE_URL {url:?}: unsupported scheme (use file:// or a path)"
+            "STORE_URL {url:?}: unsupported scheme (use s3://, file:// or a path)"
         )));
     }
     Ok(Arc::new(LocalDir::new(url)))

@@ -1,0 +1,200 @@
+//! Fetch throughput and memory, on generated Snowplow data.
+//!
+//! `cargo bench -p article-rec-core --bench fetch` (BENCH_EVENTS, default 5,000,000).
+//! Data is generated once into `target/bench-data/fetch-<n>/` (day by day, so
+//! generation stays small), then this binary runs itself again to measure, so
+//! the reported peak memory is the measurement's alone. It reports:
+//! - per hour partition: gunzip + parse + filter + Parquet write, the work one
+//!   Lambda does per hour (events/s of wall time and per CPU-second);
+//! - the whole stage over the window, cold (every hour parsed) and warm (cached).
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+// A bench binary takes its size from the environment, not from Settings.
+#![allow(clippy::disallowed_methods)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use article_rec::events::EventBatch;
+use article_rec::generate::{self, Spec};
+use article_rec::layout::InputLayout;
+use article_rec::parquet::{StreamWriter, EVENTS};
+use article_rec::settings::Settings;
+use article_rec::stage::{FetchInput, RunRef};
+use article_rec::storage::{BlobStore, LocalDir};
+use article_rec::Context;
+use chrono::{DateTime, Duration, Utc};
+
+const END: &str = "2026-11-01T00:00:00Z";
+const DAYS: u32 = 7;
+/// Lines per reader-day with 1.5 sessions a day: the sample spec writes about
+/// 25 lines a session (measured on the default local run: 225,365 lines from
+/// 3,000 readers x 3 sessions).
+const EVENTS_PER_READER_DAY: f64 = 37.5;
+
+fn cpu_seconds() -> f64 {
+    // utime + stime of this process, in USER_HZ (100 on Linux) ticks
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+}
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0
+}
+
+fn data_dir(events: u64) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-data/fetch-{events}"))
+}
+
+fn settings(dir: &Path) -> Settings {
+    let mut s = Settings::local(dir);
+    s.days_of_data = DAYS;
+    s
+}
+
+async fn generate_once(dir: &Path, events: u64) {
+    if dir.join("done").exists() {
+        return;
+    }
+    let store = LocalDir::new(dir.join("store"));
+    let input = InputLayout::new(&settings(dir).input_prefix).unwrap();
+    let end: DateTime<Utc> = END.parse().unwrap();
+    let readers_per_day = (events as f64 / f64::from(DAYS) / EVENTS_PER_READER_DAY) as usize;
+    let mut total = 0;
+    for day in 0..DAYS {
+        let mut spec = Spec::sample(
+            "example",
+            end - Duration::days(i64::from(day)),
+            1,
+            1000 + u64::from(day),
+        );
+        spec.readers = readers_per_day;
+        spec.articles = 5000;
+        spec.sessions_per_reader = 1.5;
+        let g = generate::generate(&spec, &input);
+        total += g.truth.lines;
+        generate::write(&g, &store, &input, "example").await.unwrap();
+    }
+    std::fs::write(dir.join("done"), total.to_string()).unwrap();
+}
+
+async fn measure(dir: &Path) {
+    let s = settings(dir);
+    let store = LocalDir::new(dir.join("store"));
+    let input = InputLayout::new(&s.input_prefix).unwrap();
+    let end: DateTime<Utc> = END.parse().unwrap();
+    let run = RunRef {
+        site: "example".into(),
+        run_id: "bench".into(),
+        as_of: end,
+    };
+    let window = run.window(DAYS);
+
+    // 1. per hour: what one Lambda does for one hour partition
+    let (mut events, mut lines, mut gz_bytes, mut hours, mut max_hour) = (0u64, 0u64, 0u64, 0u64, 0u64);
+    let (mut t_gunzip_parse, mut t_write) = (0f64, 0f64);
+    let cpu0 = cpu_seconds();
+    let wall0 = Instant::now();
+    for part in input.hours(&window) {
+        let objects = store.list(&part.prefix).await.unwrap();
+        if objects.is_empty() {
+            continue;
+        }
+        hours += 1;
+        let mut batch = EventBatch::new("example");
+        let t0 = Instant::now();
+        for o in &objects {
+            let body = store.get(&o.key).await.unwrap();
+            gz_bytes += body.len() as u64;
+            batch.add_object(&o.key, &body);
+        }
+        lines += batch.counts.lines;
+        let n = batch.counts.events;
+        events += n;
+        max_hour = max_hour.max(n);
+        let key = input.part(&part, "x.parquet");
+        let frame = batch.into_frame(&key).unwrap();
+        let t1 = Instant::now();
+        let mut buf = Vec::new();
+        let mut w = StreamWriter::new(&mut buf, &EVENTS, &key).unwrap();
+        w.write(&frame).unwrap();
+        w.finish().unwrap();
+        t_gunzip_parse += (t1 - t0).as_secs_f64();
+        t_write += t1.elapsed().as_secs_f64();
+    }
+    let wall = wall0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    println!("fetch per hour partition ({hours} hours, {lines} lines, {events} page events, largest hour {max_hour} events, {:.0} MiB gzip):", gz_bytes as f64 / 1048576.0);
+    println!(
+        "  gunzip + parse + filter: {:.2} s, Parquet write: {:.2} s",
+        t_gunzip_parse, t_write
+    );
+    println!(
+        "  throughput: {:.0} lines/s wall, {:.0} lines per CPU-second ({:.2} CPU-s over {:.2} s wall)",
+        lines as f64 / wall,
+        lines as f64 / cpu,
+        cpu,
+        wall
+    );
+    println!("  peak RSS so far: {:.0} MiB", peak_rss_mib());
+
+    // 2. the whole stage, cold then warm
+    let ctx = Context::from_settings(s.clone()).await.unwrap();
+    ctx.store
+        .delete_prefix(&article_rec::layout::hour_cache("example").unwrap())
+        .await
+        .unwrap();
+    for label in ["cold (every hour parsed)", "warm (every hour cached)"] {
+        let t0 = Instant::now();
+        let c0 = cpu_seconds();
+        let out = article_rec::stages::fetch::run(FetchInput { run: run.clone() }, &ctx)
+            .await
+            .unwrap();
+        let secs = t0.elapsed().as_secs_f64();
+        println!(
+            "fetch stage, {label}: {:.2} s wall, {:.2} CPU-s, {:.0} lines/s, {} kept, {} hours parsed, {} cached",
+            secs,
+            cpu_seconds() - c0,
+            out.counts.parsed.lines as f64 / secs,
+            out.counts.kept,
+            out.counts.hours_parsed,
+            out.counts.hours_cached
+        );
+    }
+    println!("peak RSS: {:.0} MiB", peak_rss_mib());
+}
+
+fn main() {
+    let events: u64 = std::env::var("BENCH_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5_000_000);
+    let dir = data_dir(events);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    if std::env::args().any(|a| a == "--measure") {
+        rt.block_on(measure(&dir));
+        return;
+    }
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo bench -- --list` probes benches; nothing to list
+    }
+    std::fs::create_dir_all(&dir).unwrap();
+    let t0 = Instant::now();
+    rt.block_on(generate_once(&dir, events));
+    println!(
+        "data: {} ({} lines, generated in {:.0} s)",
+        dir.display(),
+        std::fs::read_to_string(dir.join("done")).unwrap(),
+        t0.elapsed().as_secs_f64()
+    );
+    let status = Command::new(std::env::current_exe().unwrap())
+        .arg("--measure")
+        .env("BENCH_EVENTS", events.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}

@@ -1,0 +1,233 @@
+//! Fetch against a real S3-protocol server (moto), on generated Snowplow data
+//! laid out as the S3 loader writes it.
+
+use std::sync::Arc;
+
+use article_rec::context::Context;
+use article_rec::generate::{self, ExpectedEvent, MalformedKind, Spec, Truth};
+use article_rec::layout::{self, InputLayout, RunLayout};
+use article_rec::metrics::LogMetrics;
+use article_rec::parquet::{self, col, EVENTS};
+use article_rec::settings::Settings;
+use article_rec::stage::{FetchInput, FetchOutput, RunRef};
+use article_rec::stages::fetch;
+use article_rec::testing::MotoServer;
+use bytes::Bytes;
+use chrono::{DateTime, Duration, Utc};
+
+const T: &str = "2026-11-01T06:00:00Z";
+
+fn t() -> DateTime<Utc> {
+    T.parse().unwrap()
+}
+
+async fn context(moto: &MotoServer, bucket: &str, dir: &std::path::Path) -> Context {
+    let mut settings = Settings::local(dir);
+    settings.days_of_data = 3;
+    let db_url = settings.database_url.clone();
+    Context {
+        store: Arc::new(moto.store(bucket, "data").await),
+        db: article_rec::db::open(&db_url).await.unwrap(),
+        settings,
+        metrics: Arc::new(LogMetrics),
+    }
+}
+
+async fn generated(ctx: &Context, end: DateTime<Utc>, days: u32) -> Truth {
+    let mut spec = Spec::sample("example", end, days, 5);
+    spec.readers = 400;
+    spec.articles = 60;
+    spec.record_expected = true;
+    let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
+    let g = generate::generate(&spec, &input);
+    generate::write(&g, ctx.store.as_ref(), &input, "example")
+        .await
+        .unwrap();
+    g.truth
+}
+
+fn run_at(id: &str, as_of: DateTime<Utc>) -> RunRef {
+    RunRef {
+        site: "example".into(),
+        run_id: id.into(),
+        as_of,
+    }
+}
+
+async fn fetch_at(ctx: &Context, id: &str, as_of: DateTime<Utc>) -> FetchOutput {
+    fetch::run(
+        FetchInput {
+            run: run_at(id, as_of),
+        },
+        ctx,
+    )
+    .await
+    .unwrap()
+}
+
+async fn events_of(ctx: &Context, id: &str, as_of: DateTime<Utc>) -> polars::prelude::DataFrame {
+    let layout = RunLayout::new(&run_at(id, as_of)).unwrap();
+    parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fetch_finds_exactly_the_valid_events_and_quarantines_the_rest() {
+    let moto = MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(&moto, "exact", dir.path()).await;
+    let truth = generated(&ctx, t(), 3).await;
+    let out = fetch_at(&ctx, "r1", t()).await;
+    let c = &out.counts;
+    assert_eq!(c.hours_read, 72);
+    assert_eq!(c.parsed.lines, truth.lines);
+    assert_eq!(c.parsed.lines, c.parsed.accounted(), "every line accounted for");
+    assert_eq!(c.kept, truth.valid_events);
+    assert_eq!(c.duplicates, truth.duplicates);
+    assert_eq!(c.out_of_window, 0);
+    assert_eq!(c.parsed.events, c.kept + c.duplicates + c.out_of_window);
+    assert_eq!(c.parsed.bots, truth.bot_events);
+    assert_eq!(c.parsed.other_app, truth.other_app_events);
+    assert_eq!(c.parsed.not_page_event, truth.non_page_events);
+
+    // content, not just counts
+    let df = events_of(&ctx, "r1", t()).await;
+    let ids = parquet::strs(&df, col::EVENT_ID).unwrap();
+    let clients = parquet::strs(&df, col::CLIENT_ID).unwrap();
+    let paths = parquet::strs(&df, col::PAGE_PATH).unwrap();
+    let times = parquet::i64s(&df, col::ACTIVITY_TIME).unwrap();
+    let mut got: Vec<ExpectedEvent> = (0..df.height())
+        .map(|i| ExpectedEvent {
+            event_id: ids[i].unwrap().into(),
+            client_id: clients[i].unwrap().into(),
+            time_ms: times[i].unwrap(),
+            path: paths[i].unwrap().into(),
+        })
+        .collect();
+    let mut want = truth.expected.clone();
+    got.sort();
+    want.sort();
+    assert_eq!(got.len(), want.len());
+    assert!(
+        got == want,
+        "fetched events differ from the generated valid events"
+    );
+
+    // every malformed line is in bad rows with its reason
+    let bad = ctx
+        .store
+        .get(&RunLayout::new(&run_at("r1", t())).unwrap().bad_rows())
+        .await
+        .unwrap();
+    let bad: Vec<serde_json::Value> = std::str::from_utf8(&bad)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(bad.len(), truth.malformed.len());
+    for m in &truth.malformed {
+        let row = bad
+            .iter()
+            .find(|b| b["key"] == m.key.as_str() && b["line"] == m.line)
+            .unwrap_or_else(|| panic!("{}:{} missing from bad rows", m.key, m.line));
+        let reason = row["reason"].as_str().unwrap();
+        let want = match m.kind {
+            MalformedKind::FieldCount => "wrong field count",
+            MalformedKind::Timestamp => "unparseable timestamp",
+            MalformedKind::Json => "invalid JSON in contexts",
+        };
+        assert!(reason.starts_with(want), "{reason}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn later_runs_parse_only_new_or_changed_hours_and_match_a_fresh_run() {
+    let moto = MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(&moto, "incremental", dir.path()).await;
+    // data up to one hour after T, so the run one hour later has a new hour to read
+    generated(&ctx, t() + Duration::hours(1), 4).await;
+
+    let first = fetch_at(&ctx, "r1", t()).await;
+    assert_eq!((first.counts.hours_parsed, first.counts.hours_cached), (72, 0));
+
+    let later = t() + Duration::hours(1);
+    let second = fetch_at(&ctx, "r2", later).await;
+    assert_eq!(
+        (second.counts.hours_parsed, second.counts.hours_cached),
+        (1, 71),
+        "only the new hour is parsed"
+    );
+
+    // from scratch: no cache
+    let cache = layout::hour_cache("example").unwrap();
+    assert!(ctx.store.delete_prefix(&cache).await.unwrap() >= 72 * 3);
+    let fresh = fetch_at(&ctx, "fresh", later).await;
+    assert_eq!((fresh.counts.hours_parsed, fresh.counts.hours_cached), (72, 0));
+    let mut expected = fresh.counts.clone();
+    (expected.hours_parsed, expected.hours_cached) = (1, 71);
+    assert_eq!(
+        second.counts, expected,
+        "cached hours report the counts they were parsed with"
+    );
+    let incremental = events_of(&ctx, "r2", later).await;
+    let scratch = events_of(&ctx, "fresh", later).await;
+    assert!(incremental.height() > 1000);
+    assert!(
+        incremental.equals_missing(&scratch),
+        "incremental output differs from a fresh run"
+    );
+
+    // an object added to a cached hour changes its listing: that hour alone is parsed again
+    let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
+    let hour = input.hour(t() - Duration::hours(5));
+    let late = input.part(&hour, "late-arrival.gz");
+    ctx.store.put(&late, Bytes::from_static(b"")).await.unwrap();
+    let third = fetch_at(&ctx, "r3", later).await;
+    assert_eq!((third.counts.hours_parsed, third.counts.hours_cached), (1, 71));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hour_still_filling_is_parsed_but_not_cached() {
+    let moto = MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(&moto, "filling", dir.path()).await;
+    generated(&ctx, t() + Duration::hours(1), 4).await;
+    let mid_hour = t() + Duration::minutes(30);
+    let out = fetch_at(&ctx, "mid", mid_hour).await;
+    // 72 complete hours plus the one still filling
+    assert_eq!(out.counts.hours_parsed, 73);
+    let filling = layout::HourFiles::cached("example", t()).unwrap();
+    assert!(matches!(
+        ctx.store.get(&filling.manifest()).await,
+        Err(article_rec::Error::NotFound { .. })
+    ));
+    let again = fetch_at(&ctx, "mid2", mid_hour).await;
+    assert_eq!((again.counts.hours_parsed, again.counts.hours_cached), (1, 72));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_window_is_a_clear_error_and_a_missing_hour_a_warning() {
+    let moto = MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(&moto, "sparse", dir.path()).await;
+    let err = fetch::run(
+        FetchInput {
+            run: run_at("e", t()),
+        },
+        &ctx,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.kind(), article_rec::ErrorKind::Data);
+    assert!(err.to_string().contains("no input objects"), "{err}");
+
+    generated(&ctx, t(), 3).await;
+    let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
+    let gone = input.hour(t() - Duration::hours(10));
+    ctx.store.delete_prefix(&gone.prefix).await.unwrap();
+    let out = fetch_at(&ctx, "holes", t()).await;
+    assert_eq!(out.counts.hours_missing, 1);
+    assert_eq!(out.counts.hours_read, 71);
+}
