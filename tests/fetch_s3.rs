@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use article_rec::context::Context;
-use article_rec::generate::{self, ExpectedEvent, MalformedKind, Spec, Truth};
+use article_rec::generate::{self, ExpectedEvent, Spec, Truth};
 use article_rec::layout::{self, InputLayout, RunLayout};
 use article_rec::metrics::LogMetrics;
 use article_rec::parquet::{self, col, EVENTS};
@@ -132,12 +132,7 @@ async fn fetch_finds_exactly_the_valid_events_and_quarantines_the_rest() {
             .find(|b| b["key"] == m.key.as_str() && b["line"] == m.line)
             .unwrap_or_else(|| panic!("{}:{} missing from bad rows", m.key, m.line));
         let reason = row["reason"].as_str().unwrap();
-        let want = match m.kind {
-            MalformedKind::FieldCount => "wrong field count",
-            MalformedKind::Timestamp => "unparseable timestamp",
-            MalformedKind::Json => "invalid JSON in contexts",
-        };
-        assert!(reason.starts_with(want), "{reason}");
+        assert!(reason.starts_with(m.kind.reason_prefix()), "{reason}");
     }
 }
 

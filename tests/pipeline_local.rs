@@ -104,11 +104,7 @@ async fn whole_job_on_generated_data() {
             .find(|b| b["key"] == m.key.as_str() && b["line"] == m.line)
             .unwrap_or_else(|| panic!("malformed line {}:{} not in bad rows", m.key, m.line));
         let reason = row["reason"].as_str().unwrap();
-        let expected = match m.kind {
-            generate::MalformedKind::FieldCount => "wrong field count",
-            generate::MalformedKind::Timestamp => "unparseable timestamp",
-            generate::MalformedKind::Json => "invalid JSON in contexts",
-        };
+        let expected = m.kind.reason_prefix();
         assert!(reason.starts_with(expected), "{reason} vs {expected}");
     }
 

@@ -84,6 +84,17 @@ pub enum MalformedKind {
     Json,
 }
 
+impl MalformedKind {
+    /// How fetch's bad-row reason for such a line begins.
+    pub fn reason_prefix(self) -> &'static str {
+        match self {
+            MalformedKind::FieldCount => "wrong field count",
+            MalformedKind::Timestamp => "unparseable timestamp",
+            MalformedKind::Json => "invalid JSON in contexts",
+        }
+    }
+}
+
 /// A valid event as fetch must report it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct ExpectedEvent {
