@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
+use article_rec::db::ModelType;
 use article_rec::generate::{self, Spec};
 use article_rec::layout::InputLayout;
 use article_rec::settings::Settings;
@@ -60,6 +61,33 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Make the site's previous model current again (the current one becomes
+    /// 'failed' and is never rolled back to).
+    Rollback {
+        /// Which model: the per-article recommendations, the defaults, or both.
+        #[arg(long, value_enum, default_value_t = Which::Both)]
+        model: Which,
+        /// Print what was switched as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Which {
+    Article,
+    Popularity,
+    Both,
+}
+
+impl Which {
+    fn kinds(self) -> &'static [ModelType] {
+        match self {
+            Which::Article => &[ModelType::Article],
+            Which::Popularity => &[ModelType::Popularity],
+            Which::Both => &[ModelType::Article, ModelType::Popularity],
+        }
+    }
 }
 
 fn now_second() -> DateTime<Utc> {
@@ -143,6 +171,35 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 ctx.settings.store_url,
                 ctx.settings.input_prefix
             );
+        }
+        Command::Rollback { model, json } => {
+            let ctx = Context::from_settings(settings).await?;
+            let site = ctx.settings.site.clone();
+            let mut switched = Vec::new();
+            for &kind in model.kinds() {
+                let done = article_rec::stages::save::rollback(&ctx, &site, kind)
+                    .await
+                    .with_context(|| format!("rollback of site {site}"))?;
+                switched.push(serde_json::json!({
+                    "site": site,
+                    "model_type": kind.as_str(),
+                    "from": {"id": done.from.id, "run_id": done.from.run_id, "status": done.from.status},
+                    "to": {"id": done.to.id, "run_id": done.to.run_id, "status": done.to.status},
+                }));
+                if !json {
+                    println!(
+                        "{site} {}: model {} (run {}) is current again; model {} (run {}) is now failed",
+                        kind.as_str(),
+                        done.to.id,
+                        done.to.run_id,
+                        done.from.id,
+                        done.from.run_id
+                    );
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&switched)?);
+            }
         }
     }
     Ok(())

@@ -76,12 +76,15 @@ pub enum Error {
     Empty { stage: &'static str, what: String },
     #[error("internal error: {0}")]
     Bug(String),
+    /// Someone else holds what we need (another run's save lock): retry later.
+    #[error("{what} is busy: {holder}")]
+    Busy { what: String, holder: String },
 }
 
 impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Storage { .. } => ErrorKind::Transient,
+            Error::Storage { .. } | Error::Busy { .. } => ErrorKind::Transient,
             Error::ObjectStore { transient: true, .. } => ErrorKind::Transient,
             // access denied, no such bucket: the deployment is wrong, not the moment
             Error::ObjectStore { transient: false, .. } => ErrorKind::InvalidInput,
@@ -91,6 +94,13 @@ impl Error {
                 | sqlx::Error::PoolClosed
                 | sqlx::Error::WorkerCrashed
                 | sqlx::Error::Tls(_) => ErrorKind::Transient,
+                // 08: connection lost, 40: serialization/deadlock, 57: shutdown or
+                // terminated backend, 53: out of resources: all pass with a retry
+                sqlx::Error::Database(e)
+                    if e.code().is_some_and(|c| ["08", "40", "53", "57"].iter().any(|p| c.starts_with(p))) =>
+                {
+                    ErrorKind::Transient
+                }
                 _ => ErrorKind::Bug,
             },
             Error::InvalidInput(_) | Error::Config(_) => ErrorKind::InvalidInput,

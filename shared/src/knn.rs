@@ -38,34 +38,71 @@ pub fn nearest(
             let mut lists = Vec::with_capacity(hi - lo);
             for (offset, row) in sims.axis_iter(Axis(0)).enumerate() {
                 let me = lo + offset;
-                let mut cands: Vec<Neighbour> = row
-                    .iter()
-                    .enumerate()
-                    .filter(|&(j, _)| j != me && !excluded[j])
-                    .map(|(j, &cos)| Neighbour {
-                        index: j,
-                        score: (1.0 + cos.clamp(-1.0, 1.0)) / 2.0 * decay[j],
-                    })
-                    .collect();
-                lists.push(top_k(&mut cands, k));
+                let mut best = TopK::new(k);
+                for (j, &cos) in row.iter().enumerate() {
+                    let score = (1.0 + cos.clamp(-1.0, 1.0)) / 2.0 * decay[j];
+                    // candidates come in index order, so a tie never displaces a kept one
+                    if score > best.floor() && j != me && !excluded[j] {
+                        best.push(Neighbour { index: j, score });
+                    }
+                }
+                lists.push(best.into_sorted());
             }
             lists
         })
         .collect()
 }
 
+/// Orders neighbours best first: higher score, then lower index.
 fn better(a: &Neighbour, b: &Neighbour) -> std::cmp::Ordering {
     b.score.total_cmp(&a.score).then(a.index.cmp(&b.index))
 }
 
-fn top_k(cands: &mut Vec<Neighbour>, k: usize) -> Vec<Neighbour> {
-    if cands.len() > k && k > 0 {
-        cands.select_nth_unstable_by(k - 1, better);
-        cands.truncate(k);
+/// The `k` best candidates seen so far. Most candidates of a large catalogue
+/// fail the one comparison with [`TopK::floor`], so a row costs about one
+/// comparison per article instead of a sort.
+struct TopK {
+    k: usize,
+    items: Vec<Neighbour>,
+    /// Position of the worst kept item, once `items` is full.
+    worst: usize,
+}
+
+impl TopK {
+    fn new(k: usize) -> TopK {
+        TopK {
+            k,
+            items: Vec::with_capacity(k),
+            worst: 0,
+        }
     }
-    cands.sort_by(better);
-    cands.truncate(k);
-    std::mem::take(cands)
+
+    /// The score a candidate must beat to enter.
+    fn floor(&self) -> f32 {
+        if self.items.len() < self.k {
+            f32::NEG_INFINITY
+        } else {
+            self.items.get(self.worst).map_or(f32::INFINITY, |n| n.score)
+        }
+    }
+
+    fn push(&mut self, n: Neighbour) {
+        if self.items.len() < self.k {
+            self.items.push(n);
+        } else {
+            self.items[self.worst] = n;
+        }
+        if self.items.len() == self.k {
+            self.worst = (0..self.items.len())
+                .max_by(|&a, &b| better(&self.items[a], &self.items[b]))
+                .unwrap_or(0);
+        }
+    }
+
+    fn into_sorted(mut self) -> Vec<Neighbour> {
+        self.items.sort_by(better);
+        self.items
+    }
 }
 
 fn normalise_rows(m: ArrayView2<'_, f32>) -> Array2<f32> {
@@ -117,26 +154,63 @@ mod tests {
         assert_eq!(out[2].len(), 2, "an excluded article still gets recommendations");
     }
 
-    #[test]
-    fn many_blocks_match_one_block() {
-        let n = BLOCK * 2 + 7;
-        let f = Array2::from_shape_fn((n, 3), |(i, j)| ((i * 31 + j * 17) % 13) as f32 - 6.0);
-        let out = nearest(f.view(), &vec![1.0; n], &vec![false; n], 5);
-        assert_eq!(out.len(), n);
-        let last = n - 1;
-        let mut brute: Vec<(usize, f32)> = (0..n)
-            .filter(|&j| j != last)
-            .map(|j| {
-                let a = f.row(last);
-                let b = f.row(j);
-                let cos = a.dot(&b) / (a.dot(&a).sqrt() * b.dot(&b).sqrt());
-                (j, (1.0 + cos) / 2.0)
+    /// Every candidate scored and sorted: the obvious answer to compare with.
+    fn brute_force(f: &Array2<f32>, decay: &[f32], excluded: &[bool], k: usize) -> Vec<Vec<(usize, f32)>> {
+        let n = f.nrows();
+        (0..n)
+            .map(|i| {
+                let a = f.row(i);
+                let mut all: Vec<(usize, f32)> = (0..n)
+                    .filter(|&j| j != i && !excluded[j])
+                    .map(|j| {
+                        let b = f.row(j);
+                        let cos = a.dot(&b) / (a.dot(&a).sqrt() * b.dot(&b).sqrt());
+                        (j, (1.0 + cos.clamp(-1.0, 1.0)) / 2.0 * decay[j])
+                    })
+                    .collect();
+                all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                all.truncate(k);
+                all
             })
-            .collect();
-        brute.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-        for (got, want) in out[last].iter().zip(&brute) {
-            assert!((got.score - want.1).abs() < 1e-5);
+            .collect()
+    }
+
+    #[test]
+    fn many_blocks_match_brute_force() {
+        let n = BLOCK * 2 + 7;
+        // few distinct rows, so there are many exact ties to break by index
+        let f = Array2::from_shape_fn((n, 3), |(i, j)| ((i * 31 + j * 17) % 13) as f32 - 6.0 + 0.5);
+        let decay: Vec<f32> = (0..n).map(|j| if j % 7 == 0 { 0.5 } else { 1.0 }).collect();
+        let excluded: Vec<bool> = (0..n).map(|j| j % 11 == 3).collect();
+        let k = 5;
+        let out = nearest(f.view(), &decay, &excluded, k);
+        let want = brute_force(&f, &decay, &excluded, k);
+        assert_eq!(out.len(), n);
+        for (i, (got, want)) in out.iter().zip(&want).enumerate() {
+            assert_eq!(got.len(), k, "row {i}");
+            for (g, w) in got.iter().zip(want) {
+                assert!((g.score - w.1).abs() < 1e-5, "row {i}: {got:?} vs {want:?}");
+            }
+            assert!(got.iter().all(|g| g.index != i && !excluded[g.index]), "row {i}");
+            assert!(
+                got.windows(2).all(|w| better(&w[0], &w[1]).is_lt()),
+                "row {i} is best first, ties by index: {got:?}"
+            );
         }
+    }
+
+    #[test]
+    fn top_k_keeps_the_best_and_breaks_ties_by_index() {
+        let mut t = TopK::new(3);
+        for (index, score) in [(0, 0.5), (1, 0.9), (2, 0.5), (3, 0.1), (4, 0.7), (5, 0.5)] {
+            if score > t.floor() {
+                t.push(Neighbour { index, score });
+            }
+        }
+        let got: Vec<usize> = t.into_sorted().iter().map(|n| n.index).collect();
+        assert_eq!(got, [1, 4, 0]);
+        assert!(TopK::new(0).into_sorted().is_empty());
+        assert_eq!(TopK::new(0).floor(), f32::INFINITY);
     }
 
     #[test]

@@ -82,6 +82,11 @@ pub struct Settings {
     pub half_life_days: f64,
     /// Half-life of the publish-time decay applied to default recommendations.
     pub defaults_half_life_days: f64,
+    /// Retired models kept per site and type (rollback targets); older ones are deleted.
+    pub keep_models: u32,
+    /// How long save waits for another run of the site to finish before failing
+    /// with a retryable error.
+    pub save_lock_wait_secs: u64,
     pub als: AlsParams,
 }
 
@@ -100,6 +105,8 @@ impl fmt::Debug for Settings {
             .field("dwell_cap_secs", &self.dwell_cap_secs)
             .field("half_life_days", &self.half_life_days)
             .field("defaults_half_life_days", &self.defaults_half_life_days)
+            .field("keep_models", &self.keep_models)
+            .field("save_lock_wait_secs", &self.save_lock_wait_secs)
             .field("als", &self.als)
             .finish()
     }
@@ -144,6 +151,8 @@ impl Settings {
             dwell_cap_secs: 600.0,
             half_life_days: 30.0,
             defaults_half_life_days: 10.0,
+            keep_models: 3,
+            save_lock_wait_secs: 120,
             als: AlsParams::default(),
         }
     }
@@ -208,6 +217,8 @@ impl Settings {
         parse_into(&get, "DWELL_CAP_SECS", &mut s.dwell_cap_secs)?;
         parse_into(&get, "HALF_LIFE_DAYS", &mut s.half_life_days)?;
         parse_into(&get, "DEFAULTS_HALF_LIFE_DAYS", &mut s.defaults_half_life_days)?;
+        parse_into(&get, "KEEP_MODELS", &mut s.keep_models)?;
+        parse_into(&get, "SAVE_LOCK_WAIT_SECS", &mut s.save_lock_wait_secs)?;
         parse_into(&get, "ALS_FACTORS", &mut s.als.factors)?;
         parse_into(&get, "ALS_REGULARIZATION", &mut s.als.regularization)?;
         parse_into(&get, "ALS_ITERATIONS", &mut s.als.iterations)?;
@@ -232,6 +243,11 @@ impl Settings {
         }
         if !(positive(self.half_life_days) && positive(self.defaults_half_life_days)) {
             return Err(Error::Config("half-lives must be > 0 days".into()));
+        }
+        if self.save_lock_wait_secs > 900 {
+            return Err(Error::Config(
+                "SAVE_LOCK_WAIT_SECS must be at most 900 (a Lambda's longest run)".into(),
+            ));
         }
         self.als.check()
     }

@@ -263,6 +263,12 @@ pub struct SaveOutput {
     pub default_recs_written: u64,
     /// False when this run's models were already saved (a retried save).
     pub newly_saved: bool,
+    /// Pending models of runs that died midway, deleted by this save.
+    #[serde(default)]
+    pub pending_discarded: u64,
+    /// Retired models beyond `KEEP_MODELS`, deleted by this save.
+    #[serde(default)]
+    pub models_pruned: u64,
 }
 
 #[cfg(test)]

@@ -150,3 +150,169 @@ pub(crate) async fn story(db: &dyn RecDb) {
     // unknown model ids are a clear error
     assert!(db.activate(999_999).await.is_err());
 }
+
+/// One run's complete save of a model, as the save stage does it.
+async fn save(db: &dyn RecDb, site: &str, run: &str, recs: &[RecRow]) -> i64 {
+    let id = fresh(db.begin_model(site, ModelType::Article, run).await.unwrap());
+    db.insert_recs(id, recs).await.unwrap();
+    db.activate(id).await.unwrap();
+    id
+}
+
+/// The site lock excludes a second holder, is per site, and frees itself when
+/// its holder goes away without releasing it.
+pub(crate) async fn lock_story(db: &dyn RecDb) {
+    use std::time::Duration;
+    let held = db.lock_site("site-l", Duration::from_secs(1)).await.unwrap();
+    assert_eq!(held.site(), "site-l");
+    let err = db
+        .lock_site("site-l", Duration::from_millis(300))
+        .await
+        .expect_err("a second holder must wait and then fail");
+    assert_eq!(err.kind(), crate::error::ErrorKind::Transient, "{err}");
+    assert!(err.to_string().contains("save lock of site site-l"), "{err}");
+    let other = db.lock_site("site-m", Duration::from_millis(300)).await.unwrap();
+    other.release().await.unwrap();
+    // a holder that dies (dropped, never released) frees the lock
+    drop(held);
+    let again = db.lock_site("site-l", Duration::from_secs(10)).await.unwrap();
+    again.release().await.unwrap();
+    let after_release = db.lock_site("site-l", Duration::from_millis(300)).await.unwrap();
+    after_release.release().await.unwrap();
+}
+
+/// Rollback, discarded pending models, and what may go into a model.
+pub(crate) async fn rollback_story(db: &dyn RecDb) {
+    let site = "site-r";
+    let ids = db
+        .upsert_articles(site, &[article("1", None), article("2", None), article("3", None)])
+        .await
+        .unwrap();
+    let no_current = db.rollback(site, ModelType::Article).await.unwrap_err();
+    assert!(no_current.to_string().contains("no current model"), "{no_current}");
+    let m1 = save(db, site, "run-1", &[rec("1", ids["2"], 0.5)]).await;
+    let nothing_before = db.rollback(site, ModelType::Article).await.unwrap_err();
+    assert!(
+        nothing_before.to_string().contains("no earlier model"),
+        "{nothing_before}"
+    );
+    let m2 = save(db, site, "run-2", &[rec("1", ids["3"], 0.6)]).await;
+    assert_eq!(db.current_recs(site, "1").await.unwrap(), [("3".to_string(), 0.6)]);
+
+    let done = db.rollback(site, ModelType::Article).await.unwrap();
+    assert_eq!((done.from.id, done.from.status.as_str()), (m2, "failed"));
+    assert_eq!((done.to.id, done.to.status.as_str(), done.to.run_id.as_str()), (m1, "current", "run-1"));
+    assert_eq!(db.current_recs(site, "1").await.unwrap(), [("2".to_string(), 0.5)]);
+    // a retried save of the rolled-back run must not bring it back
+    assert_eq!(
+        db.begin_model(site, ModelType::Article, "run-2").await.unwrap(),
+        ModelStart::AlreadySaved(m2)
+    );
+    // the rolled-back model is never a rollback target
+    assert!(db.rollback(site, ModelType::Article).await.is_err());
+    assert_eq!(db.current_model(site, ModelType::Article).await.unwrap().unwrap().id, m1);
+    // popularity models are untouched by an article rollback
+    assert!(db.current_model(site, ModelType::Popularity).await.unwrap().is_none());
+
+    // recommendations go only into pending models, with storable scores
+    let current = db.insert_recs(m1, &[rec("2", ids["1"], 0.1)]).await.unwrap_err();
+    assert!(current.to_string().contains("not pending"), "{current}");
+    let m3 = fresh(db.begin_model(site, ModelType::Article, "run-3").await.unwrap());
+    for bad in [f64::NAN, -0.5, 10.0] {
+        let err = db.insert_recs(m3, &[rec("2", ids["1"], bad)]).await.unwrap_err();
+        assert!(err.to_string().contains("outside [0, 10)"), "{bad}: {err}");
+    }
+    // run 3 dies here, pending; run 4 discards it, its own pending model stays
+    db.insert_recs(m3, &[rec("2", ids["1"], 0.2)]).await.unwrap();
+    let m4 = fresh(db.begin_model(site, ModelType::Article, "run-4").await.unwrap());
+    assert_eq!(db.discard_pending(site, ModelType::Article, "run-4").await.unwrap(), 1);
+    assert_eq!(db.discard_pending(site, ModelType::Article, "run-4").await.unwrap(), 0);
+    db.insert_recs(m4, &[rec("2", ids["3"], 0.3)]).await.unwrap();
+    db.activate(m4).await.unwrap();
+    assert_eq!(db.current_recs(site, "2").await.unwrap(), [("3".to_string(), 0.3)]);
+    let m3_again = fresh(db.begin_model(site, ModelType::Article, "run-3").await.unwrap());
+    assert_ne!(m3_again, m3, "run 3's pending model was deleted, not kept");
+
+    // pruning keeps the newest `keep` stale and the newest `keep` rolled-back models
+    assert_eq!(db.prune_stale(site, ModelType::Article, 1).await.unwrap(), 0);
+    assert_eq!(
+        db.begin_model(site, ModelType::Article, "run-1").await.unwrap(),
+        ModelStart::AlreadySaved(m1),
+        "the newest stale model (run 1, stale since run 4) is kept"
+    );
+    assert_eq!(db.prune_stale(site, ModelType::Article, 0).await.unwrap(), 2);
+    assert!(matches!(
+        db.begin_model(site, ModelType::Article, "run-2").await.unwrap(),
+        ModelStart::Fresh(id) if id != m2
+    ));
+}
+
+/// A reader querying one source's recommendations while models are saved one
+/// after another always sees one whole model: never nothing, never a mix.
+pub(crate) async fn readers_see_whole_models(db: &dyn RecDb) {
+    let site = "site-c";
+    let arts: Vec<ArticleRow> = (0..200).map(|i| article(&i.to_string(), None)).collect();
+    let ids = db.upsert_articles(site, &arts).await.unwrap();
+    // model v recommends targets 1..=10 for source "0", all with score v/100;
+    // other sources fill the model so each save takes a while
+    let model = |v: usize| -> Vec<RecRow> {
+        let score = v as f64 / 100.0;
+        (0..200)
+            .flat_map(|s| (1..=10).map(move |t| (s, (s + t) % 200)))
+            .map(|(s, t)| rec(&s.to_string(), ids[&t.to_string()], score))
+            .collect()
+    };
+    save(db, site, "run-1", &model(1)).await;
+    let versions = 8;
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let saver = async {
+        for v in 2..=versions {
+            save(db, site, &format!("run-{v}"), &model(v)).await;
+            tokio::task::yield_now().await;
+        }
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+    };
+    let reader = async {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut reads = 0;
+        while !done.load(std::sync::atomic::Ordering::SeqCst) {
+            let recs = db.current_recs(site, "0").await.unwrap();
+            assert_eq!(recs.len(), 10, "read {reads}: a whole model has 10: {recs:?}");
+            let score = recs[0].1;
+            assert!(
+                recs.iter().all(|(_, s)| *s == score),
+                "read {reads} mixes models: {recs:?}"
+            );
+            seen.insert((score * 100.0).round() as usize);
+            reads += 1;
+            tokio::task::yield_now().await;
+        }
+        (seen, reads)
+    };
+    let ((), (seen, reads)) = tokio::join!(saver, reader);
+    assert!(
+        seen.len() >= 2,
+        "the reader must have overlapped saves: saw versions {seen:?} in {reads} reads"
+    );
+    let last = db.current_recs(site, "0").await.unwrap();
+    assert!(last.iter().all(|(_, s)| (*s - versions as f64 / 100.0).abs() < 1e-9));
+}
+
+/// After a save died inside `insert_recs` (model `dead` of `site`, run
+/// `dead_run`), model `previous` is still what readers get, the dead model
+/// shows no rows, and the next run discards it.
+pub(crate) async fn after_a_dead_save(
+    db: &dyn RecDb,
+    site: &str,
+    previous: i64,
+    dead: i64,
+    expected: &[(String, f64)],
+) {
+    assert_eq!(db.current_model(site, ModelType::Article).await.unwrap().unwrap().id, previous);
+    assert_eq!(db.current_recs(site, "0").await.unwrap(), expected);
+    assert!(db.activate(previous).await.is_ok(), "still current");
+    assert_eq!(db.discard_pending(site, ModelType::Article, "next-run").await.unwrap(), 1);
+    let next = fresh(db.begin_model(site, ModelType::Article, "next-run").await.unwrap());
+    assert_ne!(next, dead);
+    assert!(db.activate(dead).await.is_err(), "the dead model is gone");
+}

@@ -2,6 +2,7 @@
 //! PostgreSQL (production), chosen by the URL's scheme. Each dialect owns its
 //! migrations and SQL; `conformance` is the story both must pass.
 
+mod lock;
 mod postgres;
 mod sqlite;
 
@@ -10,10 +11,12 @@ pub(crate) mod conformance;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+pub use lock::SiteLock;
 pub use postgres::PgDb;
 pub use sqlite::SqliteDb;
 
@@ -69,6 +72,15 @@ pub enum ModelStart {
     AlreadySaved(i64),
 }
 
+/// What [`RecDb::rollback`] switched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    /// The model that was current; now 'failed', so it is never rolled back to.
+    pub from: ModelRow,
+    /// The newest stale model; now current.
+    pub to: ModelRow,
+}
+
 /// A model as the API sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModelRow {
@@ -79,8 +91,18 @@ pub struct ModelRow {
     pub run_id: String,
 }
 
+/// Changes to a site's models (begin, discard, activate, rollback, prune) are
+/// made by one run at a time: the caller holds [`RecDb::lock_site`]. Readers
+/// never need it.
 #[async_trait]
 pub trait RecDb: Send + Sync + std::fmt::Debug {
+    /// Takes the site's save lock, waiting up to `wait` for another run to
+    /// finish. It is freed by [`SiteLock::release`] or by the holder's death.
+    ///
+    /// # Errors
+    /// `Busy` (transient) when still held after `wait`; `Db`/`Storage` otherwise.
+    async fn lock_site(&self, site: &str, wait: Duration) -> Result<SiteLock>;
+
     /// Inserts or updates articles by (site, external id); returns every given
     /// external id's `article.id`.
     ///
@@ -95,6 +117,13 @@ pub trait RecDb: Send + Sync + std::fmt::Debug {
     /// `Db` on database failure.
     async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart>;
 
+    /// Deletes the site's pending models of that type left by other runs (a
+    /// save that died midway), with their recommendations; returns how many.
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn discard_pending(&self, site: &str, kind: ModelType, except_run_id: &str) -> Result<u64>;
+
     /// Bulk-inserts recommendations of a pending model; returns rows written.
     ///
     /// # Errors
@@ -108,7 +137,15 @@ pub trait RecDb: Send + Sync + std::fmt::Debug {
     /// `Db` on database failure; `InvalidInput` if the model is not pending.
     async fn activate(&self, model_id: i64) -> Result<()>;
 
-    /// Deletes stale models of the site and type beyond the newest `keep`
+    /// In one transaction: the current model becomes 'failed' and the newest
+    /// stale one 'current' again. Readers see the old or the new set.
+    ///
+    /// # Errors
+    /// `InvalidInput` when there is no current model or nothing to go back to.
+    async fn rollback(&self, site: &str, kind: ModelType) -> Result<Rollback>;
+
+    /// Deletes retired models of the site and type beyond the newest `keep`
+    /// stale ones (rollback targets) and the newest `keep` rolled-back ones
     /// (their recommendations cascade); returns how many went.
     ///
     /// # Errors
@@ -126,6 +163,31 @@ pub trait RecDb: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// `Db` on database failure.
     async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>>;
+}
+
+/// A model in one of these states was saved and switched in once; a retried
+/// save of its run must leave it alone.
+fn is_retired_or_live(status: &str) -> bool {
+    matches!(status, "current" | "stale" | "failed")
+}
+
+fn nothing_to_roll_back(site: &str, kind: ModelType, why: &str) -> Error {
+    Error::InvalidInput(format!(
+        "cannot roll back the {} model of site {site}: {why}",
+        kind.as_str()
+    ))
+}
+
+/// Scores are stored as numeric(7, 6): finite, in [0, 10).
+fn check_score(r: &RecRow) -> Result<()> {
+    if r.score.is_finite() && (0.0..10.0).contains(&r.score) {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "score {} of recommendation {} -> {} is outside [0, 10)",
+            r.score, r.source_entity_id, r.recommended_article_id
+        )))
+    }
 }
 
 /// Opens (and migrates) the database a URL names: `sqlite://path` or `postgres://...`.

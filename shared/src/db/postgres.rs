@@ -7,11 +7,31 @@ use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 
-use super::{ArticleRow, ModelRow, ModelStart, ModelType, RecDb, RecRow};
+use super::{ArticleRow, ModelRow, ModelStart, ModelType, RecDb, RecRow, Rollback, SiteLock};
 use crate::error::{Error, Result};
 
 /// Rows per UNNEST batch.
 const CHUNK: usize = 10_000;
+/// Bytes of COPY data sent per message.
+const COPY_BUFFER: usize = 1 << 20;
+
+/// One row of COPY text format: tab-separated, with `\`, tab, newline and
+/// carriage return escaped in the one free-text column.
+fn copy_row(buf: &mut Vec<u8>, model_id: i32, r: &RecRow, target: i32) {
+    use std::io::Write;
+    let _ = write!(buf, "{model_id}\t");
+    for b in r.source_entity_id.bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            _ => buf.push(b),
+        }
+    }
+    // writing to a Vec cannot fail
+    let _ = writeln!(buf, "\t{target}\t{:.6}", r.score);
+}
 
 #[derive(Debug, Clone)]
 pub struct PgDb {
@@ -25,7 +45,13 @@ impl PgDb {
     /// # Errors
     /// `Db` when it cannot connect; `Migrate` when migrations fail.
     pub async fn open(url: &str, schema: Option<&str>) -> Result<PgDb> {
-        let mut opts = PgConnectOptions::from_str(url).map_err(Error::db("parse postgres url"))?;
+        // the name shows in pg_stat_activity and pg_locks: who holds a site lock
+        let mut opts = PgConnectOptions::from_str(url)
+            .map_err(Error::db("parse postgres url"))?
+            .application_name(&match schema {
+                Some(schema) => format!("article-rec/{schema}"),
+                None => "article-rec".into(),
+            });
         if let Some(schema) = schema {
             if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                 return Err(Error::InvalidInput(format!("bad schema name {schema:?}")));
@@ -61,6 +87,60 @@ impl PgDb {
 
 #[async_trait]
 impl RecDb for PgDb {
+    async fn lock_site(&self, site: &str, wait: std::time::Duration) -> Result<SiteLock> {
+        super::lock::lock_pg(&self.pool, site, wait).await
+    }
+
+    async fn discard_pending(&self, site: &str, kind: ModelType, except_run_id: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM model WHERE site = $1 AND type = $2 AND status = 'pending' AND run_id <> $3",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .bind(except_run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::db("discard pending models"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn rollback(&self, site: &str, kind: ModelType) -> Result<Rollback> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        let pick = |status: &'static str| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, site, type, status, run_id FROM model \
+                 WHERE site = $1 AND type = $2 AND status = '{status}' ORDER BY id DESC LIMIT 1 FOR UPDATE"
+            )))
+            .bind(site)
+            .bind(kind.as_str())
+        };
+        let from = pick("current")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find current model"))?
+            .map(model_row)
+            .ok_or_else(|| super::nothing_to_roll_back(site, kind, "no current model"))?;
+        let to = pick("stale")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find stale model"))?
+            .map(model_row)
+            .ok_or_else(|| super::nothing_to_roll_back(site, kind, "no earlier model is kept"))?;
+        for (id, status) in [(from.id, "failed"), (to.id, "current")] {
+            sqlx::query("UPDATE model SET status = $2, updated_at = now() WHERE id = $1")
+                .bind(id as i32)
+                .bind(status)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("switch models"))?;
+        }
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(Rollback {
+            from: ModelRow { status: "failed".into(), ..from },
+            to: ModelRow { status: "current".into(), ..to },
+        })
+    }
+
     async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>> {
         let mut out = HashMap::with_capacity(rows.len());
         let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
@@ -114,7 +194,7 @@ impl RecDb for PgDb {
             Some(row) => {
                 let id = i64::from(row.get::<i32, _>(0));
                 let status: String = row.get(1);
-                if status == "current" || status == "stale" {
+                if super::is_retired_or_live(&status) {
                     ModelStart::AlreadySaved(id)
                 } else {
                     sqlx::query("DELETE FROM recommendation WHERE model_id = $1")
@@ -151,27 +231,41 @@ impl RecDb for PgDb {
         let model_id =
             i32::try_from(model_id).map_err(|_| Error::InvalidInput(format!("model id {model_id}")))?;
         let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
-        let mut written = 0;
-        for chunk in recs.chunks(CHUNK) {
-            let src: Vec<&str> = chunk.iter().map(|r| r.source_entity_id.as_str()).collect();
-            let art: Vec<i32> = chunk
-                .iter()
-                .map(|r| i32::try_from(r.recommended_article_id).unwrap_or(i32::MAX))
-                .collect();
-            let score: Vec<f64> = chunk.iter().map(|r| r.score).collect();
-            written += sqlx::query(
-                "INSERT INTO recommendation (model_id, source_entity_id, recommended_article_id, score) \
-                 SELECT $1::int, * FROM UNNEST($2::text[], $3::int[], $4::float8[])",
-            )
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM model WHERE id = $1")
             .bind(model_id)
-            .bind(&src)
-            .bind(&art)
-            .bind(&score)
-            .execute(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await
-            .map_err(Error::db("insert recommendations"))?
-            .rows_affected();
+            .map_err(Error::db("find model"))?;
+        if status.as_deref() != Some("pending") {
+            return Err(Error::InvalidInput(format!(
+                "model {model_id} is {}, not pending: recommendations go only into a pending model",
+                status.as_deref().unwrap_or("missing")
+            )));
         }
+        // COPY in one transaction: a save that dies midway leaves no partial model
+        let mut copy = tx
+            .copy_in_raw(
+                "COPY recommendation (model_id, source_entity_id, recommended_article_id, score)                  FROM STDIN (FORMAT text)",
+            )
+            .await
+            .map_err(Error::db("start COPY recommendations"))?;
+        let mut buf = Vec::with_capacity(COPY_BUFFER + 1024);
+        for r in recs {
+            let target = i32::try_from(r.recommended_article_id)
+                .map_err(|_| Error::InvalidInput(format!("article id {}", r.recommended_article_id)))?;
+            super::check_score(r)?;
+            copy_row(&mut buf, model_id, r, target);
+            if buf.len() >= COPY_BUFFER {
+                copy.send(std::mem::take(&mut buf))
+                    .await
+                    .map_err(Error::db("COPY recommendations"))?;
+                buf.reserve(COPY_BUFFER + 1024);
+            }
+        }
+        if !buf.is_empty() {
+            copy.send(buf).await.map_err(Error::db("COPY recommendations"))?;
+        }
+        let written = copy.finish().await.map_err(Error::db("COPY recommendations"))?;
         tx.commit().await.map_err(Error::db("commit"))?;
         Ok(written)
     }
@@ -212,8 +306,10 @@ impl RecDb for PgDb {
 
     async fn prune_stale(&self, site: &str, kind: ModelType, keep: u32) -> Result<u64> {
         let done = sqlx::query(
-            "DELETE FROM model WHERE site = $1 AND type = $2 AND status = 'stale' AND id NOT IN \
-             (SELECT id FROM model WHERE site = $1 AND type = $2 AND status = 'stale' ORDER BY id DESC LIMIT $3)",
+            "DELETE FROM model WHERE site = $1 AND type = $2 AND status IN ('stale', 'failed') AND id NOT IN \
+             (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY status ORDER BY id DESC) AS newest \
+              FROM model WHERE site = $1 AND type = $2 AND status IN ('stale', 'failed')) AS retired \
+              WHERE newest <= $3)",
         )
         .bind(site)
         .bind(kind.as_str())
@@ -233,13 +329,7 @@ impl RecDb for PgDb {
         .fetch_optional(&self.pool)
         .await
         .map_err(Error::db("current model"))?;
-        Ok(row.map(|r| ModelRow {
-            id: i64::from(r.get::<i32, _>(0)),
-            site: r.get(1),
-            model_type: r.get(2),
-            status: r.get(3),
-            run_id: r.get(4),
-        }))
+        Ok(row.map(model_row))
     }
 
     async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>> {
@@ -259,31 +349,178 @@ impl RecDb for PgDb {
     }
 }
 
+fn model_row(r: sqlx::postgres::PgRow) -> ModelRow {
+    ModelRow {
+        id: i64::from(r.get::<i32, _>(0)),
+        site: r.get(1),
+        model_type: r.get(2),
+        status: r.get(3),
+        run_id: r.get(4),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::conformance;
+    use crate::error::ErrorKind;
 
-    /// The machine's PostgreSQL (CI starts it); override with TEST_DATABASE_URL.
-    fn test_url() -> String {
-        crate::settings::test_database_url()
+    /// A database in a schema of its own, dropped by [`Scratch::drop_schema`].
+    struct Scratch {
+        db: PgDb,
+        schema: String,
+    }
+
+    impl Scratch {
+        async fn new(name: &str) -> Scratch {
+            let url = crate::settings::test_database_url();
+            let schema = format!("t_{name}_{}_{}", std::process::id(), rand::random::<u32>());
+            let db = PgDb::open(&url, Some(&schema))
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed: {e}", crate::settings::redact_url(&url)));
+            Scratch { db, schema }
+        }
+
+        async fn drop_schema(self) {
+            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.schema)))
+                .execute(self.db.pool())
+                .await
+                .unwrap();
+        }
     }
 
     #[tokio::test]
     async fn postgres_passes_the_conformance_story() {
-        let schema = format!("t_conf_{}_{}", std::process::id(), rand::random::<u32>());
-        let db = PgDb::open(&test_url(), Some(&schema))
+        let t = Scratch::new("conf").await;
+        conformance::story(&t.db).await;
+        let again = PgDb::open(&crate::settings::test_database_url(), Some(&t.schema))
             .await
-            .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed: {e}", test_url()));
-        crate::db::conformance::story(&db).await;
-        let again = PgDb::open(&test_url(), Some(&schema)).await.unwrap();
+            .unwrap();
         assert!(again
             .current_model("site-a", ModelType::Article)
             .await
             .unwrap()
             .is_some());
-        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
-            .execute(db.pool())
+        t.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_site_lock() {
+        let t = Scratch::new("lock").await;
+        conformance::lock_story(&t.db).await;
+        // a second process (another pool) is excluded too
+        let other = PgDb::open(&crate::settings::test_database_url(), Some(&t.schema))
             .await
             .unwrap();
+        let held = t.db.lock_site("site-x", std::time::Duration::from_secs(1)).await.unwrap();
+        let err = other
+            .lock_site("site-x", std::time::Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(&format!("article-rec/{}", t.schema)), "names the holder: {err}");
+        held.release().await.unwrap();
+        other
+            .lock_site("site-x", std::time::Duration::from_secs(1))
+            .await
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
+        t.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_rollback_and_cleanup() {
+        let t = Scratch::new("rollback").await;
+        conformance::rollback_story(&t.db).await;
+        t.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_readers_never_see_an_empty_or_mixed_model() {
+        let t = Scratch::new("readers").await;
+        conformance::readers_see_whole_models(&t.db).await;
+        t.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_save_killed_midway_leaves_the_previous_model_current() {
+        let t = Scratch::new("killed").await;
+        let site = "site-k";
+        let arts: Vec<ArticleRow> = (0..1000)
+            .map(|i| ArticleRow {
+                external_id: i.to_string(),
+                title: None,
+                path: None,
+                published_at: None,
+                exclude_reason: None,
+            })
+            .collect();
+        let ids = t.db.upsert_articles(site, &arts).await.unwrap();
+        let rec = |s: usize, t: usize| RecRow {
+            source_entity_id: s.to_string(),
+            recommended_article_id: ids[&t.to_string()],
+            score: 0.5,
+        };
+        let ModelStart::Fresh(previous) = t.db.begin_model(site, ModelType::Article, "run-1").await.unwrap() else {
+            panic!("fresh schema")
+        };
+        t.db.insert_recs(previous, &[rec(0, 1), rec(0, 2)]).await.unwrap();
+        t.db.activate(previous).await.unwrap();
+        let expected = t.db.current_recs(site, "0").await.unwrap();
+
+        let ModelStart::Fresh(dead) = t.db.begin_model(site, ModelType::Article, "dying-run").await.unwrap() else {
+            panic!("new run")
+        };
+        let big: Vec<RecRow> = (0..1000).flat_map(|s| (0..1000).map(move |t| (s, t))).map(|(s, t)| rec(s, t)).collect();
+        let db = t.db.clone();
+        let copy = tokio::spawn(async move { db.insert_recs(dead, &big).await });
+        // drop the COPY's connection from the server side, as a crash or a network cut would
+        let app = format!("article-rec/{}", t.schema);
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&crate::settings::test_database_url())
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let killed: i64 = sqlx::query_scalar(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND query LIKE 'COPY recommendation%' AND state = 'active'",
+            )
+            .bind(&app)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+            if killed > 0 {
+                break;
+            }
+            assert!(!copy.is_finished(), "the COPY ended before it could be killed");
+            assert!(started.elapsed().as_secs() < 60, "no COPY seen in 60 s");
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let err = copy.await.unwrap().expect_err("the killed COPY must fail");
+        assert_eq!(err.kind(), ErrorKind::Transient, "a dropped connection is worth a retry: {err}");
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation WHERE model_id = $1")
+            .bind(dead as i32)
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "nothing of the killed COPY is kept");
+        conformance::after_a_dead_save(&t.db, site, previous, dead, &expected).await;
+        admin.close().await;
+        t.drop_schema().await;
+    }
+
+    #[test]
+    fn copy_rows_escape_the_text_column() {
+        let mut buf = Vec::new();
+        let r = RecRow {
+            source_entity_id: "a\tb\\c\nd".into(),
+            recommended_article_id: 7,
+            score: 0.123_456_7,
+        };
+        copy_row(&mut buf, 3, &r, 7);
+        assert_eq!(String::from_utf8(buf).unwrap(), "3\ta\\tb\\\\c\\nd\t7\t0.123457\n");
     }
 }

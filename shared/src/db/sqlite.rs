@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use super::{ArticleRow, ModelRow, ModelStart, ModelType, RecDb, RecRow};
+use super::{ArticleRow, ModelRow, ModelStart, ModelType, RecDb, RecRow, Rollback, SiteLock};
 use crate::error::{Error, Result};
 
 /// The current time as SQLite text, in the format the migrations' defaults use.
@@ -23,6 +23,8 @@ const CHUNK: usize = 2000;
 #[derive(Debug, Clone)]
 pub struct SqliteDb {
     pool: SqlitePool,
+    /// Site lock files are named after this path.
+    lock_base: std::path::PathBuf,
 }
 
 impl SqliteDb {
@@ -37,13 +39,20 @@ impl SqliteDb {
             .journal_mode(SqliteJournalMode::Wal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(30));
+        let file = opts.get_filename();
+        let lock_base = if file.as_os_str().is_empty() || file.to_str() == Some(":memory:") {
+            // a private in-memory database: no other process can share it
+            std::env::temp_dir().join(format!("article-rec-memory-{}", std::process::id()))
+        } else {
+            file.to_path_buf()
+        };
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
             .await
             .map_err(Error::db("connect sqlite"))?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteDb { pool })
+        Ok(SqliteDb { pool, lock_base })
     }
 
     pub fn pool(&self) -> &SqlitePool {
@@ -53,6 +62,61 @@ impl SqliteDb {
 
 #[async_trait]
 impl RecDb for SqliteDb {
+    async fn lock_site(&self, site: &str, wait: Duration) -> Result<SiteLock> {
+        super::lock::lock_file(&self.lock_base, site, wait).await
+    }
+
+    async fn discard_pending(&self, site: &str, kind: ModelType, except_run_id: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM model WHERE site = ? AND type = ? AND status = 'pending' AND run_id <> ?",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .bind(except_run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::db("discard pending models"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn rollback(&self, site: &str, kind: ModelType) -> Result<Rollback> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(Error::db("begin"))?;
+        let pick = |status: &'static str| {
+            sqlx::query(
+                "SELECT id, site, type, status, run_id FROM model \
+                 WHERE site = ? AND type = ? AND status = ? ORDER BY id DESC LIMIT 1",
+            )
+            .bind(site)
+            .bind(kind.as_str())
+            .bind(status)
+        };
+        let from = pick("current")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find current model"))?
+            .map(model_row)
+            .ok_or_else(|| super::nothing_to_roll_back(site, kind, "no current model"))?;
+        let to = pick("stale")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find stale model"))?
+            .map(model_row)
+            .ok_or_else(|| super::nothing_to_roll_back(site, kind, "no earlier model is kept"))?;
+        for (id, status) in [(from.id, "failed"), (to.id, "current")] {
+            sqlx::query(concat!("UPDATE model SET status = ?, updated_at = ", now!(), " WHERE id = ?"))
+                .bind(status)
+                .bind(id)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("switch models"))?;
+        }
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(Rollback {
+            from: ModelRow { status: "failed".into(), ..from },
+            to: ModelRow { status: "current".into(), ..to },
+        })
+    }
+
     async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>> {
         let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
         for chunk in rows.chunks(CHUNK / 2) {
@@ -96,7 +160,7 @@ impl RecDb for SqliteDb {
     }
 
     async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart> {
-        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(Error::db("begin"))?;
         let found = sqlx::query("SELECT id, status FROM model WHERE site = ? AND type = ? AND run_id = ?")
             .bind(site)
             .bind(kind.as_str())
@@ -108,7 +172,7 @@ impl RecDb for SqliteDb {
             Some(row) => {
                 let id: i64 = row.get(0);
                 let status: String = row.get(1);
-                if status == "current" || status == "stale" {
+                if super::is_retired_or_live(&status) {
                     ModelStart::AlreadySaved(id)
                 } else {
                     sqlx::query("DELETE FROM recommendation WHERE model_id = ?")
@@ -146,7 +210,19 @@ impl RecDb for SqliteDb {
     }
 
     async fn insert_recs(&self, model_id: i64, recs: &[RecRow]) -> Result<u64> {
-        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        recs.iter().try_for_each(super::check_score)?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(Error::db("begin"))?;
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM model WHERE id = ?")
+            .bind(model_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find model"))?;
+        if status.as_deref() != Some("pending") {
+            return Err(Error::InvalidInput(format!(
+                "model {model_id} is {}, not pending: recommendations go only into a pending model",
+                status.as_deref().unwrap_or("missing")
+            )));
+        }
         let mut written = 0;
         for chunk in recs.chunks(CHUNK) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
@@ -170,7 +246,7 @@ impl RecDb for SqliteDb {
     }
 
     async fn activate(&self, model_id: i64) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(Error::db("begin"))?;
         let row = sqlx::query("SELECT site, type, status FROM model WHERE id = ?")
             .bind(model_id)
             .fetch_optional(&mut *tx)
@@ -210,8 +286,10 @@ impl RecDb for SqliteDb {
 
     async fn prune_stale(&self, site: &str, kind: ModelType, keep: u32) -> Result<u64> {
         let done = sqlx::query(
-            "DELETE FROM model WHERE site = ?1 AND type = ?2 AND status = 'stale' AND id NOT IN \
-             (SELECT id FROM model WHERE site = ?1 AND type = ?2 AND status = 'stale' ORDER BY id DESC LIMIT ?3)",
+            "DELETE FROM model WHERE site = ?1 AND type = ?2 AND status IN ('stale', 'failed') AND id NOT IN \
+             (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY status ORDER BY id DESC) AS newest \
+              FROM model WHERE site = ?1 AND type = ?2 AND status IN ('stale', 'failed')) AS retired \
+              WHERE newest <= ?3)",
         )
         .bind(site)
         .bind(kind.as_str())
@@ -231,13 +309,7 @@ impl RecDb for SqliteDb {
         .fetch_optional(&self.pool)
         .await
         .map_err(Error::db("current model"))?;
-        Ok(row.map(|r| ModelRow {
-            id: r.get(0),
-            site: r.get(1),
-            model_type: r.get(2),
-            status: r.get(3),
-            run_id: r.get(4),
-        }))
+        Ok(row.map(model_row))
     }
 
     async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>> {
@@ -257,16 +329,32 @@ impl RecDb for SqliteDb {
     }
 }
 
+fn model_row(r: sqlx::sqlite::SqliteRow) -> ModelRow {
+    ModelRow {
+        id: r.get(0),
+        site: r.get(1),
+        model_type: r.get(2),
+        status: r.get(3),
+        run_id: r.get(4),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::conformance;
 
-    #[tokio::test]
-    async fn sqlite_passes_the_conformance_story() {
+    async fn scratch() -> (tempfile::TempDir, SqliteDb, String) {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.sqlite").display());
         let db = SqliteDb::open(&url).await.unwrap();
-        crate::db::conformance::story(&db).await;
+        (dir, db, url)
+    }
+
+    #[tokio::test]
+    async fn sqlite_passes_the_conformance_story() {
+        let (_dir, db, url) = scratch().await;
+        conformance::story(&db).await;
         // opening again re-applies nothing and keeps the data
         let again = SqliteDb::open(&url).await.unwrap();
         assert!(again
@@ -274,5 +362,84 @@ mod tests {
             .await
             .unwrap()
             .is_some());
+    }
+
+    #[tokio::test]
+    async fn sqlite_site_lock() {
+        let (_dir, db, url) = scratch().await;
+        conformance::lock_story(&db).await;
+        // another opening of the file (as another process would) is excluded too
+        let other = SqliteDb::open(&url).await.unwrap();
+        let held = db.lock_site("site-x", Duration::from_secs(1)).await.unwrap();
+        assert!(other.lock_site("site-x", Duration::from_millis(200)).await.is_err());
+        held.release().await.unwrap();
+        other
+            .lock_site("site-x", Duration::from_secs(1))
+            .await
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn sqlite_rollback_and_cleanup() {
+        let (_dir, db, _url) = scratch().await;
+        conformance::rollback_story(&db).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_readers_never_see_an_empty_or_mixed_model() {
+        let (_dir, db, _url) = scratch().await;
+        conformance::readers_see_whole_models(&db).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_save_killed_midway_leaves_the_previous_model_current() {
+        let (_dir, db, _url) = scratch().await;
+        let site = "site-k";
+        let arts: Vec<ArticleRow> = (0..1000)
+            .map(|i| ArticleRow {
+                external_id: i.to_string(),
+                title: None,
+                path: None,
+                published_at: None,
+                exclude_reason: None,
+            })
+            .collect();
+        let ids = db.upsert_articles(site, &arts).await.unwrap();
+        let rec = |s: usize, t: usize| RecRow {
+            source_entity_id: s.to_string(),
+            recommended_article_id: ids[&t.to_string()],
+            score: 0.5,
+        };
+        let ModelStart::Fresh(previous) = db.begin_model(site, ModelType::Article, "run-1").await.unwrap() else {
+            panic!("fresh database")
+        };
+        db.insert_recs(previous, &[rec(0, 1), rec(0, 2)]).await.unwrap();
+        db.activate(previous).await.unwrap();
+        let expected = db.current_recs(site, "0").await.unwrap();
+
+        let ModelStart::Fresh(dead) = db.begin_model(site, ModelType::Article, "dying-run").await.unwrap() else {
+            panic!("new run")
+        };
+        let big: Vec<RecRow> = (0..1000).flat_map(|s| (0..1000).map(move |t| (s, t))).map(|(s, t)| rec(s, t)).collect();
+        let writer = db.clone();
+        let insert = tokio::spawn(async move { writer.insert_recs(dead, &big).await });
+        // let it get well into the transaction, then kill it, as a dying process would
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        insert.abort();
+        let outcome = insert.await;
+        assert!(
+            outcome.as_ref().is_err_and(tokio::task::JoinError::is_cancelled),
+            "the insert of a million rows must still be running after 300 ms: {outcome:?}"
+        );
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation WHERE model_id = ?")
+            .bind(dead)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "nothing of the killed insert is kept");
+        conformance::after_a_dead_save(&db, site, previous, dead, &expected).await;
     }
 }

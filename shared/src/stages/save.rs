@@ -3,13 +3,14 @@
 //! transaction. Idempotent per run: a retried save changes nothing.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ndarray::ArrayView2;
 use tracing::{info, instrument};
 
 use crate::context::Context;
-use crate::db::{ArticleRow, ModelStart, ModelType, RecRow, DEFAULT_SOURCE};
+use crate::db::{ArticleRow, ModelStart, ModelType, RecRow, Rollback, DEFAULT_SOURCE};
 use crate::error::{Error, Result};
 use crate::knn::{decay, nearest};
 use crate::layout::RunLayout;
@@ -17,11 +18,9 @@ use crate::metrics::Unit;
 use crate::parquet::{self, col, f64s, i64s, strs, ARTICLES, DEFAULTS, FACTORS};
 use crate::stage::{SaveInput, SaveOutput};
 
-/// Stale models kept per site and type, for rollback.
-pub const KEEP_STALE: u32 = 3;
-
 /// # Errors
-/// Storage, frame and database errors; `Data` when factors name unknown articles.
+/// Storage, frame and database errors; `Data` when factors name unknown articles;
+/// `Busy` (retryable) when another run of the site holds the save lock too long.
 #[instrument(skip_all, fields(stage = "save", site = %input.run.site, run_id = %input.run.run_id))]
 pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let run = &input.run;
@@ -30,43 +29,31 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let articles_key = layout.articles();
     let articles = parquet::read(store, &articles_key, &ARTICLES).await?;
     let rows = article_rows(&articles).map_err(Error::frame(&articles_key))?;
+    // upserts are idempotent and the heavy work needs no lock: both come first
     let ids = ctx.db.upsert_articles(&run.site, &rows).await?;
+    let models = [
+        (ModelType::Article, article_recs(ctx, &layout, &rows, &ids, run.as_of).await?),
+        (ModelType::Popularity, default_recs(ctx, &layout, &ids).await?),
+    ];
 
-    let mut newly_saved = false;
-    let (article_model_id, recs_written) = match ctx
-        .db
-        .begin_model(&run.site, ModelType::Article, &run.run_id)
-        .await?
-    {
-        ModelStart::AlreadySaved(id) => (id, 0),
-        ModelStart::Fresh(id) => {
-            let recs = article_recs(ctx, &layout, &rows, &ids, run.as_of).await?;
-            let n = ctx.db.insert_recs(id, &recs).await?;
-            ctx.db.activate(id).await?;
-            newly_saved = true;
-            (id, n)
-        }
-    };
-    let (popularity_model_id, default_recs_written) = match ctx
-        .db
-        .begin_model(&run.site, ModelType::Popularity, &run.run_id)
-        .await?
-    {
-        ModelStart::AlreadySaved(id) => (id, 0),
-        ModelStart::Fresh(id) => {
-            let recs = default_recs(ctx, &layout, &ids).await?;
-            let n = ctx.db.insert_recs(id, &recs).await?;
-            ctx.db.activate(id).await?;
-            newly_saved = true;
-            (id, n)
-        }
-    };
-    for kind in [ModelType::Article, ModelType::Popularity] {
-        ctx.db.prune_stale(&run.site, kind, KEEP_STALE).await?;
-    }
+    let wait = Duration::from_secs(ctx.settings.save_lock_wait_secs);
+    let lock = ctx.db.lock_site(&run.site, wait).await?;
+    let saved = save_models(ctx, &run.site, &run.run_id, &models).await;
+    let released = lock.release().await;
+    let saved = saved?;
+    released?;
+
+    let [(article_model_id, recs_written), (popularity_model_id, default_recs_written)] = saved.written;
+    let newly_saved = saved.newly_saved;
     info!(
         article_model_id,
-        popularity_model_id, recs_written, default_recs_written, newly_saved, "save done"
+        popularity_model_id,
+        recs_written,
+        default_recs_written,
+        newly_saved,
+        pending_discarded = saved.discarded,
+        models_pruned = saved.pruned,
+        "save done"
     );
     ctx.metric("save", "recs_written", recs_written as f64, Unit::Count);
     ctx.metric(
@@ -75,6 +62,7 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         default_recs_written as f64,
         Unit::Count,
     );
+    ctx.metric("save", "pending_discarded", saved.discarded as f64, Unit::Count);
     Ok(SaveOutput {
         article_model_id,
         popularity_model_id,
@@ -82,7 +70,73 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         recs_written,
         default_recs_written,
         newly_saved,
+        pending_discarded: saved.discarded,
+        models_pruned: saved.pruned,
     })
+}
+
+/// Makes the site's previous model of `kind` current again, under the site
+/// lock so it cannot interleave with a save.
+///
+/// # Errors
+/// `InvalidInput` when there is nothing to roll back to; `Busy` when a save
+/// holds the lock too long; `Db` on database failure.
+pub async fn rollback(ctx: &Context, site: &str, kind: ModelType) -> Result<Rollback> {
+    let wait = Duration::from_secs(ctx.settings.save_lock_wait_secs);
+    let lock = ctx.db.lock_site(site, wait).await?;
+    let done = ctx.db.rollback(site, kind).await;
+    let released = lock.release().await;
+    let done = done?;
+    released?;
+    info!(
+        site,
+        model_type = kind.as_str(),
+        from = done.from.id,
+        from_run = %done.from.run_id,
+        to = done.to.id,
+        to_run = %done.to.run_id,
+        "rolled back"
+    );
+    Ok(done)
+}
+
+struct Saved {
+    /// (model id, rows written) per model, in the order given.
+    written: [(i64, u64); 2],
+    newly_saved: bool,
+    discarded: u64,
+    pruned: u64,
+}
+
+/// Under the site lock: each model is created 'pending', filled, and switched
+/// to 'current' in one transaction, unless this run already saved it.
+async fn save_models(
+    ctx: &Context,
+    site: &str,
+    run_id: &str,
+    models: &[(ModelType, Vec<RecRow>); 2],
+) -> Result<Saved> {
+    let mut saved = Saved {
+        written: [(0, 0); 2],
+        newly_saved: false,
+        discarded: 0,
+        pruned: 0,
+    };
+    for (slot, (kind, recs)) in saved.written.iter_mut().zip(models) {
+        // a run that died midway left its pending model; nobody else will finish it
+        saved.discarded += ctx.db.discard_pending(site, *kind, run_id).await?;
+        *slot = match ctx.db.begin_model(site, *kind, run_id).await? {
+            ModelStart::AlreadySaved(id) => (id, 0),
+            ModelStart::Fresh(id) => {
+                let n = ctx.db.insert_recs(id, recs).await?;
+                ctx.db.activate(id).await?;
+                saved.newly_saved = true;
+                (id, n)
+            }
+        };
+        saved.pruned += ctx.db.prune_stale(site, *kind, ctx.settings.keep_models).await?;
+    }
+    Ok(saved)
 }
 
 fn article_rows(df: &polars::prelude::DataFrame) -> polars::prelude::PolarsResult<Vec<ArticleRow>> {
