@@ -97,7 +97,8 @@ impl Error {
                 // 08: connection lost, 40: serialization/deadlock, 57: shutdown or
                 // terminated backend, 53: out of resources: all pass with a retry
                 sqlx::Error::Database(e)
-                    if e.code().is_some_and(|c| ["08", "40", "53", "57"].iter().any(|p| c.starts_with(p))) =>
+                    if e.code()
+                        .is_some_and(|c| ["08", "40", "53", "57"].iter().any(|p| c.starts_with(p))) =>
                 {
                     ErrorKind::Transient
                 }

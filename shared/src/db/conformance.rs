@@ -185,11 +185,17 @@ pub(crate) async fn lock_story(db: &dyn RecDb) {
 pub(crate) async fn rollback_story(db: &dyn RecDb) {
     let site = "site-r";
     let ids = db
-        .upsert_articles(site, &[article("1", None), article("2", None), article("3", None)])
+        .upsert_articles(
+            site,
+            &[article("1", None), article("2", None), article("3", None)],
+        )
         .await
         .unwrap();
     let no_current = db.rollback(site, ModelType::Article).await.unwrap_err();
-    assert!(no_current.to_string().contains("no current model"), "{no_current}");
+    assert!(
+        no_current.to_string().contains("no current model"),
+        "{no_current}"
+    );
     let m1 = save(db, site, "run-1", &[rec("1", ids["2"], 0.5)]).await;
     let nothing_before = db.rollback(site, ModelType::Article).await.unwrap_err();
     assert!(
@@ -197,12 +203,21 @@ pub(crate) async fn rollback_story(db: &dyn RecDb) {
         "{nothing_before}"
     );
     let m2 = save(db, site, "run-2", &[rec("1", ids["3"], 0.6)]).await;
-    assert_eq!(db.current_recs(site, "1").await.unwrap(), [("3".to_string(), 0.6)]);
+    assert_eq!(
+        db.current_recs(site, "1").await.unwrap(),
+        [("3".to_string(), 0.6)]
+    );
 
     let done = db.rollback(site, ModelType::Article).await.unwrap();
     assert_eq!((done.from.id, done.from.status.as_str()), (m2, "failed"));
-    assert_eq!((done.to.id, done.to.status.as_str(), done.to.run_id.as_str()), (m1, "current", "run-1"));
-    assert_eq!(db.current_recs(site, "1").await.unwrap(), [("2".to_string(), 0.5)]);
+    assert_eq!(
+        (done.to.id, done.to.status.as_str(), done.to.run_id.as_str()),
+        (m1, "current", "run-1")
+    );
+    assert_eq!(
+        db.current_recs(site, "1").await.unwrap(),
+        [("2".to_string(), 0.5)]
+    );
     // a retried save of the rolled-back run must not bring it back
     assert_eq!(
         db.begin_model(site, ModelType::Article, "run-2").await.unwrap(),
@@ -210,9 +225,20 @@ pub(crate) async fn rollback_story(db: &dyn RecDb) {
     );
     // the rolled-back model is never a rollback target
     assert!(db.rollback(site, ModelType::Article).await.is_err());
-    assert_eq!(db.current_model(site, ModelType::Article).await.unwrap().unwrap().id, m1);
+    assert_eq!(
+        db.current_model(site, ModelType::Article)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        m1
+    );
     // popularity models are untouched by an article rollback
-    assert!(db.current_model(site, ModelType::Popularity).await.unwrap().is_none());
+    assert!(db
+        .current_model(site, ModelType::Popularity)
+        .await
+        .unwrap()
+        .is_none());
 
     // recommendations go only into pending models, with storable scores
     let current = db.insert_recs(m1, &[rec("2", ids["1"], 0.1)]).await.unwrap_err();
@@ -225,11 +251,24 @@ pub(crate) async fn rollback_story(db: &dyn RecDb) {
     // run 3 dies here, pending; run 4 discards it, its own pending model stays
     db.insert_recs(m3, &[rec("2", ids["1"], 0.2)]).await.unwrap();
     let m4 = fresh(db.begin_model(site, ModelType::Article, "run-4").await.unwrap());
-    assert_eq!(db.discard_pending(site, ModelType::Article, "run-4").await.unwrap(), 1);
-    assert_eq!(db.discard_pending(site, ModelType::Article, "run-4").await.unwrap(), 0);
+    assert_eq!(
+        db.discard_pending(site, ModelType::Article, "run-4")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        db.discard_pending(site, ModelType::Article, "run-4")
+            .await
+            .unwrap(),
+        0
+    );
     db.insert_recs(m4, &[rec("2", ids["3"], 0.3)]).await.unwrap();
     db.activate(m4).await.unwrap();
-    assert_eq!(db.current_recs(site, "2").await.unwrap(), [("3".to_string(), 0.3)]);
+    assert_eq!(
+        db.current_recs(site, "2").await.unwrap(),
+        [("3".to_string(), 0.3)]
+    );
     let m3_again = fresh(db.begin_model(site, ModelType::Article, "run-3").await.unwrap());
     assert_ne!(m3_again, m3, "run 3's pending model was deleted, not kept");
 
@@ -295,7 +334,9 @@ pub(crate) async fn readers_see_whole_models(db: &dyn RecDb) {
         "the reader must have overlapped saves: saw versions {seen:?} in {reads} reads"
     );
     let last = db.current_recs(site, "0").await.unwrap();
-    assert!(last.iter().all(|(_, s)| (*s - versions as f64 / 100.0).abs() < 1e-9));
+    assert!(last
+        .iter()
+        .all(|(_, s)| (*s - versions as f64 / 100.0).abs() < 1e-9));
 }
 
 /// After a save died inside `insert_recs` (model `dead` of `site`, run
@@ -308,11 +349,27 @@ pub(crate) async fn after_a_dead_save(
     dead: i64,
     expected: &[(String, f64)],
 ) {
-    assert_eq!(db.current_model(site, ModelType::Article).await.unwrap().unwrap().id, previous);
+    assert_eq!(
+        db.current_model(site, ModelType::Article)
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        previous
+    );
     assert_eq!(db.current_recs(site, "0").await.unwrap(), expected);
     assert!(db.activate(previous).await.is_ok(), "still current");
-    assert_eq!(db.discard_pending(site, ModelType::Article, "next-run").await.unwrap(), 1);
-    let next = fresh(db.begin_model(site, ModelType::Article, "next-run").await.unwrap());
+    assert_eq!(
+        db.discard_pending(site, ModelType::Article, "next-run")
+            .await
+            .unwrap(),
+        1
+    );
+    let next = fresh(
+        db.begin_model(site, ModelType::Article, "next-run")
+            .await
+            .unwrap(),
+    );
     assert_ne!(next, dead);
     assert!(db.activate(dead).await.is_err(), "the dead model is gone");
 }

@@ -26,7 +26,10 @@ pub struct SiteLock {
 
 #[derive(Debug)]
 enum Held {
-    Pg { conn: PoolConnection<Postgres>, key: i64 },
+    Pg {
+        conn: PoolConnection<Postgres>,
+        key: i64,
+    },
     File(std::fs::File),
 }
 
@@ -71,7 +74,10 @@ fn pg_key(site: &str) -> i64 {
 /// Waits up to `wait` for the site's advisory lock on a connection of its own.
 pub(super) async fn lock_pg(pool: &PgPool, site: &str, wait: Duration) -> Result<SiteLock> {
     let key = pg_key(site);
-    let mut conn = pool.acquire().await.map_err(Error::db("acquire lock connection"))?;
+    let mut conn = pool
+        .acquire()
+        .await
+        .map_err(Error::db("acquire lock connection"))?;
     // if this handle is ever dropped unreleased, the session ends and takes the lock
     conn.close_on_drop();
     let start = Instant::now();
@@ -99,7 +105,11 @@ pub(super) async fn lock_pg(pool: &PgPool, site: &str, wait: Duration) -> Result
             .fetch_one(&mut *conn)
             .await
             .unwrap_or(None);
-            return Err(busy(site, wait, holder.unwrap_or_else(|| "another session".into())));
+            return Err(busy(
+                site,
+                wait,
+                holder.unwrap_or_else(|| "another session".into()),
+            ));
         }
         tokio::time::sleep(POLL).await;
     }
@@ -146,7 +156,13 @@ fn lock_path(db_file: &std::path::Path, site: &str) -> PathBuf {
     // the site becomes part of a file name: keep only characters safe in one
     let safe: String = site
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let mut name = db_file.as_os_str().to_owned();
     name.push(format!(".{safe}-{:016x}.lock", pg_key(site)));

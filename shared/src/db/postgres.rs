@@ -136,8 +136,14 @@ impl RecDb for PgDb {
         }
         tx.commit().await.map_err(Error::db("commit"))?;
         Ok(Rollback {
-            from: ModelRow { status: "failed".into(), ..from },
-            to: ModelRow { status: "current".into(), ..to },
+            from: ModelRow {
+                status: "failed".into(),
+                ..from
+            },
+            to: ModelRow {
+                status: "current".into(),
+                ..to
+            },
         })
     }
 
@@ -375,17 +381,23 @@ mod tests {
         async fn new(name: &str) -> Scratch {
             let url = crate::settings::test_database_url();
             let schema = format!("t_{name}_{}_{}", std::process::id(), rand::random::<u32>());
-            let db = PgDb::open(&url, Some(&schema))
-                .await
-                .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed: {e}", crate::settings::redact_url(&url)));
+            let db = PgDb::open(&url, Some(&schema)).await.unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL at {} is needed: {e}",
+                    crate::settings::redact_url(&url)
+                )
+            });
             Scratch { db, schema }
         }
 
         async fn drop_schema(self) {
-            sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.schema)))
-                .execute(self.db.pool())
-                .await
-                .unwrap();
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA {} CASCADE",
+                self.schema
+            )))
+            .execute(self.db.pool())
+            .await
+            .unwrap();
         }
     }
 
@@ -412,12 +424,18 @@ mod tests {
         let other = PgDb::open(&crate::settings::test_database_url(), Some(&t.schema))
             .await
             .unwrap();
-        let held = t.db.lock_site("site-x", std::time::Duration::from_secs(1)).await.unwrap();
+        let held =
+            t.db.lock_site("site-x", std::time::Duration::from_secs(1))
+                .await
+                .unwrap();
         let err = other
             .lock_site("site-x", std::time::Duration::from_millis(200))
             .await
             .unwrap_err();
-        assert!(err.to_string().contains(&format!("article-rec/{}", t.schema)), "names the holder: {err}");
+        assert!(
+            err.to_string().contains(&format!("article-rec/{}", t.schema)),
+            "names the holder: {err}"
+        );
         held.release().await.unwrap();
         other
             .lock_site("site-x", std::time::Duration::from_secs(1))
@@ -462,17 +480,25 @@ mod tests {
             recommended_article_id: ids[&t.to_string()],
             score: 0.5,
         };
-        let ModelStart::Fresh(previous) = t.db.begin_model(site, ModelType::Article, "run-1").await.unwrap() else {
+        let ModelStart::Fresh(previous) = t.db.begin_model(site, ModelType::Article, "run-1").await.unwrap()
+        else {
             panic!("fresh schema")
         };
         t.db.insert_recs(previous, &[rec(0, 1), rec(0, 2)]).await.unwrap();
         t.db.activate(previous).await.unwrap();
         let expected = t.db.current_recs(site, "0").await.unwrap();
 
-        let ModelStart::Fresh(dead) = t.db.begin_model(site, ModelType::Article, "dying-run").await.unwrap() else {
+        let ModelStart::Fresh(dead) =
+            t.db.begin_model(site, ModelType::Article, "dying-run")
+                .await
+                .unwrap()
+        else {
             panic!("new run")
         };
-        let big: Vec<RecRow> = (0..1000).flat_map(|s| (0..1000).map(move |t| (s, t))).map(|(s, t)| rec(s, t)).collect();
+        let big: Vec<RecRow> = (0..1000)
+            .flat_map(|s| (0..1000).map(move |t| (s, t)))
+            .map(|(s, t)| rec(s, t))
+            .collect();
         let db = t.db.clone();
         let copy = tokio::spawn(async move { db.insert_recs(dead, &big).await });
         // drop the COPY's connection from the server side, as a crash or a network cut would
@@ -500,7 +526,11 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
         }
         let err = copy.await.unwrap().expect_err("the killed COPY must fail");
-        assert_eq!(err.kind(), ErrorKind::Transient, "a dropped connection is worth a retry: {err}");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::Transient,
+            "a dropped connection is worth a retry: {err}"
+        );
         let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation WHERE model_id = $1")
             .bind(dead as i32)
             .fetch_one(t.db.pool())
@@ -521,6 +551,9 @@ mod tests {
             score: 0.123_456_7,
         };
         copy_row(&mut buf, 3, &r, 7);
-        assert_eq!(String::from_utf8(buf).unwrap(), "3\ta\\tb\\\\c\\nd\t7\t0.123457\n");
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "3\ta\\tb\\\\c\\nd\t7\t0.123457\n"
+        );
     }
 }

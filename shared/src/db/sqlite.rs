@@ -80,7 +80,11 @@ impl RecDb for SqliteDb {
     }
 
     async fn rollback(&self, site: &str, kind: ModelType) -> Result<Rollback> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(Error::db("begin"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Error::db("begin"))?;
         let pick = |status: &'static str| {
             sqlx::query(
                 "SELECT id, site, type, status, run_id FROM model \
@@ -103,17 +107,27 @@ impl RecDb for SqliteDb {
             .map(model_row)
             .ok_or_else(|| super::nothing_to_roll_back(site, kind, "no earlier model is kept"))?;
         for (id, status) in [(from.id, "failed"), (to.id, "current")] {
-            sqlx::query(concat!("UPDATE model SET status = ?, updated_at = ", now!(), " WHERE id = ?"))
-                .bind(status)
-                .bind(id)
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::db("switch models"))?;
+            sqlx::query(concat!(
+                "UPDATE model SET status = ?, updated_at = ",
+                now!(),
+                " WHERE id = ?"
+            ))
+            .bind(status)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("switch models"))?;
         }
         tx.commit().await.map_err(Error::db("commit"))?;
         Ok(Rollback {
-            from: ModelRow { status: "failed".into(), ..from },
-            to: ModelRow { status: "current".into(), ..to },
+            from: ModelRow {
+                status: "failed".into(),
+                ..from
+            },
+            to: ModelRow {
+                status: "current".into(),
+                ..to
+            },
         })
     }
 
@@ -160,7 +174,11 @@ impl RecDb for SqliteDb {
     }
 
     async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(Error::db("begin"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Error::db("begin"))?;
         let found = sqlx::query("SELECT id, status FROM model WHERE site = ? AND type = ? AND run_id = ?")
             .bind(site)
             .bind(kind.as_str())
@@ -211,7 +229,11 @@ impl RecDb for SqliteDb {
 
     async fn insert_recs(&self, model_id: i64, recs: &[RecRow]) -> Result<u64> {
         recs.iter().try_for_each(super::check_score)?;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(Error::db("begin"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Error::db("begin"))?;
         let status: Option<String> = sqlx::query_scalar("SELECT status FROM model WHERE id = ?")
             .bind(model_id)
             .fetch_optional(&mut *tx)
@@ -246,7 +268,11 @@ impl RecDb for SqliteDb {
     }
 
     async fn activate(&self, model_id: i64) -> Result<()> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(Error::db("begin"))?;
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Error::db("begin"))?;
         let row = sqlx::query("SELECT site, type, status FROM model WHERE id = ?")
             .bind(model_id)
             .fetch_optional(&mut *tx)
@@ -371,7 +397,10 @@ mod tests {
         // another opening of the file (as another process would) is excluded too
         let other = SqliteDb::open(&url).await.unwrap();
         let held = db.lock_site("site-x", Duration::from_secs(1)).await.unwrap();
-        assert!(other.lock_site("site-x", Duration::from_millis(200)).await.is_err());
+        assert!(other
+            .lock_site("site-x", Duration::from_millis(200))
+            .await
+            .is_err());
         held.release().await.unwrap();
         other
             .lock_site("site-x", Duration::from_secs(1))
@@ -413,17 +442,25 @@ mod tests {
             recommended_article_id: ids[&t.to_string()],
             score: 0.5,
         };
-        let ModelStart::Fresh(previous) = db.begin_model(site, ModelType::Article, "run-1").await.unwrap() else {
+        let ModelStart::Fresh(previous) = db.begin_model(site, ModelType::Article, "run-1").await.unwrap()
+        else {
             panic!("fresh database")
         };
         db.insert_recs(previous, &[rec(0, 1), rec(0, 2)]).await.unwrap();
         db.activate(previous).await.unwrap();
         let expected = db.current_recs(site, "0").await.unwrap();
 
-        let ModelStart::Fresh(dead) = db.begin_model(site, ModelType::Article, "dying-run").await.unwrap() else {
+        let ModelStart::Fresh(dead) = db
+            .begin_model(site, ModelType::Article, "dying-run")
+            .await
+            .unwrap()
+        else {
             panic!("new run")
         };
-        let big: Vec<RecRow> = (0..1000).flat_map(|s| (0..1000).map(move |t| (s, t))).map(|(s, t)| rec(s, t)).collect();
+        let big: Vec<RecRow> = (0..1000)
+            .flat_map(|s| (0..1000).map(move |t| (s, t)))
+            .map(|(s, t)| rec(s, t))
+            .collect();
         let writer = db.clone();
         let insert = tokio::spawn(async move { writer.insert_recs(dead, &big).await });
         // let it get well into the transaction, then kill it, as a dying process would

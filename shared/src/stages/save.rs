@@ -32,7 +32,10 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     // upserts are idempotent and the heavy work needs no lock: both come first
     let ids = ctx.db.upsert_articles(&run.site, &rows).await?;
     let models = [
-        (ModelType::Article, article_recs(ctx, &layout, &rows, &ids, run.as_of).await?),
+        (
+            ModelType::Article,
+            article_recs(ctx, &layout, &rows, &ids, run.as_of).await?,
+        ),
         (ModelType::Popularity, default_recs(ctx, &layout, &ids).await?),
     ];
 
