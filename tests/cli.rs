@@ -46,6 +46,36 @@ fn run_on_embedded_defaults_prints_a_summary() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["save"]["newly_saved"], true);
     assert!(summary["save"]["recs_written"].as_u64().unwrap() > 0);
+
+    // rollback puts the first run's models back, both of them
+    let out = cli()
+        .args(["rollback", "--json", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let switched: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let switched = switched.as_array().unwrap();
+    assert_eq!(switched.len(), 2);
+    for (entry, kind) in switched.iter().zip(["article", "popularity"]) {
+        assert_eq!(entry["model_type"], kind);
+        assert_eq!(entry["to"]["run_id"], "2026-11-01T06-00-00Z");
+        assert_eq!(entry["to"]["status"], "current");
+        assert_eq!(entry["from"]["run_id"], "2026-11-01T08-00-00Z");
+        assert_eq!(entry["from"]["status"], "failed");
+    }
+    // nothing earlier is left: a clear error, and the current model stays
+    let out = cli()
+        .args(["rollback", "--model", "article", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cannot roll back the article model of site example: no earlier model is kept"),
+        "{stderr}"
+    );
 }
 
 #[test]
