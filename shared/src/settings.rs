@@ -87,6 +87,8 @@ pub struct Settings {
     /// How long save waits for another run of the site to finish before failing
     /// with a retryable error.
     pub save_lock_wait_secs: u64,
+    /// The site's WordPress API, where article metadata comes from when set.
+    pub wordpress: crate::site::WordPressOptions,
     pub als: AlsParams,
 }
 
@@ -107,6 +109,7 @@ impl fmt::Debug for Settings {
             .field("defaults_half_life_days", &self.defaults_half_life_days)
             .field("keep_models", &self.keep_models)
             .field("save_lock_wait_secs", &self.save_lock_wait_secs)
+            .field("wordpress", &self.wordpress)
             .field("als", &self.als)
             .finish()
     }
@@ -153,6 +156,7 @@ impl Settings {
             defaults_half_life_days: 10.0,
             keep_models: 3,
             save_lock_wait_secs: 120,
+            wordpress: crate::site::WordPressOptions::default(),
             als: AlsParams::default(),
         }
     }
@@ -219,6 +223,19 @@ impl Settings {
         parse_into(&get, "DEFAULTS_HALF_LIFE_DAYS", &mut s.defaults_half_life_days)?;
         parse_into(&get, "KEEP_MODELS", &mut s.keep_models)?;
         parse_into(&get, "SAVE_LOCK_WAIT_SECS", &mut s.save_lock_wait_secs)?;
+        s.wordpress.url = get("WORDPRESS_URL").filter(|v| !v.is_empty());
+        parse_into(
+            &get,
+            "WORDPRESS_REQUESTS_PER_SEC",
+            &mut s.wordpress.requests_per_sec,
+        )?;
+        let mut timeout = s.wordpress.timeout.as_secs_f64();
+        parse_into(&get, "WORDPRESS_TIMEOUT_SECS", &mut timeout)?;
+        if !(timeout.is_finite() && timeout > 0.0 && timeout <= 300.0) {
+            return Err(Error::Config("WORDPRESS_TIMEOUT_SECS must be in (0, 300]".into()));
+        }
+        s.wordpress.timeout = std::time::Duration::from_secs_f64(timeout);
+        parse_into(&get, "WORDPRESS_ATTEMPTS", &mut s.wordpress.attempts)?;
         parse_into(&get, "ALS_FACTORS", &mut s.als.factors)?;
         parse_into(&get, "ALS_REGULARIZATION", &mut s.als.regularization)?;
         parse_into(&get, "ALS_ITERATIONS", &mut s.als.iterations)?;
@@ -244,6 +261,7 @@ impl Settings {
         if !(positive(self.half_life_days) && positive(self.defaults_half_life_days)) {
             return Err(Error::Config("half-lives must be > 0 days".into()));
         }
+        self.wordpress.check()?;
         if self.save_lock_wait_secs > 900 {
             return Err(Error::Config(
                 "SAVE_LOCK_WAIT_SECS must be at most 900 (a Lambda's longest run)".into(),
