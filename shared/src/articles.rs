@@ -7,19 +7,19 @@ use polars::prelude::*;
 
 use crate::catalog::CatalogEntry;
 use crate::parquet::{col, ColType};
-use crate::site::article_of;
+use crate::site::{ArticleKey, Site};
 
 /// Keeps events on article pages, adding `external_id` and the canonical `path`.
 /// Output columns: `client_id`, `external_id`, `path`, `activity_time`.
 ///
 /// # Errors
 /// Polars errors (missing columns).
-pub fn article_events(events: &DataFrame) -> PolarsResult<DataFrame> {
+pub fn article_events(events: &DataFrame, site: &dyn Site) -> PolarsResult<DataFrame> {
     let paths = events.column(col::PAGE_PATH)?.str()?;
     let mut ids: Vec<Option<&str>> = Vec::with_capacity(paths.len());
     let mut canon: Vec<Option<&str>> = Vec::with_capacity(paths.len());
     for p in paths.iter() {
-        match p.and_then(article_of) {
+        match p.and_then(|p| site.article_of(p)) {
             Some(a) => {
                 ids.push(Some(a.external_id));
                 canon.push(Some(a.canonical_path));
@@ -44,38 +44,52 @@ pub fn article_events(events: &DataFrame) -> PolarsResult<DataFrame> {
         .collect()
 }
 
-/// The article table (schema `parquet::ARTICLES`) for the given external ids,
-/// sorted by id. Metadata comes from the catalogue; an article missing there
-/// keeps the most-read canonical path it was seen on and no title or date.
+/// The articles among `kept_ids` with the canonical path most of their events
+/// were on, sorted by id: what metadata is looked up for.
 ///
 /// # Errors
 /// Polars errors (missing columns).
-pub fn article_table(
-    article_events: &DataFrame,
-    kept_ids: &[String],
-    catalog: &[CatalogEntry],
-) -> PolarsResult<DataFrame> {
-    let by_id: HashMap<&str, &CatalogEntry> = catalog.iter().map(|e| (e.external_id.as_str(), e)).collect();
-    let seen_path = most_seen_paths(article_events)?;
+pub fn kept_articles(article_events: &DataFrame, kept_ids: &[String]) -> PolarsResult<Vec<ArticleKey>> {
+    let mut seen_path = most_seen_paths(article_events)?;
     let mut ids = kept_ids.to_vec();
     ids.sort();
     ids.dedup();
-    let mut path = Vec::with_capacity(ids.len());
-    let mut title = Vec::with_capacity(ids.len());
-    let mut published = Vec::with_capacity(ids.len());
-    let mut exclude = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let entry = by_id.get(id.as_str());
+    Ok(ids
+        .into_iter()
+        .map(|id| ArticleKey {
+            path: seen_path.remove(&id).unwrap_or_default(),
+            external_id: id,
+        })
+        .collect())
+}
+
+/// The article table (schema `parquet::ARTICLES`) of the kept articles, in
+/// their order. Metadata comes from the catalogue (cache, API or file); an
+/// article missing there keeps the path it was seen on and no title or date.
+///
+/// # Errors
+/// Polars errors.
+pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry]) -> PolarsResult<DataFrame> {
+    let by_id: HashMap<&str, &CatalogEntry> = catalog.iter().map(|e| (e.external_id.as_str(), e)).collect();
+    let n = kept.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut path = Vec::with_capacity(n);
+    let mut title = Vec::with_capacity(n);
+    let mut published = Vec::with_capacity(n);
+    let mut exclude = Vec::with_capacity(n);
+    for k in kept {
+        let entry = by_id.get(k.external_id.as_str());
+        ids.push(k.external_id.clone());
         path.push(
             entry
                 .map(|e| e.path.clone())
-                .or_else(|| seen_path.get(id.as_str()).cloned()),
+                .filter(|p| !p.is_empty())
+                .or_else(|| (!k.path.is_empty()).then(|| k.path.clone())),
         );
         title.push(entry.and_then(|e| e.title.clone()));
         published.push(entry.and_then(|e| e.published_at).map(|t| t.timestamp_millis()));
         exclude.push(entry.and_then(|e| e.exclude_reason.clone()));
     }
-    let n = ids.len();
     DataFrame::new(
         n,
         vec![
@@ -117,6 +131,7 @@ fn most_seen_paths(article_events: &DataFrame) -> PolarsResult<HashMap<String, S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::site::StaticCatalog;
 
     fn events(paths: &[&str]) -> DataFrame {
         let n = paths.len();
@@ -135,13 +150,16 @@ mod tests {
 
     #[test]
     fn keeps_article_paths_and_maps_amp_viewer_paths() {
-        let df = article_events(&events(&[
-            "/",
-            "/article/12/a-story",
-            "/v/s/site.example/article/12/a-story",
-            "/section/news",
-            "/article/newsletter/x",
-        ]))
+        let df = article_events(
+            &events(&[
+                "/",
+                "/article/12/a-story",
+                "/v/s/site.example/article/12/a-story",
+                "/section/news",
+                "/article/newsletter/x",
+            ]),
+            &StaticCatalog::default(),
+        )
         .unwrap();
         let ids: Vec<_> = df
             .column(col::EXTERNAL_ID)
@@ -165,12 +183,15 @@ mod tests {
 
     #[test]
     fn metadata_from_the_catalogue_or_the_most_seen_path() {
-        let ev = article_events(&events(&[
-            "/article/1/old-slug",
-            "/article/1/new-slug",
-            "/article/1/new-slug",
-            "/article/2/two",
-        ]))
+        let ev = article_events(
+            &events(&[
+                "/article/1/old-slug",
+                "/article/1/new-slug",
+                "/article/1/new-slug",
+                "/article/2/two",
+            ]),
+            &StaticCatalog::default(),
+        )
         .unwrap();
         let catalog = [CatalogEntry {
             external_id: "2".into(),
@@ -179,7 +200,13 @@ mod tests {
             published_at: Some("2026-01-01T00:00:00Z".parse().unwrap()),
             exclude_reason: Some("sponsored".into()),
         }];
-        let t = article_table(&ev, &["2".into(), "1".into()], &catalog).unwrap();
+        let kept = kept_articles(&ev, &["2".into(), "1".into()]).unwrap();
+        assert_eq!(
+            kept.iter().map(|k| k.path.as_str()).collect::<Vec<_>>(),
+            ["/article/1/new-slug", "/article/2/two"],
+            "sorted by id, each on its most-read path"
+        );
+        let t = article_table(&kept, &catalog).unwrap();
         let t = crate::parquet::ARTICLES
             .conform(&crate::layout::ObjectKey::from_listing("x").unwrap(), &t)
             .unwrap();

@@ -273,6 +273,48 @@ pub async fn read(store: &dyn BlobStore, key: &ObjectKey, schema: &FileSchema) -
     schema.conform(key, &df)
 }
 
+/// Reads only the named columns of a stored Parquet file (the others are not
+/// decoded), checking that each exists with the schema's type.
+///
+/// # Errors
+/// `NotFound`, `Frame` or `Schema` errors naming the key; `Bug` for a column
+/// the schema does not have.
+pub async fn read_columns(
+    store: &dyn BlobStore,
+    key: &ObjectKey,
+    schema: &FileSchema,
+    columns: &[&str],
+) -> Result<DataFrame> {
+    let mut wanted = Vec::with_capacity(columns.len());
+    for name in columns {
+        let (_, t) = schema
+            .columns
+            .iter()
+            .find(|(n, _)| n == name)
+            .ok_or_else(|| Error::Bug(format!("{} has no column {name}", schema.name)))?;
+        wanted.push((*name, *t));
+    }
+    let bytes = store.get(key).await?;
+    let df = ParquetReader::new(Cursor::new(bytes))
+        .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
+        .finish()
+        .map_err(Error::frame(key))?;
+    let mut cols = Vec::with_capacity(wanted.len());
+    for (name, t) in wanted {
+        match df.column(name) {
+            Ok(c) if c.dtype() == &t.dtype() => cols.push(c.clone()),
+            _ => {
+                return Err(Error::Schema {
+                    key: key.clone(),
+                    expected: schema.describe(),
+                    found: FileSchema::describe_frame(&df),
+                })
+            }
+        }
+    }
+    DataFrame::new(df.height(), cols).map_err(Error::frame(key))
+}
+
 /// A `Datetime(ms)` column from epoch milliseconds.
 ///
 /// # Errors

@@ -214,11 +214,29 @@ pub struct Funnel {
     pub pairs: u64,
 }
 
+/// Where the kept articles' metadata came from this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataCounts {
+    /// Settled in the database (published over a day ago): not looked up.
+    pub cached: u64,
+    /// Asked of the site (new, undated, or published within the last day).
+    pub looked_up: u64,
+    pub found: u64,
+    /// The site does not know them (with a reason: never recommended).
+    pub unknown: u64,
+    /// Found or unknown with an exclusion reason.
+    pub excluded: u64,
+    /// The lookup failed: no metadata this run; asked again next run.
+    pub failed: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreprocessOutput {
     pub articles_key: String,
     pub dwell_key: String,
     pub funnel: Funnel,
+    #[serde(default)]
+    pub metadata: MetadataCounts,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

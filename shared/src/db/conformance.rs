@@ -46,6 +46,24 @@ pub(crate) async fn story(db: &dyn RecDb) {
     assert_eq!(again["2"], ids["2"]);
     let other_site = db.upsert_articles("site-b", &[article("1", None)]).await.unwrap();
     assert_ne!(other_site["1"], ids["1"]);
+    // the metadata cache reads back what was stored, for the asked ids only
+    let stored = db
+        .articles(site, &["2".to_string(), "1".to_string(), "9".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(
+        stored,
+        [
+            ArticleRow {
+                title: Some("One".into()),
+                ..article("1", None)
+            },
+            ArticleRow {
+                title: Some("Two".into()),
+                ..article("2", None)
+            },
+        ]
+    );
 
     // nothing current yet
     assert!(db

@@ -110,6 +110,13 @@ pub trait RecDb: Send + Sync + std::fmt::Debug {
     /// `Db` on database failure.
     async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>>;
 
+    /// The stored metadata of these articles (the metadata cache); unknown ids
+    /// are left out.
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn articles(&self, site: &str, external_ids: &[String]) -> Result<Vec<ArticleRow>>;
+
     /// Starts (or restarts) the run's model as 'pending' with no recommendations,
     /// unless the run's model is already saved. Idempotent per (site, type, run).
     ///

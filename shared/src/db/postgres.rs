@@ -90,7 +90,7 @@ impl PgDb {
     }
 
     /// One COPY of `recs` in a transaction of its own; returns rows written.
-    async fn copy_stream(&self, model_id: i32, recs: &[RecRow]) -> Result<u64> {
+    async fn copy_stream(&self, model_id: i32, recs: &[&RecRow]) -> Result<u64> {
         let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
         let mut copy = tx
             .copy_in_raw(
@@ -100,7 +100,7 @@ impl PgDb {
             .await
             .map_err(Error::db("start COPY recommendations"))?;
         let mut buf = Vec::with_capacity(COPY_BUFFER + 1024);
-        for r in recs {
+        for &r in recs {
             // checked by the caller
             let target = i32::try_from(r.recommended_article_id).unwrap_or(i32::MAX);
             copy_row(&mut buf, model_id, r, target);
@@ -220,6 +220,28 @@ impl RecDb for PgDb {
         Ok(out)
     }
 
+    async fn articles(&self, site: &str, external_ids: &[String]) -> Result<Vec<ArticleRow>> {
+        let rows = sqlx::query(
+            "SELECT external_id, title, path, published_at, exclude_reason FROM article \
+             WHERE site = $1 AND external_id = ANY($2) ORDER BY external_id",
+        )
+        .bind(site)
+        .bind(external_ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("read articles"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ArticleRow {
+                external_id: r.get(0),
+                title: r.get(1),
+                path: r.get(2),
+                published_at: r.get(3),
+                exclude_reason: r.get(4),
+            })
+            .collect())
+    }
+
     async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart> {
         let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
         let found = sqlx::query(
@@ -290,18 +312,20 @@ impl RecDb for PgDb {
         // Two foreign-key checks per row make the load CPU-bound in the server,
         // so large loads go in parallel streams, each its own transaction. A
         // stream that dies leaves rows only in this pending model, which no
-        // reader sees and the next save deletes.
+        // reader sees and the next save deletes. Streams split by recommended
+        // article, so no two lock the same article row for their key checks
+        // (shared row locks would cost a multixact each).
         let streams = if recs.len() >= PARALLEL_COPY_MIN_ROWS {
             COPY_STREAMS
         } else {
             1
         };
-        let per_stream = recs.len().div_ceil(streams).max(1);
-        let written = futures::future::try_join_all(
-            recs.chunks(per_stream)
-                .map(|chunk| self.copy_stream(model_id, chunk)),
-        )
-        .await?;
+        let mut parts: Vec<Vec<&RecRow>> = vec![Vec::with_capacity(recs.len() / streams + 1); streams];
+        for r in recs {
+            parts[r.recommended_article_id.rem_euclid(streams as i64) as usize].push(r);
+        }
+        let written =
+            futures::future::try_join_all(parts.iter().map(|part| self.copy_stream(model_id, part))).await?;
         Ok(written.into_iter().sum())
     }
 

@@ -173,6 +173,29 @@ impl RecDb for SqliteDb {
             .collect())
     }
 
+    async fn articles(&self, site: &str, external_ids: &[String]) -> Result<Vec<ArticleRow>> {
+        let ids = serde_json::to_string(external_ids).map_err(|e| Error::Bug(e.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT external_id, title, path, published_at, exclude_reason FROM article \
+             WHERE site = ? AND external_id IN (SELECT value FROM json_each(?)) ORDER BY external_id",
+        )
+        .bind(site)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("read articles"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ArticleRow {
+                external_id: r.get(0),
+                title: r.get(1),
+                path: r.get(2),
+                published_at: r.get(3),
+                exclude_reason: r.get(4),
+            })
+            .collect())
+    }
+
     async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart> {
         let mut tx = self
             .pool

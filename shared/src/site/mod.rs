@@ -18,6 +18,8 @@ use crate::settings::Settings;
 use crate::storage::BlobStore;
 
 pub use static_catalog::StaticCatalog;
+#[cfg(test)]
+pub(crate) use wordpress::fake;
 pub use wordpress::{WordPress, WordPressOptions};
 
 /// An article whose metadata is wanted.

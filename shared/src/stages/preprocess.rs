@@ -1,45 +1,68 @@
 //! Preprocess: `events.parquet` + the site's catalogue → `articles.parquet` and
 //! `dwell.parquet` for the 2-core of readers and articles; reports the funnel.
 
-use polars::prelude::*;
-use tracing::{info, instrument};
+use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::articles::{article_events, article_table};
-use crate::catalog::{self, CatalogEntry};
+use chrono::{DateTime, TimeDelta, Utc};
+use polars::prelude::*;
+use tracing::{info, instrument, warn};
+
+use crate::articles::{article_events, article_table, kept_articles};
+use crate::catalog::CatalogEntry;
 use crate::context::Context;
+use crate::db::ArticleRow;
 use crate::error::{Error, Result};
-use crate::layout::{self, RunLayout};
+use crate::layout::RunLayout;
 use crate::metrics::Unit;
 use crate::parquet::{self, col, ARTICLES, DWELL, EVENTS};
-use crate::stage::{Funnel, PreprocessInput, PreprocessOutput};
+use crate::site::{self, ArticleKey, Lookup, Site};
+use crate::stage::{Funnel, MetadataCounts, PreprocessInput, PreprocessOutput};
 use crate::{dwell, kcore};
 
+/// The columns of `events.parquet` preprocessing reads; event ids and the
+/// rest are fetch's business and are not decoded.
+pub const EVENT_COLUMNS: [&str; 3] = [col::CLIENT_ID, col::ACTIVITY_TIME, col::PAGE_PATH];
+
+/// Cached metadata of articles published more recently than this is looked
+/// up again: headlines and dates still change in a story's first day.
+const FRESH_FOR: TimeDelta = TimeDelta::days(1);
+
 /// # Errors
-/// `Empty` when no reader x article pair survives filtering; storage, frame
-/// and catalogue errors.
+/// `Empty` when no reader x article pair survives filtering; storage, frame,
+/// catalogue and database errors. A failing metadata lookup is not an error:
+/// the article is counted and goes on without metadata.
 #[instrument(skip_all, fields(stage = "preprocess", site = %input.run.site, run_id = %input.run.run_id))]
 pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutput> {
-    let layout = RunLayout::new(&input.run)?;
-    let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS).await?;
-    let catalog = load_catalog(ctx, &input.run.site).await?;
+    let run = &input.run;
+    let layout = RunLayout::new(run)?;
+    let events = parquet::read_columns(ctx.store.as_ref(), &layout.events(), &EVENTS, &EVENT_COLUMNS).await?;
+    let site = site::open(&ctx.settings, ctx.store.as_ref()).await?;
     let cap = ctx.settings.dwell_cap_secs;
     let key = layout.dwell();
     let k2 = key.clone();
-    let (funnel, dwell_df, articles_df) =
-        super::blocking(move || transform(&events, &catalog, cap).map_err(Error::frame(&k2))).await??;
+    let rule: Arc<dyn Site> = site.clone();
+    let prepared =
+        super::blocking(move || transform(&events, rule.as_ref(), cap).map_err(Error::frame(&k2))).await??;
+    let funnel = prepared.funnel;
     if funnel.pairs == 0 {
         return Err(Error::Empty {
             stage: "preprocess",
             what: "no reader x article pairs left after the 2-core filter".into(),
         });
     }
-    parquet::write(ctx.store.as_ref(), &key, &DWELL, &dwell_df).await?;
+    let (catalog, metadata) =
+        article_metadata(ctx, site.as_ref(), &run.site, &prepared.kept, run.as_of).await?;
+    let articles_df = article_table(&prepared.kept, &catalog).map_err(Error::frame(&layout.articles()))?;
+    parquet::write(ctx.store.as_ref(), &key, &DWELL, &prepared.dwell).await?;
     parquet::write(ctx.store.as_ref(), &layout.articles(), &ARTICLES, &articles_df).await?;
-    info!(?funnel, "preprocess done");
+    info!(?funnel, ?metadata, source = site.source(), "preprocess done");
     for (name, v) in [
         ("readers", funnel.readers),
         ("articles", funnel.articles),
         ("pairs", funnel.pairs),
+        ("metadata_looked_up", metadata.looked_up),
+        ("metadata_failed", metadata.failed),
     ] {
         ctx.metric("preprocess", name, v as f64, Unit::Count);
     }
@@ -47,29 +70,123 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
         articles_key: layout.articles().to_string(),
         dwell_key: key.to_string(),
         funnel,
+        metadata,
     })
 }
 
-/// The catalogue if the site has one; an absent catalogue is an empty one.
-async fn load_catalog(ctx: &Context, site: &str) -> Result<Vec<CatalogEntry>> {
-    match ctx.store.get(&layout::catalog(site)?).await {
-        Ok(bytes) => catalog::parse(&String::from_utf8_lossy(&bytes)),
-        Err(Error::NotFound { .. }) => Ok(Vec::new()),
-        Err(e) => Err(e),
+/// Whether an article's cached metadata must be looked up again: never
+/// looked up, no publish time yet, or published within the last day.
+pub fn needs_refresh(cached: Option<&ArticleRow>, as_of: DateTime<Utc>) -> bool {
+    match cached {
+        None => true,
+        Some(row) => row.published_at.is_none_or(|p| p > as_of - FRESH_FOR),
     }
+}
+
+/// Metadata of the kept articles: from the database where it is settled, from
+/// the site for the rest (which then goes into the database).
+async fn article_metadata(
+    ctx: &Context,
+    site: &dyn Site,
+    site_name: &str,
+    kept: &[ArticleKey],
+    as_of: DateTime<Utc>,
+) -> Result<(Vec<CatalogEntry>, MetadataCounts)> {
+    let ids: Vec<String> = kept.iter().map(|k| k.external_id.clone()).collect();
+    let cached: HashMap<String, ArticleRow> = ctx
+        .db
+        .articles(site_name, &ids)
+        .await?
+        .into_iter()
+        .map(|r| (r.external_id.clone(), r))
+        .collect();
+    let stale: Vec<ArticleKey> = kept
+        .iter()
+        .filter(|k| needs_refresh(cached.get(&k.external_id), as_of))
+        .cloned()
+        .collect();
+    let mut counts = MetadataCounts {
+        cached: (kept.len() - stale.len()) as u64,
+        looked_up: stale.len() as u64,
+        ..MetadataCounts::default()
+    };
+    let lookups = if stale.is_empty() {
+        Vec::new()
+    } else {
+        site.metadata(&stale).await
+    };
+    let mut fresh = Vec::with_capacity(stale.len());
+    for (k, lookup) in stale.iter().zip(lookups) {
+        match lookup {
+            Lookup::Found(e) => {
+                counts.found += 1;
+                fresh.push(ArticleRow {
+                    external_id: k.external_id.clone(),
+                    title: e.title,
+                    path: Some(e.path)
+                        .filter(|p| !p.is_empty())
+                        .or_else(|| Some(k.path.clone())),
+                    published_at: e.published_at,
+                    exclude_reason: e.exclude_reason,
+                });
+            }
+            Lookup::Unknown { exclude_reason } => {
+                counts.unknown += 1;
+                fresh.push(ArticleRow {
+                    external_id: k.external_id.clone(),
+                    title: None,
+                    path: Some(k.path.clone()),
+                    published_at: None,
+                    exclude_reason,
+                });
+            }
+            Lookup::Failed(why) => {
+                counts.failed += 1;
+                warn!(article = %k.external_id, source = site.source(), error = %why, "no metadata this run");
+            }
+        }
+    }
+    counts.excluded = fresh.iter().filter(|r| r.exclude_reason.is_some()).count() as u64;
+    if !fresh.is_empty() {
+        ctx.db.upsert_articles(site_name, &fresh).await?;
+    }
+    let mut merged: HashMap<String, ArticleRow> = cached;
+    for row in fresh {
+        merged.insert(row.external_id.clone(), row);
+    }
+    let catalog = merged
+        .into_values()
+        .map(|r| CatalogEntry {
+            external_id: r.external_id,
+            path: r.path.unwrap_or_default(),
+            title: r.title,
+            published_at: r.published_at,
+            exclude_reason: r.exclude_reason,
+        })
+        .collect();
+    Ok((catalog, counts))
 }
 
 fn count_unique(df: &DataFrame, name: &str) -> PolarsResult<u64> {
     Ok(df.column(name)?.n_unique()? as u64)
 }
 
-/// Pure preprocessing: the funnel, the dwell table and the article table.
-pub fn transform(
-    events: &DataFrame,
-    catalog: &[CatalogEntry],
-    cap_secs: f64,
-) -> PolarsResult<(Funnel, DataFrame, DataFrame)> {
-    let on_articles = article_events(events)?;
+/// What the pure part of preprocessing produces.
+#[derive(Debug)]
+pub struct Prepared {
+    pub funnel: Funnel,
+    /// Schema `parquet::DWELL`.
+    pub dwell: DataFrame,
+    /// The articles of the 2-core, by id, with the path most read.
+    pub kept: Vec<ArticleKey>,
+}
+
+/// Pure preprocessing: article events, the 2-core, dwell and the funnel.
+///
+/// # Errors
+/// Polars errors (missing columns).
+pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsResult<Prepared> {
+    let on_articles = article_events(events, site)?;
     let core = kcore::filter(&on_articles, 2)?;
     let all_dwell = dwell::dwell(&on_articles, cap_secs)?;
     let dwell_df = all_dwell
@@ -91,7 +208,7 @@ pub fn transform(
         .flatten()
         .map(str::to_string)
         .collect();
-    let articles_df = article_table(&on_articles, &kept_ids, catalog)?;
+    let kept = kept_articles(&on_articles, &kept_ids)?;
     let funnel = Funnel {
         events: events.height() as u64,
         article_events: on_articles.height() as u64,
@@ -102,7 +219,11 @@ pub fn transform(
         articles: count_unique(&core.pairs, col::EXTERNAL_ID)?,
         pairs: core.pairs.height() as u64,
     };
-    Ok((funnel, dwell_df, articles_df))
+    Ok(Prepared {
+        funnel,
+        dwell: dwell_df,
+        kept,
+    })
 }
 
 /// Real page pings of a news site (`shared/testdata/README.md`): the stage's
@@ -116,6 +237,7 @@ mod wcp {
     use super::*;
     use crate::parquet::{date_column, datetime_ms_column, f64s, strs};
     use crate::snowplow::normalise_path;
+    use crate::stage::MetadataCounts;
     use crate::stage::RunRef;
 
     const CSV: &str = include_str!("../../testdata/wcp-activities.csv");
@@ -350,4 +472,149 @@ mod wcp {
     }
 
     use super::run as run_stage;
+
+    async fn wcp_context(dir: &std::path::Path, wordpress: Option<&str>) -> (Context, RunLayout, RunRef) {
+        let mut settings = crate::settings::Settings::local(dir);
+        settings.site = "wcp".into();
+        settings.wordpress.url = wordpress.map(str::to_string);
+        settings.wordpress.requests_per_sec = 1000.0;
+        let ctx = Context::from_settings(settings).await.unwrap();
+        let run = RunRef {
+            site: "wcp".into(),
+            run_id: "first".into(),
+            as_of: "2021-05-14T00:00:00Z".parse().unwrap(),
+        };
+        let layout = RunLayout::new(&run).unwrap();
+        let events = events_frame(&pings(), &layout.events());
+        parquet::write(ctx.store.as_ref(), &layout.events(), &EVENTS, &events)
+            .await
+            .unwrap();
+        (ctx, layout, run)
+    }
+
+    #[tokio::test]
+    async fn metadata_comes_from_wordpress_once_settled() {
+        let wp = crate::site::fake::FakeWordPress::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, layout, run) = wcp_context(dir.path(), Some(&wp.url)).await;
+        let first = run_stage(PreprocessInput { run: run.clone() }, &ctx)
+            .await
+            .unwrap();
+        assert_eq!(
+            first.metadata,
+            MetadataCounts {
+                cached: 0,
+                looked_up: 3,
+                found: 3,
+                unknown: 0,
+                excluded: 0,
+                failed: 0
+            }
+        );
+        let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
+            .await
+            .unwrap();
+        let titles: Vec<&str> = strs(&articles, col::TITLE)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect();
+        assert_eq!(
+            titles,
+            [
+                "At A Rake\u{2019}s Progress, Former Staff Members Allege Discrimination",
+                "Crazy Aunt Helen\u{2019}s Is Capitol Hill\u{2019}s New Destination for Comfort Food",
+                "D.C. Council Weighs School Budgets & Recovery Funds",
+            ]
+        );
+        let published = crate::parquet::i64s(&articles, col::PUBLISHED_AT).unwrap();
+        assert_eq!(
+            published[1].and_then(DateTime::from_timestamp_millis),
+            Some("2021-05-12T18:09:09Z".parse().unwrap())
+        );
+        assert_eq!(wp.hits("list"), 1, "three ids, one page");
+
+        // the next run asks only for the story published within the last day (516670)
+        let second = RunRef {
+            run_id: "second".into(),
+            ..run
+        };
+        let second_layout = RunLayout::new(&second).unwrap();
+        let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
+            .await
+            .unwrap();
+        parquet::write(ctx.store.as_ref(), &second_layout.events(), &EVENTS, &events)
+            .await
+            .unwrap();
+        let again = run_stage(PreprocessInput { run: second }, &ctx).await.unwrap();
+        assert_eq!(
+            again.metadata,
+            MetadataCounts {
+                cached: 2,
+                looked_up: 1,
+                found: 1,
+                unknown: 0,
+                excluded: 0,
+                failed: 0
+            }
+        );
+        assert_eq!(wp.hits("list"), 2);
+        let again_articles = parquet::read(ctx.store.as_ref(), &second_layout.articles(), &ARTICLES)
+            .await
+            .unwrap();
+        assert!(
+            again_articles.equals_missing(&articles),
+            "cached metadata is the same metadata"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_an_api_the_articles_go_on_without_metadata() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, layout, run) = wcp_context(dir.path(), None).await;
+        let out = run_stage(PreprocessInput { run }, &ctx).await.unwrap();
+        assert_eq!(
+            out.metadata,
+            MetadataCounts {
+                cached: 0,
+                looked_up: 3,
+                found: 0,
+                unknown: 3,
+                excluded: 0,
+                failed: 0
+            }
+        );
+        let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
+            .await
+            .unwrap();
+        assert_eq!(articles.column(col::TITLE).unwrap().null_count(), 3);
+        let paths: Vec<&str> = strs(&articles, col::PATH)
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .collect();
+        assert!(paths.iter().all(|p| p.starts_with("/article/5")), "{paths:?}");
+    }
+
+    #[test]
+    fn the_refresh_rule() {
+        let as_of: DateTime<Utc> = "2026-11-23T12:00:00Z".parse().unwrap();
+        let row = |published: Option<&str>| ArticleRow {
+            external_id: "1".into(),
+            title: None,
+            path: None,
+            published_at: published.map(|p| p.parse().unwrap()),
+            exclude_reason: None,
+        };
+        assert!(needs_refresh(None, as_of), "never looked up");
+        assert!(needs_refresh(Some(&row(None)), as_of), "no publish time yet");
+        assert!(
+            needs_refresh(Some(&row(Some("2026-11-23T01:00:00Z"))), as_of),
+            "published today"
+        );
+        assert!(
+            !needs_refresh(Some(&row(Some("2026-11-22T11:59:59Z"))), as_of),
+            "settled"
+        );
+    }
 }
