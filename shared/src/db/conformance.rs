@@ -102,6 +102,12 @@ pub(crate) async fn story(db: &dyn RecDb) {
 
     // run 2 crashes midway, then is retried: the retry starts from an empty model
     let m2 = fresh(db.begin_model(site, ModelType::Article, "run-2").await.unwrap());
+    // a recommendation of an article that does not exist is refused, whole
+    let unknown = db
+        .insert_recs(m2, &[rec("1", ids["3"], 0.7), rec("1", 987_654, 0.6)])
+        .await
+        .expect_err("unknown article ids are refused");
+    assert!(!unknown.to_string().is_empty());
     db.insert_recs(m2, &[rec("1", ids["3"], 0.7)]).await.unwrap();
     let m2_retry = fresh(db.begin_model(site, ModelType::Article, "run-2").await.unwrap());
     assert_eq!(m2_retry, m2);

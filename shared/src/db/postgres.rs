@@ -41,6 +41,9 @@ const PARALLEL_COPY_MIN_ROWS: usize = 100_000;
 #[derive(Debug, Clone)]
 pub struct PgDb {
     pool: PgPool,
+    /// Whether this role may skip per-row foreign-key triggers while loading
+    /// (asked once).
+    trusted_load: std::sync::Arc<tokio::sync::OnceCell<bool>>,
 }
 
 impl PgDb {
@@ -66,13 +69,23 @@ impl PgDb {
                 .connect_with(opts.clone())
                 .await
                 .map_err(Error::db("connect postgres"))?;
-            // the name was checked to be [A-Za-z0-9_] above
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema}"
-            )))
-            .execute(&admin)
-            .await
-            .map_err(Error::db("create schema"))?;
+            // creating needs a privilege on the database that a role with an
+            // existing schema of its own may lack, so look first
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                    .bind(schema)
+                    .fetch_one(&admin)
+                    .await
+                    .map_err(Error::db("find schema"))?;
+            if !exists {
+                // the name was checked to be [A-Za-z0-9_] above
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema}"
+                )))
+                .execute(&admin)
+                .await
+                .map_err(Error::db("create schema"))?;
+            }
             admin.close().await;
             opts = opts.options([("search_path", schema)]);
         }
@@ -82,16 +95,78 @@ impl PgDb {
             .await
             .map_err(Error::db("connect postgres"))?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(PgDb { pool })
+        Ok(PgDb {
+            pool,
+            trusted_load: std::sync::Arc::default(),
+        })
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
+    /// Whether the role may set `session_replication_role` (a superuser, or
+    /// on PostgreSQL 15+ a role granted `SET` on it, as RDS's `rds_superuser`).
+    async fn may_skip_key_triggers(&self) -> Result<bool> {
+        let pool = &self.pool;
+        self.trusted_load
+            .get_or_try_init(|| async move {
+                let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(Error::db("server version"))?;
+                let query = if version >= 150_000 {
+                    "SELECT has_parameter_privilege('session_replication_role', 'SET')"
+                } else {
+                    "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                };
+                sqlx::query_scalar(query)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(Error::db("load privileges"))
+            })
+            .await
+            .copied()
+    }
+
+    /// The foreign keys of a load, checked once as a set: every recommended
+    /// article exists (the model was checked by the caller).
+    async fn check_articles_exist(&self, recs: &[RecRow]) -> Result<()> {
+        let mut ids: Vec<i32> = recs
+            .iter()
+            .map(|r| i32::try_from(r.recommended_article_id).unwrap_or(i32::MAX))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let missing: Vec<i32> = sqlx::query_scalar(
+            "SELECT wanted FROM UNNEST($1::int[]) AS wanted \
+             WHERE NOT EXISTS (SELECT 1 FROM article WHERE id = wanted) LIMIT 5",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("check recommended articles"))?;
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(format!(
+                "recommendations name articles that do not exist (ids {missing:?})"
+            )))
+        }
+    }
+
     /// One COPY of `recs` in a transaction of its own; returns rows written.
-    async fn copy_stream(&self, model_id: i32, recs: &[&RecRow]) -> Result<u64> {
+    /// With `trusted`, the rows' keys were checked as a set beforehand and the
+    /// per-row key triggers are skipped for this transaction only, as
+    /// `pg_restore --disable-triggers` does: they cost most of a load.
+    async fn copy_stream(&self, model_id: i32, recs: &[&RecRow], trusted: bool) -> Result<u64> {
         let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        if trusted {
+            sqlx::query("SET LOCAL session_replication_role = replica")
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("skip key triggers"))?;
+        }
         let mut copy = tx
             .copy_in_raw(
                 "COPY recommendation (model_id, source_entity_id, recommended_article_id, score) \
@@ -324,8 +399,13 @@ impl RecDb for PgDb {
         for r in recs {
             parts[r.recommended_article_id.rem_euclid(streams as i64) as usize].push(r);
         }
+        let trusted = self.may_skip_key_triggers().await?;
+        if trusted {
+            self.check_articles_exist(recs).await?;
+        }
         let written =
-            futures::future::try_join_all(parts.iter().map(|part| self.copy_stream(model_id, part))).await?;
+            futures::future::try_join_all(parts.iter().map(|part| self.copy_stream(model_id, part, trusted)))
+                .await?;
         Ok(written.into_iter().sum())
     }
 
@@ -467,6 +547,45 @@ mod tests {
             .unwrap()
             .is_some());
         t.drop_schema().await;
+    }
+
+    /// A role that is not a superuser (as an application's usually is) takes
+    /// the path with per-row key checks, and tells the same story.
+    #[tokio::test]
+    async fn postgres_without_superuser_checks_keys_per_row() {
+        let admin = Scratch::new("admin").await;
+        assert!(
+            admin.db.may_skip_key_triggers().await.unwrap(),
+            "the test database's superuser"
+        );
+        let role = format!("t_app_{}_{}", std::process::id(), rand::random::<u32>());
+        let schema = format!("{role}_s");
+        for sql in [
+            format!("CREATE ROLE {role} LOGIN NOSUPERUSER"),
+            format!("CREATE SCHEMA {schema} AUTHORIZATION {role}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(admin.db.pool())
+                .await
+                .unwrap();
+        }
+        let mut url: reqwest::Url = crate::settings::test_database_url().parse().unwrap();
+        url.set_username(&role).unwrap();
+        url.set_password(None).unwrap();
+        let app = PgDb::open(url.as_str(), Some(&schema)).await.unwrap();
+        assert!(!app.may_skip_key_triggers().await.unwrap());
+        conformance::story(&app).await;
+        app.pool().close().await;
+        for sql in [
+            format!("DROP SCHEMA {schema} CASCADE"),
+            format!("DROP ROLE {role}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(admin.db.pool())
+                .await
+                .unwrap();
+        }
+        admin.drop_schema().await;
     }
 
     #[tokio::test]
