@@ -16,6 +16,7 @@ lint: ## Check formatting and clippy
 
 bench: ## Benchmarks (release build); figures are printed
 	$(CARGO) bench -p article-rec-core --bench fetch
+	$(CARGO) bench -p article-rec-core --bench preprocess
 	$(CARGO) bench -p article-rec-core --bench save
 
 clean-local: ## Remove the local run's outputs and database
