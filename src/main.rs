@@ -138,6 +138,9 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             let report = article_rec::runner::run_pipeline(&ctx, &run)
                 .await
                 .with_context(|| format!("run {} of site {} failed", run.run_id, run.site))?;
+            if let Err(e) = ctx.metrics.flush().await {
+                eprintln!("warning: metrics not sent: {e}");
+            }
             let summary = summary::Summary::new(&ctx, &run, &report).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary.to_json())?);

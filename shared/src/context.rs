@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::db::{self, RecDb};
 use crate::error::{Error, Result};
 use crate::metrics::{LogMetrics, Metrics};
-use crate::settings::Settings;
+use crate::settings::{MetricsSink, Settings};
 use crate::storage::{self, BlobStore};
 
 #[derive(Debug, Clone)]
@@ -23,8 +23,24 @@ impl Context {
     ///
     /// # Errors
     /// `Config` for unsupported URLs; `Db` when the database cannot be opened.
-    pub async fn from_settings(settings: Settings) -> Result<Context> {
+    pub async fn from_settings(mut settings: Settings) -> Result<Context> {
         settings.check()?;
+        let aws = match (&settings.database_url_parameter, settings.metrics_sink) {
+            (None, MetricsSink::Log) => None,
+            _ => Some(crate::aws::sdk_config(settings.s3.region.as_deref(), None).await),
+        };
+        if let (Some(name), Some(aws)) = (&settings.database_url_parameter, &aws) {
+            // the secret replaces the URL in memory only; Debug of Settings redacts it
+            settings.database_url =
+                crate::aws::secure_parameter(&aws_sdk_ssm::Client::new(aws), name).await?;
+        }
+        let metrics: Arc<dyn Metrics> = match (settings.metrics_sink, &aws) {
+            (MetricsSink::CloudWatch, Some(aws)) => Arc::new(crate::aws::CloudWatchMetrics::new(
+                aws_sdk_cloudwatch::Client::new(aws),
+                &settings.metrics_namespace,
+            )),
+            _ => Arc::new(LogMetrics),
+        };
         if let Some(path) = settings.database_url.strip_prefix("sqlite://") {
             if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|source| Error::Storage {
@@ -37,7 +53,7 @@ impl Context {
             store: storage::open(&settings.store_url, &settings.s3).await?,
             db: db::open(&settings.database_url).await?,
             settings,
-            metrics: Arc::new(LogMetrics),
+            metrics,
         })
     }
 

@@ -43,7 +43,15 @@ where
     lambda_runtime::run(service_fn(move |event: LambdaEvent<I>| {
         let ctx = ctx.clone();
         let span = tracing::info_span!("stage", stage, request_id = %event.context.request_id);
-        async move { f(event.payload, ctx).await.map_err(Diagnostic::from) }.instrument(span)
+        async move {
+            let out = f(event.payload, ctx.clone()).await;
+            // metrics are worth a retry of their own, not of the stage
+            if let Err(e) = ctx.metrics.flush().await {
+                tracing::warn!(error = %e, "metrics not sent");
+            }
+            out.map_err(Diagnostic::from)
+        }
+        .instrument(span)
     }))
     .await
 }

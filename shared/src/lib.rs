@@ -22,6 +22,7 @@
 
 pub mod als;
 pub mod articles;
+pub mod aws;
 pub mod catalog;
 pub mod context;
 pub mod db;

@@ -11,14 +11,24 @@ pub enum Unit {
 }
 
 /// A sink for per-stage, per-site figures.
+#[async_trait::async_trait]
 pub trait Metrics: Send + Sync + Debug {
     fn record(&self, stage: &str, site: &str, name: &str, value: f64, unit: Unit);
+
+    /// Sends what was recorded, if the sink buffers; returns requests made.
+    ///
+    /// # Errors
+    /// When the sink's service cannot be reached.
+    async fn flush(&self) -> crate::Result<usize> {
+        Ok(0)
+    }
 }
 
 /// Writes each figure as a structured `tracing` event.
 #[derive(Debug, Default, Clone)]
 pub struct LogMetrics;
 
+#[async_trait::async_trait]
 impl Metrics for LogMetrics {
     fn record(&self, stage: &str, site: &str, name: &str, value: f64, unit: Unit) {
         tracing::info!(target: "metrics", stage, site, metric = name, value, unit = ?unit);

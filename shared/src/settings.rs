@@ -57,6 +57,13 @@ impl AlsParams {
     }
 }
 
+/// Where metrics go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsSink {
+    Log,
+    CloudWatch,
+}
+
 /// Everything a stage may be configured with.
 #[derive(Clone, PartialEq)]
 pub struct Settings {
@@ -87,6 +94,13 @@ pub struct Settings {
     /// How long save waits for another run of the site to finish before failing
     /// with a retryable error.
     pub save_lock_wait_secs: u64,
+    /// SSM parameter (a SecureString) holding the database URL; when set it
+    /// replaces `database_url`, read once per process.
+    pub database_url_parameter: Option<String>,
+    /// `log` (structured log lines) or `cloudwatch`.
+    pub metrics_sink: MetricsSink,
+    /// CloudWatch namespace of the metrics.
+    pub metrics_namespace: String,
     /// The site's WordPress API, where article metadata comes from when set.
     pub wordpress: crate::site::WordPressOptions,
     pub als: AlsParams,
@@ -110,6 +124,9 @@ impl fmt::Debug for Settings {
             .field("keep_models", &self.keep_models)
             .field("save_lock_wait_secs", &self.save_lock_wait_secs)
             .field("wordpress", &self.wordpress)
+            .field("database_url_parameter", &self.database_url_parameter)
+            .field("metrics_sink", &self.metrics_sink)
+            .field("metrics_namespace", &self.metrics_namespace)
             .field("als", &self.als)
             .finish()
     }
@@ -157,6 +174,9 @@ impl Settings {
             keep_models: 3,
             save_lock_wait_secs: 120,
             wordpress: crate::site::WordPressOptions::default(),
+            database_url_parameter: None,
+            metrics_sink: MetricsSink::Log,
+            metrics_namespace: "ArticleRec".into(),
             als: AlsParams::default(),
         }
     }
@@ -223,6 +243,21 @@ impl Settings {
         parse_into(&get, "DEFAULTS_HALF_LIFE_DAYS", &mut s.defaults_half_life_days)?;
         parse_into(&get, "KEEP_MODELS", &mut s.keep_models)?;
         parse_into(&get, "SAVE_LOCK_WAIT_SECS", &mut s.save_lock_wait_secs)?;
+        s.database_url_parameter = get("DATABASE_URL_PARAMETER").filter(|v| !v.is_empty());
+        if let Some(v) = get("METRICS_SINK") {
+            s.metrics_sink = match v.as_str() {
+                "log" => MetricsSink::Log,
+                "cloudwatch" => MetricsSink::CloudWatch,
+                other => {
+                    return Err(Error::Config(format!(
+                        "METRICS_SINK {other:?}: use log or cloudwatch"
+                    )))
+                }
+            };
+        }
+        if let Some(v) = get("METRICS_NAMESPACE") {
+            s.metrics_namespace = v;
+        }
         s.wordpress.url = get("WORDPRESS_URL").filter(|v| !v.is_empty());
         parse_into(
             &get,
