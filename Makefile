@@ -19,7 +19,10 @@ bench: ## Benchmarks (release build); figures are printed
 	$(CARGO) bench -p article-rec-core --bench preprocess
 	$(CARGO) bench -p article-rec-core --bench save
 
+lambda: ## Build the five Lambda functions for release (needs cargo-lambda)
+	cargo lambda build --release -p fetch -p preprocess -p defaults -p train -p save --locked
+
 clean-local: ## Remove the local run's outputs and database
 	rm -rf local
 
-.PHONY: help run test lint bench clean-local
+.PHONY: help run test lint bench lambda clean-local
