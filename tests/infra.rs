@@ -111,3 +111,59 @@ fn state_machine_retries_only_transient_errors_and_catches_everything() {
         );
     }
 }
+
+/// Every environment variable the template sets is one the settings read (a
+/// misspelt name would be silently ignored in AWS), and the functions that
+/// reach the database get its URL from SSM and run in its VPC.
+#[test]
+fn template_environment_matches_the_settings() {
+    let template = read("template.yaml");
+    let settings = read("shared/src/settings.rs");
+    let mut in_env = false;
+    let mut names = Vec::new();
+    for line in template.lines() {
+        let trimmed = line.trim_start();
+        if trimmed == "Variables:" {
+            in_env = true;
+            continue;
+        }
+        if in_env {
+            match trimmed.split_once(':') {
+                Some((key, _))
+                    if !key.is_empty() && key.chars().all(|c| c.is_ascii_uppercase() || c == '_') =>
+                {
+                    names.push(key.to_string());
+                }
+                _ => in_env = false,
+            }
+        }
+    }
+    assert!(names.len() >= 8, "found only {names:?}");
+    // STAGE names the deployment for people; it is not a setting
+    for name in names.iter().filter(|n| *n != "STAGE" && *n != "RUST_LOG") {
+        assert!(
+            settings.contains(&format!("\"{name}\"")),
+            "template sets {name}, which no setting reads"
+        );
+    }
+    for function in ["PreprocessFunction", "SaveFunction"] {
+        // a resource runs to the next line indented by exactly two spaces
+        let lines: Vec<&str> = template.lines().collect();
+        let start = lines
+            .iter()
+            .position(|l| *l == format!("  {function}:"))
+            .unwrap_or_else(|| panic!("no {function} in the template"));
+        let end = lines[start + 1..]
+            .iter()
+            .position(|l| l.starts_with("  ") && !l.starts_with("   "))
+            .map_or(lines.len(), |i| start + 1 + i);
+        let body = lines[start..end].join("\n");
+        for needle in [
+            "VpcConfig:",
+            "DATABASE_URL_PARAMETER: !Ref DatabaseUrlParam",
+            "ssm:GetParameter",
+        ] {
+            assert!(body.contains(needle), "{function} lacks {needle}");
+        }
+    }
+}
