@@ -98,7 +98,14 @@ fn now_second() -> DateTime<Utc> {
 async fn generate_into(ctx: &Context, spec: &Spec) -> anyhow::Result<generate::Truth> {
     let input = InputLayout::new(&ctx.settings.input_prefix)?;
     let data = generate::generate(spec, &input);
-    generate::write(&data, ctx.store.as_ref(), &input, &ctx.settings.site).await?;
+    generate::write_to(
+        &data,
+        ctx.input.as_ref(),
+        ctx.store.as_ref(),
+        &input,
+        &ctx.settings.site,
+    )
+    .await?;
     Ok(data.truth)
 }
 
@@ -117,7 +124,7 @@ async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             let window = run.window(ctx.settings.days_of_data);
             let mut has_input = false;
             for hour in input.hours(&window) {
-                if !ctx.store.list(&hour.prefix).await?.is_empty() {
+                if !ctx.input.list(&hour.prefix).await?.is_empty() {
                     has_input = true;
                     break;
                 }

@@ -25,8 +25,12 @@ async fn context(moto: &MotoServer, bucket: &str, dir: &std::path::Path) -> Cont
     let mut settings = Settings::local(dir);
     settings.days_of_data = 3;
     let db_url = settings.database_url.clone();
+    // as deployed: the loader's bucket apart from the job's data bucket
+    let raw = moto.store(&format!("{bucket}-snowplow"), "").await;
+    settings.input_url = Some(format!("s3://{bucket}-snowplow"));
     Context {
         store: Arc::new(moto.store(bucket, "data").await),
+        input: Arc::new(raw),
         db: article_rec::db::open(&db_url).await.unwrap(),
         settings,
         metrics: Arc::new(LogMetrics),
@@ -40,7 +44,7 @@ async fn generated(ctx: &Context, end: DateTime<Utc>, days: u32) -> Truth {
     spec.record_expected = true;
     let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
     let g = generate::generate(&spec, &input);
-    generate::write(&g, ctx.store.as_ref(), &input, "example")
+    generate::write_to(&g, ctx.input.as_ref(), ctx.store.as_ref(), &input, "example")
         .await
         .unwrap();
     g.truth
@@ -90,6 +94,15 @@ async fn fetch_finds_exactly_the_valid_events_and_quarantines_the_rest() {
     assert_eq!(c.parsed.bots, truth.bot_events);
     assert_eq!(c.parsed.other_app, truth.other_app_events);
     assert_eq!(c.parsed.not_page_event, truth.non_page_events);
+    // input and data stay in their own buckets: nothing written beside the loader's files
+    let cache = layout::hour_cache("example").unwrap();
+    assert!(ctx.input.list(&cache).await.unwrap().is_empty());
+    assert!(!ctx.store.list(&cache).await.unwrap().is_empty());
+    let hour = InputLayout::new(&ctx.settings.input_prefix)
+        .unwrap()
+        .hour(t() - Duration::hours(1));
+    assert!(ctx.store.list(&hour.prefix).await.unwrap().is_empty());
+    assert!(!ctx.input.list(&hour.prefix).await.unwrap().is_empty());
 
     // content, not just counts
     let df = events_of(&ctx, "r1", t()).await;
@@ -178,7 +191,7 @@ async fn later_runs_parse_only_new_or_changed_hours_and_match_a_fresh_run() {
     let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
     let hour = input.hour(t() - Duration::hours(5));
     let late = input.part(&hour, "late-arrival.gz");
-    ctx.store.put(&late, Bytes::from_static(b"")).await.unwrap();
+    ctx.input.put(&late, Bytes::from_static(b"")).await.unwrap();
     let third = fetch_at(&ctx, "r3", later).await;
     assert_eq!((third.counts.hours_parsed, third.counts.hours_cached), (1, 71));
 }
@@ -221,7 +234,7 @@ async fn an_empty_window_is_a_clear_error_and_a_missing_hour_a_warning() {
     generated(&ctx, t(), 3).await;
     let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
     let gone = input.hour(t() - Duration::hours(10));
-    ctx.store.delete_prefix(&gone.prefix).await.unwrap();
+    ctx.input.delete_prefix(&gone.prefix).await.unwrap();
     let out = fetch_at(&ctx, "holes", t()).await;
     assert_eq!(out.counts.hours_missing, 1);
     assert_eq!(out.counts.hours_read, 71);

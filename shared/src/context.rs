@@ -12,7 +12,10 @@ use crate::storage::{self, BlobStore};
 
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// Where the job keeps its data: run outputs, the hour cache, catalogues.
     pub store: Arc<dyn BlobStore>,
+    /// Where the Snowplow S3 loader writes (`INPUT_URL`); the data store when unset.
+    pub input: Arc<dyn BlobStore>,
     pub db: Arc<dyn RecDb>,
     pub settings: Settings,
     pub metrics: Arc<dyn Metrics>,
@@ -49,8 +52,14 @@ impl Context {
                 })?;
             }
         }
+        let store = storage::open(&settings.store_url, &settings.s3).await?;
+        let input = match &settings.input_url {
+            Some(url) => storage::open(url, &settings.s3).await?,
+            None => store.clone(),
+        };
         Ok(Context {
-            store: storage::open(&settings.store_url, &settings.s3).await?,
+            store,
+            input,
             db: db::open(&settings.database_url).await?,
             settings,
             metrics,

@@ -610,6 +610,21 @@ pub async fn write(
     input: &InputLayout,
     site: &str,
 ) -> Result<Vec<ObjectKey>> {
+    write_to(gen, store, store, input, site).await
+}
+
+/// As [`write`], with the hour partitions in the Snowplow store `raw` and the
+/// catalogue in the data store `data`, as deployed.
+///
+/// # Errors
+/// Storage errors.
+pub async fn write_to(
+    gen: &Generated,
+    raw: &dyn BlobStore,
+    data: &dyn BlobStore,
+    input: &InputLayout,
+    site: &str,
+) -> Result<Vec<ObjectKey>> {
     let mut keys = Vec::new();
     for (hour, lines) in &gen.hours {
         let key = part_key(input, *hour);
@@ -620,12 +635,11 @@ pub async fn write(
                 .map_err(|e| Error::Bug(format!("gzip: {e}")))?;
         }
         let body = gz.finish().map_err(|e| Error::Bug(format!("gzip: {e}")))?;
-        store.put(&key, Bytes::from(body)).await?;
+        raw.put(&key, Bytes::from(body)).await?;
         keys.push(key);
     }
     let catalog_key = crate::layout::catalog(site)?;
-    store
-        .put(&catalog_key, Bytes::from(crate::catalog::to_jsonl(&gen.catalog)?))
+    data.put(&catalog_key, Bytes::from(crate::catalog::to_jsonl(&gen.catalog)?))
         .await?;
     Ok(keys)
 }

@@ -79,7 +79,10 @@ pub struct Settings {
     pub s3: crate::storage::s3::S3Options,
     /// `sqlite://path` or `postgres://...`. Redacted in `Debug`.
     pub database_url: String,
-    /// Where the Snowplow S3 loader writes, relative to the store root.
+    /// The store the Snowplow S3 loader writes to (`s3://bucket/prefix` or a
+    /// directory); unset: the data store itself.
+    pub input_url: Option<String>,
+    /// Where the Snowplow S3 loader writes, relative to the input store's root.
     pub input_prefix: String,
     /// Seed of every random choice (ALS initialisation), for reproducible runs.
     pub seed: u64,
@@ -116,6 +119,7 @@ impl fmt::Debug for Settings {
             .field("store_url", &self.store_url)
             .field("s3", &self.s3)
             .field("database_url", &redact_url(&self.database_url))
+            .field("input_url", &self.input_url)
             .field("input_prefix", &self.input_prefix)
             .field("seed", &self.seed)
             .field("dwell_cap_secs", &self.dwell_cap_secs)
@@ -166,6 +170,7 @@ impl Settings {
                 ..Default::default()
             },
             database_url: format!("sqlite://{}", dir.join("article-rec.sqlite").display()),
+            input_url: None,
             input_prefix: "enriched/good".into(),
             seed: 42,
             dwell_cap_secs: 600.0,
@@ -234,6 +239,7 @@ impl Settings {
         if let Some(v) = get("DATABASE_URL") {
             s.database_url = v;
         }
+        s.input_url = get("INPUT_URL").filter(|v| !v.is_empty());
         if let Some(v) = get("INPUT_PREFIX") {
             s.input_prefix = v;
         }

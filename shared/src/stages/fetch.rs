@@ -77,7 +77,7 @@ async fn read_manifest(ctx: &Context, files: &HourFiles) -> Result<Option<Manife
 
 async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<Hour> {
     let source = InputLayout::new(&ctx.settings.input_prefix)?.hour(hour);
-    let objects = ctx.store.list(&source.prefix).await?;
+    let objects = ctx.input.list(&source.prefix).await?;
     let mut out = FetchHourOutput {
         hour,
         status: HourStatus::Missing,
@@ -118,7 +118,7 @@ async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<
     }
     let mut batch = EventBatch::new(&ctx.settings.app_id);
     for obj in &objects {
-        let body = ctx.store.get(&obj.key).await?;
+        let body = ctx.input.get(&obj.key).await?;
         batch.add_object(&obj.key, &body);
     }
     out.status = HourStatus::Parsed;
