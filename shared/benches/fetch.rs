@@ -11,6 +11,8 @@
 // A bench binary takes its size from the environment, not from Settings.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -38,12 +40,6 @@ fn cpu_seconds() -> f64 {
     let after = &stat[stat.rfind(')').unwrap() + 2..];
     let f: Vec<&str> = after.split(' ').collect();
     (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0
 }
 
 fn data_dir(events: u64) -> PathBuf {
@@ -140,7 +136,7 @@ async fn measure(dir: &Path) {
         cpu,
         wall
     );
-    println!("  peak RSS so far: {:.0} MiB", peak_rss_mib());
+    println!("  peak RSS so far: {:.0} MiB", common::peak_rss_mib());
 
     // 2. the whole stage, cold then warm
     let ctx = Context::from_settings(s.clone()).await.unwrap();
@@ -165,7 +161,7 @@ async fn measure(dir: &Path) {
             out.counts.hours_cached
         );
     }
-    println!("peak RSS: {:.0} MiB", peak_rss_mib());
+    println!("peak RSS: {:.0} MiB", common::peak_rss_mib());
 }
 
 fn main() {

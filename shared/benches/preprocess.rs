@@ -12,6 +12,8 @@
 // A bench binary takes its size from the environment, not from Settings.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -33,12 +35,6 @@ const DAYS: i64 = 28;
 const ARTICLES: usize = 20_000;
 /// Rows per generated chunk: keeps generation's own memory small.
 const CHUNK: usize = 2_000_000;
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0
-}
 
 fn data_dir(events: usize) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-data/preprocess-{events}"))
@@ -158,7 +154,7 @@ async fn measure(dir: &Path) {
         f.articles,
         f.filter_passes,
         f.pairs,
-        peak_rss_mib()
+        common::peak_rss_mib()
     );
     drop((events, prepared));
 
@@ -171,7 +167,7 @@ async fn measure(dir: &Path) {
         "preprocess stage (read, transform, metadata for {} articles, writes): {:.2} s; peak RSS {:.0} MiB",
         out.funnel.articles,
         t2.elapsed().as_secs_f64(),
-        peak_rss_mib()
+        common::peak_rss_mib()
     );
 }
 

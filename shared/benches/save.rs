@@ -12,6 +12,8 @@
 // A bench binary takes its size from the environment, not from Settings.
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::time::Instant;
 
 use article_rec::db::{ArticleRow, ModelStart, ModelType, PgDb, RecDb, RecRow};
@@ -28,18 +30,12 @@ fn env_usize(key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-    line.split_whitespace().nth(1).unwrap().parse::<f64>().unwrap() / 1024.0
-}
-
 fn bench_knn(n: usize, k: usize) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let factors = Array2::from_shape_fn((n, k), |_| rng.random::<f32>() - 0.5);
     let decay: Vec<f32> = (0..n).map(|_| rng.random_range(0.1..1.0)).collect();
     let excluded: Vec<bool> = (0..n).map(|i| i % 100 == 0).collect();
-    let before = peak_rss_mib();
+    let before = common::peak_rss_mib();
     let t = Instant::now();
     let lists = nearest(factors.view(), &decay, &excluded, MAX_RECS);
     let secs = t.elapsed().as_secs_f64();
@@ -50,7 +46,7 @@ fn bench_knn(n: usize, k: usize) {
          ({:.0} articles/s); peak RSS {:.0} MiB (factors and inputs {:.0} MiB before)",
         rayon::current_num_threads(),
         n as f64 / secs,
-        peak_rss_mib(),
+        common::peak_rss_mib(),
         before
     );
 }

@@ -363,16 +363,59 @@ pub(crate) async fn readers_see_whole_models(db: &dyn RecDb) {
         .all(|(_, s)| (*s - versions as f64 / 100.0).abs() < 1e-9));
 }
 
-/// After a save died inside `insert_recs` (model `dead` of `site`, run
-/// `dead_run`), model `previous` is still what readers get, the dead model
-/// shows no rows, and the next run discards it.
-pub(crate) async fn after_a_dead_save(
-    db: &dyn RecDb,
-    site: &str,
-    previous: i64,
-    dead: i64,
-    expected: &[(String, f64)],
-) {
+/// A site with a current model, and a second run's model begun with a
+/// million rows ready to load: a save about to die.
+pub(crate) struct DyingSave {
+    pub(crate) site: &'static str,
+    pub(crate) previous: i64,
+    pub(crate) dead: i64,
+    /// What readers get from the previous model for source "0".
+    pub(crate) expected: Vec<(String, f64)>,
+    pub(crate) load: Vec<RecRow>,
+}
+
+pub(crate) async fn dying_save(db: &dyn RecDb) -> DyingSave {
+    let site = "site-k";
+    let arts: Vec<ArticleRow> = (0..1000)
+        .map(|i| ArticleRow {
+            external_id: i.to_string(),
+            title: None,
+            path: None,
+            published_at: None,
+            exclude_reason: None,
+        })
+        .collect();
+    let ids = db.upsert_articles(site, &arts).await.unwrap();
+    let rec = |s: usize, t: usize| RecRow {
+        source_entity_id: s.to_string(),
+        recommended_article_id: ids[&t.to_string()],
+        score: 0.5,
+    };
+    let previous = save(db, site, "run-1", &[rec(0, 1), rec(0, 2)]).await;
+    let expected = db.current_recs(site, "0").await.unwrap();
+    let dead = fresh(
+        db.begin_model(site, ModelType::Article, "dying-run")
+            .await
+            .unwrap(),
+    );
+    let load = (0..1000)
+        .flat_map(|s| (0..1000).map(move |t| (s, t)))
+        .map(|(s, t)| rec(s, t))
+        .collect();
+    DyingSave {
+        site,
+        previous,
+        dead,
+        expected,
+        load,
+    }
+}
+
+/// After the save of [`dying_save`] died inside `insert_recs`: the previous
+/// model is still what readers get, the dead model is not current, and the
+/// next run discards it.
+pub(crate) async fn after_a_dead_save(db: &dyn RecDb, d: &DyingSave) {
+    let (site, previous, dead) = (d.site, d.previous, d.dead);
     assert_eq!(
         db.current_model(site, ModelType::Article)
             .await
@@ -381,7 +424,7 @@ pub(crate) async fn after_a_dead_save(
             .id,
         previous
     );
-    assert_eq!(db.current_recs(site, "0").await.unwrap(), expected);
+    assert_eq!(db.current_recs(site, "0").await.unwrap(), d.expected);
     assert!(db.activate(previous).await.is_ok(), "still current");
     assert_eq!(
         db.discard_pending(site, ModelType::Article, "next-run")

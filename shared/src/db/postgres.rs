@@ -636,43 +636,10 @@ mod tests {
     #[tokio::test]
     async fn postgres_save_killed_midway_leaves_the_previous_model_current() {
         let t = Scratch::new("killed").await;
-        let site = "site-k";
-        let arts: Vec<ArticleRow> = (0..1000)
-            .map(|i| ArticleRow {
-                external_id: i.to_string(),
-                title: None,
-                path: None,
-                published_at: None,
-                exclude_reason: None,
-            })
-            .collect();
-        let ids = t.db.upsert_articles(site, &arts).await.unwrap();
-        let rec = |s: usize, t: usize| RecRow {
-            source_entity_id: s.to_string(),
-            recommended_article_id: ids[&t.to_string()],
-            score: 0.5,
-        };
-        let ModelStart::Fresh(previous) = t.db.begin_model(site, ModelType::Article, "run-1").await.unwrap()
-        else {
-            panic!("fresh schema")
-        };
-        t.db.insert_recs(previous, &[rec(0, 1), rec(0, 2)]).await.unwrap();
-        t.db.activate(previous).await.unwrap();
-        let expected = t.db.current_recs(site, "0").await.unwrap();
-
-        let ModelStart::Fresh(dead) =
-            t.db.begin_model(site, ModelType::Article, "dying-run")
-                .await
-                .unwrap()
-        else {
-            panic!("new run")
-        };
-        let big: Vec<RecRow> = (0..1000)
-            .flat_map(|s| (0..1000).map(move |t| (s, t)))
-            .map(|(s, t)| rec(s, t))
-            .collect();
+        let d = conformance::dying_save(&t.db).await;
+        let (dead, load) = (d.dead, d.load.clone());
         let db = t.db.clone();
-        let copy = tokio::spawn(async move { db.insert_recs(dead, &big).await });
+        let copy = tokio::spawn(async move { db.insert_recs(dead, &load).await });
         // drop the COPY's connection from the server side, as a crash or a network cut would
         let app = format!("article-rec/{}", t.schema);
         let admin = PgPoolOptions::new()
@@ -709,7 +676,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(status, "pending", "a half-loaded model is never switched in");
-        conformance::after_a_dead_save(&t.db, site, previous, dead, &expected).await;
+        conformance::after_a_dead_save(&t.db, &d).await;
         let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation WHERE model_id = $1")
             .bind(dead as i32)
             .fetch_one(t.db.pool())

@@ -60,6 +60,17 @@ impl SqliteDb {
     }
 }
 
+impl SqliteDb {
+    /// A transaction that takes the write lock at once, so a read-then-write
+    /// never fails on a snapshot another writer moved.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Error::db("begin"))
+    }
+}
+
 #[async_trait]
 impl RecDb for SqliteDb {
     async fn lock_site(&self, site: &str, wait: Duration) -> Result<SiteLock> {
@@ -80,11 +91,7 @@ impl RecDb for SqliteDb {
     }
 
     async fn rollback(&self, site: &str, kind: ModelType) -> Result<Rollback> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(Error::db("begin"))?;
+        let mut tx = self.write_tx().await?;
         let pick = |status: &'static str| {
             sqlx::query(
                 "SELECT id, site, type, status, run_id FROM model \
@@ -197,11 +204,7 @@ impl RecDb for SqliteDb {
     }
 
     async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(Error::db("begin"))?;
+        let mut tx = self.write_tx().await?;
         let found = sqlx::query("SELECT id, status FROM model WHERE site = ? AND type = ? AND run_id = ?")
             .bind(site)
             .bind(kind.as_str())
@@ -252,11 +255,7 @@ impl RecDb for SqliteDb {
 
     async fn insert_recs(&self, model_id: i64, recs: &[RecRow]) -> Result<u64> {
         recs.iter().try_for_each(super::check_score)?;
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(Error::db("begin"))?;
+        let mut tx = self.write_tx().await?;
         let status: Option<String> = sqlx::query_scalar("SELECT status FROM model WHERE id = ?")
             .bind(model_id)
             .fetch_optional(&mut *tx)
@@ -291,11 +290,7 @@ impl RecDb for SqliteDb {
     }
 
     async fn activate(&self, model_id: i64) -> Result<()> {
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(Error::db("begin"))?;
+        let mut tx = self.write_tx().await?;
         let row = sqlx::query("SELECT site, type, status FROM model WHERE id = ?")
             .bind(model_id)
             .fetch_optional(&mut *tx)
@@ -449,43 +444,10 @@ mod tests {
     #[tokio::test]
     async fn sqlite_save_killed_midway_leaves_the_previous_model_current() {
         let (_dir, db, _url) = scratch().await;
-        let site = "site-k";
-        let arts: Vec<ArticleRow> = (0..1000)
-            .map(|i| ArticleRow {
-                external_id: i.to_string(),
-                title: None,
-                path: None,
-                published_at: None,
-                exclude_reason: None,
-            })
-            .collect();
-        let ids = db.upsert_articles(site, &arts).await.unwrap();
-        let rec = |s: usize, t: usize| RecRow {
-            source_entity_id: s.to_string(),
-            recommended_article_id: ids[&t.to_string()],
-            score: 0.5,
-        };
-        let ModelStart::Fresh(previous) = db.begin_model(site, ModelType::Article, "run-1").await.unwrap()
-        else {
-            panic!("fresh database")
-        };
-        db.insert_recs(previous, &[rec(0, 1), rec(0, 2)]).await.unwrap();
-        db.activate(previous).await.unwrap();
-        let expected = db.current_recs(site, "0").await.unwrap();
-
-        let ModelStart::Fresh(dead) = db
-            .begin_model(site, ModelType::Article, "dying-run")
-            .await
-            .unwrap()
-        else {
-            panic!("new run")
-        };
-        let big: Vec<RecRow> = (0..1000)
-            .flat_map(|s| (0..1000).map(move |t| (s, t)))
-            .map(|(s, t)| rec(s, t))
-            .collect();
+        let d = conformance::dying_save(&db).await;
+        let (dead, load) = (d.dead, d.load.clone());
         let writer = db.clone();
-        let insert = tokio::spawn(async move { writer.insert_recs(dead, &big).await });
+        let insert = tokio::spawn(async move { writer.insert_recs(dead, &load).await });
         // let it get well into the transaction, then kill it, as a dying process would
         tokio::time::sleep(Duration::from_millis(300)).await;
         insert.abort();
@@ -500,6 +462,6 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, 0, "nothing of the killed insert is kept");
-        conformance::after_a_dead_save(&db, site, previous, dead, &expected).await;
+        conformance::after_a_dead_save(&db, &d).await;
     }
 }

@@ -195,7 +195,8 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
 
     // every distinct path once through the rule; readers and articles coded by first sight
     let mut path_slot: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
-    let mut slots: Vec<(&str, Option<u32>, u64)> = Vec::new();
+    // per distinct path: (article code and canonical path, events on it)
+    let mut slots: Vec<(Option<(u32, &str)>, u64)> = Vec::new();
     let mut article_code: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
     let mut article_ids: Vec<&str> = Vec::new();
     let mut reader_code: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
@@ -207,16 +208,17 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
         };
         let slot = *path_slot.entry(path).or_insert_with(|| {
             let article = site.article_of(path).map(|a| {
-                *article_code.entry(a.external_id).or_insert_with(|| {
+                let code = *article_code.entry(a.external_id).or_insert_with(|| {
                     article_ids.push(a.external_id);
                     (article_ids.len() - 1) as u32
-                })
+                });
+                (code, a.canonical_path)
             });
-            slots.push((path, article, 0));
+            slots.push((article, 0));
             (slots.len() - 1) as u32
         }) as usize;
-        slots[slot].2 += 1;
-        let Some(article) = slots[slot].1 else {
+        slots[slot].1 += 1;
+        let Some((article, _)) = slots[slot].0 else {
             continue;
         };
         let reader = *reader_code.entry(client).or_insert_with(|| {
@@ -305,10 +307,10 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
     // each kept article on the canonical path most of its events were on (ties:
     // the smaller path), so a renamed slug neither splits nor flips it
     let mut path_reads: foldhash::HashMap<(u32, &str), u64> = foldhash::HashMap::default();
-    for (path, article, reads) in &slots {
-        if let (Some(a), Some(r)) = (article, site.article_of(path)) {
+    for &(article, reads) in &slots {
+        if let Some((a, canonical)) = article {
             *path_reads
-                .entry((article_rank[*a as usize], r.canonical_path))
+                .entry((article_rank[a as usize], canonical))
                 .or_default() += reads;
         }
     }
