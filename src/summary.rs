@@ -95,18 +95,51 @@ impl fmt::Display for Summary {
             self.train.iterations,
             self.train.loss.last().copied().unwrap_or(f64::NAN)
         )?;
+        if self.train.warm_start_articles > 0 {
+            writeln!(
+                f,
+                "            warm start from run {} ({} articles)",
+                self.train.warm_start_from.as_deref().unwrap_or("?"),
+                self.train.warm_start_articles
+            )?;
+        }
+        if let Some(e) = &self.train.evaluation {
+            let (m, p) = (&e.model, &e.popularity);
+            writeln!(
+                f,
+                "  holdout:  {} questions; hit rate@{k} {:.3} (popularity {:.3}), MRR {:.3} ({:.3}), AUC {:.3} ({:.3}), coverage {:.3} ({:.3})",
+                m.questions, m.hit_rate, p.hit_rate, m.mrr, p.mrr, m.auc, p.auc, m.coverage, p.coverage,
+                k = e.k
+            )?;
+        }
         writeln!(
             f,
-            "  saved:    {} article recs, {} default recs (model {}{})",
-            self.save.recs_written,
-            self.save.default_recs_written,
-            self.save.article_model_id,
-            if self.save.newly_saved {
-                ""
+            "  gate:     {}: {}",
+            if self.train.gate.promote {
+                "promoted"
             } else {
-                ", already saved"
-            }
+                "KEPT THE CURRENT MODEL"
+            },
+            self.train.gate.reason
         )?;
+        match self.save.article_model_id {
+            Some(id) => writeln!(
+                f,
+                "  saved:    {} article recs, {} default recs (model {id}{})",
+                self.save.recs_written,
+                self.save.default_recs_written,
+                if self.save.newly_saved {
+                    ""
+                } else {
+                    ", already saved"
+                }
+            )?,
+            None => writeln!(
+                f,
+                "  saved:    {} default recs; the article model was not replaced",
+                self.save.default_recs_written
+            )?,
+        }
         let times: Vec<String> = self.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
         writeln!(f, "  time:     {}", times.join(", "))?;
         writeln!(

@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use article_rec::db::ModelType;
 use article_rec::db::DEFAULT_SOURCE;
 use article_rec::generate::{self, Spec, Truth};
 use article_rec::layout::{InputLayout, RunLayout};
 use article_rec::parquet::{self, col, ARTICLES};
 use article_rec::settings::Settings;
-use article_rec::stage::{RunRef, SaveOutput, Stage};
+use article_rec::stage::{RunRef, SaveOutput, Stage, TrainOutput};
 use article_rec::Context;
 use sqlx::Row;
 
@@ -33,7 +34,8 @@ fn run_ref(id: &str) -> RunRef {
 async fn context(dir: &Path) -> Context {
     let mut settings = Settings::local(dir);
     settings.als.iterations = 8;
-    settings.als.factors = 32;
+    // a 200-article catalogue of 8 topics: 64 factors would memorise it
+    settings.als.factors = 8;
     Context::from_settings(settings).await.unwrap()
 }
 
@@ -108,6 +110,25 @@ async fn whole_job_on_generated_data() {
         assert!(reason.starts_with(expected), "{reason} vs {expected}");
     }
 
+    // the model was measured on the last 2 days, never trained on, and beats
+    // popularity there by a clear margin: the generator plants topics
+    let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
+    let e = train.evaluation.as_ref().expect("evaluated");
+    eprintln!("evaluation: {e:?}");
+    assert!(e.model.questions >= 200, "{e:?}");
+    assert!(e.model.hit_rate > e.popularity.hit_rate + 0.08, "{e:?}");
+    assert!(e.model.mrr > 1.5 * e.popularity.mrr, "{e:?}");
+    assert!(
+        e.model.auc > 0.8 && e.model.auc > e.popularity.auc + 0.05,
+        "{e:?}"
+    );
+    assert!(e.model.coverage > e.popularity.coverage, "{e:?}");
+    assert!(train.gate.promote, "{:?}", train.gate);
+    assert_eq!(train.warm_start_from, None);
+    let stored: TrainOutput =
+        serde_json::from_slice(&ctx.store.get(&layout.evaluation()).await.unwrap()).unwrap();
+    assert_eq!(stored, train);
+
     // every surviving article has 1..=MAX_RECS recommendations, never itself
     let articles = surviving_articles(&ctx, &run).await;
     assert!(articles.len() > 50, "only {} articles survived", articles.len());
@@ -163,7 +184,11 @@ async fn whole_job_on_generated_data() {
         .unwrap();
     let again: SaveOutput = serde_json::from_value(again).unwrap();
     assert!(!again.newly_saved);
-    assert_eq!(again.article_model_id, report.state["save"]["article_model_id"]);
+    assert!(again.article_model_id.is_some());
+    assert_eq!(
+        again.article_model_id,
+        report.state["save"]["article_model_id"].as_i64()
+    );
     let rows_after: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation")
         .fetch_one(&pool)
         .await
@@ -212,4 +237,72 @@ async fn an_empty_window_is_a_clear_error_and_leaves_nothing_current() {
         ctx.store.get(&layout.events()).await,
         Err(article_rec::Error::NotFound { .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn later_runs_warm_start_and_the_gate_keeps_a_worse_model_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(dir.path()).await;
+    generated(&ctx, 11).await;
+    let first = run_ref("first");
+    article_rec::runner::run_pipeline(&ctx, &first).await.unwrap();
+
+    // two hours later: the production model starts from the first run's factors
+    let mut second = run_ref("second");
+    second.as_of += chrono::Duration::hours(2);
+    let report = article_rec::runner::run_pipeline(&ctx, &second).await.unwrap();
+    let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
+    assert_eq!(train.warm_start_from.as_deref(), Some("first"));
+    assert!(train.warm_start_articles > 50, "{}", train.warm_start_articles);
+    assert_eq!(train.iterations, ctx.settings.als.warm_iterations);
+    let current_eval = train.evaluation.as_ref().unwrap().model;
+    let first_eval: TrainOutput = serde_json::from_slice(
+        &ctx.store
+            .get(&RunLayout::new(&first).unwrap().evaluation())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(train.current_model, first_eval.evaluation.map(|e| e.model));
+    let save: SaveOutput = serde_json::from_value(report.state["save"].clone()).unwrap();
+    let kept = save.article_model_id.expect("promoted");
+
+    // a floor no model can reach: the current article model stays, the
+    // defaults are still refreshed, and the outputs say why
+    let mut strict = ctx.settings.clone();
+    strict.quality.gate.min_auc = 0.999;
+    let strict = Context::from_settings(strict).await.unwrap();
+    let mut third = run_ref("third");
+    third.as_of += chrono::Duration::hours(4);
+    let report = article_rec::runner::run_pipeline(&strict, &third).await.unwrap();
+    let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
+    assert!(!train.gate.promote);
+    assert!(
+        train.gate.reason.contains("below the floor 0.999"),
+        "{}",
+        train.gate.reason
+    );
+    assert_eq!(train.current_model, Some(current_eval));
+    let save: SaveOutput = serde_json::from_value(report.state["save"].clone()).unwrap();
+    assert_eq!(save.article_model_id, None);
+    assert_eq!(
+        save.article_model_rejected.as_deref(),
+        Some(train.gate.reason.as_str())
+    );
+    assert_eq!(save.recs_written, 0);
+    assert!(save.default_recs_written > 0);
+    let article = ctx
+        .db
+        .current_model("example", ModelType::Article)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((article.id, article.run_id.as_str()), (kept, "second"));
+    let popularity = ctx
+        .db
+        .current_model("example", ModelType::Popularity)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(popularity.run_id, "third");
 }

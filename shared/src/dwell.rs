@@ -21,6 +21,8 @@ pub struct PairDwell {
     /// Sum of the gaps between consecutive events no longer than the cap.
     pub dwell_ms: i64,
     pub events: u32,
+    /// Time of the first event, epoch milliseconds.
+    pub first_seen_ms: i64,
     /// Time of the last event, epoch milliseconds.
     pub last_seen_ms: i64,
 }
@@ -47,6 +49,7 @@ pub fn dwell(sorted: &[(u64, i64)], cap_ms: i64) -> Vec<PairDwell> {
                     article,
                     dwell_ms: 0,
                     events: 1,
+                    first_seen_ms: t,
                     last_seen_ms: t,
                 });
             }
@@ -76,7 +79,10 @@ mod tests {
         // view at 0, pings at 10, 30, 55: 55 s of reading
         let d = dwell(&events(&[(0, 0, 30), (0, 0, 0), (0, 0, 55), (0, 0, 10)]), 600_000);
         assert_eq!(secs(&d), [55.0]);
-        assert_eq!((d[0].events, d[0].last_seen_ms), (4, 55_000));
+        assert_eq!(
+            (d[0].events, d[0].first_seen_ms, d[0].last_seen_ms),
+            (4, 0, 55_000)
+        );
     }
 
     #[test]

@@ -233,6 +233,11 @@ fn tstamp(ms: i64) -> String {
 }
 
 /// Cumulative Zipf weights `1/(k+1)^s`.
+/// Readers' interest in a story halves every this many days after publication.
+const FRESH_HALF_LIFE_DAYS: f64 = 7.0;
+/// Draws before a reader settles for whatever story came up.
+const FRESH_TRIES: usize = 12;
+
 fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
     let mut acc = 0.0;
     (0..n)
@@ -470,11 +475,23 @@ pub fn generate(spec: &Spec, input: &InputLayout) -> Generated {
                 let (path, title) = if rng.random::<f64>() < 0.1 {
                     (fronts[rng.random_range(0..fronts.len())].to_string(), "Front")
                 } else {
-                    let a = if bot.is_some() || rng.random::<f64>() >= 0.8 {
-                        pick(&mut rng, &global_cdf)
-                    } else {
-                        by_cluster[home][pick(&mut rng, &cluster_cdf[home])]
-                    };
+                    let mut a = 0;
+                    // news is read fresh: a story is not read before it is
+                    // published, and interest halves every FRESH_HALF_LIFE_DAYS
+                    for _ in 0..FRESH_TRIES {
+                        a = if bot.is_some() || rng.random::<f64>() >= 0.8 {
+                            pick(&mut rng, &global_cdf)
+                        } else {
+                            by_cluster[home][pick(&mut rng, &cluster_cdf[home])]
+                        };
+                        let published = catalog[a].published_at.map_or(i64::MIN, |p| p.timestamp_millis());
+                        let age_days = (t - published) as f64 / 86_400_000.0;
+                        if age_days >= 0.0
+                            && rng.random::<f64>() < 0.5f64.powf(age_days / FRESH_HALF_LIFE_DAYS)
+                        {
+                            break;
+                        }
+                    }
                     let e = &catalog[a];
                     let path = if reader.amp_viewer {
                         format!("/v/s/{}{}/", spec.host, e.path)

@@ -119,6 +119,10 @@ impl RunLayout {
     pub fn factors(&self) -> ObjectKey {
         self.key("article_factors.parquet")
     }
+    /// The train stage's evaluation and quality-gate decision (JSON).
+    pub fn evaluation(&self) -> ObjectKey {
+        self.key("evaluation.json")
+    }
 }
 
 /// The files of one parsed hour partition.

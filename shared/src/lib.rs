@@ -29,6 +29,7 @@ pub mod db;
 pub mod dedup;
 pub mod dwell;
 pub mod error;
+pub mod evaluation;
 pub mod events;
 #[cfg(test)]
 mod fuzz;

@@ -31,6 +31,7 @@ pub mod col {
     /// Seconds of reading, summed over the reader's visits to the article.
     pub const DWELL_SECS: &str = "dwell_secs";
     pub const EVENTS: &str = "events";
+    pub const FIRST_SEEN: &str = "first_seen";
     pub const LAST_SEEN: &str = "last_seen";
     pub const SCORE: &str = "score";
     pub const FACTORS: &str = "factors";
@@ -102,6 +103,7 @@ pub const DWELL: FileSchema = FileSchema {
         (col::EXTERNAL_ID, ColType::Str),
         (col::DWELL_SECS, ColType::F64),
         (col::EVENTS, ColType::U32),
+        (col::FIRST_SEEN, ColType::DatetimeMs),
         (col::LAST_SEEN, ColType::DatetimeMs),
     ],
 };

@@ -17,6 +17,10 @@ pub struct AlsParams {
     pub alpha: f32,
     /// Conjugate-gradient steps per least-squares solve.
     pub cg_steps: u32,
+    /// Start from the current model's article factors when there is one.
+    pub warm_start: bool,
+    /// Iterations of a warm-started fit (instead of `iterations`).
+    pub warm_iterations: u32,
 }
 
 impl Default for AlsParams {
@@ -27,6 +31,8 @@ impl Default for AlsParams {
             iterations: 15,
             alpha: 1.0,
             cg_steps: 3,
+            warm_start: true,
+            warm_iterations: 5,
         }
     }
 }
@@ -53,7 +59,35 @@ impl AlsParams {
         if self.cg_steps == 0 {
             return Err(Error::Config("ALS_CG_STEPS must be >= 1".into()));
         }
+        if self.warm_iterations == 0 {
+            return Err(Error::Config("ALS_WARM_ITERATIONS must be >= 1".into()));
+        }
         Ok(())
+    }
+}
+
+/// How models are evaluated, and what a model must show to be promoted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityParams {
+    /// The last this many days of the window are the holdout; 0 turns
+    /// evaluation (and the gate) off.
+    pub holdout_days: f64,
+    /// Holdout questions beyond this many are sampled.
+    pub max_questions: usize,
+    pub gate: crate::evaluation::GateParams,
+}
+
+impl Default for QualityParams {
+    fn default() -> Self {
+        QualityParams {
+            holdout_days: 2.0,
+            max_questions: 20_000,
+            gate: crate::evaluation::GateParams {
+                min_auc: 0.75,
+                hit_rate_tolerance: 0.05,
+                min_questions: 50,
+            },
+        }
     }
 }
 
@@ -107,6 +141,7 @@ pub struct Settings {
     /// The site's WordPress API, where article metadata comes from when set.
     pub wordpress: crate::site::WordPressOptions,
     pub als: AlsParams,
+    pub quality: QualityParams,
 }
 
 impl fmt::Debug for Settings {
@@ -132,6 +167,7 @@ impl fmt::Debug for Settings {
             .field("metrics_sink", &self.metrics_sink)
             .field("metrics_namespace", &self.metrics_namespace)
             .field("als", &self.als)
+            .field("quality", &self.quality)
             .finish()
     }
 }
@@ -183,6 +219,7 @@ impl Settings {
             metrics_sink: MetricsSink::Log,
             metrics_namespace: "ArticleRec".into(),
             als: AlsParams::default(),
+            quality: QualityParams::default(),
         }
     }
 
@@ -282,6 +319,17 @@ impl Settings {
         parse_into(&get, "ALS_ITERATIONS", &mut s.als.iterations)?;
         parse_into(&get, "ALS_ALPHA", &mut s.als.alpha)?;
         parse_into(&get, "ALS_CG_STEPS", &mut s.als.cg_steps)?;
+        parse_into(&get, "ALS_WARM_START", &mut s.als.warm_start)?;
+        parse_into(&get, "ALS_WARM_ITERATIONS", &mut s.als.warm_iterations)?;
+        parse_into(&get, "HOLDOUT_DAYS", &mut s.quality.holdout_days)?;
+        parse_into(&get, "EVAL_MAX_QUESTIONS", &mut s.quality.max_questions)?;
+        parse_into(&get, "QUALITY_MIN_AUC", &mut s.quality.gate.min_auc)?;
+        parse_into(
+            &get,
+            "QUALITY_HIT_RATE_TOLERANCE",
+            &mut s.quality.gate.hit_rate_tolerance,
+        )?;
+        parse_into(&get, "QUALITY_MIN_QUESTIONS", &mut s.quality.gate.min_questions)?;
         s.check()?;
         Ok(s)
     }
@@ -306,6 +354,21 @@ impl Settings {
         if self.save_lock_wait_secs > 900 {
             return Err(Error::Config(
                 "SAVE_LOCK_WAIT_SECS must be at most 900 (a Lambda's longest run)".into(),
+            ));
+        }
+        let q = &self.quality;
+        if !(q.holdout_days.is_finite() && q.holdout_days >= 0.0) {
+            return Err(Error::Config(format!(
+                "HOLDOUT_DAYS must be >= 0, got {}",
+                q.holdout_days
+            )));
+        }
+        if q.max_questions == 0 {
+            return Err(Error::Config("EVAL_MAX_QUESTIONS must be >= 1".into()));
+        }
+        if !(0.0..=1.0).contains(&q.gate.min_auc) || !(0.0..=1.0).contains(&q.gate.hit_rate_tolerance) {
+            return Err(Error::Config(
+                "QUALITY_MIN_AUC and QUALITY_HIT_RATE_TOLERANCE must be in [0, 1]".into(),
             ));
         }
         self.als.check()

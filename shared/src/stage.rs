@@ -258,13 +258,24 @@ pub struct TrainInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOutput {
     pub factors_key: String,
+    /// `evaluation.json`: this output, where save reads the gate's decision.
+    pub evaluation_key: String,
     pub readers: u64,
     pub articles: u64,
     pub nonzeros: u64,
     pub factors: u32,
     pub iterations: u32,
-    /// Training loss after each iteration.
+    /// Loss after each iteration of the production model.
     pub loss: Vec<f64>,
+    /// The run the production model started from, when warm-started.
+    pub warm_start_from: Option<String>,
+    /// Articles whose factors came from that run.
+    pub warm_start_articles: u64,
+    /// The holdout figures of the model and of the popularity baseline.
+    pub evaluation: Option<crate::evaluation::Evaluation>,
+    /// The current model's own holdout figures, when it was evaluated.
+    pub current_model: Option<crate::evaluation::Metrics>,
+    pub gate: crate::evaluation::GateDecision,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -274,7 +285,12 @@ pub struct SaveInput {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaveOutput {
-    pub article_model_id: i64,
+    /// The article model this run saved; `None` when the quality gate kept
+    /// the current one.
+    pub article_model_id: Option<i64>,
+    /// Why the quality gate kept the current article model.
+    #[serde(default)]
+    pub article_model_rejected: Option<String>,
     pub popularity_model_id: i64,
     pub articles_upserted: u64,
     pub recs_written: u64,

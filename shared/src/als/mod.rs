@@ -34,10 +34,19 @@ pub fn confidence(dwell_secs: f64, alpha: f32) -> f32 {
 
 /// Fits factors to `cui` (readers x articles, CSR, confidences).
 /// `on_iteration` is called after each iteration with its index and loss.
-pub fn fit(
+pub fn fit(cui: &CsMat<f32>, params: &AlsParams, seed: u64, on_iteration: impl FnMut(u32, f64)) -> Factors {
+    fit_warm(cui, params, seed, &[], on_iteration)
+}
+
+/// Like [`fit`], but article `i` starts from `start[i]` when it is given (a
+/// previous model's factors, of length `params.factors`); the others, and
+/// every reader, start from the seeded random values [`fit`] would use.
+/// Readers are solved first, so they need no start of their own.
+pub fn fit_warm(
     cui: &CsMat<f32>,
     params: &AlsParams,
     seed: u64,
+    start: &[Option<&[f32]>],
     mut on_iteration: impl FnMut(u32, f64),
 ) -> Factors {
     let (n_readers, n_articles) = cui.shape();
@@ -47,6 +56,11 @@ pub fn fit(
     let mut init = |rows: usize| Array2::from_shape_fn((rows, k), |_| rng.random::<f32>() * 0.01);
     let mut readers = init(n_readers);
     let mut articles = init(n_articles);
+    for (mut row, given) in articles.rows_mut().into_iter().zip(start) {
+        if let Some(v) = given.filter(|v| v.len() == k) {
+            row.assign(&ndarray::ArrayView1::from(v));
+        }
+    }
     let mut loss = Vec::with_capacity(params.iterations as usize);
     for it in 0..params.iterations {
         cg::solve_side(cui, &mut readers, &articles, params);
@@ -157,6 +171,29 @@ mod tests {
         assert_eq!(a, b);
         let c = fit(&m, &params(), 43, |_, _| {});
         assert_ne!(a.articles, c.articles);
+    }
+
+    #[test]
+    fn a_warm_start_reaches_the_cold_loss_sooner() {
+        let (m, _) = blocks(4, 12, 6);
+        let cold = fit(&m, &params(), 1, |_, _| {});
+        let start: Vec<Option<&[f32]>> = cold.articles.rows().into_iter().map(|r| r.to_slice()).collect();
+        let one = AlsParams {
+            iterations: 1,
+            ..params()
+        };
+        let warm = fit_warm(&m, &one, 2, &start, |_, _| {});
+        let cold_one = fit(&m, &one, 2, |_, _| {});
+        assert!(
+            warm.loss[0] <= cold.loss[9] * 1.01,
+            "{:?} vs {:?}",
+            warm.loss,
+            cold.loss
+        );
+        assert!(warm.loss[0] < cold_one.loss[0]);
+        // a start of the wrong length is ignored, not a panic
+        let short = [Some(&[1.0f32][..])];
+        assert_eq!(fit_warm(&m, &one, 2, &short, |_, _| {}), cold_one);
     }
 
     #[test]

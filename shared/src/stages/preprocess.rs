@@ -269,6 +269,7 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
     };
 
     let n = kept_pairs.len();
+    let first_seen: Vec<Option<i64>> = kept_pairs.iter().map(|p| Some(p.first_seen_ms)).collect();
     let last_seen: Vec<Option<i64>> = kept_pairs.iter().map(|p| Some(p.last_seen_ms)).collect();
     let dwell_df = DataFrame::new(
         n,
@@ -298,6 +299,9 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
                 col::EVENTS.into(),
                 kept_pairs.iter().map(|p| p.events).collect::<Vec<_>>(),
             ),
+            Series::new(col::FIRST_SEEN.into(), first_seen)
+                .cast(&crate::parquet::ColType::DatetimeMs.dtype())?
+                .into(),
             Series::new(col::LAST_SEEN.into(), last_seen)
                 .cast(&crate::parquet::ColType::DatetimeMs.dtype())?
                 .into(),

@@ -7,16 +7,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use ndarray::ArrayView2;
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
 use crate::context::Context;
 use crate::db::{ArticleRow, ModelStart, ModelType, RecRow, Rollback, DEFAULT_SOURCE};
 use crate::error::{Error, Result};
+use crate::evaluation::GateDecision;
 use crate::knn::{decay, nearest};
 use crate::layout::RunLayout;
 use crate::metrics::Unit;
 use crate::parquet::{self, col, f64s, i64s, strs, ARTICLES, DEFAULTS, FACTORS};
-use crate::stage::{SaveInput, SaveOutput};
+use crate::stage::{SaveInput, SaveOutput, TrainOutput};
 
 /// # Errors
 /// Storage, frame and database errors; `Data` when factors name unknown articles;
@@ -31,13 +32,17 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let rows = article_rows(&articles).map_err(Error::frame(&articles_key))?;
     // upserts are idempotent and the heavy work needs no lock: both come first
     let ids = ctx.db.upsert_articles(&run.site, &rows).await?;
-    let models = [
-        (
+    let gate = gate_decision(ctx, &layout).await?;
+    let mut models = Vec::with_capacity(2);
+    if gate.promote {
+        models.push((
             ModelType::Article,
             article_recs(ctx, &layout, &rows, &ids, run.as_of).await?,
-        ),
-        (ModelType::Popularity, default_recs(ctx, &layout, &ids).await?),
-    ];
+        ));
+    } else {
+        warn!(reason = %gate.reason, "the quality gate kept the current article model");
+    }
+    models.push((ModelType::Popularity, default_recs(ctx, &layout, &ids).await?));
 
     let wait = Duration::from_secs(ctx.settings.save_lock_wait_secs);
     let lock = ctx.db.lock_site(&run.site, wait).await?;
@@ -46,7 +51,11 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let saved = saved?;
     released?;
 
-    let [(article_model_id, recs_written), (popularity_model_id, default_recs_written)] = saved.written;
+    let written = |kind: ModelType| saved.written.iter().find(|w| w.0 == kind).map(|w| (w.1, w.2));
+    let article = written(ModelType::Article);
+    let (popularity_model_id, default_recs_written) = written(ModelType::Popularity).unwrap_or_default();
+    let recs_written = article.map_or(0, |a| a.1);
+    let article_model_id = article.map(|a| a.0);
     let newly_saved = saved.newly_saved;
     info!(
         article_model_id,
@@ -68,6 +77,7 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     ctx.metric("save", "pending_discarded", saved.discarded as f64, Unit::Count);
     Ok(SaveOutput {
         article_model_id,
+        article_model_rejected: (!gate.promote).then_some(gate.reason),
         popularity_model_id,
         articles_upserted: rows.len() as u64,
         recs_written,
@@ -76,6 +86,17 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         pending_discarded: saved.discarded,
         models_pruned: saved.pruned,
     })
+}
+
+/// The quality gate's decision, from the train stage's `evaluation.json`.
+async fn gate_decision(ctx: &Context, layout: &RunLayout) -> Result<GateDecision> {
+    let key = layout.evaluation();
+    let body = ctx.store.get(&key).await?;
+    let train: TrainOutput = serde_json::from_slice(&body).map_err(|e| Error::Empty {
+        stage: "save",
+        what: format!("{key} is not a train output: {e}"),
+    })?;
+    Ok(train.gate)
 }
 
 /// Makes the site's previous model of `kind` current again, under the site
@@ -104,8 +125,8 @@ pub async fn rollback(ctx: &Context, site: &str, kind: ModelType) -> Result<Roll
 }
 
 struct Saved {
-    /// (model id, rows written) per model, in the order given.
-    written: [(i64, u64); 2],
+    /// (model type, model id, rows written) per model, in the order given.
+    written: Vec<(ModelType, i64, u64)>,
     newly_saved: bool,
     discarded: u64,
     pruned: u64,
@@ -117,18 +138,18 @@ async fn save_models(
     ctx: &Context,
     site: &str,
     run_id: &str,
-    models: &[(ModelType, Vec<RecRow>); 2],
+    models: &[(ModelType, Vec<RecRow>)],
 ) -> Result<Saved> {
     let mut saved = Saved {
-        written: [(0, 0); 2],
+        written: Vec::with_capacity(models.len()),
         newly_saved: false,
         discarded: 0,
         pruned: 0,
     };
-    for (slot, (kind, recs)) in saved.written.iter_mut().zip(models) {
+    for (kind, recs) in models {
         // a run that died midway left its pending model; nobody else will finish it
         saved.discarded += ctx.db.discard_pending(site, *kind, run_id).await?;
-        *slot = match ctx.db.begin_model(site, *kind, run_id).await? {
+        let (id, n) = match ctx.db.begin_model(site, *kind, run_id).await? {
             ModelStart::AlreadySaved(id) => (id, 0),
             ModelStart::Fresh(id) => {
                 let n = ctx.db.insert_recs(id, recs).await?;
@@ -137,6 +158,7 @@ async fn save_models(
                 (id, n)
             }
         };
+        saved.written.push((*kind, id, n));
         saved.pruned += ctx.db.prune_stale(site, *kind, ctx.settings.keep_models).await?;
     }
     Ok(saved)
