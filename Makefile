@@ -18,6 +18,7 @@ bench: ## Benchmarks (release build); figures are printed
 	$(CARGO) bench -p article-rec-core --bench fetch
 	$(CARGO) bench -p article-rec-core --bench preprocess
 	$(CARGO) bench -p article-rec-core --bench save
+	$(CARGO) bench -p article-rec-core --bench train
 
 lambda: ## Build the five Lambda functions for release (needs cargo-lambda)
 	cargo lambda build --release -p fetch -p preprocess -p defaults -p train -p save --locked

@@ -54,6 +54,9 @@ pub enum Error {
         #[source]
         source: sqlx::Error,
     },
+    /// A stage that ran elsewhere (a Lambda function) failed with this error type.
+    #[error("{error_type}: {message}")]
+    Remote { error_type: String, message: String },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("parquet/dataframe error on {key}: {source}")]
@@ -109,6 +112,16 @@ impl Error {
                 ErrorKind::Data
             }
             Error::Migrate(_) | Error::Bug(_) => ErrorKind::Bug,
+            Error::Remote { error_type, .. } => [
+                ErrorKind::Transient,
+                ErrorKind::InvalidInput,
+                ErrorKind::Data,
+                ErrorKind::Bug,
+            ]
+            .into_iter()
+            .find(|k| k.error_type() == error_type)
+            // Lambda's own failures (timeouts, crashes) are worth a retry
+            .unwrap_or(ErrorKind::Transient),
         }
     }
 

@@ -96,6 +96,32 @@ fn task_stage(state: &Value) -> Result<Option<Stage>> {
 /// # Errors
 /// The first failing stage's error (after the definition's failure path ran).
 pub async fn run_pipeline(ctx: &Context, run: &RunRef) -> Result<RunReport> {
+    run_pipeline_with(&InProcess(ctx), run).await
+}
+
+/// Runs a stage's Task: in this process, or through a Lambda function.
+#[async_trait::async_trait]
+pub trait Invoke: Sync {
+    /// # Errors
+    /// The stage's error.
+    async fn invoke(&self, stage: Stage, event: Value) -> Result<Value>;
+}
+
+/// Every stage called in this process with one context: the local run.
+pub struct InProcess<'a>(pub &'a Context);
+
+#[async_trait::async_trait]
+impl Invoke for InProcess<'_> {
+    async fn invoke(&self, stage: Stage, event: Value) -> Result<Value> {
+        dispatch(stage, event, self.0).await
+    }
+}
+
+/// As [`run_pipeline`], with each Task run by `invoker`.
+///
+/// # Errors
+/// The first failing stage's error (after the definition's failure path ran).
+pub async fn run_pipeline_with(invoker: &dyn Invoke, run: &RunRef) -> Result<RunReport> {
     run.validate()?;
     let def = definition()?;
     let exec = serde_json::json!({
@@ -106,7 +132,7 @@ pub async fn run_pipeline(ctx: &Context, run: &RunRef) -> Result<RunReport> {
     });
     let mut timings = Vec::new();
     let input = serde_json::json!({ "site": run.site });
-    let state = Box::pin(run_machine(&def, input, &exec, ctx, &mut timings)).await?;
+    let state = Box::pin(run_machine(&def, input, &exec, invoker, &mut timings)).await?;
     Ok(RunReport { state, timings })
 }
 
@@ -114,7 +140,7 @@ async fn run_machine(
     machine: &Value,
     mut state: Value,
     exec: &Value,
-    ctx: &Context,
+    invoker: &dyn Invoke,
     timings: &mut Vec<StageTiming>,
 ) -> Result<Value> {
     let states = &machine["States"];
@@ -140,7 +166,7 @@ async fn run_machine(
                         Some(p) => params(p, &state, exec)?,
                         None => state.clone(),
                     };
-                    let out = dispatch(stage, event, ctx).await;
+                    let out = invoker.invoke(stage, event).await;
                     timings.push(StageTiming {
                         stage,
                         elapsed: started.elapsed(),
@@ -157,7 +183,7 @@ async fn run_machine(
                 let mut results = Vec::new();
                 let mut failed = None;
                 for b in s["Branches"].as_array().into_iter().flatten() {
-                    match Box::pin(run_machine(b, state.clone(), exec, ctx, timings)).await {
+                    match Box::pin(run_machine(b, state.clone(), exec, invoker, timings)).await {
                         Ok(v) => results.push(v),
                         Err(e) => {
                             failed = Some(e);

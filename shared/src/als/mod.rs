@@ -80,19 +80,28 @@ pub fn fit_warm(
 /// does by total confidence plus the number of unobserved cells.
 pub fn loss_of(cui: &CsMat<f32>, x: &Array2<f32>, y: &Array2<f32>, reg: f32) -> f64 {
     let yty = y.t().dot(y);
-    let per_row: Vec<f64> = (0..cui.rows())
+    // per block of rows: sum over all items of (x.y)^2 = x^T (Y^T Y) x, the
+    // block's products with Y^T Y taken as one matrix product
+    let per_row: Vec<f64> = x
+        .axis_chunks_iter(ndarray::Axis(0), 256)
         .into_par_iter()
-        .map(|u| {
-            let xu = x.row(u);
-            // sum over all items of (x.y)^2 = x^T (Y^T Y) x
-            let mut l = f64::from(xu.dot(&yty.dot(&xu)));
-            if let Some(row) = cui.outer_view(u) {
-                for (i, &c) in row.iter() {
-                    let p = f64::from(xu.dot(&y.row(i)));
-                    l += f64::from(c) * (1.0 - p).powi(2) - p * p;
-                }
-            }
-            l
+        .enumerate()
+        .flat_map_iter(|(b, xb)| {
+            let xyty = xb.dot(&yty);
+            let y = &y;
+            (0..xb.nrows())
+                .map(move |i| {
+                    let xu = xb.row(i);
+                    let mut l = f64::from(xu.dot(&xyty.row(i)));
+                    if let Some(row) = cui.outer_view(b * 256 + i) {
+                        for (j, &c) in row.iter() {
+                            let p = f64::from(xu.dot(&y.row(j)));
+                            l += f64::from(c) * (1.0 - p).powi(2) - p * p;
+                        }
+                    }
+                    l
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
     let total_conf: f64 = cui.data().iter().map(|&c| f64::from(c)).sum();

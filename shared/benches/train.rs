@@ -1,0 +1,183 @@
+//! Training cost: one ALS iteration here against the Python `implicit`
+//! library's CPU conjugate-gradient ALS on the same matrix, factors,
+//! regularisation and threads, in one run; then a full fit's time and peak
+//! memory, and how many warm-started iterations reach a cold fit's loss.
+//!
+//! `cargo bench -p article-rec-core --bench train` (needs `pip install
+//! implicit==0.7.2`; without it the comparison is skipped with a message).
+//! Sizes: BENCH_NNZ (5,000,000), BENCH_ARTICLES (40,000), BENCH_FACTORS (64),
+//! BENCH_ITERATIONS (3, for the comparison).
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+// A bench binary takes its size from the environment, not from Settings.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::io::Write;
+use std::process::Command;
+use std::time::Instant;
+
+use article_rec::als::{self, confidence};
+use article_rec::settings::AlsParams;
+use rand::{Rng, SeedableRng};
+use sprs::{CsMat, TriMat};
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Readers of 50 topics with Zipf-like article popularity; about 10 reads each.
+fn matrix(nnz: usize, articles: usize, seed: u64) -> CsMat<f32> {
+    let readers = nnz / 10;
+    let topics = 50;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let per_topic = articles / topics;
+    let mut tri = TriMat::with_capacity((readers, articles), nnz);
+    let mut seen = std::collections::HashSet::new();
+    for r in 0..readers {
+        let topic = rng.random_range(0..topics);
+        seen.clear();
+        let reads = rng.random_range(2..=18);
+        while seen.len() < reads {
+            let t = if rng.random::<f64>() < 0.8 {
+                topic
+            } else {
+                rng.random_range(0..topics)
+            };
+            // Zipf-ish: squaring a uniform favours low ranks
+            let rank = (rng.random::<f64>().powi(2) * per_topic as f64) as usize;
+            let a = t * per_topic + rank.min(per_topic - 1);
+            if seen.insert(a) {
+                let dwell = rng.random_range(10.0..600.0);
+                tri.add_triplet(r, a, confidence(dwell, 1.0));
+            }
+        }
+    }
+    tri.to_csr()
+}
+
+fn write_for_python(m: &CsMat<f32>, dir: &std::path::Path) {
+    let mut f = std::fs::File::create(dir.join("indptr.bin")).unwrap();
+    for p in m.indptr().as_slice().unwrap() {
+        f.write_all(&(*p as u64).to_le_bytes()).unwrap();
+    }
+    let mut f = std::fs::File::create(dir.join("indices.bin")).unwrap();
+    for i in m.indices() {
+        f.write_all(&(*i as u32).to_le_bytes()).unwrap();
+    }
+    let mut f = std::fs::File::create(dir.join("data.bin")).unwrap();
+    for v in m.data() {
+        f.write_all(&v.to_le_bytes()).unwrap();
+    }
+    std::fs::write(dir.join("shape.txt"), format!("{} {}", m.rows(), m.cols())).unwrap();
+}
+
+fn main() {
+    let nnz = env_usize("BENCH_NNZ", 5_000_000);
+    let articles = env_usize("BENCH_ARTICLES", 40_000);
+    let factors = env_usize("BENCH_FACTORS", 64);
+    let iterations = env_usize("BENCH_ITERATIONS", 3) as u32;
+    let threads = rayon::current_num_threads();
+
+    let m = matrix(nnz, articles, 1);
+    println!(
+        "matrix: {} readers x {} articles, {} non-zeros; {factors} factors, regularisation 0.01, {threads} threads",
+        m.rows(),
+        m.cols(),
+        m.nnz()
+    );
+    let params = AlsParams {
+        factors,
+        iterations,
+        ..AlsParams::default()
+    };
+
+    // 1. the same iterations here and in implicit
+    let t = Instant::now();
+    let mut loss_secs = 0.0;
+    let fitted = als::fit(&m, &params, 42, |_, _| {});
+    let ours = t.elapsed().as_secs_f64();
+    // the loss we log each iteration is extra work implicit skips here; time it apart
+    let t = Instant::now();
+    let _ = als::loss_of(&m, &fitted.readers, &fitted.articles, params.regularization);
+    loss_secs += t.elapsed().as_secs_f64();
+    let per_iter = ours / f64::from(iterations);
+    println!(
+        "article-rec ALS: {iterations} iterations in {ours:.2} s = {per_iter:.2} s/iteration ({:.2} s of it the loss, {loss_secs:.3} s each)",
+        loss_secs * f64::from(iterations)
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_for_python(&m, dir.path());
+    let out = Command::new("python3")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/als_implicit.py"))
+        .arg(dir.path())
+        .arg(factors.to_string())
+        .arg("0.01")
+        .arg(iterations.to_string())
+        .arg(threads.to_string())
+        .output()
+        .expect("python3");
+    if out.status.success() {
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let theirs = v["seconds"].as_f64().unwrap() / f64::from(iterations);
+        println!(
+            "implicit {} ALS (cg): {theirs:.2} s/iteration; ratio implicit / article-rec = {:.2} (above 1: we are faster)",
+            v["implicit"].as_str().unwrap_or("?"),
+            theirs / per_iter
+        );
+    } else {
+        println!(
+            "implicit comparison skipped (pip install implicit==0.7.2): {}",
+            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+        );
+    }
+
+    // 2. a production fit: 15 iterations with the loss, time and memory
+    let full = AlsParams {
+        factors,
+        ..AlsParams::default()
+    };
+    let t = Instant::now();
+    let cold = als::fit(&m, &full, 42, |_, _| {});
+    println!(
+        "full fit: {} iterations in {:.2} s, peak RSS {:.0} MiB (matrix and factors included), final loss {:.6}",
+        full.iterations,
+        t.elapsed().as_secs_f64(),
+        common::peak_rss_mib(),
+        cold.loss.last().unwrap()
+    );
+
+    // 3. warm start: the next run's matrix (a reshuffled 2 % of readers) from the cold factors
+    let next = matrix(nnz, articles, 2);
+    let mixed = {
+        let mut tri = TriMat::with_capacity(m.shape(), m.nnz());
+        for (r, row) in m.outer_iterator().enumerate() {
+            let src = if r % 50 == 0 {
+                next.outer_view(r).unwrap()
+            } else {
+                row
+            };
+            for (a, &c) in src.iter() {
+                tri.add_triplet(r, a, c);
+            }
+        }
+        tri.to_csr()
+    };
+    let cold_next = als::fit(&mixed, &full, 43, |_, _| {});
+    let target = *cold_next.loss.last().unwrap();
+    let start: Vec<Option<&[f32]>> = cold.articles.rows().into_iter().map(|r| r.to_slice()).collect();
+    let warm = als::fit_warm(&mixed, &full, 43, &start, |_, _| {});
+    let reached = warm
+        .loss
+        .iter()
+        .position(|&l| l <= target * 1.001)
+        .map_or(full.iterations + 1, |i| i as u32 + 1);
+    println!(
+        "warm start: reaches the cold {}-iteration loss ({target:.6}, within 0.1 %) after {reached} iterations; warm losses {:?}",
+        full.iterations,
+        warm.loss.iter().map(|l| format!("{l:.6}")).collect::<Vec<_>>()
+    );
+}
