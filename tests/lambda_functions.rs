@@ -64,13 +64,15 @@ async fn next(State(rt): State<Runtime>) -> (HeaderMap, Json<Value>) {
     (h, Json(event))
 }
 
-async fn response(State(rt): State<Runtime>, Path(id): Path<String>, Json(body): Json<Value>) {
+// bodies are read as bytes: the runtime client's content types vary
+async fn response(State(rt): State<Runtime>, Path(id): Path<String>, body: axum::body::Bytes) {
     if let Some(tx) = rt.waiting.lock().unwrap().remove(&id) {
-        let _ = tx.send(Ok(body));
+        let _ = tx.send(Ok(serde_json::from_slice(&body).unwrap_or(Value::Null)));
     }
 }
 
-async fn error(State(rt): State<Runtime>, Path(id): Path<String>, Json(body): Json<Value>) {
+async fn error(State(rt): State<Runtime>, Path(id): Path<String>, body: axum::body::Bytes) {
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Some(tx) = rt.waiting.lock().unwrap().remove(&id) {
         let t = body["errorType"].as_str().unwrap_or("?").to_string();
         let m = body["errorMessage"].as_str().unwrap_or("?").to_string();
@@ -84,15 +86,17 @@ async fn init_error(State(rt): State<Runtime>, body: String) {
 
 /// A running function: its process and the sending side of its runtime API.
 struct Function {
-    child: Child,
+    child: Mutex<Child>,
+    log: PathBuf,
     events: mpsc::Sender<(String, Value)>,
     runtime: Runtime,
 }
 
 impl Drop for Function {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let child = self.child.get_mut().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -109,15 +113,30 @@ impl Invoke for Functions {
         let (tx, rx) = oneshot::channel();
         f.runtime.waiting.lock().unwrap().insert(id.clone(), tx);
         f.events.send((id, event)).await.unwrap();
-        match tokio::time::timeout(Duration::from_secs(600), rx).await {
-            Ok(Ok(Ok(v))) => Ok(v),
-            Ok(Ok(Err((error_type, message)))) => Err(Error::Remote { error_type, message }),
-            _ => panic!(
-                "{} gave no answer; init error: {:?}",
-                stage.name(),
-                f.runtime.init_error.lock().unwrap()
-            ),
+        let mut rx = rx;
+        let outcome = loop {
+            tokio::select! {
+                got = &mut rx => break got.ok(),
+                () = tokio::time::sleep(Duration::from_millis(500)) => {
+                    if let Some(status) = f.child.lock().unwrap().try_wait().unwrap() {
+                        panic!("{} exited ({status}); its log:\n{}", stage.name(), f.log_tail());
+                    }
+                }
+            }
+        };
+        match outcome {
+            Some(Ok(v)) => Ok(v),
+            Some(Err((error_type, message))) => Err(Error::Remote { error_type, message }),
+            None => panic!("{} dropped the invocation; log:\n{}", stage.name(), f.log_tail()),
         }
+    }
+}
+
+impl Function {
+    fn log_tail(&self) -> String {
+        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
     }
 }
 
@@ -150,7 +169,13 @@ fn built_functions() -> PathBuf {
     profile_dir
 }
 
-async fn start(stage: Stage, bin: &std::path::Path, env: &[(String, String)]) -> Function {
+async fn start(
+    stage: Stage,
+    bin: &std::path::Path,
+    env: &[(String, String)],
+    logs: &std::path::Path,
+) -> Function {
+    let log = logs.join(format!("{}.log", stage.name()));
     let (tx, rx) = mpsc::channel(1);
     let runtime = Runtime {
         events: Arc::new(tokio::sync::Mutex::new(rx)),
@@ -181,12 +206,15 @@ async fn start(stage: Stage, bin: &std::path::Path, env: &[(String, String)]) ->
             format!("/aws/lambda/article-rec-{}", stage.name()),
         )
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
+        .env("RUST_LOG", "info")
+        // Lambda functions log to stdout
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("start {}: {e}", stage.name()));
     Function {
-        child,
+        child: Mutex::new(child),
+        log,
         events: tx,
         runtime,
     }
@@ -204,11 +232,13 @@ impl Schema {
         let pool = sqlx::PgPool::connect(&article_rec::settings::test_database_url())
             .await
             .unwrap();
-        sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
-            .execute(&pool)
-            .await
-            .unwrap();
-        sqlx::query(&format!("CREATE SCHEMA {name}"))
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS {name} CASCADE"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
             .execute(&pool)
             .await
             .unwrap();
@@ -222,7 +252,7 @@ impl Schema {
     }
 
     async fn drop_it(self) {
-        sqlx::query(&format!("DROP SCHEMA {} CASCADE", self.name))
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {} CASCADE", self.name)))
             .execute(&self.pool)
             .await
             .unwrap();
@@ -250,7 +280,7 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
     let input_store = moto.store("snowplow", "").await;
     let data_store = moto.store("data", "").await;
     let layout = InputLayout::new("enriched/good").unwrap();
-    let mut spec = Spec::sample(SITE, AS_OF.parse().unwrap(), 7, 5);
+    let mut spec = Spec::sample(SITE, AS_OF.parse().unwrap(), 5, 5);
     spec.readers = 1200;
     spec.articles = 150;
     let gen = generate::generate(&spec, &layout);
@@ -271,7 +301,7 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
 
     let env: Vec<(String, String)> = [
         ("SITE", SITE),
-        ("DAYS_OF_DATA", "7"),
+        ("DAYS_OF_DATA", "5"),
         ("STORE_URL", "s3://data"),
         ("INPUT_URL", "s3://snowplow"),
         ("INPUT_PREFIX", "enriched/good"),
@@ -291,9 +321,10 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
     .collect();
+    let logs = tempfile::tempdir().unwrap();
     let mut by_stage = HashMap::new();
     for stage in Stage::ALL {
-        by_stage.insert(stage, start(stage, &bin, &env).await);
+        by_stage.insert(stage, start(stage, &bin, &env, logs.path()).await);
     }
     let functions = Functions {
         by_stage,
@@ -321,10 +352,10 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
         .unwrap()
         .expect("article model");
     assert_eq!(article.run_id, "lambda-1");
-    let recs: i64 = sqlx::query_scalar(&format!(
+    let recs: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
         "SELECT count(*) FROM {}.recommendation WHERE model_id = $1",
         schema.name
-    ))
+    )))
     .bind(article.id)
     .fetch_one(&schema.pool)
     .await
