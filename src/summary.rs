@@ -14,7 +14,10 @@ pub struct Summary {
     preprocess: PreprocessOutput,
     train: TrainOutput,
     save: SaveOutput,
+    /// Seconds per stage (a stage's invocations summed: plan, hours, window).
     timings: Vec<(String, f64)>,
+    /// Hours parsed one per invocation before the window was read.
+    fanned_out: usize,
     database: String,
     store: String,
     defaults: Vec<(String, f64)>,
@@ -27,6 +30,18 @@ fn part<T: serde::de::DeserializeOwned>(state: &Value, path: &[&str]) -> anyhow:
         v = &v[*p];
     }
     Ok(serde_json::from_value(v.clone())?)
+}
+
+fn per_stage(report: &RunReport) -> Vec<(String, f64)> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for t in &report.timings {
+        let name = t.stage.name();
+        match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, secs)) => *secs += t.elapsed.as_secs_f64(),
+            None => out.push((name.to_string(), t.elapsed.as_secs_f64())),
+        }
+    }
+    out
 }
 
 impl Summary {
@@ -43,11 +58,11 @@ impl Summary {
             preprocess: part(s, &["preprocess"])?,
             train: part(s, &["model", "train"])?,
             save: part(s, &["save"])?,
-            timings: report
-                .timings
-                .iter()
-                .map(|t| (t.stage.name().to_string(), t.elapsed.as_secs_f64()))
-                .collect(),
+            timings: per_stage(report),
+            fanned_out: match s["fetch_plan"]["distributed"].as_bool() {
+                Some(true) => s["fetch_plan"]["hours"].as_array().map_or(0, Vec::len),
+                _ => 0,
+            },
             database: article_rec::settings::redact_url(&ctx.settings.database_url),
             store: ctx.settings.store_url.clone(),
             defaults,
@@ -83,6 +98,13 @@ impl fmt::Display for Summary {
             "  events:   {} lines read, {} kept, {} duplicates, {} bad rows, {} bots ({} hours parsed, {} cached)",
             c.parsed.lines, c.kept, c.duplicates, c.parsed.bad, c.parsed.bots, c.hours_parsed, c.hours_cached
         )?;
+        if self.fanned_out > 0 {
+            writeln!(
+                f,
+                "            {} hours were new: parsed one per invocation first, then read from the cache",
+                self.fanned_out
+            )?;
+        }
         writeln!(
             f,
             "  filter:   {} readers x {} articles -> {} readers x {} articles ({} passes)",

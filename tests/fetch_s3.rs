@@ -203,6 +203,21 @@ async fn the_hour_still_filling_is_parsed_but_not_cached() {
     let ctx = context(&moto, "filling", dir.path()).await;
     generated(&ctx, t() + Duration::hours(1), 4).await;
     let mid_hour = t() + Duration::minutes(30);
+    let plan_at = |id: &str| {
+        fetch::plan(
+            FetchInput {
+                run: run_at(id, mid_hour),
+            },
+            &ctx,
+        )
+    };
+    // before any run: every hour to parse, enough to fan out
+    let before = plan_at("mid").await.unwrap();
+    assert_eq!((before.hours.len(), before.cached, before.missing), (73, 0, 0));
+    assert_eq!(before.window_hours, 73);
+    assert!(before.distributed);
+    assert_eq!(before.hours.first(), Some(&(t() - Duration::hours(72))));
+    assert_eq!(before.hours.last(), Some(&t()), "the hour still filling");
     let out = fetch_at(&ctx, "mid", mid_hour).await;
     // 72 complete hours plus the one still filling
     assert_eq!(out.counts.hours_parsed, 73);
@@ -213,6 +228,11 @@ async fn the_hour_still_filling_is_parsed_but_not_cached() {
     ));
     let again = fetch_at(&ctx, "mid2", mid_hour).await;
     assert_eq!((again.counts.hours_parsed, again.counts.hours_cached), (1, 72));
+    // after it: only the hour still filling, not worth a fan-out
+    let after = plan_at("mid3").await.unwrap();
+    assert_eq!(after.hours, vec![t()]);
+    assert_eq!((after.cached, after.missing), (72, 0));
+    assert!(!after.distributed);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use article_rec::stage::{DefaultsInput, FetchInput, PreprocessInput, SaveInput, Stage, TrainInput};
+use article_rec::stage::{DefaultsInput, FetchRequest, PreprocessInput, SaveInput, Stage, TrainInput};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -39,7 +39,7 @@ fn every_stage_has_a_crate_an_event_and_a_template_function() {
         );
         let event = read(&format!("events/{name}.json"));
         let parsed = match stage {
-            Stage::Fetch => serde_json::from_str::<FetchInput>(&event).map(|_| ()),
+            Stage::Fetch => serde_json::from_str::<FetchRequest>(&event).map(|_| ()),
             Stage::Preprocess => serde_json::from_str::<PreprocessInput>(&event).map(|_| ()),
             Stage::Defaults => serde_json::from_str::<DefaultsInput>(&event).map(|_| ()),
             Stage::Train => serde_json::from_str::<TrainInput>(&event).map(|_| ()),
@@ -47,6 +47,26 @@ fn every_stage_has_a_crate_an_event_and_a_template_function() {
         };
         parsed.unwrap_or_else(|e| panic!("events/{name}.json is not a {name} input: {e}"));
     }
+}
+
+/// The fetch function's other requests have samples too (for `cargo lambda
+/// invoke`), and they parse as what the state machine sends.
+#[test]
+fn fetch_samples_are_the_requests_the_state_machine_sends() {
+    let plan: FetchRequest = serde_json::from_str(&read("events/fetch-plan.json")).unwrap();
+    assert!(matches!(plan, FetchRequest::Plan(_)), "{plan:?}");
+    let hour: FetchRequest = serde_json::from_str(&read("events/fetch-hour.json")).unwrap();
+    assert!(matches!(hour, FetchRequest::Hour(_)), "{hour:?}");
+    let window: FetchRequest = serde_json::from_str(&read("events/fetch.json")).unwrap();
+    assert!(matches!(window, FetchRequest::Window(_)), "{window:?}");
+    // an hour request without its hour is refused with a reason
+    let err = serde_json::from_str::<FetchRequest>(
+        r#"{"action": "hour", "run": {"site": "a", "run_id": "b", "as_of": "2026-01-01T00:00:00Z"}}"#,
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("needs an \"hour\""), "{err}");
+    let schedule: serde_json::Value = serde_json::from_str(&read("events/schedule.json")).unwrap();
+    assert!(schedule["sites"].as_array().is_some_and(|s| !s.is_empty()));
 }
 
 fn capitalised(s: &str) -> String {
@@ -57,8 +77,8 @@ fn capitalised(s: &str) -> String {
 }
 
 #[test]
-fn every_substitution_in_the_state_machine_is_defined_by_the_template() {
-    let asl = read("statemachine/pipeline.asl.json");
+fn every_substitution_in_the_state_machines_is_defined_by_the_template() {
+    let asl = read("statemachine/pipeline.asl.json") + &read("statemachine/schedule.asl.json");
     let template = read("template.yaml");
     let mut rest = asl.as_str();
     let mut seen = 0;
@@ -73,8 +93,8 @@ fn every_substitution_in_the_state_machine_is_defined_by_the_template() {
         rest = &rest[end..];
     }
     assert!(
-        seen >= 6,
-        "expected five function ARNs and the failure topic, saw {seen}"
+        seen >= 7,
+        "expected five function ARNs, the failure topic and the pipeline, saw {seen}"
     );
     // the local runner and the deployed machine agree on the order
     assert_eq!(article_rec::runner::stage_order().unwrap(), Stage::ALL);
@@ -92,10 +112,21 @@ fn state_machine_retries_only_transient_errors_and_catches_everything() {
             for b in s["Branches"].as_array().into_iter().flatten() {
                 walk(b, out);
             }
+            if let Some(p) = s.get("ItemProcessor") {
+                walk(p, out);
+            }
         }
     }
     walk(&asl, &mut tasks);
-    assert_eq!(tasks.len(), 5);
+    // plan, one hour (in the Distributed Map), window, and the four others
+    assert_eq!(tasks.len(), 7);
+    let mut functions: Vec<&str> = tasks
+        .iter()
+        .map(|(_, s)| s["Resource"].as_str().unwrap())
+        .collect();
+    functions.sort_unstable();
+    functions.dedup();
+    assert_eq!(functions.len(), 5, "{functions:?}");
     for (name, s) in tasks {
         let retried: Vec<&str> = s["Retry"]
             .as_array()
@@ -166,4 +197,46 @@ fn template_environment_matches_the_settings() {
             assert!(body.contains(needle), "{function} lacks {needle}");
         }
     }
+}
+
+/// The schedule starts the schedule machine with the site list; it starts the
+/// pipeline once per site, and the pipeline fans the hours out only when the
+/// plan says so.
+#[test]
+fn the_schedule_serves_every_site_and_the_hours_fan_out_by_plan() {
+    let template = read("template.yaml");
+    let schedule: serde_json::Value = serde_json::from_str(&read("statemachine/schedule.asl.json")).unwrap();
+    let sites = &schedule["States"]["Sites"];
+    assert_eq!(sites["Type"], "Map");
+    assert_eq!(sites["ItemsPath"], "$.sites");
+    let run = &sites["ItemProcessor"]["States"]["RunSite"];
+    assert_eq!(run["Resource"], "arn:aws:states:::states:startExecution.sync:2");
+    assert_eq!(run["Parameters"]["StateMachineArn"], "${PipelineStateMachineArn}");
+    assert!(
+        run["Catch"][0]["ErrorEquals"][0] == "States.ALL",
+        "one site's failure is caught"
+    );
+    assert!(template.contains("PipelineStateMachineArn: !Ref PipelineStateMachine"));
+    assert!(
+        template.contains(r#"- '{"sites": ["${List}"]}'"#),
+        "schedule input"
+    );
+
+    let pipeline: serde_json::Value = serde_json::from_str(&read("statemachine/pipeline.asl.json")).unwrap();
+    let states = &pipeline["States"];
+    assert_eq!(states["Start"]["Next"], "FetchPlan");
+    assert_eq!(states["FetchPlan"]["Parameters"]["action"], "plan");
+    assert_eq!(
+        states["ManyHours"]["Choices"][0]["Variable"],
+        "$.fetch_plan.distributed"
+    );
+    let map = &states["FetchHours"];
+    assert_eq!(map["ItemProcessor"]["ProcessorConfig"]["Mode"], "DISTRIBUTED");
+    assert_eq!(map["ItemSelector"]["action"], "hour");
+    assert_eq!(map["ItemsPath"], "$.fetch_plan.hours");
+    assert!(map["ResultPath"].is_null(), "hour outputs stay out of the state");
+    assert_eq!(states["Fetch"]["Parameters"]["action"], "window");
+    // the Distributed Map needs the machine's right to start its own children
+    assert!(template.contains(":stateMachine:${AWS::StackName}-pipeline\""));
+    assert!(template.contains("Name: !Sub \"${AWS::StackName}-pipeline\""));
 }

@@ -18,7 +18,7 @@ use article_rec::db::ModelType;
 use article_rec::error::{Error, Result};
 use article_rec::generate::{self, Spec};
 use article_rec::layout::InputLayout;
-use article_rec::runner::{run_pipeline_with, Invoke};
+use article_rec::runner::{run_pipeline_with, run_schedule_with, Invoke};
 use article_rec::stage::{RunRef, SaveOutput, Stage};
 use article_rec::testing::MotoServer;
 use axum::extract::{Path, State};
@@ -30,6 +30,8 @@ use tokio::sync::{mpsc, oneshot};
 
 const AS_OF: &str = "2026-11-01T06:00:00Z";
 const SITE: &str = "example";
+const OTHER: &str = "other";
+const OTHER_APP: &str = "other-web";
 
 type Outcome = std::result::Result<Value, (String, String)>;
 
@@ -140,33 +142,33 @@ impl Function {
     }
 }
 
-/// The functions' binaries, built into this test's target directory.
-fn built_functions() -> PathBuf {
+/// The functions' binaries: the bootstraps `cargo lambda build` wrote when
+/// `LAMBDA_FUNCTIONS_DIR` names its output directory (CI builds them once, as
+/// deployed), else built here into this test's target directory.
+fn function_binaries() -> HashMap<Stage, PathBuf> {
+    if let Some(dir) = std::env::var_os("LAMBDA_FUNCTIONS_DIR") {
+        let dir = PathBuf::from(dir);
+        return Stage::ALL
+            .into_iter()
+            .map(|s| (s, dir.join(s.name()).join("bootstrap")))
+            .collect();
+    }
     let exe = std::env::current_exe().unwrap();
     let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/debug
     let target = profile_dir.parent().unwrap();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
-        .args([
-            "build",
-            "--locked",
-            "-p",
-            "fetch",
-            "-p",
-            "preprocess",
-            "-p",
-            "defaults",
-            "-p",
-            "train",
-            "-p",
-            "save",
-        ])
+        .args(["build", "--locked"])
+        .args(Stage::ALL.iter().flat_map(|s| ["-p", s.name()]))
         .arg("--target-dir")
         .arg(target)
         .status()
         .expect("cargo build of the functions");
     assert!(status.success(), "building the functions failed");
-    profile_dir
+    Stage::ALL
+        .into_iter()
+        .map(|s| (s, profile_dir.join(s.name())))
+        .collect()
 }
 
 async fn start(
@@ -191,7 +193,7 @@ async fn start(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let child = Command::new(bin.join(stage.name()))
+    let child = Command::new(bin)
         .env_clear()
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
@@ -271,7 +273,7 @@ async fn aws_config(moto: &MotoServer) -> aws_config::SdkConfig {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
-    let bin = built_functions();
+    let bins = function_binaries();
     let moto = MotoServer::start();
     let schema = Schema::new().await;
     let aws = aws_config(&moto).await;
@@ -285,6 +287,14 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
     spec.articles = 150;
     let gen = generate::generate(&spec, &layout);
     generate::write_to(&gen, &input_store, &data_store, &layout, SITE)
+        .await
+        .unwrap();
+    // a second site of the same Snowplow pipeline: its own app id, same partitions
+    let mut other_spec = Spec::sample(OTHER_APP, AS_OF.parse().unwrap(), 5, 6);
+    other_spec.readers = 800;
+    other_spec.articles = 100;
+    let other = generate::generate(&other_spec, &layout);
+    generate::write_to(&other, &input_store, &data_store, &layout, OTHER)
         .await
         .unwrap();
 
@@ -301,6 +311,8 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
 
     let env: Vec<(String, String)> = [
         ("SITE", SITE),
+        ("SITES", "example,other"),
+        ("SITE_SETTINGS", r#"{"other": {"app_id": "other-web"}}"#),
         ("DAYS_OF_DATA", "5"),
         ("STORE_URL", "s3://data"),
         ("INPUT_URL", "s3://snowplow"),
@@ -324,7 +336,7 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
     let logs = tempfile::tempdir().unwrap();
     let mut by_stage = HashMap::new();
     for stage in Stage::ALL {
-        by_stage.insert(stage, start(stage, &bin, &env, logs.path()).await);
+        by_stage.insert(stage, start(stage, &bins[&stage], &env, logs.path()).await);
     }
     let functions = Functions {
         by_stage,
@@ -337,11 +349,27 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
         as_of: AS_OF.parse().unwrap(),
     };
     let report = run_pipeline_with(&functions, &run).await.unwrap();
+    // the first run has every hour to parse: the plan fans them out, one
+    // invocation per hour, and the window is then read from the cache
+    let plan = &report.state["fetch_plan"];
+    let hours = 5 * 24;
+    assert_eq!(plan["distributed"], true, "{plan}");
+    assert_eq!(plan["hours"].as_array().unwrap().len(), hours);
+    let mut order: Vec<Stage> = report.timings.iter().map(|t| t.stage).collect();
+    let fetches = order.iter().filter(|s| **s == Stage::Fetch).count();
+    assert_eq!(fetches, 1 + hours + 1, "plan, one per hour, window");
+    order.dedup();
+    assert_eq!(order, Stage::ALL);
+    let counts = &report.state["fetch"]["counts"];
+    assert_eq!(counts["hours_cached"], hours as u64, "{counts}");
+    assert_eq!(counts["hours_parsed"], 0);
+    assert_eq!(counts["kept"], gen.truth.valid_events);
+    // both sites' lines were read; only this site's events kept
     assert_eq!(
-        report.timings.iter().map(|t| t.stage).collect::<Vec<_>>(),
-        Stage::ALL
+        counts["parsed"]["lines"],
+        gen.truth.lines + other.truth.lines,
+        "{counts}"
     );
-    assert_eq!(report.state["fetch"]["counts"]["kept"], gen.truth.valid_events);
 
     // the recommendations landed in PostgreSQL, as the API reads them
     let db = article_rec::db::PgDb::open(&schema.url(), None).await.unwrap();
@@ -410,6 +438,34 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
     assert_eq!(still.id, article.id);
     assert!(!db
         .current_recs(SITE, article_rec::db::DEFAULT_SOURCE)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // one schedule, several sites: each runs as its own execution; a site the
+    // deployment does not know fails alone
+    let later: chrono::DateTime<chrono::Utc> = "2026-11-01T08:00:00Z".parse().unwrap();
+    let sites = [SITE, OTHER, "nowhere"].map(String::from);
+    let schedule = run_schedule_with(&functions, &sites, "sched-1", later)
+        .await
+        .unwrap();
+    let results = schedule.state["results"].as_array().unwrap();
+    assert_eq!(results.len(), 3);
+    for (result, site) in results.iter().zip([SITE, OTHER]) {
+        assert_eq!(result["run"]["status"], "SUCCEEDED", "{result}");
+        assert_eq!(result["run"]["execution"], format!("{site}-sched-1"));
+    }
+    assert!(results[2].get("run").is_none(), "{}", results[2]);
+    let cause = results[2]["error"]["Cause"].as_str().unwrap();
+    assert!(cause.contains("\"nowhere\" is not configured"), "{cause}");
+    let other_model = db
+        .current_model(OTHER, ModelType::Article)
+        .await
+        .unwrap()
+        .expect("the other site's model");
+    assert_eq!(other_model.run_id, "other-sched-1");
+    assert!(!db
+        .current_recs(OTHER, article_rec::db::DEFAULT_SOURCE)
         .await
         .unwrap()
         .is_empty());

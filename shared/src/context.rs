@@ -82,6 +82,18 @@ impl Context {
         Context::from_settings(Settings::local(dir)).await
     }
 
+    /// This context for a run of `site` (see [`Settings::for_site`]); the
+    /// store, database and metrics sink are shared.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a site this deployment is not configured for.
+    pub fn for_site(&self, site: &str) -> Result<Context> {
+        Ok(Context {
+            settings: self.settings.for_site(site)?,
+            ..self.clone()
+        })
+    }
+
     /// Records a figure of a stage for the site in the settings.
     pub fn metric(&self, stage: &str, name: &str, value: f64, unit: crate::metrics::Unit) {
         self.metrics.record(stage, &self.settings.site, name, value, unit);

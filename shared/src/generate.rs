@@ -124,6 +124,8 @@ pub struct Truth {
 /// Generated hour partitions, before they are written.
 #[derive(Debug, Clone)]
 pub struct Generated {
+    /// The tracker's app id (part of the objects' names).
+    pub app_id: String,
     /// Lines per hour (start of hour, UTC), in file order.
     pub hours: BTreeMap<DateTime<Utc>, Vec<String>>,
     pub catalog: Vec<CatalogEntry>,
@@ -575,7 +577,7 @@ fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -
         for (n, (line, kind)) in out.into_iter().enumerate() {
             if let Some(kind) = kind {
                 b.truth.malformed.push(Malformed {
-                    key: part_key(input, hour),
+                    key: part_key(input, hour, &spec.app_id),
                     line: n as u64 + 1,
                     kind,
                 });
@@ -586,14 +588,17 @@ fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -
         hours.insert(hour, plain);
     }
     Generated {
+        app_id: spec.app_id.clone(),
         hours,
         catalog,
         truth: b.truth,
     }
 }
 
-fn part_key(input: &InputLayout, hour: DateTime<Utc>) -> ObjectKey {
-    input.part(&input.hour(hour), PART_NAME)
+/// One object per hour and app, so several sites' data can share the
+/// partitions, as one Snowplow pipeline writes every app's events together.
+fn part_key(input: &InputLayout, hour: DateTime<Utc>, app_id: &str) -> ObjectKey {
+    input.part(&input.hour(hour), &format!("{app_id}-{PART_NAME}"))
 }
 
 fn corrupt(line: &str, kind: MalformedKind) -> String {
@@ -644,7 +649,7 @@ pub async fn write_to(
 ) -> Result<Vec<ObjectKey>> {
     let mut keys = Vec::new();
     for (hour, lines) in &gen.hours {
-        let key = part_key(input, *hour);
+        let key = part_key(input, *hour, &gen.app_id);
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         for l in lines {
             gz.write_all(l.as_bytes())

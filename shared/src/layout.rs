@@ -3,17 +3,22 @@
 //! elsewhere does not compile.
 //!
 //! ```text
-//! <input prefix>/YYYY/MM/DD/HH/<part>        Snowplow S3 loader hour partitions (input)
-//! catalog/<site>/articles.jsonl              static article catalogue (optional)
-//! cache/<site>/hours/YYYY/MM/DD/HH/          fetch: one parsed, complete hour
+//! <input prefix>/YYYY/MM/DD/HH/<part>          Snowplow S3 loader hour partitions (input)
+//! catalog/<site>/articles.jsonl                static article catalogue (optional)
+//! cache/<site>/hours/YYYY/MM/DD/HH/            fetch: one parsed, complete hour
 //!     events.parquet, bad_rows.jsonl, manifest.json
-//! <site>/<run id>/hours/YYYY/MM/DD/HH/       fetch: an hour still filling (not cached)
-//! <site>/<run id>/events.parquet             fetch
-//! <site>/<run id>/bad_rows.jsonl             fetch: quarantined lines with reasons
-//! <site>/<run id>/articles.parquet           preprocess
-//! <site>/<run id>/dwell.parquet              preprocess
-//! <site>/<run id>/defaults.parquet           defaults
-//! <site>/<run id>/article_factors.parquet    train
+//! runs/<site>/<run id>/hours/YYYY/MM/DD/HH/    fetch: an hour still filling (not cached)
+//! runs/<site>/<run id>/events.parquet          fetch
+//! runs/<site>/<run id>/bad_rows.jsonl          fetch: quarantined lines with reasons
+//! runs/<site>/<run id>/articles.parquet        preprocess
+//! runs/<site>/<run id>/dwell.parquet           preprocess
+//! runs/<site>/<run id>/defaults.parquet        defaults
+//! runs/<site>/<run id>/article_factors.parquet train
+//! runs/<site>/<run id>/evaluation.json         train: holdout metrics, quality gate
+//! ```
+//!
+//! Runs, the hour cache and catalogues have top-level prefixes of their own, so
+//! access rights and expiry rules are one per kind, whatever the sites.
 //! ```
 
 use std::fmt;
@@ -90,7 +95,7 @@ impl RunLayout {
     pub fn new(run: &RunRef) -> Result<RunLayout> {
         run.validate()?;
         Ok(RunLayout {
-            prefix: format!("{}/{}/", run.site, run.run_id),
+            prefix: format!("runs/{}/{}/", run.site, run.run_id),
         })
     }
 
@@ -262,20 +267,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn run_keys_live_under_site_and_run_id() {
+    fn run_keys_live_under_runs_site_and_run_id() {
         let run = RunRef {
             site: "wcp".into(),
             run_id: "r1".into(),
             as_of: Utc::now(),
         };
         let l = RunLayout::new(&run).unwrap();
-        assert_eq!(l.events().as_str(), "wcp/r1/events.parquet");
-        assert_eq!(l.factors().as_str(), "wcp/r1/article_factors.parquet");
-        assert_eq!(l.prefix().as_str(), "wcp/r1/");
+        assert_eq!(l.events().as_str(), "runs/wcp/r1/events.parquet");
+        assert_eq!(l.factors().as_str(), "runs/wcp/r1/article_factors.parquet");
+        assert_eq!(l.prefix().as_str(), "runs/wcp/r1/");
         let hour = "2026-01-02T03:00:00Z".parse().unwrap();
         assert_eq!(
             HourFiles::in_run(&l, hour).events().as_str(),
-            "wcp/r1/hours/2026/01/02/03/events.parquet"
+            "runs/wcp/r1/hours/2026/01/02/03/events.parquet"
         );
         assert_eq!(
             HourFiles::cached("wcp", hour).unwrap().manifest().as_str(),

@@ -2,12 +2,19 @@
 //! the same definition Step Functions runs: the same states, in the same order,
 //! passing each stage the same JSON a Lambda invocation would receive.
 //!
+//! `statemachine/schedule.asl.json`, the machine the schedule starts, is run
+//! the same way by [`run_schedule_with`]: one pipeline run per site.
+//!
 //! Supported ASL: `Pass` (Parameters, ResultPath), `Task` (a `${XFunctionArn}`
-//! resource runs stage X; an `sns:publish` resource is logged), `Parallel`
-//! (branches run one after another), `Succeed`, `Fail`, `Catch`, `ResultSelector`,
-//! and JSONPaths of the forms `$`, `$.a.b`, `$[0].a` and `$$.Execution.Name` /
-//! `$$.Execution.StartTime`. Retries are Step Functions' business: locally a
-//! failure is reported at once.
+//! resource runs stage X; `states:startExecution.sync:2` runs the pipeline
+//! machine; an `sns:publish` resource is logged), `Parallel` (branches run one
+//! after another), `Map` (Inline or Distributed; items run one after another),
+//! `Choice` (`Variable` with `BooleanEquals`, `StringEquals`, `NumericEquals`,
+//! `NumericGreaterThanEquals`, `IsPresent`), `Succeed`, `Fail`, `Catch`,
+//! `ResultSelector`, `ResultPath: null`, the intrinsic `States.Format`, and
+//! JSONPaths of the forms `$`, `$.a.b`, `$[0].a`, `$$.Execution.Name` /
+//! `$$.Execution.StartTime` and `$$.Map.Item.Value` / `$$.Map.Item.Index`.
+//! Retries are Step Functions' business: locally a failure is reported at once.
 
 use std::time::{Duration, Instant};
 
@@ -20,6 +27,9 @@ use crate::stages::dispatch;
 
 /// The state machine definition, as deployed.
 pub const DEFINITION: &str = include_str!("../../statemachine/pipeline.asl.json");
+
+/// The machine the schedule starts: one pipeline execution per site.
+pub const SCHEDULE_DEFINITION: &str = include_str!("../../statemachine/schedule.asl.json");
 
 /// How long each stage took.
 #[derive(Debug, Clone)]
@@ -48,18 +58,34 @@ pub fn stage_order() -> Result<Vec<Stage>> {
 }
 
 fn definition() -> Result<Value> {
-    serde_json::from_str(DEFINITION).map_err(|e| Error::Bug(format!("pipeline.asl.json: {e}")))
+    parse_definition(DEFINITION, "pipeline.asl.json")
 }
 
+fn parse_definition(text: &str, name: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| Error::Bug(format!("{name}: {e}")))
+}
+
+/// Stages in the order of their first Task, following `Next`, then each
+/// Choice's rules and default, Parallel branches and Map processors.
 fn collect_tasks(machine: &Value, out: &mut Vec<Stage>) -> Result<()> {
     let states = &machine["States"];
-    let mut name = machine["StartAt"].as_str().map(str::to_string);
-    while let Some(n) = name {
+    let mut queue: std::collections::VecDeque<String> = machine["StartAt"]
+        .as_str()
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(n) = queue.pop_front() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
         let s = &states[&n];
         match s["Type"].as_str() {
             Some("Task") => {
-                if let Some(stage) = task_stage(s)? {
-                    out.push(stage);
+                if let Resource::Stage(stage) = resource(s)? {
+                    if !out.contains(&stage) {
+                        out.push(stage);
+                    }
                 }
             }
             Some("Parallel") => {
@@ -67,11 +93,47 @@ fn collect_tasks(machine: &Value, out: &mut Vec<Stage>) -> Result<()> {
                     collect_tasks(b, out)?;
                 }
             }
+            Some("Map") => {
+                if let Some(p) = processor(s) {
+                    collect_tasks(p, out)?;
+                }
+            }
+            Some("Choice") => {
+                for rule in s["Choices"].as_array().into_iter().flatten() {
+                    queue.extend(rule["Next"].as_str().map(str::to_string));
+                }
+                queue.extend(s["Default"].as_str().map(str::to_string));
+            }
             _ => {}
         }
-        name = s["Next"].as_str().map(str::to_string);
+        queue.extend(s["Next"].as_str().map(str::to_string));
     }
     Ok(())
+}
+
+/// A Map state's iteration machine (`ItemProcessor`, or the older `Iterator`).
+fn processor(state: &Value) -> Option<&Value> {
+    state.get("ItemProcessor").or_else(|| state.get("Iterator"))
+}
+
+/// What a Task state runs.
+enum Resource {
+    Stage(Stage),
+    /// `states:startExecution.sync:2`: the pipeline machine, for one site.
+    StartPipeline,
+    /// Anything else (the failure notification): logged locally.
+    Other,
+}
+
+fn resource(state: &Value) -> Result<Resource> {
+    let res = state["Resource"].as_str().unwrap_or_default();
+    if res.starts_with("arn:aws:states:::states:startExecution.sync") {
+        return Ok(Resource::StartPipeline);
+    }
+    Ok(match task_stage(state)? {
+        Some(stage) => Resource::Stage(stage),
+        None => Resource::Other,
+    })
 }
 
 /// `${FetchFunctionArn}` → `Fetch`; other resources → None.
@@ -126,6 +188,7 @@ pub async fn run_pipeline_with(invoker: &dyn Invoke, run: &RunRef) -> Result<Run
     let def = definition()?;
     let exec = serde_json::json!({
         "Execution": {
+            "Id": local_execution_id("pipeline", &run.run_id),
             "Name": run.run_id,
             "StartTime": run.as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }
@@ -134,6 +197,69 @@ pub async fn run_pipeline_with(invoker: &dyn Invoke, run: &RunRef) -> Result<Run
     let input = serde_json::json!({ "site": run.site });
     let state = Box::pin(run_machine(&def, input, &exec, invoker, &mut timings)).await?;
     Ok(RunReport { state, timings })
+}
+
+/// What the schedule's execution did: its final state (per site, the pipeline
+/// execution's name and status, or the error that ended it) and the timings of
+/// every stage of every site.
+pub type ScheduleReport = RunReport;
+
+/// Runs the schedule's machine for `sites`, as the EventBridge schedule starts
+/// it with `{"sites": [...]}`: each site's pipeline runs as its own execution,
+/// named `<site>-<schedule_id>`, starting at `as_of`. A failing site does not
+/// stop the others; its error is in the report.
+///
+/// # Errors
+/// An invalid definition; a site's failure is not an error of the schedule.
+pub async fn run_schedule_with(
+    invoker: &dyn Invoke,
+    sites: &[String],
+    schedule_id: &str,
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> Result<ScheduleReport> {
+    let def = parse_definition(SCHEDULE_DEFINITION, "schedule.asl.json")?;
+    let exec = serde_json::json!({
+        "Execution": {
+            "Id": local_execution_id("schedule", schedule_id),
+            "Name": schedule_id,
+            "StartTime": as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    });
+    let mut timings = Vec::new();
+    let input = serde_json::json!({ "sites": sites });
+    let state = Box::pin(run_machine(&def, input, &exec, invoker, &mut timings)).await?;
+    Ok(RunReport { state, timings })
+}
+
+/// An execution ARN of the shape Step Functions gives, for a local run.
+fn local_execution_id(machine: &str, name: &str) -> String {
+    format!("arn:aws:states:local:000000000000:execution:article-rec-{machine}:{name}")
+}
+
+/// A `startExecution.sync:2` Task: the pipeline machine as a child execution
+/// (its own name; its start time is the parent's), answered as Step Functions
+/// does, with the child's name, status and output.
+async fn start_pipeline(
+    params: Value,
+    exec: &Value,
+    invoker: &dyn Invoke,
+    timings: &mut Vec<StageTiming>,
+) -> Result<Value> {
+    let name = params["Name"]
+        .as_str()
+        .ok_or_else(|| Error::Bug("startExecution without Name".into()))?
+        .to_string();
+    let input = params.get("Input").cloned().unwrap_or(Value::Null);
+    let child = serde_json::json!({
+        "Execution": {
+            "Id": local_execution_id("pipeline", &name),
+            "Name": name,
+            "StartTime": exec["Execution"]["StartTime"],
+        }
+    });
+    let def = definition()?;
+    let output = Box::pin(run_machine(&def, input, &child, invoker, timings)).await?;
+    Ok(serde_json::json!({ "Name": name, "Status": "SUCCEEDED", "Output": output }))
 }
 
 async fn run_machine(
@@ -159,26 +285,68 @@ async fn run_machine(
                 };
                 Ok(result)
             }
-            Some("Task") => match task_stage(s)? {
-                Some(stage) => {
-                    let started = Instant::now();
-                    let event = match s.get("Parameters") {
-                        Some(p) => params(p, &state, exec)?,
-                        None => state.clone(),
+            Some("Task") => {
+                let event = match s.get("Parameters") {
+                    Some(p) => params(p, &state, exec)?,
+                    None => state.clone(),
+                };
+                match resource(s)? {
+                    Resource::Stage(stage) => {
+                        let started = Instant::now();
+                        let out = invoker.invoke(stage, event).await;
+                        timings.push(StageTiming {
+                            stage,
+                            elapsed: started.elapsed(),
+                        });
+                        out
+                    }
+                    Resource::StartPipeline => start_pipeline(event, exec, invoker, timings).await,
+                    Resource::Other => {
+                        tracing::error!(state = %name, message = %event, "run failed; notification would be published");
+                        Ok(Value::Null)
+                    }
+                }
+            }
+            Some("Map") => {
+                let path = s["ItemsPath"].as_str().unwrap_or("$");
+                let items = match select(path, &state, exec)? {
+                    Value::Array(items) => items,
+                    other => {
+                        return Err(Error::InvalidInput(format!(
+                            "Map {name}: {path} is not an array but {other}"
+                        )))
+                    }
+                };
+                let machine =
+                    processor(s).ok_or_else(|| Error::Bug(format!("Map {name} has no ItemProcessor")))?;
+                let mut results = Vec::with_capacity(items.len());
+                let mut failed = None;
+                for (i, item) in items.into_iter().enumerate() {
+                    let mut item_exec = exec.clone();
+                    item_exec["Map"] = serde_json::json!({ "Item": { "Index": i, "Value": item } });
+                    let input = match s.get("ItemSelector").or_else(|| s.get("Parameters")) {
+                        Some(t) => params(t, &state, &item_exec)?,
+                        None => item_exec["Map"]["Item"]["Value"].clone(),
                     };
-                    let out = invoker.invoke(stage, event).await;
-                    timings.push(StageTiming {
-                        stage,
-                        elapsed: started.elapsed(),
-                    });
-                    out
+                    match Box::pin(run_machine(machine, input, &item_exec, invoker, timings)).await {
+                        Ok(v) => results.push(v),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
                 }
-                None => {
-                    let msg = params(&s["Parameters"], &state, exec).unwrap_or(Value::Null);
-                    tracing::error!(state = %name, message = %msg, "run failed; notification would be published");
-                    Ok(Value::Null)
+                match failed {
+                    Some(e) => Err(e),
+                    None => Ok(Value::Array(results)),
                 }
-            },
+            }
+            Some("Choice") => {
+                name = choose(s, &state, exec)
+                    .map_err(|e| Error::Bug(format!("Choice {name}: {e}")))?
+                    .ok_or_else(|| Error::Bug(format!("Choice {name}: no rule matched and no Default")))?;
+                continue;
+            }
             Some("Parallel") => {
                 let mut results = Vec::new();
                 let mut failed = None;
@@ -248,7 +416,11 @@ fn params(template: &Value, input: &Value, exec: &Value) -> Result<Value> {
                     let path = v
                         .as_str()
                         .ok_or_else(|| Error::Bug(format!("{k} is not a path")))?;
-                    out.insert(key.to_string(), select(path, input, exec)?);
+                    let value = match path.strip_prefix("States.Format(") {
+                        Some(call) => format_intrinsic(call, input, exec)?,
+                        None => select(path, input, exec)?,
+                    };
+                    out.insert(key.to_string(), value);
                 } else {
                     out.insert(k.clone(), params(v, input, exec)?);
                 }
@@ -257,6 +429,70 @@ fn params(template: &Value, input: &Value, exec: &Value) -> Result<Value> {
         }
         other => Ok(other.clone()),
     }
+}
+
+/// `States.Format('template {}', $.path, ...)` (after the opening parenthesis).
+fn format_intrinsic(call: &str, input: &Value, exec: &Value) -> Result<Value> {
+    let bad = || Error::Bug(format!("unsupported States.Format({call}"));
+    let body = call.trim_end().strip_suffix(')').ok_or_else(bad)?;
+    let rest = body.trim_start().strip_prefix('\'').ok_or_else(bad)?;
+    let end = rest.find('\'').ok_or_else(bad)?;
+    let template = &rest[..end];
+    let args = rest[end + 1..].trim_start();
+    let args: Vec<&str> = if args.is_empty() {
+        Vec::new()
+    } else {
+        args.strip_prefix(',')
+            .ok_or_else(bad)?
+            .split(',')
+            .map(str::trim)
+            .collect()
+    };
+    let mut out = String::new();
+    let mut pieces = template.split("{}");
+    out.push_str(pieces.next().unwrap_or_default());
+    let mut used = 0;
+    for piece in pieces {
+        let arg = args.get(used).ok_or_else(bad)?;
+        match select(arg, input, exec)? {
+            Value::String(v) => out.push_str(&v),
+            v => out.push_str(&v.to_string()),
+        }
+        out.push_str(piece);
+        used += 1;
+    }
+    if used != args.len() {
+        return Err(bad());
+    }
+    Ok(Value::String(out))
+}
+
+/// The `Next` of the first Choice rule that holds, else the `Default`.
+fn choose(state: &Value, input: &Value, exec: &Value) -> std::result::Result<Option<String>, String> {
+    for rule in state["Choices"].as_array().into_iter().flatten() {
+        let var = rule["Variable"].as_str().ok_or("a rule without Variable")?;
+        let value = select(var, input, exec).ok();
+        let holds = if let Some(want) = rule.get("IsPresent") {
+            Some(value.is_some()) == want.as_bool()
+        } else if let Some(want) = rule.get("BooleanEquals") {
+            value.as_ref().and_then(Value::as_bool).is_some() && value.as_ref() == Some(want)
+        } else if let Some(want) = rule.get("StringEquals") {
+            value.as_ref().and_then(Value::as_str).is_some() && value.as_ref() == Some(want)
+        } else if let Some(want) = rule.get("NumericEquals") {
+            value.as_ref().and_then(Value::as_f64).is_some()
+                && value.as_ref().and_then(Value::as_f64) == want.as_f64()
+        } else if let Some(want) = rule.get("NumericGreaterThanEquals").and_then(Value::as_f64) {
+            value.as_ref().and_then(Value::as_f64).is_some_and(|v| v >= want)
+        } else {
+            return Err(format!("unsupported rule {rule}"));
+        };
+        if holds {
+            return Ok(Some(
+                rule["Next"].as_str().ok_or("a rule without Next")?.to_string(),
+            ));
+        }
+    }
+    Ok(state["Default"].as_str().map(str::to_string))
 }
 
 /// Reads a JSONPath of the supported forms.
@@ -308,9 +544,15 @@ fn segments(mut rest: &str) -> Result<Vec<Seg<'_>>> {
 
 /// Puts a result into the state at `ResultPath` (`$` or absent: replaces it).
 fn place(mut state: Value, result_path: Option<&Value>, result: Value) -> Result<Value> {
-    let path = match result_path.and_then(Value::as_str) {
-        None | Some("$") => return Ok(result),
-        Some(p) => p,
+    let path = match result_path {
+        // `"ResultPath": null`: the state's input passes through unchanged
+        Some(Value::Null) => return Ok(state),
+        None => return Ok(result),
+        Some(p) => match p.as_str() {
+            Some("$") => return Ok(result),
+            Some(p) => p,
+            None => return Err(Error::Bug(format!("bad ResultPath {p}"))),
+        },
     };
     let rest = path
         .strip_prefix('$')
@@ -360,5 +602,69 @@ mod tests {
             params(&t, &state, &exec).unwrap(),
             json!({"run": {"site": 1, "fixed": "v"}})
         );
+    }
+
+    #[test]
+    fn intrinsic_format_choice_rules_and_null_result_path() {
+        let state = json!({"site": "wcp", "plan": {"distributed": true, "n": 30}});
+        let exec = json!({"Execution": {"Name": "sched-1"}});
+        assert_eq!(
+            format_intrinsic("'{}-{}', $.site, $$.Execution.Name)", &state, &exec).unwrap(),
+            json!("wcp-sched-1")
+        );
+        assert!(format_intrinsic("'{}-{}', $.site)", &state, &exec).is_err());
+        assert!(format_intrinsic("'{}', $.site, $.site)", &state, &exec).is_err());
+
+        let choice = |rule: Value| json!({"Choices": [rule], "Default": "no"});
+        let pick = |rule: Value| choose(&choice(rule), &state, &exec).unwrap().unwrap();
+        assert_eq!(
+            pick(json!({"Variable": "$.plan.distributed", "BooleanEquals": true, "Next": "yes"})),
+            "yes"
+        );
+        assert_eq!(
+            pick(json!({"Variable": "$.plan.distributed", "BooleanEquals": false, "Next": "yes"})),
+            "no"
+        );
+        assert_eq!(
+            pick(json!({"Variable": "$.plan.n", "NumericGreaterThanEquals": 24, "Next": "yes"})),
+            "yes"
+        );
+        assert_eq!(
+            pick(json!({"Variable": "$.missing", "IsPresent": false, "Next": "yes"})),
+            "yes"
+        );
+        assert_eq!(
+            pick(json!({"Variable": "$.missing", "BooleanEquals": true, "Next": "yes"})),
+            "no"
+        );
+        assert!(choose(
+            &choice(json!({"Variable": "$.site", "Wild": 1, "Next": "x"})),
+            &state,
+            &exec
+        )
+        .is_err());
+
+        // `"ResultPath": null` keeps the input; absent or `$` replaces it
+        assert_eq!(
+            place(json!({"a": 1}), Some(&Value::Null), json!([1, 2])).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(place(json!({"a": 1}), None, json!(2)).unwrap(), json!(2));
+    }
+
+    #[test]
+    fn stage_order_reaches_tasks_behind_choices_and_maps() {
+        let machine = json!({
+            "StartAt": "Plan",
+            "States": {
+                "Plan": {"Type": "Task", "Resource": "${FetchFunctionArn}", "Next": "Many"},
+                "Many": {"Type": "Choice", "Choices": [{"Variable": "$.x", "BooleanEquals": true, "Next": "Hours"}], "Default": "Window"},
+                "Hours": {"Type": "Map", "ItemProcessor": {"StartAt": "H", "States": {"H": {"Type": "Task", "Resource": "${FetchFunctionArn}", "End": true}}}, "Next": "Window"},
+                "Window": {"Type": "Task", "Resource": "${PreprocessFunctionArn}", "End": true}
+            }
+        });
+        let mut out = Vec::new();
+        collect_tasks(&machine, &mut out).unwrap();
+        assert_eq!(out, [Stage::Fetch, Stage::Preprocess]);
     }
 }

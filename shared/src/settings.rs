@@ -2,8 +2,11 @@
 //! environment variables. Every variable, its default and meaning is listed in
 //! the README's configuration table.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
+
+use serde::Deserialize;
 
 use crate::error::{Error, Result};
 
@@ -98,6 +101,18 @@ pub enum MetricsSink {
     CloudWatch,
 }
 
+/// What differs between the sites one deployment serves (`SITE_SETTINGS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Snowplow `app_id` of the site's tracker (default: the site name).
+    #[serde(default)]
+    pub app_id: Option<String>,
+    /// The site's WordPress API (default: the static catalogue in the store).
+    #[serde(default)]
+    pub wordpress_url: Option<String>,
+}
+
 /// Everything a stage may be configured with.
 #[derive(Clone, PartialEq)]
 pub struct Settings {
@@ -142,6 +157,13 @@ pub struct Settings {
     pub wordpress: crate::site::WordPressOptions,
     pub als: AlsParams,
     pub quality: QualityParams,
+    /// Fetch fans the hours out (a Distributed Map) when at least this many
+    /// need parsing; 0: never.
+    pub fetch_map_min_hours: u32,
+    /// The sites this deployment serves besides `SITE` (`SITES`, comma
+    /// separated), with their overrides (`SITE_SETTINGS`, JSON). Each run names
+    /// its site; see [`Settings::for_site`].
+    pub sites: BTreeMap<String, SiteConfig>,
 }
 
 impl fmt::Debug for Settings {
@@ -168,6 +190,8 @@ impl fmt::Debug for Settings {
             .field("metrics_namespace", &self.metrics_namespace)
             .field("als", &self.als)
             .field("quality", &self.quality)
+            .field("fetch_map_min_hours", &self.fetch_map_min_hours)
+            .field("sites", &self.sites)
             .finish()
     }
 }
@@ -220,7 +244,45 @@ impl Settings {
             metrics_namespace: "ArticleRec".into(),
             als: AlsParams::default(),
             quality: QualityParams::default(),
+            fetch_map_min_hours: 24,
+            sites: BTreeMap::new(),
         }
+    }
+
+    /// The settings of one run's site: `SITE` (its `APP_ID` and
+    /// `WORDPRESS_URL`), or another site of `SITES`; either with the overrides
+    /// `SITE_SETTINGS` gives it. Another site's `app_id` is its name unless
+    /// overridden, its metadata the static catalogue unless a `wordpress_url`
+    /// is given.
+    ///
+    /// # Errors
+    /// `InvalidInput` for a site this deployment is not configured for: running
+    /// it with another site's `app_id` would silently keep nothing.
+    pub fn for_site(&self, site: &str) -> Result<Settings> {
+        let mut s = self.clone();
+        let config = self.sites.get(site);
+        if site == self.site {
+            if let Some(c) = config {
+                if let Some(app_id) = &c.app_id {
+                    s.app_id = app_id.clone();
+                }
+                if c.wordpress_url.is_some() {
+                    s.wordpress.url = c.wordpress_url.clone();
+                }
+            }
+            return Ok(s);
+        }
+        let Some(c) = config else {
+            return Err(Error::InvalidInput(format!(
+                "site {site:?} is not configured here: SITE is {:?}, SITES is {:?}",
+                self.site,
+                self.sites.keys().cloned().collect::<Vec<_>>().join(",")
+            )));
+        };
+        s.site = site.to_string();
+        s.app_id = c.app_id.clone().unwrap_or_else(|| site.to_string());
+        s.wordpress.url = c.wordpress_url.clone();
+        Ok(s)
     }
 
     /// Reads the environment over the local defaults rooted at `LOCAL_DIR`
@@ -330,6 +392,27 @@ impl Settings {
             &mut s.quality.gate.hit_rate_tolerance,
         )?;
         parse_into(&get, "QUALITY_MIN_QUESTIONS", &mut s.quality.gate.min_questions)?;
+        parse_into(&get, "FETCH_MAP_MIN_HOURS", &mut s.fetch_map_min_hours)?;
+        for name in get("SITES").unwrap_or_default().split(',').map(str::trim) {
+            if !name.is_empty() {
+                s.sites.insert(name.to_string(), SiteConfig::default());
+            }
+        }
+        if let Some(raw) = get("SITE_SETTINGS").filter(|v| !v.trim().is_empty()) {
+            let given: BTreeMap<String, SiteConfig> = serde_json::from_str(&raw).map_err(|e| {
+                Error::Config(format!(
+                    "SITE_SETTINGS must be a JSON object of site name to {{\"app_id\", \"wordpress_url\"}}: {e}"
+                ))
+            })?;
+            for (name, c) in given {
+                if name != s.site && !s.sites.contains_key(&name) {
+                    return Err(Error::Config(format!(
+                        "SITE_SETTINGS names {name:?}, which is neither SITE nor in SITES"
+                    )));
+                }
+                s.sites.insert(name, c);
+            }
+        }
         s.check()?;
         Ok(s)
     }
@@ -370,6 +453,22 @@ impl Settings {
             return Err(Error::Config(
                 "QUALITY_MIN_AUC and QUALITY_HIT_RATE_TOLERANCE must be in [0, 1]".into(),
             ));
+        }
+        for (name, c) in &self.sites {
+            let run = crate::stage::RunRef {
+                site: name.clone(),
+                run_id: "check".into(),
+                as_of: chrono::DateTime::UNIX_EPOCH,
+            };
+            run.validate().map_err(|e| Error::Config(format!("SITES: {e}")))?;
+            if let Some(url) = &c.wordpress_url {
+                let ok = reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
+                if !ok {
+                    return Err(Error::Config(format!(
+                        "SITES {name}: wordpress_url {url:?} is not an http(s) URL"
+                    )));
+                }
+            }
         }
         self.als.check()
     }
@@ -436,5 +535,60 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://app:***@db:5432/recs"), "{shown}");
+    }
+
+    #[test]
+    fn each_site_gets_its_own_app_id_and_metadata_source() {
+        let s = from(&[
+            ("SITE", "wcp"),
+            ("APP_ID", "wcp-web"),
+            ("WORDPRESS_URL", "https://wcp.example/wp"),
+            ("SITES", "other, third"),
+            (
+                "SITE_SETTINGS",
+                r#"{"other": {"app_id": "other-web", "wordpress_url": "https://other.example"}}"#,
+            ),
+        ])
+        .unwrap();
+        let wcp = s.for_site("wcp").unwrap();
+        assert_eq!((wcp.site.as_str(), wcp.app_id.as_str()), ("wcp", "wcp-web"));
+        assert_eq!(wcp.wordpress.url.as_deref(), Some("https://wcp.example/wp"));
+        let other = s.for_site("other").unwrap();
+        assert_eq!(
+            (other.site.as_str(), other.app_id.as_str()),
+            ("other", "other-web")
+        );
+        assert_eq!(other.wordpress.url.as_deref(), Some("https://other.example"));
+        let third = s.for_site("third").unwrap();
+        assert_eq!((third.site.as_str(), third.app_id.as_str()), ("third", "third"));
+        assert_eq!(third.wordpress.url, None, "static catalogue, not wcp's API");
+        let err = s.for_site("nowhere").unwrap_err().to_string();
+        assert!(err.contains("\"nowhere\" is not configured here"), "{err}");
+        assert!(err.contains("other,third"), "{err}");
+    }
+
+    #[test]
+    fn site_settings_are_checked() {
+        let err = from(&[("SITE_SETTINGS", r#"{"ghost": {}}"#)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("neither SITE nor in SITES"), "{err}");
+        let err = from(&[("SITES", "a"), ("SITE_SETTINGS", r#"{"a": {"appid": "x"}}"#)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("SITE_SETTINGS must be a JSON object"), "{err}");
+        let err = from(&[
+            ("SITES", "a"),
+            ("SITE_SETTINGS", r#"{"a": {"wordpress_url": "ftp://x"}}"#),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("not an http(s) URL"), "{err}");
+        let err = from(&[("SITES", "a/b")]).unwrap_err().to_string();
+        assert!(err.contains("SITES"), "{err}");
+        assert_eq!(
+            from(&[("FETCH_MAP_MIN_HOURS", "0")]).unwrap().fetch_map_min_hours,
+            0
+        );
     }
 }

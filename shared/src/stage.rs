@@ -196,6 +196,108 @@ pub struct FetchOutput {
     pub counts: FetchCounts,
 }
 
+/// What the fetch function is asked to do. The state machine sends three
+/// shapes, told apart by `action`; without one it is `window`, so a plain
+/// `{"run": ...}` event keeps working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawFetchRequest", into = "RawFetchRequest")]
+pub enum FetchRequest {
+    /// Inspect the window's hour partitions: which need parsing.
+    Plan(FetchInput),
+    /// Parse one hour partition (an item of the Distributed Map).
+    Hour(FetchHourInput),
+    /// Read the whole window into the run's `events.parquet`.
+    Window(FetchInput),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FetchAction {
+    Plan,
+    Hour,
+    #[default]
+    Window,
+}
+
+impl FetchAction {
+    fn name(self) -> &'static str {
+        match self {
+            FetchAction::Plan => "plan",
+            FetchAction::Hour => "hour",
+            FetchAction::Window => "window",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawFetchRequest {
+    #[serde(default)]
+    action: FetchAction,
+    run: RunRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hour: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<RawFetchRequest> for FetchRequest {
+    type Error = String;
+
+    fn try_from(r: RawFetchRequest) -> std::result::Result<FetchRequest, String> {
+        match (r.action, r.hour) {
+            (FetchAction::Hour, Some(hour)) => Ok(FetchRequest::Hour(FetchHourInput { run: r.run, hour })),
+            (FetchAction::Hour, None) => Err("action \"hour\" needs an \"hour\"".into()),
+            (action, Some(_)) => Err(format!(
+                "\"hour\" is only for action \"hour\", not \"{}\"",
+                action.name()
+            )),
+            (FetchAction::Plan, None) => Ok(FetchRequest::Plan(FetchInput { run: r.run })),
+            (FetchAction::Window, None) => Ok(FetchRequest::Window(FetchInput { run: r.run })),
+        }
+    }
+}
+
+impl From<FetchRequest> for RawFetchRequest {
+    fn from(r: FetchRequest) -> RawFetchRequest {
+        let (action, run, hour) = match r {
+            FetchRequest::Plan(i) => (FetchAction::Plan, i.run, None),
+            FetchRequest::Hour(i) => (FetchAction::Hour, i.run, Some(i.hour)),
+            FetchRequest::Window(i) => (FetchAction::Window, i.run, None),
+        };
+        RawFetchRequest { action, run, hour }
+    }
+}
+
+impl FetchRequest {
+    pub fn run(&self) -> &RunRef {
+        match self {
+            FetchRequest::Plan(i) | FetchRequest::Window(i) => &i.run,
+            FetchRequest::Hour(i) => &i.run,
+        }
+    }
+}
+
+/// Which hours of the window need parsing, and whether to fan them out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchPlan {
+    /// Hours (start, UTC) that are new, changed or still filling, oldest first.
+    pub hours: Vec<DateTime<Utc>>,
+    /// Hours of the window, cached and unchanged, and with no input at all.
+    pub window_hours: u64,
+    pub cached: u64,
+    pub missing: u64,
+    /// True when `hours` is long enough (`FETCH_MAP_MIN_HOURS`) to be parsed
+    /// by a Distributed Map, one invocation per hour, before the window is read.
+    pub distributed: bool,
+}
+
+/// What the fetch function answers, by request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FetchResponse {
+    Plan(FetchPlan),
+    Hour(FetchHourOutput),
+    Window(FetchOutput),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreprocessInput {
     pub run: RunRef,

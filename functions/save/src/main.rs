@@ -2,8 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), article_rec::LambdaError> {
-    article_rec::lambda::run_stage("save", |input, ctx| async move {
-        article_rec::stages::save::run(input, &ctx).await
-    })
-    .await
+    article_rec::lambda::run_stage(article_rec::stage::Stage::Save).await
 }

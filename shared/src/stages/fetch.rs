@@ -9,6 +9,7 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, DurationRound, Utc};
+use futures::{StreamExt, TryStreamExt};
 use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 use tracing::{info, instrument, warn};
@@ -21,7 +22,8 @@ use crate::layout::{HourFiles, InputLayout, RunLayout};
 use crate::metrics::Unit;
 use crate::parquet::{self, StreamWriter, EVENTS};
 use crate::stage::{
-    FetchCounts, FetchHourInput, FetchHourOutput, FetchInput, FetchOutput, HourStatus, RunRef,
+    FetchCounts, FetchHourInput, FetchHourOutput, FetchInput, FetchOutput, FetchPlan, FetchRequest,
+    FetchResponse, HourStatus, RunRef,
 };
 use crate::storage::ObjectMeta;
 
@@ -75,9 +77,58 @@ async fn read_manifest(ctx: &Context, files: &HourFiles) -> Result<Option<Manife
     }
 }
 
-async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<Hour> {
+/// What an hour partition holds before any parsing.
+enum Inspected {
+    /// No input objects.
+    Missing,
+    /// Parsed before from the same objects.
+    Cached {
+        files: HourFiles,
+        counts: crate::stage::ParseCounts,
+    },
+    /// New, changed or still filling.
+    ToParse {
+        files: HourFiles,
+        objects: Vec<ObjectMeta>,
+        complete: bool,
+    },
+}
+
+async fn inspect_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<Inspected> {
     let source = InputLayout::new(&ctx.settings.input_prefix)?.hour(hour);
     let objects = ctx.input.list(&source.prefix).await?;
+    if objects.is_empty() {
+        return Ok(Inspected::Missing);
+    }
+    let complete = hour + Duration::hours(1) <= run.as_of;
+    if !complete {
+        let files = HourFiles::in_run(&RunLayout::new(run)?, hour);
+        return Ok(Inspected::ToParse {
+            files,
+            objects,
+            complete,
+        });
+    }
+    let files = HourFiles::cached(&run.site, hour)?;
+    if let Some(m) = read_manifest(ctx, &files).await? {
+        if m.parser_version == PARSER_VERSION
+            && m.app_id == ctx.settings.app_id
+            && m.objects == sources(&objects)
+        {
+            return Ok(Inspected::Cached {
+                files,
+                counts: m.counts,
+            });
+        }
+    }
+    Ok(Inspected::ToParse {
+        files,
+        objects,
+        complete,
+    })
+}
+
+async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<Hour> {
     let mut out = FetchHourOutput {
         hour,
         status: HourStatus::Missing,
@@ -85,37 +136,35 @@ async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<
         bad_rows_key: None,
         counts: Default::default(),
     };
-    if objects.is_empty() {
-        return Ok(Hour {
-            out,
-            files: None,
-            frame: None,
-            bad_rows: None,
-        });
-    }
-    let complete = hour + Duration::hours(1) <= run.as_of;
-    let files = if complete {
-        HourFiles::cached(&run.site, hour)?
-    } else {
-        HourFiles::in_run(&RunLayout::new(run)?, hour)
+    let (files, objects, complete) = match inspect_hour(ctx, run, hour).await? {
+        Inspected::Missing => {
+            return Ok(Hour {
+                out,
+                files: None,
+                frame: None,
+                bad_rows: None,
+            })
+        }
+        Inspected::Cached { files, counts } => {
+            out.status = HourStatus::Cached;
+            out.events_key = Some(files.events().to_string());
+            out.bad_rows_key = Some(files.bad_rows().to_string());
+            out.counts = counts;
+            return Ok(Hour {
+                out,
+                files: Some(files),
+                frame: None,
+                bad_rows: None,
+            });
+        }
+        Inspected::ToParse {
+            files,
+            objects,
+            complete,
+        } => (files, objects, complete),
     };
     out.events_key = Some(files.events().to_string());
     out.bad_rows_key = Some(files.bad_rows().to_string());
-    let listed = sources(&objects);
-    if complete {
-        if let Some(m) = read_manifest(ctx, &files).await? {
-            if m.parser_version == PARSER_VERSION && m.app_id == ctx.settings.app_id && m.objects == listed {
-                out.status = HourStatus::Cached;
-                out.counts = m.counts;
-                return Ok(Hour {
-                    out,
-                    files: Some(files),
-                    frame: None,
-                    bad_rows: None,
-                });
-            }
-        }
-    }
     let mut batch = EventBatch::new(&ctx.settings.app_id);
     for obj in &objects {
         let body = ctx.input.get(&obj.key).await?;
@@ -132,7 +181,7 @@ async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<
         let manifest = Manifest {
             parser_version: PARSER_VERSION,
             app_id: ctx.settings.app_id.clone(),
-            objects: listed,
+            objects: sources(&objects),
             counts: out.counts.clone(),
         };
         let json = serde_json::to_vec(&manifest).map_err(|e| Error::Bug(format!("manifest: {e}")))?;
@@ -143,6 +192,65 @@ async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<
         files: Some(files),
         frame: Some(frame),
         bad_rows: Some(bad_rows),
+    })
+}
+
+/// Listings and manifests are small requests: this many at a time.
+const INSPECT_CONCURRENCY: usize = 16;
+
+/// Which hours of the run's window need parsing. When there are at least
+/// `FETCH_MAP_MIN_HOURS` of them the state machine parses them one per
+/// invocation (a Distributed Map) before [`run`] reads the window, which then
+/// finds them cached.
+///
+/// # Errors
+/// Storage errors listing the input or reading manifests.
+#[instrument(skip_all, fields(stage = "fetch_plan", site = %input.run.site, run_id = %input.run.run_id))]
+pub async fn plan(input: FetchInput, ctx: &Context) -> Result<FetchPlan> {
+    input.run.validate()?;
+    let window = input.run.window(ctx.settings.days_of_data);
+    let parts = InputLayout::new(&ctx.settings.input_prefix)?.hours(&window);
+    let run = &input.run;
+    let inspected: Vec<(DateTime<Utc>, Inspected)> = futures::stream::iter(parts)
+        .map(|p| async move { inspect_hour(ctx, run, p.hour).await.map(|i| (p.hour, i)) })
+        .buffered(INSPECT_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut plan = FetchPlan {
+        hours: Vec::new(),
+        window_hours: inspected.len() as u64,
+        cached: 0,
+        missing: 0,
+        distributed: false,
+    };
+    for (hour, i) in inspected {
+        match i {
+            Inspected::Missing => plan.missing += 1,
+            Inspected::Cached { .. } => plan.cached += 1,
+            Inspected::ToParse { .. } => plan.hours.push(hour),
+        }
+    }
+    let min = ctx.settings.fetch_map_min_hours;
+    plan.distributed = min > 0 && plan.hours.len() as u64 >= u64::from(min);
+    info!(
+        to_parse = plan.hours.len(),
+        cached = plan.cached,
+        missing = plan.missing,
+        distributed = plan.distributed,
+        "fetch plan"
+    );
+    Ok(plan)
+}
+
+/// Runs what a fetch request asks for.
+///
+/// # Errors
+/// As [`plan`], [`run_hour`] and [`run`].
+pub async fn handle(request: FetchRequest, ctx: &Context) -> Result<FetchResponse> {
+    Ok(match request {
+        FetchRequest::Plan(i) => FetchResponse::Plan(plan(i, ctx).await?),
+        FetchRequest::Hour(i) => FetchResponse::Hour(run_hour(i, ctx).await?),
+        FetchRequest::Window(i) => FetchResponse::Window(run(i, ctx).await?),
     })
 }
 

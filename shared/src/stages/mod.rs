@@ -24,14 +24,23 @@ fn encode<O: Serialize>(out: O) -> Result<Value> {
     serde_json::to_value(out).map_err(|e| Error::Bug(format!("encode output: {e}")))
 }
 
-/// Runs one stage on a JSON event and returns its JSON output.
+/// Runs one stage on a JSON event and returns its JSON output, with the
+/// settings of the event's site.
 ///
 /// # Errors
 /// `InvalidInput` when the event does not fit the stage's input; else the
 /// stage's own errors.
 pub async fn dispatch(stage: Stage, event: Value, ctx: &Context) -> Result<Value> {
+    let site_ctx;
+    let ctx = match event.pointer("/run/site").and_then(Value::as_str) {
+        Some(site) => {
+            site_ctx = ctx.for_site(site)?;
+            &site_ctx
+        }
+        None => ctx,
+    };
     match stage {
-        Stage::Fetch => encode(fetch::run(decode(stage, event)?, ctx).await?),
+        Stage::Fetch => encode(fetch::handle(decode(stage, event)?, ctx).await?),
         Stage::Preprocess => encode(preprocess::run(decode(stage, event)?, ctx).await?),
         Stage::Defaults => encode(defaults::run(decode(stage, event)?, ctx).await?),
         Stage::Train => encode(train::run(decode(stage, event)?, ctx).await?),
