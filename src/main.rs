@@ -2,26 +2,40 @@
 //! and SQLite), or on whatever the environment configures.
 #![allow(clippy::print_stdout)]
 
+mod commands;
 mod summary;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context as _;
 use article_rec::db::ModelType;
-use article_rec::generate::{self, Spec};
-use article_rec::layout::InputLayout;
-use article_rec::settings::Settings;
-use article_rec::stage::RunRef;
-use article_rec::Context;
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
-use clap::{Parser, Subcommand};
+use article_rec::ErrorKind;
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Settings come from environment variables (see the README's table); the
+defaults keep everything under --dir: the store in <dir>/store, SQLite in
+<dir>/article-rec.sqlite.
+
+Exit codes:
+  0  done
+  1  the data cannot give a result (e.g. no input in the window); nothing was replaced
+  2  wrong usage: an argument, a setting or a request that cannot work as given
+  3  a transient failure (storage or database unreachable, another run holds the
+     site's lock): trying again later may work
+  4  an internal error (a bug; please report it)";
 
 #[derive(Parser)]
 #[command(
     name = "article-rec",
     version,
-    about = "Article recommendations from Snowplow clickstream"
+    about = "Article recommendations from Snowplow clickstream",
+    long_about = "Article recommendations from Snowplow clickstream: fetch a site's \
+                  events, compute reading time per reader and article, train a matrix \
+                  factorisation model and save each article's most related articles and \
+                  default recommendations to the database.",
+    after_help = EXIT_CODES
 )]
 struct Cli {
     /// Directory for the local store (`<dir>/store`) and SQLite file (`<dir>/article-rec.sqlite`).
@@ -33,8 +47,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole job (fetch, preprocess, defaults, train, save) once.
-    /// Generates sample input first if the window has none.
+    /// Run the whole job (fetch, preprocess, defaults, train, save) once, as the
+    /// state machine does. Generates sample input first if the window has none.
     Run {
         /// The run's reference time (RFC 3339, UTC); the window ends here. Default: now.
         #[arg(long)]
@@ -46,20 +60,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write seeded synthetic Snowplow data (hour folders of gzipped TSV) and a catalogue.
-    Generate {
-        /// End of the generated period (RFC 3339, UTC). Default: now.
+    /// Stage 1: read the window's Snowplow events into the run's events.parquet.
+    /// Starts a run; the next stages take its --run-id.
+    Fetch(StageArgs),
+    /// Stage 2: articles and reading time per reader and article, of a fetched run.
+    Preprocess(StageArgs),
+    /// Stage 3: default recommendations (for unknown readers), of a preprocessed run.
+    Defaults(StageArgs),
+    /// Stage 4: evaluate and train the model, of a preprocessed run.
+    Train(StageArgs),
+    /// Stage 5: save the recommendations to the database, of a trained run
+    /// with defaults; writes the run report.
+    Save(StageArgs),
+    /// Run the whole job for past windows: one run per step from --from to --to.
+    Backfill {
+        /// Reference time of the first run (RFC 3339, UTC).
         #[arg(long)]
-        end: Option<DateTime<Utc>>,
-        /// Days of data to generate (default: DAYS_OF_DATA).
+        from: DateTime<Utc>,
+        /// Reference time of the last run, included if a step lands on it.
         #[arg(long)]
-        days: Option<u32>,
-        #[arg(long, default_value_t = 3000)]
-        readers: usize,
-        #[arg(long, default_value_t = 400)]
-        articles: usize,
-        #[arg(long, default_value_t = 42)]
-        seed: u64,
+        to: DateTime<Utc>,
+        /// Hours between runs.
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=8784))]
+        every_hours: u32,
+        /// Print one JSON summary per run, as a JSON array.
+        #[arg(long)]
+        json: bool,
     },
     /// Make the site's previous model current again (the current one becomes
     /// 'failed' and is never rolled back to).
@@ -71,6 +97,49 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write seeded synthetic Snowplow data (hour folders of gzipped TSV) and a catalogue.
+    Generate {
+        /// End of the generated period (RFC 3339, UTC). Default: now.
+        #[arg(long)]
+        end: Option<DateTime<Utc>>,
+        /// Days of data to generate (default: DAYS_OF_DATA).
+        #[arg(long)]
+        days: Option<u32>,
+        /// Readers of the synthetic site.
+        #[arg(long, default_value_t = 3000)]
+        readers: usize,
+        /// Articles of the synthetic site.
+        #[arg(long, default_value_t = 400)]
+        articles: usize,
+        /// Seed of the generator: the same seed writes the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Remove local outputs: every run's files and the parsed-hour cache; with
+    /// --all also the input, catalogues and the SQLite database (the whole --dir).
+    Clean {
+        /// Remove everything under --dir, generated input and database included.
+        #[arg(long)]
+        all: bool,
+        /// Print what was removed as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct StageArgs {
+    /// The run: its files and state are under runs/<site>/<run id>/. Fetch starts
+    /// one (default: derived from --as-of); the other stages need it.
+    #[arg(long)]
+    run_id: Option<String>,
+    /// Fetch only: the run's reference time (RFC 3339, UTC); the window ends
+    /// here. Default: now. Later stages take it from the run.
+    #[arg(long)]
+    as_of: Option<DateTime<Utc>>,
+    /// Print the stage's output as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -90,129 +159,21 @@ impl Which {
     }
 }
 
-fn now_second() -> DateTime<Utc> {
-    let now = Utc::now();
-    now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now)
-}
-
-async fn generate_into(ctx: &Context, spec: &Spec) -> anyhow::Result<generate::Truth> {
-    let input = InputLayout::new(&ctx.settings.input_prefix)?;
-    let data = generate::generate(spec, &input);
-    generate::write_to(
-        &data,
-        ctx.input.as_ref(),
-        ctx.store.as_ref(),
-        &input,
-        &ctx.settings.site,
-    )
-    .await?;
-    Ok(data.truth)
-}
-
-async fn main_inner(cli: Cli) -> anyhow::Result<()> {
-    let settings = Settings::from_env_in(&cli.dir)?;
-    match cli.command {
-        Command::Run { as_of, run_id, json } => {
-            let as_of = as_of.unwrap_or_else(now_second);
-            let ctx = Context::from_settings(settings).await?;
-            let run = RunRef {
-                site: ctx.settings.site.clone(),
-                run_id: run_id.unwrap_or_else(|| as_of.format("%Y-%m-%dT%H-%M-%SZ").to_string()),
-                as_of,
-            };
-            let input = InputLayout::new(&ctx.settings.input_prefix)?;
-            let window = run.window(ctx.settings.days_of_data);
-            let mut has_input = false;
-            for hour in input.hours(&window) {
-                if !ctx.input.list(&hour.prefix).await?.is_empty() {
-                    has_input = true;
-                    break;
-                }
-            }
-            if !has_input {
-                let spec = Spec::sample(
-                    &ctx.settings.app_id,
-                    as_of,
-                    ctx.settings.days_of_data,
-                    ctx.settings.seed,
-                );
-                eprintln!(
-                    "No input in the window: generating sample data (seed {})...",
-                    spec.seed
-                );
-                generate_into(&ctx, &spec).await?;
-            }
-            let report = article_rec::runner::run_pipeline(&ctx, &run)
-                .await
-                .with_context(|| format!("run {} of site {} failed", run.run_id, run.site))?;
-            if let Err(e) = ctx.metrics.flush().await {
-                eprintln!("warning: metrics not sent: {e}");
-            }
-            let summary = summary::Summary::new(&ctx, &run, &report).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&summary.to_json())?);
-            } else {
-                print!("{summary}");
-            }
-        }
-        Command::Generate {
-            end,
-            days,
-            readers,
-            articles,
-            seed,
-        } => {
-            let ctx = Context::from_settings(settings).await?;
-            let mut spec = Spec::sample(
-                &ctx.settings.app_id,
-                end.unwrap_or_else(now_second),
-                days.unwrap_or(ctx.settings.days_of_data),
-                seed,
-            );
-            spec.readers = readers;
-            spec.articles = articles;
-            let truth = generate_into(&ctx, &spec).await?;
-            println!(
-                "wrote {} lines ({} valid page events, {} duplicates, {} malformed) under {}/{}",
-                truth.lines,
-                truth.valid_events,
-                truth.duplicates,
-                truth.malformed.len(),
-                ctx.settings.store_url,
-                ctx.settings.input_prefix
-            );
-        }
-        Command::Rollback { model, json } => {
-            let ctx = Context::from_settings(settings).await?;
-            let site = ctx.settings.site.clone();
-            let mut switched = Vec::new();
-            for &kind in model.kinds() {
-                let done = article_rec::stages::save::rollback(&ctx, &site, kind)
-                    .await
-                    .with_context(|| format!("rollback of site {site}"))?;
-                switched.push(serde_json::json!({
-                    "site": site,
-                    "model_type": kind.as_str(),
-                    "from": {"id": done.from.id, "run_id": done.from.run_id, "status": done.from.status},
-                    "to": {"id": done.to.id, "run_id": done.to.run_id, "status": done.to.status},
-                }));
-                if !json {
-                    println!(
-                        "{site} {}: model {} (run {}) is current again; model {} (run {}) is now failed",
-                        kind.as_str(),
-                        done.to.id,
-                        done.to.run_id,
-                        done.from.id,
-                        done.from.run_id
-                    );
-                }
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&switched)?);
-            }
-        }
+/// The exit code a script can act on (see [`EXIT_CODES`]).
+fn exit_code(e: &anyhow::Error) -> u8 {
+    let kind = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<article_rec::Error>())
+        .map(article_rec::Error::kind);
+    match kind {
+        Some(ErrorKind::Data) => 1,
+        Some(ErrorKind::InvalidInput) => 2,
+        Some(ErrorKind::Transient) => 3,
+        Some(ErrorKind::Bug) => 4,
+        // our own checks (a missing --run-id, an unknown run) are usage errors
+        None if e.chain().any(|c| c.downcast_ref::<commands::Usage>().is_some()) => 2,
+        None => 4,
     }
-    Ok(())
 }
 
 fn main() -> ExitCode {
@@ -228,14 +189,14 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
+            return ExitCode::from(4);
         }
     };
-    match rt.block_on(main_inner(cli)) {
+    match rt.block_on(commands::main_inner(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            ExitCode::from(exit_code(&e))
         }
     }
 }

@@ -20,6 +20,8 @@ pub struct Summary {
     fanned_out: usize,
     database: String,
     store: String,
+    /// Where the run report is: a file path for a local store, else its key.
+    report: String,
     defaults: Vec<(String, f64)>,
     example: Option<(String, Vec<(String, f64)>)>,
 }
@@ -30,6 +32,17 @@ fn part<T: serde::de::DeserializeOwned>(state: &Value, path: &[&str]) -> anyhow:
         v = &v[*p];
     }
     Ok(serde_json::from_value(v.clone())?)
+}
+
+/// A local store's report as a path a browser opens; an S3 one as its URL.
+fn report_location(ctx: &Context, key: &str) -> String {
+    let root = &ctx.settings.store_url;
+    if root.starts_with("s3://") {
+        format!("{}/{key}", root.trim_end_matches('/'))
+    } else {
+        let dir = root.strip_prefix("file://").unwrap_or(root);
+        std::path::Path::new(dir).join(key).display().to_string()
+    }
 }
 
 fn per_stage(report: &RunReport) -> Vec<(String, f64)> {
@@ -65,6 +78,7 @@ impl Summary {
             },
             database: article_rec::settings::redact_url(&ctx.settings.database_url),
             store: ctx.settings.store_url.clone(),
+            report: report_location(ctx, s["save"]["report_key"].as_str().unwrap_or_default()),
             defaults,
             example,
         })
@@ -80,6 +94,7 @@ impl Summary {
             "seconds": self.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
             "database": self.database,
             "store": self.store,
+            "report": self.report,
         })
     }
 }
@@ -166,9 +181,10 @@ impl fmt::Display for Summary {
         writeln!(f, "  time:     {}", times.join(", "))?;
         writeln!(
             f,
-            "  outputs:  {} (Parquet files under {}/{}/)",
+            "  outputs:  {} (Parquet files under runs/{}/{}/)",
             self.store, self.run.site, self.run.run_id
         )?;
+        writeln!(f, "  report:   {}", self.report)?;
         writeln!(f, "  database: {}", self.database)?;
         let top: Vec<String> = self
             .defaults

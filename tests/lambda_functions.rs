@@ -154,14 +154,14 @@ fn function_binaries() -> HashMap<Stage, PathBuf> {
             .collect();
     }
     let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf(); // target/debug
-    let target = profile_dir.parent().unwrap();
+    // target/debug (or target/<triple>/debug): the nested build inherits this
+    // build's environment, so its binaries land beside this test's
+    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let status = Command::new(cargo)
         .args(["build", "--locked"])
         .args(Stage::ALL.iter().flat_map(|s| ["-p", s.name()]))
-        .arg("--target-dir")
-        .arg(target)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
         .status()
         .expect("cargo build of the functions");
     assert!(status.success(), "building the functions failed");

@@ -307,3 +307,104 @@ async fn later_runs_warm_start_and_the_gate_keeps_a_worse_model_out() {
         .unwrap();
     assert_eq!(popularity.run_id, "third");
 }
+
+/// Headless Chromium (Debian's `chromium`; `.ci/run` installs it) on `url`.
+fn chromium(args: &[&str], url: &str, profile: &Path) -> std::process::Output {
+    let out = std::process::Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .output()
+        .unwrap_or_else(|e| panic!("chromium: {e} (install Debian's chromium package)"));
+    assert!(
+        out.status.success(),
+        "chromium: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_run_report_opens_in_a_browser_with_every_section_and_chart() {
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = context(dir.path()).await;
+    generated(&ctx, 11).await;
+    let run = run_ref("report");
+    let report = article_rec::runner::run_pipeline(&ctx, &run).await.unwrap();
+    let key = RunLayout::new(&run).unwrap().report();
+    assert_eq!(report.state["save"]["report_key"], key.as_str());
+    let html = String::from_utf8(ctx.store.get(&key).await.unwrap().to_vec()).unwrap();
+    // no network: the only URLs are the SVG namespace
+    assert_eq!(
+        html.matches("http").count(),
+        html.matches("xmlns=\"http://www.w3.org/2000/svg\"").count()
+    );
+    assert!(
+        !html.contains("<script") && !html.contains("src="),
+        "self-contained, no scripts"
+    );
+
+    // the browser's own view of the page
+    let file = dir.path().join("store").join(key.as_str());
+    let url = format!("file://{}", file.display());
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium(&["--dump-dom"], &url, profile.path());
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for id in [
+        "summary",
+        "gate",
+        "funnel",
+        "dwell",
+        "training",
+        "evaluation",
+        "defaults",
+        "samples",
+    ] {
+        assert!(dom.contains(&format!("id=\"{id}\"")), "section {id} missing");
+    }
+    assert!(
+        dom.matches("<svg").count() >= 4,
+        "funnel, dwell, loss and metrics charts"
+    );
+    assert!(
+        dom.matches("<polyline").count() >= 2,
+        "production and evaluation loss"
+    );
+    assert!(
+        dom.contains("Quality gate: <span class=\"ok\">promoted</span>"),
+        "{dom}"
+    );
+    assert!(dom.contains("this model") && dom.contains("popularity"));
+    let samples = dom.split("id=\"samples\"").nth(1).unwrap();
+    assert!(
+        samples.matches("<li>").count() >= 10,
+        "sample articles with their recommendations"
+    );
+
+    // and a screenshot of it, kept beside the build for people to look at
+    let shot = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        &[
+            "--window-size=1100,3000",
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &url,
+        profile.path(),
+    );
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(
+        png.len() > 50_000,
+        "a rendered page, not a blank one: {} bytes",
+        png.len()
+    );
+}

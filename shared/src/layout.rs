@@ -15,6 +15,8 @@
 //! runs/<site>/<run id>/defaults.parquet        defaults
 //! runs/<site>/<run id>/article_factors.parquet train
 //! runs/<site>/<run id>/evaluation.json         train: holdout metrics, quality gate
+//! runs/<site>/<run id>/report.html             save: the run report
+//! runs/<site>/<run id>/state.json              local CLI: the state passed between stages
 //! ```
 //!
 //! Runs, the hour cache and catalogues have top-level prefixes of their own, so
@@ -128,6 +130,15 @@ impl RunLayout {
     pub fn evaluation(&self) -> ObjectKey {
         self.key("evaluation.json")
     }
+    /// The run report, a self-contained HTML page (save).
+    pub fn report(&self) -> ObjectKey {
+        self.key("report.html")
+    }
+    /// The run's state as the state machine passes it along (the local CLI
+    /// keeps it, so one stage can be run at a time).
+    pub fn state(&self) -> ObjectKey {
+        self.key("state.json")
+    }
 }
 
 /// The files of one parsed hour partition.
@@ -182,6 +193,11 @@ fn check_segment(site: &str) -> Result<()> {
         return Err(Error::InvalidInput(format!("bad site name {site:?}")));
     }
     Ok(())
+}
+
+/// Every run of every site.
+pub fn runs() -> Prefix {
+    Prefix("runs/".into())
 }
 
 /// Every cached hour of a site.

@@ -18,7 +18,7 @@
 //! mapping), [`kcore`] (2-core filter), [`dwell`], [`popularity`] (defaults),
 //! [`als`] (matrix factorisation), [`knn`] (nearest articles). [`runner`] runs the
 //! state machine's definition locally; [`lambda`] runs a stage on AWS Lambda;
-//! [`generate`] makes realistic synthetic input.
+//! [`generate`] makes realistic synthetic input; [`report`] renders the run report.
 
 pub mod als;
 pub mod articles;
@@ -41,6 +41,7 @@ pub mod layout;
 pub mod metrics;
 pub mod parquet;
 pub mod popularity;
+pub mod report;
 pub mod runner;
 pub mod settings;
 pub mod site;

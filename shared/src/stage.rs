@@ -380,9 +380,15 @@ pub struct TrainOutput {
     pub gate: crate::evaluation::GateDecision,
 }
 
+/// Save reads the run's files; the earlier stages' outputs the state carries
+/// only feed the run report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SaveInput {
     pub run: RunRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<FetchOutput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocess: Option<PreprocessOutput>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -405,6 +411,9 @@ pub struct SaveOutput {
     /// Retired models beyond `KEEP_MODELS`, deleted by this save.
     #[serde(default)]
     pub models_pruned: u64,
+    /// The run report (HTML) beside the run's files.
+    #[serde(default)]
+    pub report_key: String,
 }
 
 #[cfg(test)]

@@ -12,11 +12,11 @@ use tracing::{info, instrument, warn};
 use crate::context::Context;
 use crate::db::{ArticleRow, ModelStart, ModelType, RecRow, Rollback, DEFAULT_SOURCE};
 use crate::error::{Error, Result};
-use crate::evaluation::GateDecision;
 use crate::knn::{decay, nearest};
 use crate::layout::RunLayout;
 use crate::metrics::Unit;
-use crate::parquet::{self, col, f64s, i64s, strs, ARTICLES, DEFAULTS, FACTORS};
+use crate::parquet::{self, col, f64s, i64s, strs, ARTICLES, DEFAULTS, DWELL, FACTORS};
+use crate::report::{DwellHistogram, ReportData, Sample, Shown, MAX_SAMPLES, SAMPLE_RECS};
 use crate::stage::{SaveInput, SaveOutput, TrainOutput};
 
 /// # Errors
@@ -32,7 +32,8 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let rows = article_rows(&articles).map_err(Error::frame(&articles_key))?;
     // upserts are idempotent and the heavy work needs no lock: both come first
     let ids = ctx.db.upsert_articles(&run.site, &rows).await?;
-    let gate = gate_decision(ctx, &layout).await?;
+    let train = train_output(ctx, &layout).await?;
+    let gate = train.gate.clone();
     let mut models = Vec::with_capacity(2);
     if gate.promote {
         models.push((
@@ -75,6 +76,27 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         Unit::Count,
     );
     ctx.metric("save", "pending_discarded", saved.discarded as f64, Unit::Count);
+
+    let report = ReportData {
+        site: run.site.clone(),
+        run_id: run.run_id.clone(),
+        as_of: run.as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        days_of_data: ctx.settings.days_of_data,
+        fetch: input.fetch.as_ref().map(|f| f.counts.clone()),
+        funnel: input.preprocess.as_ref().map(|p| p.funnel.clone()),
+        dwell: dwell_histogram(ctx, &layout).await?,
+        article_model_id,
+        popularity_model_id: Some(popularity_model_id),
+        ..report_lists(&rows, &ids, &models)
+    };
+    let report = ReportData {
+        train: Some(train),
+        ..report
+    };
+    let report_key = layout.report();
+    ctx.store
+        .put(&report_key, bytes::Bytes::from(crate::report::render(&report)))
+        .await?;
     Ok(SaveOutput {
         article_model_id,
         article_model_rejected: (!gate.promote).then_some(gate.reason),
@@ -85,18 +107,92 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         newly_saved,
         pending_discarded: saved.discarded,
         models_pruned: saved.pruned,
+        report_key: report_key.to_string(),
     })
 }
 
-/// The quality gate's decision, from the train stage's `evaluation.json`.
-async fn gate_decision(ctx: &Context, layout: &RunLayout) -> Result<GateDecision> {
+/// The dwell-time distribution of the run's pairs.
+async fn dwell_histogram(ctx: &Context, layout: &RunLayout) -> Result<DwellHistogram> {
+    let key = layout.dwell();
+    let df = parquet::read_columns(ctx.store.as_ref(), &key, &DWELL, &[col::DWELL_SECS]).await?;
+    let secs: Vec<f64> = f64s(&df, col::DWELL_SECS)
+        .map_err(Error::frame(&key))?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(DwellHistogram::of(&secs))
+}
+
+/// The defaults with titles, and the first recommendations of the most read
+/// articles (the defaults' order), as the report shows them.
+fn report_lists(
+    rows: &[ArticleRow],
+    ids: &HashMap<String, i64>,
+    models: &[(ModelType, Vec<RecRow>)],
+) -> ReportData {
+    let by_external: HashMap<&str, &ArticleRow> = rows.iter().map(|r| (r.external_id.as_str(), r)).collect();
+    let by_id: HashMap<i64, &str> = ids.iter().map(|(e, i)| (*i, e.as_str())).collect();
+    let shown = |external: &str, score: f64| {
+        let row = by_external.get(external);
+        Shown {
+            external_id: external.to_string(),
+            title: row.and_then(|r| r.title.clone()),
+            path: row.and_then(|r| r.path.clone()),
+            score,
+        }
+    };
+    let recs_of = |kind: ModelType| models.iter().find(|m| m.0 == kind).map(|m| m.1.as_slice());
+    let defaults: Vec<Shown> = recs_of(ModelType::Popularity)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| by_id.get(&r.recommended_article_id).map(|e| shown(e, r.score)))
+        .collect();
+    let mut samples = Vec::new();
+    if let Some(recs) = recs_of(ModelType::Article) {
+        let wanted: Vec<&str> = defaults
+            .iter()
+            .take(MAX_SAMPLES)
+            .map(|d| d.external_id.as_str())
+            .collect();
+        let mut lists: HashMap<&str, Vec<Shown>> = HashMap::new();
+        for r in recs {
+            let source = r.source_entity_id.as_str();
+            if !wanted.contains(&source) {
+                continue;
+            }
+            let list = lists.entry(source).or_default();
+            if list.len() < SAMPLE_RECS {
+                if let Some(e) = by_id.get(&r.recommended_article_id) {
+                    list.push(shown(e, r.score));
+                }
+            }
+        }
+        for d in defaults.iter().take(MAX_SAMPLES) {
+            if let Some(list) = lists.remove(d.external_id.as_str()) {
+                samples.push(Sample {
+                    article: d.clone(),
+                    recs: list,
+                });
+            }
+        }
+    }
+    ReportData {
+        defaults,
+        samples,
+        ..ReportData::default()
+    }
+}
+
+/// The train stage's output (with the quality gate's decision), from
+/// `evaluation.json`.
+async fn train_output(ctx: &Context, layout: &RunLayout) -> Result<TrainOutput> {
     let key = layout.evaluation();
     let body = ctx.store.get(&key).await?;
     let train: TrainOutput = serde_json::from_slice(&body).map_err(|e| Error::Empty {
         stage: "save",
         what: format!("{key} is not a train output: {e}"),
     })?;
-    Ok(train.gate)
+    Ok(train)
 }
 
 /// Makes the site's previous model of `kind` current again, under the site

@@ -79,6 +79,15 @@ impl BlobStore for LocalDir {
                 Err(e) => return Err(io_err(meta.key.as_str())(e)),
             }
         }
+        // an object store has no empty folders: neither does its local stand-in
+        for meta in &found {
+            let mut dir = self.path(meta.key.as_str());
+            while dir.pop() && dir.starts_with(&self.root) && dir != self.root {
+                if std::fs::remove_dir(&dir).is_err() {
+                    break;
+                }
+            }
+        }
         Ok(found.len() as u64)
     }
 }
@@ -144,5 +153,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDir::new(dir.path());
         crate::storage::conformance::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn deleting_a_prefix_leaves_no_empty_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path());
+        for k in [
+            "runs/a/r1/x.parquet",
+            "runs/a/r1/hours/01/y",
+            "runs/b/r2/z",
+            "keep/k",
+        ] {
+            let key = ObjectKey::from_listing(k).unwrap();
+            store.put(&key, Bytes::from_static(b"1")).await.unwrap();
+        }
+        let runs_a = crate::layout::test_prefix("runs/a/");
+        assert_eq!(store.delete_prefix(&runs_a).await.unwrap(), 2);
+        assert!(!dir.path().join("runs/a").exists());
+        assert!(dir.path().join("runs/b/r2/z").exists(), "other prefixes stay");
+        assert!(dir.path().join("keep/k").exists());
+        assert!(dir.path().exists(), "the root stays");
     }
 }

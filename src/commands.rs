@@ -1,0 +1,455 @@
+//! What each subcommand does. The stages run exactly as the state machine runs
+//! them: the same JSON in, the same output placed in the run's state, which is
+//! kept at `runs/<site>/<run id>/state.json` so a stage can be run on its own.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use article_rec::generate::{self, Spec};
+use article_rec::layout::{self, InputLayout, RunLayout};
+use article_rec::runner::{InProcess, Invoke, RunReport};
+use article_rec::settings::Settings;
+use article_rec::stage::{RunRef, Stage};
+use article_rec::Context;
+use bytes::Bytes;
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{json, Value};
+
+use crate::summary::Summary;
+use crate::{Cli, Command, StageArgs};
+
+/// A usage mistake our own checks found (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Usage(pub String);
+
+fn now_second() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now)
+}
+
+fn run_id_of(as_of: DateTime<Utc>) -> String {
+    as_of.format("%Y-%m-%dT%H-%M-%SZ").to_string()
+}
+
+async fn generate_into(ctx: &Context, spec: &Spec) -> anyhow::Result<generate::Truth> {
+    let input = InputLayout::new(&ctx.settings.input_prefix)?;
+    let data = generate::generate(spec, &input);
+    generate::write_to(
+        &data,
+        ctx.input.as_ref(),
+        ctx.store.as_ref(),
+        &input,
+        &ctx.settings.site,
+    )
+    .await?;
+    Ok(data.truth)
+}
+
+async fn has_input(ctx: &Context, run: &RunRef) -> anyhow::Result<bool> {
+    let input = InputLayout::new(&ctx.settings.input_prefix)?;
+    for hour in input.hours(&run.window(ctx.settings.days_of_data)) {
+        if !ctx.input.list(&hour.prefix).await?.is_empty() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Runs each Task in this process, showing which one on a spinner (drawn only
+/// when stderr is a terminal).
+struct WithProgress<'a> {
+    inner: InProcess<'a>,
+    bar: ProgressBar,
+}
+
+impl<'a> WithProgress<'a> {
+    fn new(ctx: &'a Context, what: &str) -> WithProgress<'a> {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} [{elapsed}] {prefix} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        bar.set_prefix(what.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        WithProgress {
+            inner: InProcess(ctx),
+            bar,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Invoke for WithProgress<'_> {
+    async fn invoke(&self, stage: Stage, event: Value) -> article_rec::Result<Value> {
+        let msg = match (event["action"].as_str(), event["hour"].as_str()) {
+            (Some("hour"), Some(hour)) => format!("fetch: parsing the hour of {hour}"),
+            (Some("plan"), _) => "fetch: listing the window's hours".to_string(),
+            _ => stage.name().to_string(),
+        };
+        self.bar.set_message(msg);
+        self.inner.invoke(stage, event).await
+    }
+}
+
+impl Drop for WithProgress<'_> {
+    fn drop(&mut self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The whole job for one run, its state kept for the stage subcommands.
+async fn run_once(ctx: &Context, run: &RunRef) -> anyhow::Result<RunReport> {
+    let progress = WithProgress::new(ctx, &format!("run {}", run.run_id));
+    let report = article_rec::runner::run_pipeline_with(&progress, run)
+        .await
+        .with_context(|| format!("run {} of site {} failed", run.run_id, run.site))?;
+    drop(progress);
+    put_state(ctx, run, &report.state).await?;
+    if let Err(e) = ctx.metrics.flush().await {
+        eprintln!("warning: metrics not sent: {e}");
+    }
+    Ok(report)
+}
+
+async fn put_state(ctx: &Context, run: &RunRef, state: &Value) -> anyhow::Result<()> {
+    let key = RunLayout::new(run)?.state();
+    let body = serde_json::to_vec_pretty(state)?;
+    ctx.store.put(&key, Bytes::from(body)).await?;
+    Ok(())
+}
+
+/// Where each stage's output sits in the run's state (the state machine's
+/// ResultPath and the Parallel state's ResultSelector).
+fn output_path(stage: Stage) -> &'static [&'static str] {
+    match stage {
+        Stage::Fetch => &["fetch"],
+        Stage::Preprocess => &["preprocess"],
+        Stage::Defaults => &["model", "defaults"],
+        Stage::Train => &["model", "train"],
+        Stage::Save => &["save"],
+    }
+}
+
+/// What a stage needs done before it.
+fn needs(stage: Stage) -> &'static [Stage] {
+    match stage {
+        Stage::Fetch => &[],
+        Stage::Preprocess => &[Stage::Fetch],
+        Stage::Defaults | Stage::Train => &[Stage::Preprocess],
+        Stage::Save => &[Stage::Defaults, Stage::Train],
+    }
+}
+
+fn output_of(state: &Value, stage: Stage) -> Option<&Value> {
+    let mut v = state;
+    for p in output_path(stage) {
+        v = v.get(*p)?;
+    }
+    Some(v)
+}
+
+/// One stage of one run, on the state the earlier stages left.
+async fn stage_once(ctx: &Context, stage: Stage, args: &StageArgs) -> anyhow::Result<()> {
+    let mut state = if stage == Stage::Fetch {
+        let as_of = args.as_of.unwrap_or_else(now_second);
+        let run = RunRef {
+            site: ctx.settings.site.clone(),
+            run_id: args.run_id.clone().unwrap_or_else(|| run_id_of(as_of)),
+            as_of,
+        };
+        run.validate()?;
+        json!({ "run": run })
+    } else {
+        if args.as_of.is_some() {
+            return Err(Usage(format!(
+                "--as-of is for fetch, which starts a run; {} takes the run's own",
+                stage.name()
+            ))
+            .into());
+        }
+        let run_id = args.run_id.clone().ok_or_else(|| {
+            Usage(format!(
+                "{} needs --run-id: the run `article-rec fetch` started (or `article-rec run` made)",
+                stage.name()
+            ))
+        })?;
+        let run = RunRef {
+            site: ctx.settings.site.clone(),
+            run_id: run_id.clone(),
+            as_of: DateTime::UNIX_EPOCH,
+        };
+        let key = RunLayout::new(&run)?.state();
+        let body = match ctx.store.get(&key).await {
+            Ok(b) => b,
+            Err(article_rec::Error::NotFound { .. }) => {
+                return Err(Usage(format!(
+                    "no run {run_id} of site {}: start it with `article-rec fetch --run-id {run_id}`",
+                    run.site
+                ))
+                .into())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let state: Value =
+            serde_json::from_slice(&body).with_context(|| format!("{key} is not a run state"))?;
+        for before in needs(stage) {
+            if output_of(&state, *before).is_none() {
+                return Err(Usage(format!(
+                    "run {run_id} has no {} output yet: run `article-rec {} --run-id {run_id}` first",
+                    before.name(),
+                    before.name()
+                ))
+                .into());
+            }
+        }
+        state
+    };
+    let run: RunRef = serde_json::from_value(state["run"].clone())?;
+    let progress = WithProgress::new(ctx, &format!("run {}", run.run_id));
+    let out = progress.invoke(stage, state.clone()).await.with_context(|| {
+        format!(
+            "{} of run {} of site {} failed",
+            stage.name(),
+            run.run_id,
+            run.site
+        )
+    })?;
+    drop(progress);
+    let path = output_path(stage);
+    let mut slot = &mut state;
+    for p in path {
+        slot = &mut slot[*p];
+    }
+    *slot = out.clone();
+    put_state(ctx, &run, &state).await?;
+    if let Err(e) = ctx.metrics.flush().await {
+        eprintln!("warning: metrics not sent: {e}");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!(
+            "{} of run {} of site {} done: {}",
+            stage.name(),
+            run.run_id,
+            run.site,
+            serde_json::to_string(&out)?
+        );
+        if let Some(next) = Stage::ALL.iter().find(|s| needs(**s).contains(&stage)) {
+            println!("next: article-rec {} --run-id {}", next.name(), run.run_id);
+        }
+    }
+    Ok(())
+}
+
+pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::from_env_in(&cli.dir)?;
+    match cli.command {
+        Command::Run { as_of, run_id, json } => {
+            let as_of = as_of.unwrap_or_else(now_second);
+            let ctx = Context::from_settings(settings).await?;
+            let run = RunRef {
+                site: ctx.settings.site.clone(),
+                run_id: run_id.unwrap_or_else(|| run_id_of(as_of)),
+                as_of,
+            };
+            if !has_input(&ctx, &run).await? {
+                let spec = Spec::sample(
+                    &ctx.settings.app_id,
+                    as_of,
+                    ctx.settings.days_of_data,
+                    ctx.settings.seed,
+                );
+                eprintln!(
+                    "No input in the window: generating sample data (seed {})...",
+                    spec.seed
+                );
+                generate_into(&ctx, &spec).await?;
+            }
+            let report = run_once(&ctx, &run).await?;
+            let summary = Summary::new(&ctx, &run, &report).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summary.to_json())?);
+            } else {
+                print!("{summary}");
+            }
+        }
+        Command::Fetch(args) => {
+            stage_once(&Context::from_settings(settings).await?, Stage::Fetch, &args).await?
+        }
+        Command::Preprocess(args) => {
+            stage_once(&Context::from_settings(settings).await?, Stage::Preprocess, &args).await?;
+        }
+        Command::Defaults(args) => {
+            stage_once(&Context::from_settings(settings).await?, Stage::Defaults, &args).await?;
+        }
+        Command::Train(args) => {
+            stage_once(&Context::from_settings(settings).await?, Stage::Train, &args).await?
+        }
+        Command::Save(args) => {
+            stage_once(&Context::from_settings(settings).await?, Stage::Save, &args).await?
+        }
+        Command::Backfill {
+            from,
+            to,
+            every_hours,
+            json,
+        } => {
+            if from > to {
+                return Err(Usage(format!("--from {from} is after --to {to}")).into());
+            }
+            let ctx = Context::from_settings(settings).await?;
+            let step = chrono::Duration::hours(i64::from(every_hours));
+            let mut summaries = Vec::new();
+            let mut failed = Vec::new();
+            let mut as_of = from;
+            while as_of <= to {
+                let run = RunRef {
+                    site: ctx.settings.site.clone(),
+                    run_id: run_id_of(as_of),
+                    as_of,
+                };
+                match run_once(&ctx, &run).await {
+                    Ok(report) => {
+                        let summary = Summary::new(&ctx, &run, &report).await?;
+                        if json {
+                            summaries.push(summary.to_json());
+                        } else {
+                            print!("{summary}");
+                        }
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        if json {
+                            summaries.push(json!({"run": run, "error": format!("{e:#}")}));
+                        }
+                        failed.push((run.run_id.clone(), e));
+                    }
+                }
+                as_of += step;
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&summaries)?);
+            }
+            if let Some((_, first)) = failed.into_iter().next() {
+                // the first failure decides the exit code; every one was printed
+                return Err(first.context("backfill: some runs failed"));
+            }
+        }
+        Command::Generate {
+            end,
+            days,
+            readers,
+            articles,
+            seed,
+        } => {
+            let ctx = Context::from_settings(settings).await?;
+            let mut spec = Spec::sample(
+                &ctx.settings.app_id,
+                end.unwrap_or_else(now_second),
+                days.unwrap_or(ctx.settings.days_of_data),
+                seed,
+            );
+            spec.readers = readers;
+            spec.articles = articles;
+            let truth = generate_into(&ctx, &spec).await?;
+            println!(
+                "wrote {} lines ({} valid page events, {} duplicates, {} malformed) under {}/{}",
+                truth.lines,
+                truth.valid_events,
+                truth.duplicates,
+                truth.malformed.len(),
+                ctx.settings.store_url,
+                ctx.settings.input_prefix
+            );
+        }
+        Command::Rollback { model, json } => {
+            let ctx = Context::from_settings(settings).await?;
+            let site = ctx.settings.site.clone();
+            let mut switched = Vec::new();
+            for &kind in model.kinds() {
+                let done = article_rec::stages::save::rollback(&ctx, &site, kind)
+                    .await
+                    .with_context(|| format!("rollback of site {site}"))?;
+                switched.push(json!({
+                    "site": site,
+                    "model_type": kind.as_str(),
+                    "from": {"id": done.from.id, "run_id": done.from.run_id, "status": done.from.status},
+                    "to": {"id": done.to.id, "run_id": done.to.run_id, "status": done.to.status},
+                }));
+                if !json {
+                    println!(
+                        "{site} {}: model {} (run {}) is current again; model {} (run {}) is now failed",
+                        kind.as_str(),
+                        done.to.id,
+                        done.to.run_id,
+                        done.from.id,
+                        done.from.run_id
+                    );
+                }
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&switched)?);
+            }
+        }
+        Command::Clean { all, json } => clean(&cli.dir, &settings, all, json).await?,
+    }
+    Ok(())
+}
+
+/// Removes local outputs; refuses stores and databases that are not local, so
+/// it can never touch a deployment's data.
+async fn clean(dir: &std::path::Path, settings: &Settings, all: bool, json: bool) -> anyhow::Result<()> {
+    let local_store = !settings.store_url.contains("://") || settings.store_url.starts_with("file://");
+    if !local_store {
+        return Err(Usage(format!(
+            "clean only removes local outputs; STORE_URL is {}",
+            settings.store_url
+        ))
+        .into());
+    }
+    if all {
+        if !settings.database_url.starts_with("sqlite://") {
+            return Err(Usage(
+                "clean --all removes the local SQLite database; DATABASE_URL is not SQLite".into(),
+            )
+            .into());
+        }
+        let existed = dir.exists();
+        if existed {
+            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+        if json {
+            println!("{}", json!({"removed": dir, "existed": existed}));
+        } else if existed {
+            println!("removed {}", dir.display());
+        } else {
+            println!("nothing to remove: {} does not exist", dir.display());
+        }
+        return Ok(());
+    }
+    let ctx = Context::from_settings(settings.clone()).await?;
+    let mut removed = 0;
+    let mut prefixes = vec![layout::runs()];
+    let mut sites = vec![settings.site.clone()];
+    sites.extend(settings.sites.keys().cloned());
+    for site in &sites {
+        prefixes.push(layout::hour_cache(site)?);
+    }
+    for p in &prefixes {
+        removed += ctx.store.delete_prefix(p).await?;
+    }
+    let names: Vec<String> = prefixes.iter().map(ToString::to_string).collect();
+    if json {
+        println!("{}", json!({"objects_removed": removed, "prefixes": names}));
+    } else {
+        println!(
+            "removed {removed} objects under {} in {} (input, catalogues and the database are kept; --all removes them too)",
+            names.join(", "),
+            settings.store_url
+        );
+    }
+    Ok(())
+}
