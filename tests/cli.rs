@@ -347,4 +347,27 @@ fn help_explains_every_subcommand_and_the_exit_codes() {
     fails_with(&out, 2, "--to");
     let out = cli().args(["clean", "--everything"]).output().unwrap();
     fails_with(&out, 2, "--everything");
+    // every subcommand refuses a wrong argument with a message naming it
+    for (args, needle) in [
+        (&["fetch", "--as-of", "soon"][..], "--as-of"),
+        (&["defaults", "--run-id", "a/b"][..], "bad run id"),
+        (&["rollback", "--model", "everything"][..], "--model"),
+        (&["generate", "--readers", "many"][..], "--readers"),
+        (
+            &[
+                "backfill",
+                "--from",
+                "2026-11-01T00:00:00Z",
+                "--to",
+                "2026-11-02T00:00:00Z",
+                "--every-hours",
+                "0",
+            ][..],
+            "--every-hours",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = cli().args(args).arg("--dir").arg(dir.path()).output().unwrap();
+        fails_with(&out, 2, needle);
+    }
 }
