@@ -336,10 +336,7 @@ async fn run_machine(
                         }
                     }
                 }
-                match failed {
-                    Some(e) => Err(e),
-                    None => Ok(Value::Array(results)),
-                }
+                failed.map_or(Ok(Value::Array(results)), Err)
             }
             Some("Choice") => {
                 name = choose(s, &state, exec)
@@ -359,10 +356,7 @@ async fn run_machine(
                         }
                     }
                 }
-                match failed {
-                    Some(e) => Err(e),
-                    None => Ok(Value::Array(results)),
-                }
+                failed.map_or(Ok(Value::Array(results)), Err)
             }
             Some("Succeed") => return Ok(state),
             Some("Fail") => {
