@@ -3,7 +3,8 @@
 //! ones. No I/O: the stage feeds it bytes. The window and de-duplication are
 //! applied when hours are assembled ([`crate::dedup`]).
 
-use std::io::{BufRead, BufReader, Read};
+use std::collections::HashMap;
+use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
 use polars::prelude::*;
@@ -29,18 +30,41 @@ pub struct BadRowRecord {
 
 const RAW_LIMIT: usize = 10_000;
 
+/// Strings of one column, end to end in one buffer: one allocation per
+/// column instead of one per value.
+#[derive(Debug, Default)]
+struct StrColumn {
+    text: String,
+    ends: Vec<usize>,
+}
+
+impl StrColumn {
+    fn push(&mut self, s: &str) {
+        self.text.push_str(s);
+        self.ends.push(self.text.len());
+    }
+
+    fn get(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        self.text.get(start..self.ends[i]).unwrap_or_default()
+    }
+}
+
+/// Bytes read from an object at a time; a longer line grows the buffer.
+const CHUNK: usize = 256 * 1024;
+
 /// Accumulates the events of the objects of one hour partition.
 #[derive(Debug)]
 pub struct EventBatch {
     app_id: String,
     pub counts: ParseCounts,
     pub bad_rows: Vec<BadRowRecord>,
-    client_id: Vec<String>,
+    client_id: StrColumn,
     time_ms: Vec<i64>,
-    page_path: Vec<String>,
+    page_path: StrColumn,
     event_name: Vec<&'static str>,
-    event_id: Vec<String>,
-    fingerprint: Vec<String>,
+    event_id: StrColumn,
+    fingerprint: StrColumn,
 }
 
 impl EventBatch {
@@ -49,12 +73,12 @@ impl EventBatch {
             app_id: app_id.to_string(),
             counts: ParseCounts::default(),
             bad_rows: Vec::new(),
-            client_id: Vec::new(),
+            client_id: StrColumn::default(),
             time_ms: Vec::new(),
-            page_path: Vec::new(),
+            page_path: StrColumn::default(),
             event_name: Vec::new(),
-            event_id: Vec::new(),
-            fingerprint: Vec::new(),
+            event_id: StrColumn::default(),
+            fingerprint: StrColumn::default(),
         }
     }
 
@@ -70,33 +94,40 @@ impl EventBatch {
     }
 
     /// Reads one object: gzip (one or more members) when it starts with the gzip
-    /// magic bytes, plain text otherwise.
+    /// magic bytes, plain text otherwise. Gzip is inflated in chunks, so memory
+    /// holds one chunk of text, not the object.
     pub fn add_object(&mut self, key: &ObjectKey, bytes: &[u8]) {
         self.counts.objects += 1;
-        let reader: Box<dyn Read + '_> = if bytes.starts_with(&[0x1f, 0x8b]) {
-            Box::new(MultiGzDecoder::new(bytes))
-        } else {
-            Box::new(bytes)
-        };
-        let mut reader = BufReader::with_capacity(1 << 16, reader);
-        let mut buf = Vec::with_capacity(4096);
         let mut n = 0u64;
+        if !bytes.starts_with(&[0x1f, 0x8b]) {
+            let done = self.add_lines(key, bytes, &mut n);
+            self.add_last_line(key, &bytes[done..], &mut n);
+            return;
+        }
+        let mut reader = MultiGzDecoder::new(bytes);
+        let mut buf = vec![0u8; CHUNK];
+        let mut filled = 0;
         loop {
-            buf.clear();
-            match reader.read_until(b'\n', &mut buf) {
-                Ok(0) => break,
-                Ok(_) => {
-                    n += 1;
-                    if buf.last() == Some(&b'\n') {
-                        buf.pop();
-                    }
-                    if buf.is_empty() {
-                        continue; // a blank line (e.g. a trailing newline pair) is not an event
-                    }
-                    let line = std::mem::take(&mut buf);
-                    self.add_line(key, n, &line);
-                    buf = line;
+            if filled == buf.len() {
+                buf.resize(buf.len() * 2, 0); // a line longer than the buffer
+            }
+            match reader.read(&mut buf[filled..]) {
+                Ok(0) => {
+                    self.add_last_line(key, &buf[..filled], &mut n);
+                    break;
                 }
+                Ok(read) => {
+                    // only the new bytes can end a line; the kept rest has no newline
+                    let kept = filled;
+                    filled += read;
+                    let done = match memchr::memrchr(b'\n', &buf[kept..filled]) {
+                        Some(last) => self.add_lines(key, &buf[..=kept + last], &mut n),
+                        None => 0,
+                    };
+                    buf.copy_within(done..filled, 0);
+                    filled -= done;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     // the unreadable rest of the object counts as one bad line
                     self.counts.lines += 1;
@@ -109,6 +140,30 @@ impl EventBatch {
                     break;
                 }
             }
+        }
+    }
+
+    /// Adds the newline-terminated lines of `text`; returns the length they
+    /// span (the rest is a line without its end). `n` numbers the lines.
+    fn add_lines(&mut self, key: &ObjectKey, text: &[u8], n: &mut u64) -> usize {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', text) {
+            *n += 1;
+            let line = &text[start..end];
+            start = end + 1;
+            if line.is_empty() || line == b"\r" {
+                continue; // a blank line (e.g. a trailing newline pair) is not an event
+            }
+            self.add_line(key, *n, line);
+        }
+        start
+    }
+
+    /// The object's last line, which has no newline (may be empty).
+    fn add_last_line(&mut self, key: &ObjectKey, line: &[u8], n: &mut u64) {
+        if !line.is_empty() && line != b"\r" {
+            *n += 1;
+            self.add_line(key, *n, line);
         }
     }
 
@@ -128,14 +183,43 @@ impl EventBatch {
             },
             Ok(Parsed::Keep(e)) => {
                 self.counts.events += 1;
-                self.client_id.push(e.client_id.into_owned());
+                self.client_id.push(&e.client_id);
                 self.time_ms.push(e.time_ms);
-                self.page_path.push(e.path);
+                self.page_path.push(&e.path);
                 self.event_name.push(e.event.as_str());
-                self.event_id.push(e.event_id.to_string());
-                self.fingerprint.push(e.fingerprint.to_string());
+                self.event_id.push(e.event_id);
+                self.fingerprint.push(e.fingerprint);
             }
         }
+    }
+
+    /// The order of the events by reader, time and id (then arrival, so that
+    /// it is total). Readers are numbered first, so that the sort compares
+    /// numbers, not strings.
+    fn order(&self) -> Vec<usize> {
+        let n = self.time_ms.len();
+        let mut ids: HashMap<&str, u32, foldhash::fast::FixedState> = HashMap::default();
+        let mut reader = Vec::with_capacity(n);
+        for i in 0..n {
+            let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+            reader.push(*ids.entry(self.client_id.get(i)).or_insert(next));
+        }
+        let mut names: Vec<(&str, u32)> = ids.into_iter().collect();
+        names.sort_unstable();
+        let mut rank = vec![0u32; names.len()];
+        for (r, (_, id)) in names.iter().enumerate() {
+            rank[*id as usize] = u32::try_from(r).unwrap_or(u32::MAX);
+        }
+        let mut keys: Vec<(u32, i64, usize)> = (0..n)
+            .map(|i| (rank[reader[i] as usize], self.time_ms[i], i))
+            .collect();
+        keys.sort_unstable_by(|a, b| {
+            (a.0, a.1)
+                .cmp(&(b.0, b.1))
+                .then_with(|| self.event_id.get(a.2).cmp(self.event_id.get(b.2)))
+                .then(a.2.cmp(&b.2))
+        });
+        keys.into_iter().map(|k| k.2).collect()
     }
 
     /// The events table (schema `parquet::EVENTS`), sorted by reader, time and id.
@@ -143,18 +227,11 @@ impl EventBatch {
     /// # Errors
     /// `Frame` if polars fails to build the frame.
     pub fn into_frame(self, key: &ObjectKey) -> Result<DataFrame> {
-        let n = self.client_id.len();
-        let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| {
-            self.client_id[a]
-                .cmp(&self.client_id[b])
-                .then(self.time_ms[a].cmp(&self.time_ms[b]))
-                .then(self.event_id[a].cmp(&self.event_id[b]))
-        });
-        fn pick<'a>(v: &'a [String], order: &[usize]) -> Vec<&'a str> {
-            order.iter().map(|&i| v[i].as_str()).collect()
+        let order = self.order();
+        let n = order.len();
+        fn pick<'a>(c: &'a StrColumn, order: &[usize]) -> Vec<&'a str> {
+            order.iter().map(|&i| c.get(i)).collect()
         }
-        let pick_s = |v| pick(v, &order);
         let times: Vec<Option<i64>> = order.iter().map(|&i| Some(self.time_ms[i])).collect();
         let days: Vec<i32> = order
             .iter()
@@ -162,13 +239,13 @@ impl EventBatch {
             .collect();
         let names: Vec<&str> = order.iter().map(|&i| self.event_name[i]).collect();
         let cols = vec![
-            Column::new(col::CLIENT_ID.into(), pick_s(&self.client_id)),
+            Column::new(col::CLIENT_ID.into(), pick(&self.client_id, &order)),
             datetime_ms_column(col::ACTIVITY_TIME, times, key)?,
             date_column(col::SESSION_DATE, days, key)?,
-            Column::new(col::PAGE_PATH.into(), pick_s(&self.page_path)),
+            Column::new(col::PAGE_PATH.into(), pick(&self.page_path, &order)),
             Column::new(col::EVENT_NAME.into(), names),
-            Column::new(col::EVENT_ID.into(), pick_s(&self.event_id)),
-            Column::new(col::EVENT_FINGERPRINT.into(), pick_s(&self.fingerprint)),
+            Column::new(col::EVENT_ID.into(), pick(&self.event_id, &order)),
+            Column::new(col::EVENT_FINGERPRINT.into(), pick(&self.fingerprint, &order)),
         ];
         DataFrame::new(n, cols).map_err(crate::error::Error::frame(key))
     }
@@ -233,6 +310,66 @@ mod tests {
         assert!(batch.counts.events > 0 && batch.counts.events < 200);
         assert_eq!(batch.counts.objects, 1);
         assert_eq!(batch.counts.lines, batch.counts.accounted());
+    }
+
+    /// Lines cross the reader's chunk boundaries, and one line is longer than
+    /// a chunk: numbering and content survive both, gzipped or not.
+    #[test]
+    fn lines_across_chunks_and_longer_than_a_chunk() {
+        let l = line();
+        let lines = 3 * CHUNK / l.len() + 7;
+        let mut text = String::new();
+        for i in 0..lines {
+            text.push_str(&l.replace("e0a3b7a2", &format!("{i:08x}")));
+            text.push('\n');
+            if i == lines / 2 {
+                // a line of 2.5 chunks: one field too many, quarantined whole
+                text.push_str(&"x".repeat(5 * CHUNK / 2));
+                text.push_str("\t\n");
+            }
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        for body in [text.as_bytes(), &gz[..]] {
+            let mut batch = EventBatch::new("site");
+            batch.add_object(&key("a/big"), body);
+            assert_eq!(batch.counts.lines, lines as u64 + 1);
+            assert_eq!(batch.counts.events, lines as u64);
+            assert_eq!(batch.bad_rows.len(), 1);
+            assert_eq!(batch.bad_rows[0].line, lines as u64 / 2 + 2);
+            assert_eq!(batch.bad_rows[0].reason, "wrong field count: 2, expected 131");
+            assert_eq!(batch.bad_rows[0].raw.len(), RAW_LIMIT);
+            let last = format!("{:08x}", lines - 1);
+            let df = batch.into_frame(&key("a/x")).unwrap();
+            let ids: Vec<Option<&str>> = df.column(col::EVENT_ID).unwrap().str().unwrap().iter().collect();
+            assert_eq!(ids.len(), lines);
+            assert!(ids.iter().any(|id| id.is_some_and(|id| id.starts_with(&last))));
+        }
+    }
+
+    #[test]
+    fn events_are_sorted_by_reader_time_and_id() {
+        let mut text = String::new();
+        for (reader, time, id) in [
+            ("b", "2026-01-08 10:00:02.000", "3"),
+            ("a", "2026-01-08 10:00:05.000", "2"),
+            ("b", "2026-01-08 10:00:01.000", "5"),
+            ("a", "2026-01-08 10:00:05.000", "1"),
+            ("c", "2026-01-08 09:00:00.000", "4"),
+        ] {
+            text.push_str(&crate::snowplow::tests::line(&[
+                ("domain_userid", reader),
+                ("derived_tstamp", time),
+                ("event_id", id),
+            ]));
+            text.push('\n');
+        }
+        let mut batch = EventBatch::new("site");
+        batch.add_object(&key("a/x.tsv"), text.as_bytes());
+        let df = batch.into_frame(&key("a/x")).unwrap();
+        let ids: Vec<Option<&str>> = df.column(col::EVENT_ID).unwrap().str().unwrap().iter().collect();
+        assert_eq!(ids, ["1", "2", "5", "3", "4"].map(Some));
     }
 
     #[test]

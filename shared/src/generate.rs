@@ -383,7 +383,7 @@ impl Builder<'_> {
                     event_id: v[self.cols.idx[6]].clone(),
                     client_id: r.amp_id.clone().unwrap_or_else(|| r.domain_userid.clone()),
                     time_ms: t_ms,
-                    path: crate::snowplow::normalise_path(&page.path),
+                    path: crate::snowplow::normalise_path(&page.path).into_owned(),
                 });
             }
         }

@@ -34,6 +34,7 @@ pub mod events;
 #[cfg(test)]
 mod fuzz;
 pub mod generate;
+pub mod json_check;
 pub mod kcore;
 pub mod knn;
 pub mod lambda;
@@ -52,6 +53,7 @@ pub mod stages;
 pub mod storage;
 #[doc(hidden)]
 pub mod testing;
+pub mod tsv;
 
 pub use context::Context;
 pub use error::{Error, ErrorKind, Result};

@@ -2,13 +2,17 @@
 //! Pure: no I/O, no allocation for lines that are skipped early.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
 use chrono::NaiveDate;
+use memchr::memmem::Finder;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use wide::u8x16;
 
 use crate::snowplow_fields as f;
+use crate::tsv::Fields;
 
 /// The page event kinds the job keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +37,7 @@ pub struct Event<'a> {
     /// Milliseconds since the Unix epoch, UTC.
     pub time_ms: i64,
     /// Normalised page path (see [`normalise_path`]).
-    pub path: String,
+    pub path: Cow<'a, str>,
     pub event: PageEvent,
     pub event_id: &'a str,
     /// Empty when the pipeline did not compute one.
@@ -88,47 +92,37 @@ pub enum Parsed<'a> {
 /// A [`BadRow`] saying why the line cannot be read.
 pub fn parse_line<'a>(line: &'a str, app_id: &str) -> Result<Parsed<'a>, BadRow> {
     let line = line.strip_suffix('\r').unwrap_or(line);
-    let mut cols: [&str; f::FIELD_COUNT] = [""; f::FIELD_COUNT];
-    let mut n = 0;
-    for (i, col) in line.split('\t').enumerate() {
-        if i < f::FIELD_COUNT {
-            cols[i] = col;
-        }
-        n = i + 1;
-    }
-    if n != f::FIELD_COUNT {
-        return Err(BadRow::FieldCount(n));
-    }
-    if !app_id.is_empty() && cols[f::APP_ID] != app_id {
+    let cols = Fields::<{ f::FIELD_COUNT }>::split(line).map_err(BadRow::FieldCount)?;
+    if !app_id.is_empty() && cols.get(f::APP_ID) != app_id {
         return Ok(Parsed::Skip(Skip::OtherApp));
     }
-    let event = match cols[f::EVENT] {
+    let event = match cols.get(f::EVENT) {
         "page_view" => PageEvent::PageView,
         "page_ping" => PageEvent::PagePing,
         _ => return Ok(Parsed::Skip(Skip::NotPageEvent)),
     };
-    let event_id = cols[f::EVENT_ID];
+    let event_id = cols.get(f::EVENT_ID);
     if event_id.is_empty() {
         return Err(BadRow::MissingEventId);
     }
-    let time_ms = event_time(cols[f::DERIVED_TSTAMP], cols[f::COLLECTOR_TSTAMP])?;
-    let amp_id = amp_client_id(cols[f::CONTEXTS])?;
-    if is_bot(cols[f::USERAGENT], cols[f::DERIVED_CONTEXTS])? {
+    let time_ms = event_time(cols.get(f::DERIVED_TSTAMP), cols.get(f::COLLECTOR_TSTAMP))?;
+    let amp_id = amp_client_id(cols.get(f::CONTEXTS))?;
+    if is_bot(cols.get(f::USERAGENT), cols.get(f::DERIVED_CONTEXTS))? {
         return Ok(Parsed::Skip(Skip::Bot));
     }
-    let client_id = if !cols[f::DOMAIN_USERID].is_empty() {
-        Cow::Borrowed(cols[f::DOMAIN_USERID])
+    let client_id = if !cols.get(f::DOMAIN_USERID).is_empty() {
+        Cow::Borrowed(cols.get(f::DOMAIN_USERID))
     } else if let Some(amp) = amp_id {
         amp
-    } else if !cols[f::NETWORK_USERID].is_empty() {
-        Cow::Borrowed(cols[f::NETWORK_USERID])
+    } else if !cols.get(f::NETWORK_USERID).is_empty() {
+        Cow::Borrowed(cols.get(f::NETWORK_USERID))
     } else {
         return Ok(Parsed::Skip(Skip::NoReader));
     };
-    let raw_path = if cols[f::PAGE_URLPATH].is_empty() {
-        path_of_url(cols[f::PAGE_URL])
+    let raw_path = if cols.get(f::PAGE_URLPATH).is_empty() {
+        path_of_url(cols.get(f::PAGE_URL))
     } else {
-        cols[f::PAGE_URLPATH]
+        cols.get(f::PAGE_URLPATH)
     };
     Ok(Parsed::Keep(Event {
         client_id,
@@ -136,7 +130,7 @@ pub fn parse_line<'a>(line: &'a str, app_id: &str) -> Result<Parsed<'a>, BadRow>
         path: normalise_path(raw_path),
         event,
         event_id,
-        fingerprint: cols[f::EVENT_FINGERPRINT],
+        fingerprint: cols.get(f::EVENT_FINGERPRINT),
     }))
 }
 
@@ -239,9 +233,24 @@ struct SpidersAndRobots {
 const AMP_ID_SCHEMA: &str = "iglu:dev.amp.snowplow/amp_id/";
 const SPIDERS_SCHEMA: &str = "iglu:com.iab.snowplow/spiders_and_robots/";
 
+/// Searchers for the schemas' names (and a robot's verdict), to look for
+/// before deserialising anything; built once, as building one costs more than
+/// a search.
+static AMP_ID_NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("amp_id"));
+static SPIDERS_NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("spiders_and_robots"));
+static TRUE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("true"));
+
 /// The AMP client id from the `contexts` field, if the AMP entity is there.
+///
+/// Every line's `contexts` is checked to be JSON, but only one that names the
+/// AMP schema is deserialised (that check is several times faster, and fetch's
+/// throughput depends on it); the entity's shape is checked only there.
 fn amp_client_id(contexts: &str) -> Result<Option<Cow<'_, str>>, BadRow> {
     if contexts.is_empty() {
+        return Ok(None);
+    }
+    check_json("contexts", contexts)?;
+    if AMP_ID_NAME.find(contexts.as_bytes()).is_none() {
         return Ok(None);
     }
     let bad = |e: serde_json::Error| BadRow::Json {
@@ -260,28 +269,78 @@ fn amp_client_id(contexts: &str) -> Result<Option<Cow<'_, str>>, BadRow> {
     Ok(None)
 }
 
+fn check_json(field: &'static str, text: &str) -> Result<(), BadRow> {
+    crate::json_check::check(text).map_err(|e| BadRow::Json {
+        field,
+        error: e.to_string(),
+    })
+}
+
 /// A robot by the IAB enrichment's verdict, or by a self-declared user agent.
+///
+/// `derived_contexts` is written by the enrichment itself, not by trackers;
+/// it is deserialised (and so checked) only when it may hold a robot verdict:
+/// it names the IAB schema and has a `true` somewhere.
 fn is_bot(useragent: &str, derived_contexts: &str) -> Result<bool, BadRow> {
-    if derived_contexts.contains("spiders_and_robots") {
-        let bad = |e: serde_json::Error| BadRow::Json {
-            field: "derived_contexts",
-            error: e.to_string(),
-        };
-        let parsed: Contexts<'_> = serde_json::from_str(derived_contexts).map_err(bad)?;
-        for entity in parsed.data {
-            if entity.schema.starts_with(SPIDERS_SCHEMA) {
-                let v: SpidersAndRobots = serde_json::from_str(entity.data.get()).map_err(bad)?;
-                if v.spider_or_robot == Some(true) {
-                    return Ok(true);
-                }
+    let dc = derived_contexts.as_bytes();
+    if SPIDERS_NAME.find(dc).is_some() && TRUE.find(dc).is_some() {
+        check_json("derived_contexts", derived_contexts)?;
+        if iab_says_robot(derived_contexts)? {
+            return Ok(true);
+        }
+    }
+    Ok(self_declared_robot(useragent.as_bytes()))
+}
+
+fn iab_says_robot(derived_contexts: &str) -> Result<bool, BadRow> {
+    let bad = |e: serde_json::Error| BadRow::Json {
+        field: "derived_contexts",
+        error: e.to_string(),
+    };
+    let parsed: Contexts<'_> = serde_json::from_str(derived_contexts).map_err(bad)?;
+    for entity in parsed.data {
+        if entity.schema.starts_with(SPIDERS_SCHEMA) {
+            let v: SpidersAndRobots = serde_json::from_str(entity.data.get()).map_err(bad)?;
+            if v.spider_or_robot == Some(true) {
+                return Ok(true);
             }
         }
     }
-    let ua = useragent.as_bytes();
-    Ok(["bot", "spider", "crawl"].iter().any(|w| {
-        ua.windows(w.len())
-            .any(|win| win.eq_ignore_ascii_case(w.as_bytes()))
-    }))
+    Ok(false)
+}
+
+/// A user agent containing `bot`, `spider` or `crawl` in any case.
+fn self_declared_robot(ua: &[u8]) -> bool {
+    let word_at = |i: usize| {
+        let at = |w: &[u8]| ua.get(i..i + w.len()).is_some_and(|s| s.eq_ignore_ascii_case(w));
+        at(b"bot") || at(b"spider") || at(b"crawl")
+    };
+    // 16 positions at a time: where the next three letters are `bot`, `spi` or
+    // `cra` (any case); most user agents have none, and the rest is checked there
+    let lower = |i: usize| {
+        let block: [u8; 16] = ua
+            .get(i..i + 16)
+            .and_then(|s| s.try_into().ok())
+            .unwrap_or([0; 16]);
+        u8x16::new(block) | u8x16::splat(0x20)
+    };
+    let starts = |l0: u8x16, l1: u8x16, l2: u8x16, w: &[u8; 3]| {
+        l0.cmp_eq(u8x16::splat(w[0])) & l1.cmp_eq(u8x16::splat(w[1])) & l2.cmp_eq(u8x16::splat(w[2]))
+    };
+    let mut i = 0;
+    while i + 18 <= ua.len() {
+        let (l0, l1, l2) = (lower(i), lower(i + 1), lower(i + 2));
+        let hits = starts(l0, l1, l2, b"bot") | starts(l0, l1, l2, b"spi") | starts(l0, l1, l2, b"cra");
+        let mut mask = hits.move_mask();
+        while mask != 0 {
+            if word_at(i + mask.trailing_zeros() as usize) {
+                return true;
+            }
+            mask &= mask - 1;
+        }
+        i += 16;
+    }
+    (i..ua.len()).any(word_at)
 }
 
 /// The path part of a full URL (no host, query or fragment).
@@ -294,17 +353,29 @@ fn path_of_url(url: &str) -> &str {
 }
 
 /// URL-decodes a page path, drops any query or fragment and the trailing slash.
-/// The root stays `/`; an empty path becomes `/`.
-pub fn normalise_path(path: &str) -> String {
-    let end = path.find(['?', '#']).unwrap_or(path.len());
-    let decoded = percent_decode_str(&path[..end]).decode_utf8_lossy();
-    let trimmed = decoded.trim_end_matches('/');
-    if trimmed.is_empty() {
-        "/".to_string()
-    } else if trimmed.starts_with('/') {
-        trimmed.to_string()
+/// The root stays `/`; an empty path becomes `/`. Borrows when nothing changes
+/// but the ends (the usual case).
+pub fn normalise_path(path: &str) -> Cow<'_, str> {
+    let end = memchr::memchr2(b'?', b'#', path.as_bytes()).unwrap_or(path.len());
+    let path = &path[..end];
+    let decoded = if memchr::memchr(b'%', path.as_bytes()).is_some() {
+        percent_decode_str(path).decode_utf8_lossy()
     } else {
-        format!("/{trimmed}")
+        Cow::Borrowed(path)
+    };
+    let trimmed_len = decoded.trim_end_matches('/').len();
+    if trimmed_len == 0 {
+        return Cow::Borrowed("/");
+    }
+    if !decoded.starts_with('/') {
+        return Cow::Owned(format!("/{}", &decoded[..trimmed_len]));
+    }
+    match decoded {
+        Cow::Borrowed(d) => Cow::Borrowed(&d[..trimmed_len]),
+        Cow::Owned(mut d) => {
+            d.truncate(trimmed_len);
+            Cow::Owned(d)
+        }
     }
 }
 
@@ -423,6 +494,68 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn contexts_are_checked_on_every_line_but_read_only_for_amp() {
+        let web = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0","data":{"id":"x"}}]}"#;
+        assert_eq!(keep(&line(&[("contexts", web)])).client_id, "reader-1");
+        // JSON of another shape has no AMP id to give; that is not a bad row
+        assert_eq!(keep(&line(&[("contexts", "[1, 2]")])).client_id, "reader-1");
+        // broken JSON is, with serde's reason or the checker's position
+        let l = line(&[("contexts", r#"{"data":[{"schema":"web_page"}"#)]);
+        assert_eq!(
+            parse_line(&l, "site"),
+            Err(BadRow::Json {
+                field: "contexts",
+                error: "EOF while parsing a list at byte 30".into()
+            })
+        );
+        let amp_broken = r#"{"data":[{"schema":"iglu:dev.amp.snowplow/amp_id/jsonschema/1-0-0"}]}"#;
+        assert!(matches!(
+            parse_line(&line(&[("domain_userid", ""), ("contexts", amp_broken)]), "site"),
+            Err(BadRow::Json { field: "contexts", error }) if error.contains("missing field `data`")
+        ));
+    }
+
+    #[test]
+    fn robots_by_iab_verdict_or_user_agent() {
+        let iab = |verdict: &str| {
+            format!(
+                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{{"schema":"iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0","data":{{"spiderOrRobot":{verdict},"category":"BROWSER"}}}},{{"schema":"iglu:x/y/jsonschema/1-0-0","data":{{"mobile":true}}}}]}}"#
+            )
+        };
+        assert_eq!(is_bot("Mozilla/5.0", &iab("false")), Ok(false));
+        assert_eq!(is_bot("Mozilla/5.0", &iab("true")), Ok(true));
+        // read (and so checked) only where a verdict may be
+        assert_eq!(
+            is_bot("Mozilla/5.0", r#"{"spiders_and_robots": fals}"#),
+            Ok(false)
+        );
+        assert!(matches!(
+            is_bot("Mozilla/5.0", r#"{"spiders_and_robots": true]"#),
+            Err(BadRow::Json {
+                field: "derived_contexts",
+                ..
+            })
+        ));
+        for ua in ["Googlebot/2.1", "BOT", "a SpIdEr", "crawler", "x crawl"] {
+            assert_eq!(is_bot(ua, ""), Ok(true), "{ua}");
+        }
+        // at every offset, in and across the 16-byte blocks
+        for at in 0..40 {
+            let ua = format!("{}Crawler{}", "x".repeat(at), "y".repeat(40 - at));
+            assert_eq!(is_bot(&ua, ""), Ok(true), "{ua}");
+            assert_eq!(is_bot(&ua.replace("Crawler", "Crowler"), ""), Ok(false));
+        }
+        for ua in [
+            "",
+            "b",
+            "Mozilla/5.0 (Bo; Spide; Craw)",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15",
+        ] {
+            assert_eq!(is_bot(ua, ""), Ok(false), "{ua}");
+        }
+    }
+
+    #[test]
     fn timestamps() {
         assert_eq!(parse_tstamp("1970-01-01 00:00:01"), Some(1000));
         assert_eq!(parse_tstamp("1970-01-01 00:00:01.5"), Some(1500));
@@ -439,6 +572,10 @@ pub(crate) mod tests {
         assert_eq!(normalise_path("/a/b?x=1#top"), "/a/b");
         assert_eq!(normalise_path("/"), "/");
         assert_eq!(normalise_path(""), "/");
+        assert_eq!(normalise_path("a/b/"), "/a/b");
+        assert_eq!(normalise_path("//"), "/");
+        assert!(matches!(normalise_path("/a/b/?q"), Cow::Borrowed("/a/b")));
+        assert_eq!(normalise_path("/a%20b/%2F/"), "/a b");
         assert_eq!(path_of_url("https://h.example/x/y/?q=1"), "/x/y/");
         assert_eq!(path_of_url("https://h.example"), "");
     }

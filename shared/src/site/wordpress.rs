@@ -351,7 +351,7 @@ fn entry_of(post: WpPost) -> std::result::Result<CatalogEntry, String> {
         .to_string();
     Ok(CatalogEntry {
         external_id: post.id.to_string(),
-        path: normalise_path(link.path()),
+        path: normalise_path(link.path()).into_owned(),
         title: (!title.is_empty()).then_some(title),
         published_at,
         exclude_reason: None,

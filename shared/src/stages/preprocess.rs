@@ -404,7 +404,10 @@ mod wcp {
             .iter()
             .map(|p| p.time.timestamp_millis().div_euclid(86_400_000) as i32)
             .collect();
-        let paths: Vec<String> = pings.iter().map(|p| normalise_path(p.path)).collect();
+        let paths: Vec<String> = pings
+            .iter()
+            .map(|p| normalise_path(p.path).into_owned())
+            .collect();
         let ids: Vec<String> = (0..pings.len()).map(|i| format!("wcp-{i}")).collect();
         let cols = vec![
             Column::new(
