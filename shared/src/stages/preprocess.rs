@@ -186,8 +186,15 @@ pub struct Prepared {
 /// once, however many events it has.
 ///
 /// # Errors
-/// Polars errors (missing columns, wrong types).
+/// Polars errors (missing columns, wrong types); events without a reader, a
+/// time or a path (fetch never writes one: the file is not fetch's).
 pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsResult<Prepared> {
+    for name in [col::CLIENT_ID, col::ACTIVITY_TIME, col::PAGE_PATH] {
+        let missing = events.column(name)?.null_count();
+        if missing > 0 {
+            polars_bail!(ComputeError: "{missing} events have no {name}; fetch writes none, so these events are not fetch's output");
+        }
+    }
     let clients = events.column(col::CLIENT_ID)?.str()?;
     let times = events.column(col::ACTIVITY_TIME)?.cast(&DataType::Int64)?;
     let times = times.i64()?;
@@ -204,7 +211,7 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
     let mut rows: Vec<(u64, i64)> = Vec::with_capacity(events.height());
     for ((client, t), path) in clients.iter().zip(times.iter()).zip(paths.iter()) {
         let (Some(client), Some(t), Some(path)) = (client, t, path) else {
-            continue;
+            continue; // none: refused above
         };
         let slot = *path_slot.entry(path).or_insert_with(|| {
             let article = site.article_of(path).map(|a| {
@@ -398,6 +405,32 @@ mod wcp {
     }
 
     /// The events as fetch writes them: normalised paths, event ids.
+    #[test]
+    fn events_without_a_reader_are_refused_not_skipped() {
+        let key = crate::layout::ObjectKey::from_listing("x").unwrap();
+        let at = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
+        let pings: Vec<Ping<'_>> = ["r1", "r2"]
+            .into_iter()
+            .map(|client_id| Ping {
+                client_id,
+                time: at(0),
+                path: "/article/1/a",
+            })
+            .collect();
+        let mut frame = events_frame(&pings, &key);
+        frame
+            .replace(
+                col::CLIENT_ID,
+                Column::new(col::CLIENT_ID.into(), [Some("r1"), None]),
+            )
+            .unwrap();
+        let err = transform(&frame, &crate::site::StaticCatalog::default(), 600.0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("1 events have no client_id"), "{err}");
+    }
+
     fn events_frame(pings: &[Ping<'_>], key: &crate::layout::ObjectKey) -> DataFrame {
         let times: Vec<Option<i64>> = pings.iter().map(|p| Some(p.time.timestamp_millis())).collect();
         let days: Vec<i32> = pings
