@@ -14,7 +14,7 @@
 //! Where things live: the stage contract in [`stage`]; file schemas in
 //! [`parquet`]; adapters in [`storage`], [`db`], [`metrics`], built into a
 //! [`context::Context`] from [`settings`]. Domain logic is pure: [`snowplow`]
-//! (line parser), [`events`] (fetch's core), [`site`] and [`articles`] (article
+//! (line parser, on [`tsv`] and [`json_check`]), [`events`] (fetch's core), [`site`] and [`articles`] (article
 //! mapping), [`kcore`] (2-core filter), [`dwell`], [`popularity`] (defaults),
 //! [`als`] (matrix factorisation), [`knn`] (nearest articles). [`runner`] runs the
 //! state machine's definition locally; [`lambda`] runs a stage on AWS Lambda;
