@@ -253,20 +253,32 @@ fn amp_client_id(contexts: &str) -> Result<Option<Cow<'_, str>>, BadRow> {
     if AMP_ID_NAME.find(contexts.as_bytes()).is_none() {
         return Ok(None);
     }
-    let bad = |e: serde_json::Error| BadRow::Json {
-        field: "contexts",
-        error: e.to_string(),
-    };
-    let parsed: Contexts<'_> = serde_json::from_str(contexts).map_err(bad)?;
-    for entity in parsed.data {
-        if entity.schema.starts_with(AMP_ID_SCHEMA) {
-            let amp: AmpId<'_> = serde_json::from_str(entity.data.get()).map_err(bad)?;
-            if let Some(id) = amp.amp_client_id.filter(|id| !id.is_empty()) {
-                return Ok(Some(id));
-            }
+    for amp in entities::<AmpId<'_>>("contexts", contexts, AMP_ID_SCHEMA)? {
+        if let Some(id) = amp.amp_client_id.filter(|id| !id.is_empty()) {
+            return Ok(Some(id));
         }
     }
     Ok(None)
+}
+
+/// The data of the entities of a contexts field (`{"schema": ..., "data":
+/// [{"schema": ..., "data": ...}, ...]}`) whose schema starts with `schema`.
+fn entities<'a, T: Deserialize<'a>>(
+    field: &'static str,
+    text: &'a str,
+    schema: &str,
+) -> Result<Vec<T>, BadRow> {
+    let bad = |e: serde_json::Error| BadRow::Json {
+        field,
+        error: e.to_string(),
+    };
+    let parsed: Contexts<'a> = serde_json::from_str(text).map_err(bad)?;
+    parsed
+        .data
+        .into_iter()
+        .filter(|entity| entity.schema.starts_with(schema))
+        .map(|entity| serde_json::from_str(entity.data.get()).map_err(bad))
+        .collect()
 }
 
 fn check_json(field: &'static str, text: &str) -> Result<(), BadRow> {
@@ -284,29 +296,12 @@ fn check_json(field: &'static str, text: &str) -> Result<(), BadRow> {
 fn is_bot(useragent: &str, derived_contexts: &str) -> Result<bool, BadRow> {
     let dc = derived_contexts.as_bytes();
     if SPIDERS_NAME.find(dc).is_some() && TRUE.find(dc).is_some() {
-        check_json("derived_contexts", derived_contexts)?;
-        if iab_says_robot(derived_contexts)? {
+        let verdicts: Vec<SpidersAndRobots> = entities("derived_contexts", derived_contexts, SPIDERS_SCHEMA)?;
+        if verdicts.iter().any(|v| v.spider_or_robot == Some(true)) {
             return Ok(true);
         }
     }
     Ok(self_declared_robot(useragent.as_bytes()))
-}
-
-fn iab_says_robot(derived_contexts: &str) -> Result<bool, BadRow> {
-    let bad = |e: serde_json::Error| BadRow::Json {
-        field: "derived_contexts",
-        error: e.to_string(),
-    };
-    let parsed: Contexts<'_> = serde_json::from_str(derived_contexts).map_err(bad)?;
-    for entity in parsed.data {
-        if entity.schema.starts_with(SPIDERS_SCHEMA) {
-            let v: SpidersAndRobots = serde_json::from_str(entity.data.get()).map_err(bad)?;
-            if v.spider_or_robot == Some(true) {
-                return Ok(true);
-            }
-        }
-    }
-    Ok(false)
 }
 
 /// A user agent containing `bot`, `spider` or `crawl` in any case.
