@@ -21,7 +21,7 @@ use std::time::Instant;
 use article_rec::events::EventBatch;
 use article_rec::generate::{self, Spec};
 use article_rec::layout::InputLayout;
-use article_rec::parquet::{StreamWriter, EVENTS};
+use article_rec::parquet::{StreamWriter, HOUR_EVENTS};
 use article_rec::settings::Settings;
 use article_rec::stage::{FetchInput, RunRef};
 use article_rec::storage::{BlobStore, LocalDir};
@@ -143,7 +143,7 @@ async fn measure(dir: &Path) {
         let frame = batch.into_frame(&key).unwrap();
         let t2 = Instant::now();
         let mut buf = Vec::new();
-        let mut w = StreamWriter::new(&mut buf, &EVENTS, &key).unwrap();
+        let mut w = StreamWriter::new(&mut buf, &HOUR_EVENTS, &key).unwrap();
         w.write(&frame).unwrap();
         w.finish().unwrap();
         t_parse += (t1 - t0).as_secs_f64();
@@ -188,7 +188,7 @@ async fn measure(dir: &Path) {
         rate(t_frame)
     );
     println!(
-        "  Parquet write (zstd 1):        {t_write:6.2} s  {:>9.0} lines/s",
+        "  Parquet write (hour cache):    {t_write:6.2} s  {:>9.0} lines/s",
         rate(t_write)
     );
     println!(

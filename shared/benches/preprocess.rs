@@ -116,7 +116,6 @@ fn generate_once(dir: &Path, events: usize) {
                 Column::new(col::PAGE_PATH.into(), page),
                 Column::new(col::EVENT_NAME.into(), vec!["page_ping"; n]),
                 Column::new(col::EVENT_ID.into(), ids),
-                Column::new(col::EVENT_FINGERPRINT.into(), vec![None::<&str>; n]),
             ],
         )
         .unwrap();

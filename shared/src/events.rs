@@ -10,11 +10,13 @@ use flate2::read::MultiGzDecoder;
 use polars::prelude::*;
 use serde::Serialize;
 
+use crate::dedup::fingerprint_hash;
 use crate::error::Result;
 use crate::layout::ObjectKey;
 use crate::parquet::{col, date_column, datetime_ms_column};
-use crate::snowplow::{parse_line, Parsed, Skip};
+use crate::snowplow::{parse, Parsed, Skip, READ};
 use crate::stage::ParseCounts;
+use crate::tsv::LineReader;
 
 /// A quarantined line: where it was, why, and what it said.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -30,23 +32,43 @@ pub struct BadRowRecord {
 
 const RAW_LIMIT: usize = 10_000;
 
-/// Strings of one column, end to end in one buffer: one allocation per
-/// column instead of one per value.
+/// A string column of few distinct values (an hour's readers, its pages):
+/// each value stored once, and a code per row, numbered in order of first
+/// appearance.
 #[derive(Debug, Default)]
-struct StrColumn {
-    text: String,
-    ends: Vec<usize>,
+struct Interned {
+    codes: HashMap<Box<str>, IdxSize, foldhash::fast::RandomState>,
+    rows: Vec<IdxSize>,
 }
 
-impl StrColumn {
+impl Interned {
     fn push(&mut self, s: &str) {
-        self.text.push_str(s);
-        self.ends.push(self.text.len());
+        let code = match self.codes.get(s) {
+            Some(&code) => code,
+            None => {
+                let code = IdxSize::try_from(self.codes.len()).unwrap_or(IdxSize::MAX);
+                self.codes.insert(s.into(), code);
+                code
+            }
+        };
+        self.rows.push(code);
     }
 
-    fn get(&self, i: usize) -> &str {
-        let start = if i == 0 { 0 } else { self.ends[i - 1] };
-        self.text.get(start..self.ends[i]).unwrap_or_default()
+    /// The distinct values, by code.
+    fn values(&self) -> Vec<&str> {
+        let mut values = vec![""; self.codes.len()];
+        for (s, &code) in &self.codes {
+            values[code as usize] = s;
+        }
+        values
+    }
+
+    /// The column of the rows in `order`: the distinct values gathered by
+    /// code, so each string is stored once, not once a row.
+    fn column(&self, name: &str, order: &[usize]) -> PolarsResult<Column> {
+        let codes: Vec<IdxSize> = order.iter().map(|&i| self.rows[i]).collect();
+        let values = StringChunked::from_slice(name.into(), &self.values());
+        Ok(values.take(&codes)?.into_column())
     }
 }
 
@@ -57,28 +79,30 @@ const CHUNK: usize = 256 * 1024;
 #[derive(Debug)]
 pub struct EventBatch {
     app_id: String,
+    reader: LineReader,
     pub counts: ParseCounts,
     pub bad_rows: Vec<BadRowRecord>,
-    client_id: StrColumn,
+    client_id: Interned,
     time_ms: Vec<i64>,
-    page_path: StrColumn,
+    page_path: Interned,
     event_name: Vec<&'static str>,
-    event_id: StrColumn,
-    fingerprint: StrColumn,
+    event_id: Vec<u128>,
+    fingerprint_hash: Vec<u64>,
 }
 
 impl EventBatch {
     pub fn new(app_id: &str) -> EventBatch {
         EventBatch {
             app_id: app_id.to_string(),
+            reader: LineReader::default(),
             counts: ParseCounts::default(),
             bad_rows: Vec::new(),
-            client_id: StrColumn::default(),
+            client_id: Interned::default(),
             time_ms: Vec::new(),
-            page_path: StrColumn::default(),
+            page_path: Interned::default(),
             event_name: Vec::new(),
-            event_id: StrColumn::default(),
-            fingerprint: StrColumn::default(),
+            event_id: Vec::new(),
+            fingerprint_hash: Vec::new(),
         }
     }
 
@@ -100,8 +124,7 @@ impl EventBatch {
         self.counts.objects += 1;
         let mut n = 0u64;
         if !bytes.starts_with(&[0x1f, 0x8b]) {
-            let done = self.add_lines(key, bytes, &mut n);
-            self.add_last_line(key, &bytes[done..], &mut n);
+            self.add_lines(key, bytes, &mut n);
             return;
         }
         let mut reader = MultiGzDecoder::new(bytes);
@@ -113,7 +136,8 @@ impl EventBatch {
             }
             match reader.read(&mut buf[filled..]) {
                 Ok(0) => {
-                    self.add_last_line(key, &buf[..filled], &mut n);
+                    // the object's last line, without its newline
+                    self.add_lines(key, &buf[..filled], &mut n);
                     break;
                 }
                 Ok(read) => {
@@ -121,7 +145,10 @@ impl EventBatch {
                     let kept = filled;
                     filled += read;
                     let done = match memchr::memrchr(b'\n', &buf[kept..filled]) {
-                        Some(last) => self.add_lines(key, &buf[..=kept + last], &mut n),
+                        Some(last) => {
+                            self.add_lines(key, &buf[..=kept + last], &mut n);
+                            kept + last + 1
+                        }
                         None => 0,
                     };
                     buf.copy_within(done..filled, 0);
@@ -143,38 +170,25 @@ impl EventBatch {
         }
     }
 
-    /// Adds the newline-terminated lines of `text`; returns the length they
-    /// span (the rest is a line without its end). `n` numbers the lines.
-    fn add_lines(&mut self, key: &ObjectKey, text: &[u8], n: &mut u64) -> usize {
-        let mut start = 0;
-        for end in memchr::memchr_iter(b'\n', text) {
+    /// Adds the lines of `text` (the last may have no newline); `n` numbers
+    /// the lines.
+    fn add_lines(&mut self, key: &ObjectKey, text: &[u8], n: &mut u64) {
+        let mut at = 0;
+        while at < text.len() {
+            let line = self.reader.first(&text[at..], &READ);
+            at += line.consumed;
             *n += 1;
-            let line = &text[start..end];
-            start = end + 1;
-            if line.is_empty() || line == b"\r" {
-                continue; // a blank line (e.g. a trailing newline pair) is not an event
+            // a blank line (e.g. a trailing newline pair) is not an event
+            if !line.bytes.is_empty() {
+                self.add_line(key, *n, &line);
             }
-            self.add_line(key, *n, line);
-        }
-        start
-    }
-
-    /// The object's last line, which has no newline (may be empty).
-    fn add_last_line(&mut self, key: &ObjectKey, line: &[u8], n: &mut u64) {
-        if !line.is_empty() && line != b"\r" {
-            *n += 1;
-            self.add_line(key, *n, line);
         }
     }
 
-    fn add_line(&mut self, key: &ObjectKey, n: u64, raw: &[u8]) {
+    fn add_line(&mut self, key: &ObjectKey, n: u64, line: &crate::snowplow::SnowplowLine<'_>) {
         self.counts.lines += 1;
-        let Ok(line) = std::str::from_utf8(raw) else {
-            self.bad(key, n, "invalid UTF-8".into(), raw);
-            return;
-        };
-        match parse_line(line, &self.app_id) {
-            Err(reason) => self.bad(key, n, reason.to_string(), raw),
+        match parse(line, &self.app_id) {
+            Err(reason) => self.bad(key, n, reason.to_string(), line.bytes),
             Ok(Parsed::Skip(skip)) => match skip {
                 Skip::NotPageEvent => self.counts.not_page_event += 1,
                 Skip::OtherApp => self.counts.other_app += 1,
@@ -187,67 +201,66 @@ impl EventBatch {
                 self.time_ms.push(e.time_ms);
                 self.page_path.push(&e.path);
                 self.event_name.push(e.event.as_str());
-                self.event_id.push(e.event_id);
-                self.fingerprint.push(e.fingerprint);
+                self.event_id.push(e.event_id.as_u128());
+                self.fingerprint_hash.push(fingerprint_hash(e.fingerprint));
             }
         }
     }
 
-    /// The order of the events by reader, time and id (then arrival, so that
-    /// it is total). Readers are numbered first, so that the sort compares
-    /// numbers, not strings.
+    /// The order of the events: grouped by reader (in order of first
+    /// appearance), then by time and id, then arrival, so that it is total
+    /// and the same for the same input. A counting sort by reader, then a
+    /// small sort within each reader's few events.
     fn order(&self) -> Vec<usize> {
-        let n = self.time_ms.len();
-        let mut ids: HashMap<&str, u32, foldhash::fast::FixedState> = HashMap::default();
-        let mut reader = Vec::with_capacity(n);
-        for i in 0..n {
-            let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
-            reader.push(*ids.entry(self.client_id.get(i)).or_insert(next));
+        let readers = &self.client_id.rows;
+        let mut starts = vec![0usize; self.client_id.codes.len() + 1];
+        for &r in readers {
+            starts[r as usize + 1] += 1;
         }
-        let mut names: Vec<(&str, u32)> = ids.into_iter().collect();
-        names.sort_unstable();
-        let mut rank = vec![0u32; names.len()];
-        for (r, (_, id)) in names.iter().enumerate() {
-            rank[*id as usize] = u32::try_from(r).unwrap_or(u32::MAX);
+        for r in 1..starts.len() {
+            starts[r] += starts[r - 1];
         }
-        let mut keys: Vec<(u32, i64, usize)> = (0..n)
-            .map(|i| (rank[reader[i] as usize], self.time_ms[i], i))
-            .collect();
-        keys.sort_unstable_by(|a, b| {
-            (a.0, a.1)
-                .cmp(&(b.0, b.1))
-                .then_with(|| self.event_id.get(a.2).cmp(self.event_id.get(b.2)))
-                .then(a.2.cmp(&b.2))
-        });
-        keys.into_iter().map(|k| k.2).collect()
+        let mut order = vec![0usize; readers.len()];
+        let mut next = starts.clone();
+        for (i, &r) in readers.iter().enumerate() {
+            order[next[r as usize]] = i;
+            next[r as usize] += 1;
+        }
+        for group in starts.windows(2) {
+            order[group[0]..group[1]].sort_unstable_by_key(|&i| (self.time_ms[i], self.event_id[i], i));
+        }
+        order
     }
 
-    /// The events table (schema `parquet::EVENTS`), sorted by reader, time and id.
+    /// The hour's events (schema `parquet::HOUR_EVENTS`), grouped by reader
+    /// and sorted by time and id within each reader.
     ///
     /// # Errors
     /// `Frame` if polars fails to build the frame.
     pub fn into_frame(self, key: &ObjectKey) -> Result<DataFrame> {
         let order = self.order();
         let n = order.len();
-        fn pick<'a>(c: &'a StrColumn, order: &[usize]) -> Vec<&'a str> {
-            order.iter().map(|&i| c.get(i)).collect()
-        }
+        let frame = || crate::error::Error::frame(key);
         let times: Vec<Option<i64>> = order.iter().map(|&i| Some(self.time_ms[i])).collect();
         let days: Vec<i32> = order
             .iter()
             .map(|&i| self.time_ms[i].div_euclid(86_400_000) as i32)
             .collect();
         let names: Vec<&str> = order.iter().map(|&i| self.event_name[i]).collect();
+        let id_hi: Vec<u64> = order.iter().map(|&i| (self.event_id[i] >> 64) as u64).collect();
+        let id_lo: Vec<u64> = order.iter().map(|&i| self.event_id[i] as u64).collect();
+        let fingerprints: Vec<u64> = order.iter().map(|&i| self.fingerprint_hash[i]).collect();
         let cols = vec![
-            Column::new(col::CLIENT_ID.into(), pick(&self.client_id, &order)),
+            self.client_id.column(col::CLIENT_ID, &order).map_err(frame())?,
             datetime_ms_column(col::ACTIVITY_TIME, times, key)?,
             date_column(col::SESSION_DATE, days, key)?,
-            Column::new(col::PAGE_PATH.into(), pick(&self.page_path, &order)),
+            self.page_path.column(col::PAGE_PATH, &order).map_err(frame())?,
             Column::new(col::EVENT_NAME.into(), names),
-            Column::new(col::EVENT_ID.into(), pick(&self.event_id, &order)),
-            Column::new(col::EVENT_FINGERPRINT.into(), pick(&self.fingerprint, &order)),
+            Column::new(col::EVENT_ID_HI.into(), id_hi),
+            Column::new(col::EVENT_ID_LO.into(), id_lo),
+            Column::new(col::FINGERPRINT_HASH.into(), fingerprints),
         ];
-        DataFrame::new(n, cols).map_err(crate::error::Error::frame(key))
+        DataFrame::new(n, cols).map_err(frame())
     }
 
     /// Bad rows as JSON lines.
@@ -340,36 +353,51 @@ mod tests {
             assert_eq!(batch.bad_rows[0].line, lines as u64 / 2 + 2);
             assert_eq!(batch.bad_rows[0].reason, "wrong field count: 2, expected 131");
             assert_eq!(batch.bad_rows[0].raw.len(), RAW_LIMIT);
-            let last = format!("{:08x}", lines - 1);
+            let last = lines as u64 - 1;
             let df = batch.into_frame(&key("a/x")).unwrap();
-            let ids: Vec<Option<&str>> = df.column(col::EVENT_ID).unwrap().str().unwrap().iter().collect();
+            let ids: Vec<Option<u64>> = df
+                .column(col::EVENT_ID_HI)
+                .unwrap()
+                .u64()
+                .unwrap()
+                .iter()
+                .collect();
             assert_eq!(ids.len(), lines);
-            assert!(ids.iter().any(|id| id.is_some_and(|id| id.starts_with(&last))));
+            assert!(ids.iter().any(|id| id.is_some_and(|id| id >> 32 == last)));
         }
     }
 
     #[test]
-    fn events_are_sorted_by_reader_time_and_id() {
+    fn events_are_grouped_by_reader_and_sorted_by_time_and_id() {
         let mut text = String::new();
         for (reader, time, id) in [
-            ("b", "2026-01-08 10:00:02.000", "3"),
-            ("a", "2026-01-08 10:00:05.000", "2"),
-            ("b", "2026-01-08 10:00:01.000", "5"),
-            ("a", "2026-01-08 10:00:05.000", "1"),
-            ("c", "2026-01-08 09:00:00.000", "4"),
+            ("b", "2026-01-08 10:00:02.000", 3),
+            ("a", "2026-01-08 10:00:05.000", 2),
+            ("b", "2026-01-08 10:00:01.000", 5),
+            ("a", "2026-01-08 10:00:05.000", 1),
+            ("c", "2026-01-08 09:00:00.000", 4),
         ] {
             text.push_str(&crate::snowplow::tests::line(&[
                 ("domain_userid", reader),
                 ("derived_tstamp", time),
-                ("event_id", id),
+                ("event_id", &format!("00000000-0000-0000-0000-{id:012}")),
             ]));
             text.push('\n');
         }
         let mut batch = EventBatch::new("site");
         batch.add_object(&key("a/x.tsv"), text.as_bytes());
         let df = batch.into_frame(&key("a/x")).unwrap();
-        let ids: Vec<Option<&str>> = df.column(col::EVENT_ID).unwrap().str().unwrap().iter().collect();
-        assert_eq!(ids, ["1", "2", "5", "3", "4"].map(Some));
+        let ids: Vec<Option<u64>> = df
+            .column(col::EVENT_ID_LO)
+            .unwrap()
+            .u64()
+            .unwrap()
+            .iter()
+            .collect();
+        // b first (it appears first), then a, then c; by time, then id
+        assert_eq!(ids, [5, 3, 1, 2, 4].map(Some));
+        let readers = crate::parquet::strs(&df, col::CLIENT_ID).unwrap();
+        assert_eq!(readers, ["b", "b", "a", "a", "c"].map(Some));
     }
 
     #[test]

@@ -82,6 +82,7 @@ pub enum MalformedKind {
     FieldCount,
     Timestamp,
     Json,
+    EventId,
 }
 
 impl MalformedKind {
@@ -91,6 +92,7 @@ impl MalformedKind {
             MalformedKind::FieldCount => "wrong field count",
             MalformedKind::Timestamp => "unparseable timestamp",
             MalformedKind::Json => "invalid JSON in contexts",
+            MalformedKind::EventId => "event_id is not a UUID",
         }
     }
 }
@@ -552,6 +554,7 @@ fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -
             MalformedKind::FieldCount,
             MalformedKind::Timestamp,
             MalformedKind::Json,
+            MalformedKind::EventId,
         ] {
             for _ in 0..spec.malformed_per_kind {
                 let (h, i) = b.valid_lines[b.rng.random_range(0..b.valid_lines.len())];
@@ -614,6 +617,11 @@ fn corrupt(line: &str, kind: MalformedKind) -> String {
             let i = FIELDS.iter().position(|f| *f == "contexts").unwrap_or(0);
             cols[i] =
                 r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"#;
+            cols.join("\t")
+        }
+        MalformedKind::EventId => {
+            let i = FIELDS.iter().position(|f| *f == "event_id").unwrap_or(0);
+            cols[i] = "event-0001";
             cols.join("\t")
         }
     }
@@ -707,7 +715,7 @@ mod tests {
         }
         assert_eq!(lines, g.truth.lines);
         assert_eq!(bad, g.truth.malformed.len() as u64);
-        assert_eq!(bad, 15);
+        assert_eq!(bad, 20);
         assert_eq!(keep, g.truth.valid_events + g.truth.duplicates);
         assert!(g.truth.bot_events > 0 && g.truth.other_app_events > 0);
         assert!(g.truth.non_page_events > 0);

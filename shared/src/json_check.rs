@@ -9,7 +9,7 @@
 
 use std::fmt;
 
-use wide::u8x16;
+use wide::{u8x32, CmpEq};
 
 /// Why the text is not JSON, and where (byte offset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,19 +24,63 @@ impl fmt::Display for SyntaxError {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Open {
     Object,
     Array,
+}
+
+/// The open containers, innermost last: the first 64 levels as bits (no
+/// allocation for the shallow JSON of real lines), deeper ones in a `Vec`.
+#[derive(Default)]
+struct Stack {
+    /// Bit `i` set: level `i` is an array.
+    shallow: u64,
+    depth: usize,
+    deeper: Vec<Open>,
+}
+
+impl Stack {
+    fn push(&mut self, open: Open) {
+        if self.depth < 64 {
+            let bit = 1u64 << self.depth;
+            match open {
+                Open::Array => self.shallow |= bit,
+                Open::Object => self.shallow &= !bit,
+            }
+        } else {
+            self.deeper.push(open);
+        }
+        self.depth += 1;
+    }
+
+    fn pop(&mut self) {
+        if self.depth > 64 {
+            self.deeper.pop();
+        }
+        self.depth = self.depth.saturating_sub(1);
+    }
+
+    fn last(&self) -> Option<Open> {
+        match self.depth {
+            0 => None,
+            d if d <= 64 => Some(if self.shallow & (1 << (d - 1)) != 0 {
+                Open::Array
+            } else {
+                Open::Object
+            }),
+            _ => self.deeper.last().copied(),
+        }
+    }
 }
 
 /// Checks that `text` is one JSON value, with optional whitespace around it.
 ///
 /// # Errors
 /// The first syntax error.
-pub fn check(text: &str) -> Result<(), SyntaxError> {
-    let b = text.as_bytes();
-    let mut stack: Vec<Open> = Vec::new();
+pub fn check(text: impl AsRef<[u8]>) -> Result<(), SyntaxError> {
+    let b = text.as_ref();
+    let mut stack = Stack::default();
     let mut i = skip_ws(b, 0);
     'value: loop {
         // a value starts at i
@@ -112,6 +156,7 @@ fn err(what: &'static str, at: usize) -> SyntaxError {
     SyntaxError { what, at }
 }
 
+#[inline(always)]
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while let Some(b' ' | b'\t' | b'\n' | b'\r') = b.get(i) {
         i += 1;
@@ -120,6 +165,7 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
 }
 
 /// A member's key and its colon; returns where the value starts.
+#[inline]
 fn key(b: &[u8], i: usize) -> Result<usize, SyntaxError> {
     match b.get(i) {
         Some(b'"') => {}
@@ -135,6 +181,7 @@ fn key(b: &[u8], i: usize) -> Result<usize, SyntaxError> {
 }
 
 /// A string starting at the quote at `i`; returns the index after its closing quote.
+#[inline]
 fn string(b: &[u8], i: usize) -> Result<usize, SyntaxError> {
     let mut i = i + 1;
     loop {
@@ -165,23 +212,31 @@ fn string(b: &[u8], i: usize) -> Result<usize, SyntaxError> {
 }
 
 /// The first byte from `i` on that ends a run of plain string characters: a
-/// quote, a backslash or a control character. 16 bytes at a time (strings
-/// such as schema URIs are long).
+/// quote, a backslash or a control character; `None` at the end of the text.
+/// 32 bytes at a time (strings such as schema URIs are long), the last ones
+/// padded with zeros, which count as control characters and so stop the
+/// search at the end.
+#[inline(always)]
 fn special(b: &[u8], mut i: usize) -> Option<usize> {
-    let (quote, backslash, space) = (u8x16::splat(b'"'), u8x16::splat(b'\\'), u8x16::splat(0x1f));
-    while let Some(block) = b.get(i..i + 16) {
-        let v = u8x16::new(block.try_into().unwrap_or([0; 16]));
-        let hits = v.cmp_eq(quote) | v.cmp_eq(backslash) | v.min(space).cmp_eq(v);
-        let mask = hits.move_mask();
+    let (quote, backslash, space) = (u8x32::splat(b'"'), u8x32::splat(b'\\'), u8x32::splat(0x1f));
+    loop {
+        let block = match b.get(i..).and_then(<[u8]>::first_chunk::<32>) {
+            Some(block) => *block,
+            None => {
+                let rest = b.get(i..)?;
+                let mut padded = [0u8; 32];
+                padded[..rest.len()].copy_from_slice(rest);
+                padded
+            }
+        };
+        let v = u8x32::new(block);
+        let mask = (v.cmp_eq(quote) | v.cmp_eq(backslash) | v.min(space).cmp_eq(v)).move_mask();
         if mask != 0 {
-            return Some(i + mask.trailing_zeros() as usize);
+            let at = i + mask.trailing_zeros() as usize;
+            return (at < b.len()).then_some(at);
         }
-        i += 16;
+        i += 32;
     }
-    b.get(i..)?
-        .iter()
-        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-        .map(|p| i + p)
 }
 
 fn literal(b: &[u8], i: usize, word: &[u8]) -> Result<usize, SyntaxError> {
@@ -278,8 +333,33 @@ mod tests {
     #[test]
     fn deep_nesting_is_no_problem() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-        assert_eq!(check(&deep), Ok(()));
-        assert!(check(&"[".repeat(100_000)).is_err());
+        assert_eq!(check(deep), Ok(()));
+        assert!(check("[".repeat(100_000)).is_err());
+    }
+
+    /// Objects and arrays alternate below and beyond the 64 levels kept as
+    /// bits; each closer must match its own opener at every depth.
+    #[test]
+    fn containers_close_in_order_at_every_depth() {
+        for depth in [1, 63, 64, 65, 100] {
+            let open: String = (0..depth)
+                .map(|i| if i % 3 == 0 { "[" } else { "{\"k\":" })
+                .collect();
+            let close: String = (0..depth)
+                .rev()
+                .map(|i| if i % 3 == 0 { "]" } else { "}" })
+                .collect();
+            let valid = format!("{open}1{close}");
+            assert_eq!(check(&valid), Ok(()), "depth {depth}");
+            assert!(serde_accepts(&valid));
+            for wrong_at in [0, depth / 2, depth - 1] {
+                let mut bad: Vec<char> = close.chars().collect();
+                bad[wrong_at] = if bad[wrong_at] == ']' { '}' } else { ']' };
+                let bad = format!("{open}1{}", bad.into_iter().collect::<String>());
+                assert!(check(&bad).is_err(), "depth {depth}, closer {wrong_at}");
+                assert!(!serde_accepts(&bad));
+            }
+        }
     }
 
     /// Text built from JSON's own pieces, so that most cases are near-valid.

@@ -20,9 +20,14 @@ pub mod col {
     pub const SESSION_DATE: &str = "session_date";
     pub const PAGE_PATH: &str = "page_path";
     pub const EVENT_NAME: &str = "event_name";
+    /// Snowplow's event id: a UUID, as a lower-case hyphenated string.
     pub const EVENT_ID: &str = "event_id";
-    /// Snowplow's hash of the event's payload; empty when not computed.
-    pub const EVENT_FINGERPRINT: &str = "event_fingerprint";
+    /// The event id's 128 bits, high and low halves (in the hour cache).
+    pub const EVENT_ID_HI: &str = "event_id_hi";
+    pub const EVENT_ID_LO: &str = "event_id_lo";
+    /// [`crate::dedup::fingerprint_hash`] of Snowplow's `event_fingerprint`
+    /// (its hash of the event's payload); 0 when it computed none.
+    pub const FINGERPRINT_HASH: &str = "fingerprint_hash";
     pub const EXTERNAL_ID: &str = "external_id";
     pub const PATH: &str = "path";
     pub const TITLE: &str = "title";
@@ -46,6 +51,7 @@ pub enum ColType {
     Date,
     F64,
     U32,
+    U64,
     ListF32,
 }
 
@@ -57,6 +63,7 @@ impl ColType {
             ColType::Date => DataType::Date,
             ColType::F64 => DataType::Float64,
             ColType::U32 => DataType::UInt32,
+            ColType::U64 => DataType::UInt64,
             ColType::ListF32 => DataType::List(Box::new(DataType::Float32)),
         }
     }
@@ -67,6 +74,11 @@ impl ColType {
 pub struct FileSchema {
     pub name: &'static str,
     pub columns: &'static [(&'static str, ColType)],
+    /// Whether column chunks carry min/max statistics: worth it for files
+    /// others may query, not for ones this job only ever reads whole.
+    pub statistics: bool,
+    /// Whether pages are compressed (zstd, level 1).
+    pub compressed: bool,
 }
 
 /// `events.parquet`: one row per kept, de-duplicated page event.
@@ -79,8 +91,33 @@ pub const EVENTS: FileSchema = FileSchema {
         (col::PAGE_PATH, ColType::Str),
         (col::EVENT_NAME, ColType::Str),
         (col::EVENT_ID, ColType::Str),
-        (col::EVENT_FINGERPRINT, ColType::Str),
     ],
+    statistics: true,
+    compressed: true,
+};
+
+/// An hour's parsed events in the fetch cache (`cache/<site>/hours/...`):
+/// the columns of [`EVENTS`], with the event id as its 128 bits and the
+/// fingerprint only as the hash that de-duplication compares. The two as
+/// hex strings were most of the cache's bytes and of the time spent writing
+/// it. It is not compressed: its 24 random bytes a row do not compress, so
+/// zstd made it only a fifth smaller (29 bytes a row against 37; with the
+/// strings and zstd it was 42) for almost half the time spent writing it
+/// (see the fetch bench). Only fetch reads it, always whole.
+pub const HOUR_EVENTS: FileSchema = FileSchema {
+    name: "hour events",
+    columns: &[
+        (col::CLIENT_ID, ColType::Str),
+        (col::ACTIVITY_TIME, ColType::DatetimeMs),
+        (col::SESSION_DATE, ColType::Date),
+        (col::PAGE_PATH, ColType::Str),
+        (col::EVENT_NAME, ColType::Str),
+        (col::EVENT_ID_HI, ColType::U64),
+        (col::EVENT_ID_LO, ColType::U64),
+        (col::FINGERPRINT_HASH, ColType::U64),
+    ],
+    statistics: false,
+    compressed: false,
 };
 
 /// `articles.parquet`: the articles that survived preprocessing, with metadata.
@@ -93,6 +130,8 @@ pub const ARTICLES: FileSchema = FileSchema {
         (col::PUBLISHED_AT, ColType::DatetimeMs),
         (col::EXCLUDE_REASON, ColType::Str),
     ],
+    statistics: true,
+    compressed: true,
 };
 
 /// `dwell.parquet`: one row per reader x article.
@@ -106,18 +145,24 @@ pub const DWELL: FileSchema = FileSchema {
         (col::FIRST_SEEN, ColType::DatetimeMs),
         (col::LAST_SEEN, ColType::DatetimeMs),
     ],
+    statistics: true,
+    compressed: true,
 };
 
 /// `defaults.parquet`: default recommendations, best first.
 pub const DEFAULTS: FileSchema = FileSchema {
     name: "defaults",
     columns: &[(col::EXTERNAL_ID, ColType::Str), (col::SCORE, ColType::F64)],
+    statistics: true,
+    compressed: true,
 };
 
 /// `article_factors.parquet`: one latent vector per article.
 pub const FACTORS: FileSchema = FileSchema {
     name: "article_factors",
     columns: &[(col::EXTERNAL_ID, ColType::Str), (col::FACTORS, ColType::ListF32)],
+    statistics: true,
+    compressed: true,
 };
 
 impl FileSchema {
@@ -127,6 +172,22 @@ impl FileSchema {
             .map(|(n, t)| format!("{n}: {}", t.dtype()))
             .collect::<Vec<_>>()
             .join(", ")
+    }
+
+    fn writer<W: std::io::Write>(&self, sink: W) -> ParquetWriter<W> {
+        let statistics = if self.statistics {
+            StatisticsOptions::default()
+        } else {
+            StatisticsOptions::empty()
+        };
+        let compression = if self.compressed {
+            compression()
+        } else {
+            ParquetCompression::Uncompressed
+        };
+        ParquetWriter::new(sink)
+            .with_compression(compression)
+            .with_statistics(statistics)
     }
 
     /// The polars schema of this file.
@@ -185,8 +246,8 @@ pub async fn write(
 ) -> Result<()> {
     let mut df = schema.conform(key, df)?;
     let mut buf = Vec::new();
-    ParquetWriter::new(&mut buf)
-        .with_compression(compression())
+    schema
+        .writer(&mut buf)
         .finish(&mut df)
         .map_err(Error::frame(key))?;
     store.put(key, Bytes::from(buf)).await
@@ -215,8 +276,8 @@ impl<'a> StreamWriter<'a> {
         schema: &'static FileSchema,
         key: &ObjectKey,
     ) -> Result<StreamWriter<'a>> {
-        let inner = ParquetWriter::new(buf)
-            .with_compression(compression())
+        let inner = schema
+            .writer(buf)
             .batched(&schema.polars_schema())
             .map_err(Error::frame(key))?;
         Ok(StreamWriter {

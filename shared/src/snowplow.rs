@@ -4,15 +4,15 @@
 use std::borrow::Cow;
 use std::sync::LazyLock;
 
-use chrono::NaiveDate;
 use memchr::memmem::Finder;
 use percent_encoding::percent_decode_str;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use wide::u8x16;
+use uuid::Uuid;
+use wide::{u8x32, CmpEq};
 
 use crate::snowplow_fields as f;
-use crate::tsv::Fields;
+use crate::tsv::{Line, Wanted};
 
 /// The page event kinds the job keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,9 +39,10 @@ pub struct Event<'a> {
     /// Normalised page path (see [`normalise_path`]).
     pub path: Cow<'a, str>,
     pub event: PageEvent,
-    pub event_id: &'a str,
+    /// Snowplow's event id, a UUID (enrich validates or generates it).
+    pub event_id: Uuid,
     /// Empty when the pipeline did not compute one.
-    pub fingerprint: &'a str,
+    pub fingerprint: &'a [u8],
 }
 
 /// A well-formed line the job does not use, and why.
@@ -56,15 +57,25 @@ pub enum Skip {
 /// Why a line could not be read: it goes to bad rows with this reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BadRow {
+    Utf8,
     FieldCount(usize),
-    Timestamp { field: &'static str, value: String },
-    Json { field: &'static str, error: String },
+    Timestamp {
+        field: &'static str,
+        value: String,
+    },
+    Json {
+        field: &'static str,
+        error: String,
+    },
     MissingEventId,
+    /// An `event_id` that is not a UUID (cut at 64 characters).
+    EventId(String),
 }
 
 impl std::fmt::Display for BadRow {
     fn fmt(&self, fm: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            BadRow::Utf8 => write!(fm, "invalid UTF-8"),
             BadRow::FieldCount(n) => {
                 write!(fm, "wrong field count: {n}, expected {}", f::FIELD_COUNT)
             }
@@ -73,6 +84,7 @@ impl std::fmt::Display for BadRow {
             }
             BadRow::Json { field, error } => write!(fm, "invalid JSON in {field}: {error}"),
             BadRow::MissingEventId => write!(fm, "missing event_id"),
+            BadRow::EventId(value) => write!(fm, "event_id is not a UUID: {value:?}"),
         }
     }
 }
@@ -84,45 +96,77 @@ pub enum Parsed<'a> {
     Skip(Skip),
 }
 
-/// Parses one line (without its line terminator).
+/// The fields [`parse`] reads: split lines with it ([`Line::first`]).
+pub static READ: Wanted<{ f::FIELD_COUNT }> = Wanted::new(&[
+    f::APP_ID,
+    f::COLLECTOR_TSTAMP,
+    f::EVENT,
+    f::EVENT_ID,
+    f::DOMAIN_USERID,
+    f::NETWORK_USERID,
+    f::PAGE_URL,
+    f::PAGE_URLPATH,
+    f::CONTEXTS,
+    f::USERAGENT,
+    f::DERIVED_CONTEXTS,
+    f::DERIVED_TSTAMP,
+    f::EVENT_FINGERPRINT,
+]);
+
+/// A Snowplow enriched line, split with [`READ`].
+pub type SnowplowLine<'a> = Line<'a, { f::FIELD_COUNT }>;
+
+/// Parses one line (without its terminator: a `\n` in it ends it there).
 ///
 /// `app_id` filters the site's tracker; an empty `app_id` keeps every app.
 ///
 /// # Errors
 /// A [`BadRow`] saying why the line cannot be read.
-pub fn parse_line<'a>(line: &'a str, app_id: &str) -> Result<Parsed<'a>, BadRow> {
-    let line = line.strip_suffix('\r').unwrap_or(line);
-    let cols = Fields::<{ f::FIELD_COUNT }>::split(line).map_err(BadRow::FieldCount)?;
-    if !app_id.is_empty() && cols.get(f::APP_ID) != app_id {
+pub fn parse_line<'a, L: AsRef<[u8]> + ?Sized>(line: &'a L, app_id: &str) -> Result<Parsed<'a>, BadRow> {
+    parse(&Line::first(line.as_ref(), &READ), app_id)
+}
+
+/// Parses a line split with [`READ`]; see [`parse_line`].
+///
+/// # Errors
+/// A [`BadRow`] saying why the line cannot be read.
+pub fn parse<'a>(line: &SnowplowLine<'a>, app_id: &str) -> Result<Parsed<'a>, BadRow> {
+    // a line of ASCII bytes only is UTF-8; the splitter saw whether it is
+    if !line.ascii && std::str::from_utf8(line.bytes).is_err() {
+        return Err(BadRow::Utf8);
+    }
+    let cols = line.fields().map_err(BadRow::FieldCount)?;
+    if !app_id.is_empty() && cols.get(f::APP_ID) != app_id.as_bytes() {
         return Ok(Parsed::Skip(Skip::OtherApp));
     }
     let event = match cols.get(f::EVENT) {
-        "page_view" => PageEvent::PageView,
-        "page_ping" => PageEvent::PagePing,
+        b"page_view" => PageEvent::PageView,
+        b"page_ping" => PageEvent::PagePing,
         _ => return Ok(Parsed::Skip(Skip::NotPageEvent)),
     };
-    let event_id = cols.get(f::EVENT_ID);
-    if event_id.is_empty() {
-        return Err(BadRow::MissingEventId);
-    }
+    let event_id = event_id(cols.get(f::EVENT_ID))?;
     let time_ms = event_time(cols.get(f::DERIVED_TSTAMP), cols.get(f::COLLECTOR_TSTAMP))?;
-    let amp_id = amp_client_id(cols.get(f::CONTEXTS))?;
+    let contexts = cols.get(f::CONTEXTS);
+    if !contexts.is_empty() {
+        check_json("contexts", contexts)?;
+    }
     if is_bot(cols.get(f::USERAGENT), cols.get(f::DERIVED_CONTEXTS))? {
         return Ok(Parsed::Skip(Skip::Bot));
     }
+    // the AMP id is looked for only when there is no first-party cookie id
     let client_id = if !cols.get(f::DOMAIN_USERID).is_empty() {
-        Cow::Borrowed(cols.get(f::DOMAIN_USERID))
-    } else if let Some(amp) = amp_id {
+        Cow::Borrowed(text(cols.get(f::DOMAIN_USERID))?)
+    } else if let Some(amp) = amp_client_id(contexts)? {
         amp
     } else if !cols.get(f::NETWORK_USERID).is_empty() {
-        Cow::Borrowed(cols.get(f::NETWORK_USERID))
+        Cow::Borrowed(text(cols.get(f::NETWORK_USERID))?)
     } else {
         return Ok(Parsed::Skip(Skip::NoReader));
     };
     let raw_path = if cols.get(f::PAGE_URLPATH).is_empty() {
-        path_of_url(cols.get(f::PAGE_URL))
+        path_of_url(text(cols.get(f::PAGE_URL))?)
     } else {
-        cols.get(f::PAGE_URLPATH)
+        text(cols.get(f::PAGE_URLPATH))?
     };
     Ok(Parsed::Keep(Event {
         client_id,
@@ -134,31 +178,46 @@ pub fn parse_line<'a>(line: &'a str, app_id: &str) -> Result<Parsed<'a>, BadRow>
     }))
 }
 
+/// A field of a line already checked to be UTF-8 (fields end at ASCII tabs,
+/// so this cannot fail, but nothing here relies on that).
+fn text(field: &[u8]) -> Result<&str, BadRow> {
+    std::str::from_utf8(field).map_err(|_| BadRow::Utf8)
+}
+
+fn event_id(s: &[u8]) -> Result<Uuid, BadRow> {
+    if s.is_empty() {
+        return Err(BadRow::MissingEventId);
+    }
+    Uuid::try_parse_ascii(s).map_err(|_| BadRow::EventId(shown(s, 64)))
+}
+
 /// `derived_tstamp` when present (it corrects device clock skew), else `collector_tstamp`.
-fn event_time(derived: &str, collector: &str) -> Result<i64, BadRow> {
+fn event_time(derived: &[u8], collector: &[u8]) -> Result<i64, BadRow> {
     if !derived.is_empty() {
         return parse_tstamp(derived).ok_or_else(|| BadRow::Timestamp {
             field: "derived_tstamp",
-            value: truncate(derived, 64),
+            value: shown(derived, 64),
         });
     }
     parse_tstamp(collector).ok_or_else(|| BadRow::Timestamp {
         field: "collector_tstamp",
-        value: truncate(collector, 64),
+        value: shown(collector, 64),
     })
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// A field's first `max` characters, for a bad row's reason.
+fn shown(field: &[u8], max: usize) -> String {
+    let s = String::from_utf8_lossy(field);
     match s.char_indices().nth(max) {
         Some((i, _)) => s[..i].to_string(),
-        None => s.to_string(),
+        None => s.into_owned(),
     }
 }
 
 /// Parses `YYYY-MM-DD HH:MM:SS[.fff...]` (UTC) into epoch milliseconds. Digits
 /// past the millisecond are truncated.
-pub fn parse_tstamp(s: &str) -> Option<i64> {
-    let b = s.as_bytes();
+pub fn parse_tstamp(s: impl AsRef<[u8]>) -> Option<i64> {
+    let b = s.as_ref();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b' ' && b[10] != b'T') {
         return None;
     }
@@ -177,6 +236,9 @@ pub fn parse_tstamp(s: &str) -> Option<i64> {
     };
     let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
     let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) {
+        return None;
+    }
     if h > 23 || mi > 59 || sec > 59 {
         return None;
     }
@@ -199,9 +261,29 @@ pub fn parse_tstamp(s: &str) -> Option<i64> {
             ms *= 10;
         }
     }
-    let date = NaiveDate::from_ymd_opt(i32::try_from(y).ok()?, mo, d)?;
-    let secs = date.and_hms_opt(h, mi, sec)?.and_utc().timestamp();
+    let secs = days_from_civil(y, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + sec);
     Some(secs * 1000 + ms)
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400)) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (H. Hinnant's `days_from_civil`), without chrono's general checks: this
+/// runs once a line.
+fn days_from_civil(y: u32, m: u32, d: u32) -> i64 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * i64::from((m + 9) % 12) + 2) / 5 + i64::from(d) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
 }
 
 #[derive(Deserialize)]
@@ -240,17 +322,14 @@ static AMP_ID_NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("am
 static SPIDERS_NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("spiders_and_robots"));
 static TRUE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("true"));
 
-/// The AMP client id from the `contexts` field, if the AMP entity is there.
+/// The AMP client id from the `contexts` field (already checked to be JSON),
+/// if the AMP entity is there.
 ///
-/// Every line's `contexts` is checked to be JSON, but only one that names the
-/// AMP schema is deserialised (that check is several times faster, and fetch's
-/// throughput depends on it); the entity's shape is checked only there.
-fn amp_client_id(contexts: &str) -> Result<Option<Cow<'_, str>>, BadRow> {
-    if contexts.is_empty() {
-        return Ok(None);
-    }
-    check_json("contexts", contexts)?;
-    if AMP_ID_NAME.find(contexts.as_bytes()).is_none() {
+/// Only a `contexts` that names the AMP schema is deserialised (a syntax check
+/// is several times faster, and fetch's throughput depends on it); the
+/// entity's shape is checked only there.
+fn amp_client_id(contexts: &[u8]) -> Result<Option<Cow<'_, str>>, BadRow> {
+    if AMP_ID_NAME.find(contexts).is_none() {
         return Ok(None);
     }
     for amp in entities::<AmpId<'_>>("contexts", contexts, AMP_ID_SCHEMA)? {
@@ -265,14 +344,14 @@ fn amp_client_id(contexts: &str) -> Result<Option<Cow<'_, str>>, BadRow> {
 /// [{"schema": ..., "data": ...}, ...]}`) whose schema starts with `schema`.
 fn entities<'a, T: Deserialize<'a>>(
     field: &'static str,
-    text: &'a str,
+    text: &'a [u8],
     schema: &str,
 ) -> Result<Vec<T>, BadRow> {
     let bad = |e: serde_json::Error| BadRow::Json {
         field,
         error: e.to_string(),
     };
-    let parsed: Contexts<'a> = serde_json::from_str(text).map_err(bad)?;
+    let parsed: Contexts<'a> = serde_json::from_slice(text).map_err(bad)?;
     parsed
         .data
         .into_iter()
@@ -281,7 +360,7 @@ fn entities<'a, T: Deserialize<'a>>(
         .collect()
 }
 
-fn check_json(field: &'static str, text: &str) -> Result<(), BadRow> {
+fn check_json(field: &'static str, text: &[u8]) -> Result<(), BadRow> {
     crate::json_check::check(text).map_err(|e| BadRow::Json {
         field,
         error: e.to_string(),
@@ -292,16 +371,17 @@ fn check_json(field: &'static str, text: &str) -> Result<(), BadRow> {
 ///
 /// `derived_contexts` is written by the enrichment itself, not by trackers;
 /// it is deserialised (and so checked) only when it may hold a robot verdict:
-/// it names the IAB schema and has a `true` somewhere.
-fn is_bot(useragent: &str, derived_contexts: &str) -> Result<bool, BadRow> {
-    let dc = derived_contexts.as_bytes();
-    if SPIDERS_NAME.find(dc).is_some() && TRUE.find(dc).is_some() {
-        let verdicts: Vec<SpidersAndRobots> = entities("derived_contexts", derived_contexts, SPIDERS_SCHEMA)?;
+/// it has a `true` somewhere and names the IAB schema (which the enrichment
+/// writes on every line, so the rarer `true` is looked for first).
+fn is_bot(useragent: &[u8], derived_contexts: &[u8]) -> Result<bool, BadRow> {
+    let dc = derived_contexts;
+    if TRUE.find(dc).is_some() && SPIDERS_NAME.find(dc).is_some() {
+        let verdicts: Vec<SpidersAndRobots> = entities("derived_contexts", dc, SPIDERS_SCHEMA)?;
         if verdicts.iter().any(|v| v.spider_or_robot == Some(true)) {
             return Ok(true);
         }
     }
-    Ok(self_declared_robot(useragent.as_bytes()))
+    Ok(self_declared_robot(useragent))
 }
 
 /// A user agent containing `bot`, `spider` or `crawl` in any case.
@@ -310,20 +390,22 @@ fn self_declared_robot(ua: &[u8]) -> bool {
         let at = |w: &[u8]| ua.get(i..i + w.len()).is_some_and(|s| s.eq_ignore_ascii_case(w));
         at(b"bot") || at(b"spider") || at(b"crawl")
     };
-    // 16 positions at a time: where the next three letters are `bot`, `spi` or
-    // `cra` (any case); most user agents have none, and the rest is checked there
+    // 32 positions at a time: where the next three letters are `bot`, `spi` or
+    // `cra` (any case); most user agents have none, and the rest is checked
+    // there. The last block is padded with zeros, which match no letter.
     let lower = |i: usize| {
-        let block: [u8; 16] = ua
-            .get(i..i + 16)
-            .and_then(|s| s.try_into().ok())
-            .unwrap_or([0; 16]);
-        u8x16::new(block) | u8x16::splat(0x20)
+        let mut block = [0u8; 32];
+        if let Some(rest) = ua.get(i..) {
+            let n = rest.len().min(32);
+            block[..n].copy_from_slice(&rest[..n]);
+        }
+        u8x32::new(block) | u8x32::splat(0x20)
     };
-    let starts = |l0: u8x16, l1: u8x16, l2: u8x16, w: &[u8; 3]| {
-        l0.cmp_eq(u8x16::splat(w[0])) & l1.cmp_eq(u8x16::splat(w[1])) & l2.cmp_eq(u8x16::splat(w[2]))
+    let starts = |l0: u8x32, l1: u8x32, l2: u8x32, w: &[u8; 3]| {
+        l0.cmp_eq(u8x32::splat(w[0])) & l1.cmp_eq(u8x32::splat(w[1])) & l2.cmp_eq(u8x32::splat(w[2]))
     };
     let mut i = 0;
-    while i + 18 <= ua.len() {
+    while i + 2 < ua.len() {
         let (l0, l1, l2) = (lower(i), lower(i + 1), lower(i + 2));
         let hits = starts(l0, l1, l2, b"bot") | starts(l0, l1, l2, b"spi") | starts(l0, l1, l2, b"cra");
         let mut mask = hits.move_mask();
@@ -333,9 +415,9 @@ fn self_declared_robot(ua: &[u8]) -> bool {
             }
             mask &= mask - 1;
         }
-        i += 16;
+        i += 32;
     }
-    (i..ua.len()).any(word_at)
+    false
 }
 
 /// The path part of a full URL (no host, query or fragment).
@@ -400,6 +482,10 @@ pub(crate) mod tests {
             cols[i] = value.to_string();
         }
         cols.join("\t")
+    }
+
+    fn bot(useragent: &str, derived_contexts: &str) -> Result<bool, BadRow> {
+        is_bot(useragent.as_bytes(), derived_contexts.as_bytes())
     }
 
     fn keep(l: &str) -> Event<'_> {
@@ -471,6 +557,29 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn event_ids_are_uuids() {
+        let id = |v: &str| match parse_line(&line(&[("event_id", v)]), "site") {
+            Ok(Parsed::Keep(e)) => Ok(e.event_id.to_string()),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        let canonical = "e0a3b7a2-6b1c-4a43-9d55-0c8f3b0b6a01";
+        assert_eq!(id(canonical).as_deref(), Ok(canonical));
+        // the same UUID written otherwise is the same id
+        assert_eq!(id(&canonical.to_uppercase()).as_deref(), Ok(canonical));
+        assert_eq!(id(&canonical.replace('-', "")).as_deref(), Ok(canonical));
+        assert_eq!(id("").unwrap_err(), "missing event_id");
+        assert_eq!(
+            id("e0a3b7a2-6b1c-4a43-9d55-0c8f3b0b6a0").unwrap_err(),
+            r#"event_id is not a UUID: "e0a3b7a2-6b1c-4a43-9d55-0c8f3b0b6a0""#
+        );
+        assert_eq!(
+            id(&"x".repeat(100)).unwrap_err(),
+            format!("event_id is not a UUID: {:?}", "x".repeat(64))
+        );
+    }
+
+    #[test]
     fn skips_other_events_apps_bots_and_anonymous_lines() {
         let skip = |o: &[(&str, &str)]| match parse_line(&line(o), "site").unwrap() {
             Parsed::Skip(s) => Some(s),
@@ -508,6 +617,8 @@ pub(crate) mod tests {
             parse_line(&line(&[("domain_userid", ""), ("contexts", amp_broken)]), "site"),
             Err(BadRow::Json { field: "contexts", error }) if error.contains("missing field `data`")
         ));
+        // with a cookie id the AMP id is not needed, so its shape is not read
+        assert_eq!(keep(&line(&[("contexts", amp_broken)])).client_id, "reader-1");
     }
 
     #[test]
@@ -517,28 +628,25 @@ pub(crate) mod tests {
                 r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{{"schema":"iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0","data":{{"spiderOrRobot":{verdict},"category":"BROWSER"}}}},{{"schema":"iglu:x/y/jsonschema/1-0-0","data":{{"mobile":true}}}}]}}"#
             )
         };
-        assert_eq!(is_bot("Mozilla/5.0", &iab("false")), Ok(false));
-        assert_eq!(is_bot("Mozilla/5.0", &iab("true")), Ok(true));
+        assert_eq!(bot("Mozilla/5.0", &iab("false")), Ok(false));
+        assert_eq!(bot("Mozilla/5.0", &iab("true")), Ok(true));
         // read (and so checked) only where a verdict may be
-        assert_eq!(
-            is_bot("Mozilla/5.0", r#"{"spiders_and_robots": fals}"#),
-            Ok(false)
-        );
+        assert_eq!(bot("Mozilla/5.0", r#"{"spiders_and_robots": fals}"#), Ok(false));
         assert!(matches!(
-            is_bot("Mozilla/5.0", r#"{"spiders_and_robots": true]"#),
+            bot("Mozilla/5.0", r#"{"spiders_and_robots": true]"#),
             Err(BadRow::Json {
                 field: "derived_contexts",
                 ..
             })
         ));
         for ua in ["Googlebot/2.1", "BOT", "a SpIdEr", "crawler", "x crawl"] {
-            assert_eq!(is_bot(ua, ""), Ok(true), "{ua}");
+            assert_eq!(bot(ua, ""), Ok(true), "{ua}");
         }
         // at every offset, in and across the 16-byte blocks
         for at in 0..40 {
             let ua = format!("{}Crawler{}", "x".repeat(at), "y".repeat(40 - at));
-            assert_eq!(is_bot(&ua, ""), Ok(true), "{ua}");
-            assert_eq!(is_bot(&ua.replace("Crawler", "Crowler"), ""), Ok(false));
+            assert_eq!(bot(&ua, ""), Ok(true), "{ua}");
+            assert_eq!(bot(&ua.replace("Crawler", "Crowler"), ""), Ok(false));
         }
         for ua in [
             "",
@@ -546,7 +654,18 @@ pub(crate) mod tests {
             "Mozilla/5.0 (Bo; Spide; Craw)",
             "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15",
         ] {
-            assert_eq!(is_bot(ua, ""), Ok(false), "{ua}");
+            assert_eq!(bot(ua, ""), Ok(false), "{ua}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn timestamps_agree_with_chrono(y in 0u32..10_000, m in 0u32..14, d in 0u32..33, secs in 0u32..86_400, ms in 0u32..1000) {
+            let text = format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{ms:03}", secs / 3600, secs / 60 % 60, secs % 60);
+            let chrono = chrono::NaiveDate::from_ymd_opt(y as i32, m, d)
+                .and_then(|day| day.and_hms_milli_opt(secs / 3600, secs / 60 % 60, secs % 60, ms))
+                .map(|t| t.and_utc().timestamp_millis());
+            proptest::prop_assert_eq!(parse_tstamp(&text), chrono, "{}", text);
         }
     }
 

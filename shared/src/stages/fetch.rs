@@ -20,15 +20,15 @@ use crate::error::{Error, Result};
 use crate::events::EventBatch;
 use crate::layout::{HourFiles, InputLayout, RunLayout};
 use crate::metrics::Unit;
-use crate::parquet::{self, StreamWriter, EVENTS};
+use crate::parquet::{self, StreamWriter, EVENTS, HOUR_EVENTS};
 use crate::stage::{
     FetchCounts, FetchHourInput, FetchHourOutput, FetchInput, FetchOutput, FetchPlan, FetchRequest,
     FetchResponse, HourStatus, RunRef,
 };
 use crate::storage::ObjectMeta;
 
-/// Bump when parsing changes, so cached hours are parsed again.
-const PARSER_VERSION: u32 = 2;
+/// Bump when parsing or the cached files change, so cached hours are parsed again.
+const PARSER_VERSION: u32 = 3;
 
 /// What a cached hour was parsed from; if the listing still matches, the cache holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,7 +174,7 @@ async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<
     out.counts = batch.counts.clone();
     let bad_rows = Bytes::from(batch.bad_rows_jsonl());
     let frame = batch.into_frame(&files.events())?;
-    parquet::write(ctx.store.as_ref(), &files.events(), &EVENTS, &frame).await?;
+    parquet::write(ctx.store.as_ref(), &files.events(), &HOUR_EVENTS, &frame).await?;
     ctx.store.put(&files.bad_rows(), bad_rows.clone()).await?;
     if complete {
         // written last: a crash before this leaves no manifest, so the hour is parsed again
@@ -296,7 +296,7 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
         counts.parsed.add(&hour.out.counts);
         let frame = match hour.frame {
             Some(f) => f,
-            None => parquet::read(ctx.store.as_ref(), &files.events(), &EVENTS).await?,
+            None => parquet::read(ctx.store.as_ref(), &files.events(), &HOUR_EVENTS).await?,
         };
         if hour.out.counts.bad > 0 {
             let rows = match hour.bad_rows {

@@ -452,7 +452,6 @@ mod wcp {
             Column::new(col::PAGE_PATH.into(), paths),
             Column::new(col::EVENT_NAME.into(), vec!["page_ping"; pings.len()]),
             Column::new(col::EVENT_ID.into(), ids),
-            Column::new(col::EVENT_FINGERPRINT.into(), vec![None::<&str>; pings.len()]),
         ];
         DataFrame::new(pings.len(), cols).unwrap()
     }
