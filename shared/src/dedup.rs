@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use polars::prelude::*;
 use uuid::Uuid;
 
-use crate::parquet::{col, i64s, EVENTS};
+use crate::parquet::{col, i64s, u64s, EVENTS};
 use crate::stage::Window;
 
 /// What one call to [`WindowFilter::apply`] dropped.
@@ -51,10 +51,6 @@ fn identity(event_id: u128, fingerprint_hash: u64) -> u128 {
     event_id ^ u128::from(fingerprint_hash).wrapping_mul(SPREAD)
 }
 
-fn u64s<'a>(frame: &'a DataFrame, name: &str) -> PolarsResult<impl Iterator<Item = u64> + 'a> {
-    Ok(frame.column(name)?.u64()?.iter().map(Option::unwrap_or_default))
-}
-
 impl WindowFilter {
     pub fn new(window: Window) -> WindowFilter {
         WindowFilter {
@@ -71,10 +67,14 @@ impl WindowFilter {
     /// Polars errors (missing columns).
     pub fn apply(&mut self, frame: &DataFrame) -> PolarsResult<(DataFrame, Dropped)> {
         let times = i64s(frame, col::ACTIVITY_TIME)?;
-        let ids = u64s(frame, col::EVENT_ID_HI)?
-            .zip(u64s(frame, col::EVENT_ID_LO)?)
-            .map(|(hi, lo)| (u128::from(hi) << 64) | u128::from(lo));
-        let fps = u64s(frame, col::FINGERPRINT_HASH)?;
+        let (hi, lo) = (u64s(frame, col::EVENT_ID_HI)?, u64s(frame, col::EVENT_ID_LO)?);
+        let ids = hi
+            .iter()
+            .zip(&lo)
+            .map(|(hi, lo)| (u128::from(hi.unwrap_or_default()) << 64) | u128::from(lo.unwrap_or_default()));
+        let fps = u64s(frame, col::FINGERPRINT_HASH)?
+            .into_iter()
+            .map(Option::unwrap_or_default);
         let mut dropped = Dropped::default();
         let mut kept_ids = Vec::new();
         let mask: BooleanChunked = times

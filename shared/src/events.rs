@@ -355,13 +355,7 @@ mod tests {
             assert_eq!(batch.bad_rows[0].raw.len(), RAW_LIMIT);
             let last = lines as u64 - 1;
             let df = batch.into_frame(&key("a/x")).unwrap();
-            let ids: Vec<Option<u64>> = df
-                .column(col::EVENT_ID_HI)
-                .unwrap()
-                .u64()
-                .unwrap()
-                .iter()
-                .collect();
+            let ids = crate::parquet::u64s(&df, col::EVENT_ID_HI).unwrap();
             assert_eq!(ids.len(), lines);
             assert!(ids.iter().any(|id| id.is_some_and(|id| id >> 32 == last)));
         }
@@ -387,13 +381,7 @@ mod tests {
         let mut batch = EventBatch::new("site");
         batch.add_object(&key("a/x.tsv"), text.as_bytes());
         let df = batch.into_frame(&key("a/x")).unwrap();
-        let ids: Vec<Option<u64>> = df
-            .column(col::EVENT_ID_LO)
-            .unwrap()
-            .u64()
-            .unwrap()
-            .iter()
-            .collect();
+        let ids = crate::parquet::u64s(&df, col::EVENT_ID_LO).unwrap();
         // b first (it appears first), then a, then c; by time, then id
         assert_eq!(ids, [5, 3, 1, 2, 4].map(Some));
         let readers = crate::parquet::strs(&df, col::CLIENT_ID).unwrap();

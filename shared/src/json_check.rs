@@ -11,6 +11,8 @@ use std::fmt;
 
 use wide::{u8x32, CmpEq};
 
+use crate::byte_blocks::block_at;
+
 /// Why the text is not JSON, and where (byte offset).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SyntaxError {
@@ -220,16 +222,7 @@ fn string(b: &[u8], i: usize) -> Result<usize, SyntaxError> {
 fn special(b: &[u8], mut i: usize) -> Option<usize> {
     let (quote, backslash, space) = (u8x32::splat(b'"'), u8x32::splat(b'\\'), u8x32::splat(0x1f));
     loop {
-        let block = match b.get(i..).and_then(<[u8]>::first_chunk::<32>) {
-            Some(block) => *block,
-            None => {
-                let rest = b.get(i..)?;
-                let mut padded = [0u8; 32];
-                padded[..rest.len()].copy_from_slice(rest);
-                padded
-            }
-        };
-        let v = u8x32::new(block);
+        let v = u8x32::new(block_at(b, i));
         let mask = (v.cmp_eq(quote) | v.cmp_eq(backslash) | v.min(space).cmp_eq(v)).move_mask();
         if mask != 0 {
             let at = i + mask.trailing_zeros() as usize;

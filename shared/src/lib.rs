@@ -23,6 +23,7 @@
 pub mod als;
 pub mod articles;
 pub mod aws;
+pub mod byte_blocks;
 pub mod catalog;
 pub mod context;
 pub mod db;

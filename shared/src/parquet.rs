@@ -423,6 +423,14 @@ pub fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
     Ok(c.i64()?.iter().collect())
 }
 
+/// An unsigned 64-bit column's values.
+///
+/// # Errors
+/// Polars errors (missing column, wrong type).
+pub fn u64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<u64>>> {
+    Ok(df.column(name)?.u64()?.iter().collect())
+}
+
 /// A float column's values.
 ///
 /// # Errors

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 use wide::{u8x32, CmpEq};
 
+use crate::byte_blocks::block_at;
 use crate::snowplow_fields as f;
 use crate::tsv::{Line, Wanted};
 
@@ -393,14 +394,7 @@ fn self_declared_robot(ua: &[u8]) -> bool {
     // 32 positions at a time: where the next three letters are `bot`, `spi` or
     // `cra` (any case); most user agents have none, and the rest is checked
     // there. The last block is padded with zeros, which match no letter.
-    let lower = |i: usize| {
-        let mut block = [0u8; 32];
-        if let Some(rest) = ua.get(i..) {
-            let n = rest.len().min(32);
-            block[..n].copy_from_slice(&rest[..n]);
-        }
-        u8x32::new(block) | u8x32::splat(0x20)
-    };
+    let lower = |i: usize| u8x32::new(block_at(ua, i)) | u8x32::splat(0x20);
     let starts = |l0: u8x32, l1: u8x32, l2: u8x32, w: &[u8; 3]| {
         l0.cmp_eq(u8x32::splat(w[0])) & l1.cmp_eq(u8x32::splat(w[1])) & l2.cmp_eq(u8x32::splat(w[2]))
     };

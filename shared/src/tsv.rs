@@ -18,6 +18,8 @@
 
 use wide::{u8x32, CmpEq};
 
+use crate::byte_blocks::block_at;
+
 /// Most fields a line may have (the bit sets and tables below are sized for it).
 pub const MAX_FIELDS: usize = 192;
 /// Most fields a caller may read: each needs at most two tab positions.
@@ -157,18 +159,9 @@ impl LineReader {
     #[inline]
     pub fn first<'a, const N: usize>(&mut self, text: &'a [u8], wanted: &'a Wanted<N>) -> Line<'a, N> {
         let (mut tabs, mut high, mut k) = (0usize, 0u64, 0usize);
-        let mut tail = [0u8; 64];
         let len = loop {
             let at = 64 * k;
-            let block: &[u8; 64] = match text.get(at..).and_then(<[u8]>::first_chunk) {
-                Some(block) => block,
-                None => {
-                    let rest = text.get(at..).unwrap_or_default();
-                    tail[..rest.len()].copy_from_slice(rest);
-                    &tail
-                }
-            };
-            let (t, newlines, h) = masks(block);
+            let (t, newlines, h) = masks(&block_at(text, at));
             // only the bytes before the first newline (the padding has none)
             let before = newlines.wrapping_sub(1) & !newlines;
             let t = t & before;
