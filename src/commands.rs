@@ -35,7 +35,7 @@ fn run_id_of(as_of: DateTime<Utc>) -> String {
 
 async fn generate_into(ctx: &Context, spec: &Spec) -> anyhow::Result<generate::Truth> {
     let input = InputLayout::new(&ctx.settings.input_prefix)?;
-    let data = generate::generate(spec, &input);
+    let data = generate::generate(spec, &input)?;
     generate::write_to(
         &data,
         ctx.input.as_ref(),
@@ -255,6 +255,8 @@ pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
                 run_id: run_id.unwrap_or_else(|| run_id_of(as_of)),
                 as_of,
             };
+            // before anything is written: the names become key segments
+            run.validate()?;
             if !has_input(&ctx, &run).await? {
                 let spec = Spec::sample(
                     &ctx.settings.app_id,

@@ -24,7 +24,9 @@ Exit codes:
   2  wrong usage: an argument, a setting or a request that cannot work as given
   3  a transient failure (storage or database unreachable, another run holds the
      site's lock): trying again later may work
-  4  an internal error (a bug; please report it)";
+  4  an internal error (a bug; please report it)
+  5  access denied: the store's or the database's permissions refuse an action
+     the job needs (the message names the action and the resource)";
 
 #[derive(Parser)]
 #[command(
@@ -170,6 +172,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
         Some(ErrorKind::InvalidInput) => 2,
         Some(ErrorKind::Transient) => 3,
         Some(ErrorKind::Bug) => 4,
+        Some(ErrorKind::Permission) => 5,
         // our own checks (a missing --run-id, an unknown run) are usage errors
         None if e.chain().any(|c| c.downcast_ref::<commands::Usage>().is_some()) => 2,
         None => 4,

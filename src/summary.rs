@@ -60,9 +60,9 @@ fn per_stage(report: &RunReport) -> Vec<(String, f64)> {
 impl Summary {
     pub async fn new(ctx: &Context, run: &RunRef, report: &RunReport) -> anyhow::Result<Summary> {
         let s = &report.state;
-        let defaults = ctx.db.current_recs(&run.site, DEFAULT_SOURCE).await?;
+        let defaults = ctx.db()?.current_recs(&run.site, DEFAULT_SOURCE).await?;
         let example = match defaults.first() {
-            Some((top, _)) => Some((top.clone(), ctx.db.current_recs(&run.site, top).await?)),
+            Some((top, _)) => Some((top.clone(), ctx.db()?.current_recs(&run.site, top).await?)),
             None => None,
         };
         Ok(Summary {
@@ -76,7 +76,7 @@ impl Summary {
                 Some(true) => s["fetch_plan"]["hours"].as_array().map_or(0, Vec::len),
                 _ => 0,
             },
-            database: article_rec::settings::redact_url(&ctx.settings.database_url),
+            database: article_rec::redact::redact(&ctx.settings.database_url),
             store: ctx.settings.store_url.clone(),
             report: report_location(ctx, s["save"]["report_key"].as_str().unwrap_or_default()),
             defaults,

@@ -28,13 +28,13 @@ async fn context(moto: &MotoServer, bucket: &str, dir: &std::path::Path) -> Cont
     // as deployed: the loader's bucket apart from the job's data bucket
     let raw = moto.store(&format!("{bucket}-snowplow"), "").await;
     settings.input_url = Some(format!("s3://{bucket}-snowplow"));
-    Context {
-        store: Arc::new(moto.store(bucket, "data").await),
-        input: Arc::new(raw),
-        db: article_rec::db::open(&db_url).await.unwrap(),
+    Context::with_adapters(
+        Arc::new(moto.store(bucket, "data").await),
+        Arc::new(raw),
+        Some(article_rec::db::open(&db_url).await.unwrap()),
         settings,
-        metrics: Arc::new(LogMetrics),
-    }
+        Arc::new(LogMetrics),
+    )
 }
 
 async fn generated(ctx: &Context, end: DateTime<Utc>, days: u32) -> Truth {
@@ -43,7 +43,7 @@ async fn generated(ctx: &Context, end: DateTime<Utc>, days: u32) -> Truth {
     spec.articles = 60;
     spec.record_expected = true;
     let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
-    let g = generate::generate(&spec, &input);
+    let g = generate::generate(&spec, &input).unwrap();
     generate::write_to(&g, ctx.input.as_ref(), ctx.store.as_ref(), &input, "example")
         .await
         .unwrap();
@@ -190,7 +190,7 @@ async fn later_runs_parse_only_new_or_changed_hours_and_match_a_fresh_run() {
     // an object added to a cached hour changes its listing: that hour alone is parsed again
     let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
     let hour = input.hour(t() - Duration::hours(5));
-    let late = input.part(&hour, "late-arrival.gz");
+    let late = input.part(&hour, "late-arrival.gz").unwrap();
     ctx.input.put(&late, Bytes::from_static(b"")).await.unwrap();
     let third = fetch_at(&ctx, "r3", later).await;
     assert_eq!((third.counts.hours_parsed, third.counts.hours_cached), (1, 71));

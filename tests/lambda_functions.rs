@@ -285,7 +285,7 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
     let mut spec = Spec::sample(SITE, AS_OF.parse().unwrap(), 5, 5);
     spec.readers = 1200;
     spec.articles = 150;
-    let gen = generate::generate(&spec, &layout);
+    let gen = generate::generate(&spec, &layout).unwrap();
     generate::write_to(&gen, &input_store, &data_store, &layout, SITE)
         .await
         .unwrap();
@@ -293,7 +293,7 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
     let mut other_spec = Spec::sample(OTHER_APP, AS_OF.parse().unwrap(), 5, 6);
     other_spec.readers = 800;
     other_spec.articles = 100;
-    let other = generate::generate(&other_spec, &layout);
+    let other = generate::generate(&other_spec, &layout).unwrap();
     generate::write_to(&other, &input_store, &data_store, &layout, OTHER)
         .await
         .unwrap();

@@ -41,7 +41,7 @@ async fn context(dir: &Path) -> Context {
 
 async fn generated(ctx: &Context, seed: u64) -> Truth {
     let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
-    let data = generate::generate(&spec(seed), &input);
+    let data = generate::generate(&spec(seed), &input).unwrap();
     generate::write(&data, ctx.store.as_ref(), &input, "example")
         .await
         .unwrap();
@@ -52,7 +52,10 @@ async fn generated(ctx: &Context, seed: u64) -> Truth {
 async fn all_recs(ctx: &Context, sources: &[String]) -> BTreeMap<String, Vec<(String, f64)>> {
     let mut out = BTreeMap::new();
     for s in sources.iter().map(String::as_str).chain([DEFAULT_SOURCE]) {
-        out.insert(s.to_string(), ctx.db.current_recs("example", s).await.unwrap());
+        out.insert(
+            s.to_string(),
+            ctx.db().unwrap().current_recs("example", s).await.unwrap(),
+        );
     }
     out
 }
@@ -227,7 +230,8 @@ async fn an_empty_window_is_a_clear_error_and_leaves_nothing_current() {
         .unwrap_err();
     assert!(err.to_string().contains("no input objects"), "{err}");
     assert!(ctx
-        .db
+        .db()
+        .unwrap()
         .current_model("example", article_rec::db::ModelType::Article)
         .await
         .unwrap()
@@ -293,14 +297,16 @@ async fn later_runs_warm_start_and_the_gate_keeps_a_worse_model_out() {
     assert_eq!(save.recs_written, 0);
     assert!(save.default_recs_written > 0);
     let article = ctx
-        .db
+        .db()
+        .unwrap()
         .current_model("example", ModelType::Article)
         .await
         .unwrap()
         .unwrap();
     assert_eq!((article.id, article.run_id.as_str()), (kept, "second"));
     let popularity = ctx
-        .db
+        .db()
+        .unwrap()
         .current_model("example", ModelType::Popularity)
         .await
         .unwrap()

@@ -72,7 +72,7 @@ async fn generate_once(dir: &Path, events: u64) {
         spec.readers = readers_per_day;
         spec.articles = 5000;
         spec.sessions_per_reader = 1.5;
-        let g = generate::generate(&spec, &input);
+        let g = generate::generate(&spec, &input).unwrap();
         total += g.truth.lines;
         generate::write(&g, &store, &input, "example").await.unwrap();
     }
@@ -139,7 +139,7 @@ async fn measure(dir: &Path) {
         let n = batch.counts.events;
         events += n;
         max_hour = max_hour.max(n);
-        let key = input.part(&part, "x.parquet");
+        let key = input.part(&part, "x.parquet").unwrap();
         let frame = batch.into_frame(&key).unwrap();
         let t2 = Instant::now();
         let mut buf = Vec::new();

@@ -57,7 +57,7 @@ async fn bench_copy(recs: usize) {
     let db = PgDb::open(&url, Some(&schema)).await.unwrap_or_else(|e| {
         panic!(
             "PostgreSQL is needed ({}): {e}",
-            article_rec::settings::redact_url(&url)
+            article_rec::redact::redact(&url)
         )
     });
     let site = "bench";

@@ -1,5 +1,11 @@
 //! What a stage runs with: an object store, a database, settings and a metrics
 //! sink. Built once (per process, or per Lambda container) and shared.
+//!
+//! A deployed function opens only the adapters its stage uses
+//! ([`Stage::adapters`]): fetch, defaults and train never read the database's
+//! SSM parameter nor create a local SQLite directory (Lambda's file system is
+//! read-only but for `/tmp`), so they start with the environment and the
+//! permissions the template gives them.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -8,31 +14,51 @@ use crate::db::{self, RecDb};
 use crate::error::{Error, Result};
 use crate::metrics::{LogMetrics, Metrics};
 use crate::settings::{MetricsSink, Settings};
+use crate::stage::{Adapters, Stage};
 use crate::storage::{self, BlobStore};
 
 #[derive(Debug, Clone)]
 pub struct Context {
     /// Where the job keeps its data: run outputs, the hour cache, catalogues.
     pub store: Arc<dyn BlobStore>,
-    /// Where the Snowplow S3 loader writes (`INPUT_URL`); the data store when unset.
+    /// Where the Snowplow S3 loader writes (`INPUT_URL`); the data store when
+    /// unset, or when the context was opened without its input.
     pub input: Arc<dyn BlobStore>,
-    pub db: Arc<dyn RecDb>,
+    database: Option<Arc<dyn RecDb>>,
     pub settings: Settings,
     pub metrics: Arc<dyn Metrics>,
+    /// Which stage this context was opened for, when only one (a function).
+    opened_for: Option<Stage>,
 }
 
 impl Context {
-    /// Opens the store and database the settings name.
+    /// Opens every adapter the settings name: the local run and the CLI.
     ///
     /// # Errors
     /// `Config` for unsupported URLs; `Db` when the database cannot be opened.
-    pub async fn from_settings(mut settings: Settings) -> Result<Context> {
+    pub async fn from_settings(settings: Settings) -> Result<Context> {
+        Context::open(settings, Adapters::ALL, None).await
+    }
+
+    /// Opens what one stage uses and nothing else: a deployed function.
+    ///
+    /// # Errors
+    /// As [`Context::from_settings`], for the adapters the stage uses.
+    pub async fn for_stage(settings: Settings, stage: Stage) -> Result<Context> {
+        Context::open(settings, stage.adapters(), Some(stage)).await
+    }
+
+    async fn open(mut settings: Settings, adapters: Adapters, stage: Option<Stage>) -> Result<Context> {
         settings.check()?;
-        let aws = match (&settings.database_url_parameter, settings.metrics_sink) {
+        let secret = adapters
+            .database
+            .then_some(settings.database_url_parameter.as_ref())
+            .flatten();
+        let aws = match (secret, settings.metrics_sink) {
             (None, MetricsSink::Log) => None,
             _ => Some(crate::aws::sdk_config(settings.s3.region.as_deref(), None).await),
         };
-        if let (Some(name), Some(aws)) = (&settings.database_url_parameter, &aws) {
+        if let (Some(name), Some(aws)) = (secret, &aws) {
             // the secret replaces the URL in memory only; Debug of Settings redacts it
             settings.database_url =
                 crate::aws::secure_parameter(&aws_sdk_ssm::Client::new(aws), name).await?;
@@ -44,26 +70,50 @@ impl Context {
             )),
             _ => Arc::new(LogMetrics),
         };
-        if let Some(path) = settings.database_url.strip_prefix("sqlite://") {
-            if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|source| Error::Storage {
-                    key: parent.display().to_string(),
-                    source,
-                })?;
-            }
-        }
         let store = storage::open(&settings.store_url, &settings.s3).await?;
-        let input = match &settings.input_url {
-            Some(url) => storage::open(url, &settings.s3).await?,
-            None => store.clone(),
+        let input = match (&settings.input_url, adapters.input) {
+            (Some(url), true) => storage::open(url, &settings.s3).await?,
+            _ => store.clone(),
+        };
+        let database = if adapters.database {
+            if let Some(path) = settings.database_url.strip_prefix("sqlite://") {
+                if let Some(parent) = Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|source| Error::Storage {
+                        key: parent.display().to_string(),
+                        source,
+                    })?;
+                }
+            }
+            Some(db::open(&settings.database_url).await?)
+        } else {
+            None
         };
         Ok(Context {
             store,
             input,
-            db: db::open(&settings.database_url).await?,
+            database,
             settings,
             metrics,
+            opened_for: stage,
         })
+    }
+
+    /// A context on adapters the caller built (tests with their own clients).
+    pub fn with_adapters(
+        store: Arc<dyn BlobStore>,
+        input: Arc<dyn BlobStore>,
+        database: Option<Arc<dyn RecDb>>,
+        settings: Settings,
+        metrics: Arc<dyn Metrics>,
+    ) -> Context {
+        Context {
+            store,
+            input,
+            database,
+            settings,
+            metrics,
+            opened_for: None,
+        }
     }
 
     /// Settings from the environment (see the README's table), then as above.
@@ -80,6 +130,20 @@ impl Context {
     /// As [`Context::from_settings`].
     pub async fn local(dir: &Path) -> Result<Context> {
         Context::from_settings(Settings::local(dir)).await
+    }
+
+    /// The recommendation database.
+    ///
+    /// # Errors
+    /// `Bug` when the context was opened for a stage that does not use it
+    /// (see [`Stage::adapters`]): the stage and the template disagree.
+    pub fn db(&self) -> Result<&dyn RecDb> {
+        self.database.as_deref().ok_or_else(|| {
+            Error::Bug(format!(
+                "the {} function opens no database (Stage::adapters), yet its stage asked for one",
+                self.opened_for.map_or("?", Stage::name)
+            ))
+        })
     }
 
     /// This context for a run of `site` (see [`Settings::for_site`]); the

@@ -17,6 +17,9 @@ pub enum ErrorKind {
     Data,
     /// A defect in this code.
     Bug,
+    /// The deployment's permissions refuse an action (an IAM role or a
+    /// bucket policy): a person must grant it; retrying cannot help.
+    Permission,
 }
 
 impl ErrorKind {
@@ -27,6 +30,7 @@ impl ErrorKind {
             ErrorKind::InvalidInput => "ArticleRec.InvalidInput",
             ErrorKind::Data => "ArticleRec.Data",
             ErrorKind::Bug => "ArticleRec.Bug",
+            ErrorKind::Permission => "ArticleRec.AccessDenied",
         }
     }
 }
@@ -47,6 +51,15 @@ pub enum Error {
         message: String,
         /// Throttling, timeouts, 5xx: worth retrying.
         transient: bool,
+    },
+    /// AWS refused an action: the role or a resource policy does not grant it.
+    #[error("access denied: {action} on {resource} ({message})")]
+    AccessDenied {
+        /// The IAM action, e.g. `s3:GetObject`.
+        action: &'static str,
+        /// What it was asked on, e.g. `s3://bucket/key`.
+        resource: String,
+        message: String,
     },
     #[error("database error during {op}: {source}")]
     Db {
@@ -108,6 +121,7 @@ impl Error {
                 _ => ErrorKind::Bug,
             },
             Error::InvalidInput(_) | Error::Config(_) => ErrorKind::InvalidInput,
+            Error::AccessDenied { .. } => ErrorKind::Permission,
             Error::NotFound { .. } | Error::Frame { .. } | Error::Schema { .. } | Error::Empty { .. } => {
                 ErrorKind::Data
             }
@@ -117,6 +131,7 @@ impl Error {
                 ErrorKind::InvalidInput,
                 ErrorKind::Data,
                 ErrorKind::Bug,
+                ErrorKind::Permission,
             ]
             .into_iter()
             .find(|k| k.error_type() == error_type)

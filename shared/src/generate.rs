@@ -405,7 +405,12 @@ impl Builder<'_> {
 
 /// Generates everything the spec asks for. Same spec, same output.
 /// Keys of malformed lines in [`Truth`] are the objects [`write`] will create.
-pub fn generate(spec: &Spec, input: &InputLayout) -> Generated {
+///
+/// # Errors
+/// `InvalidInput` when the app id cannot be part of an object name.
+pub fn generate(spec: &Spec, input: &InputLayout) -> Result<Generated> {
+    // checked before anything else: the app id names every object written
+    part_key(input, spec.end, &spec.app_id)?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let clusters = spec.clusters.max(1);
     let start = spec.end - Duration::days(i64::from(spec.days));
@@ -535,7 +540,7 @@ pub fn generate(spec: &Spec, input: &InputLayout) -> Generated {
     finish(b, catalog, input)
 }
 
-fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -> Generated {
+fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -> Result<Generated> {
     let spec = b.spec;
     // Duplicates: Snowplow delivers at least once, so the same line can arrive twice.
     let mut dup_positions: BTreeMap<DateTime<Utc>, Vec<usize>> = BTreeMap::new();
@@ -580,7 +585,7 @@ fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -
         for (n, (line, kind)) in out.into_iter().enumerate() {
             if let Some(kind) = kind {
                 b.truth.malformed.push(Malformed {
-                    key: part_key(input, hour, &spec.app_id),
+                    key: part_key(input, hour, &spec.app_id)?,
                     line: n as u64 + 1,
                     kind,
                 });
@@ -590,17 +595,17 @@ fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -
         b.truth.lines += plain.len() as u64;
         hours.insert(hour, plain);
     }
-    Generated {
+    Ok(Generated {
         app_id: spec.app_id.clone(),
         hours,
         catalog,
         truth: b.truth,
-    }
+    })
 }
 
 /// One object per hour and app, so several sites' data can share the
 /// partitions, as one Snowplow pipeline writes every app's events together.
-fn part_key(input: &InputLayout, hour: DateTime<Utc>, app_id: &str) -> ObjectKey {
+fn part_key(input: &InputLayout, hour: DateTime<Utc>, app_id: &str) -> Result<ObjectKey> {
     input.part(&input.hour(hour), &format!("{app_id}-{PART_NAME}"))
 }
 
@@ -657,7 +662,7 @@ pub async fn write_to(
 ) -> Result<Vec<ObjectKey>> {
     let mut keys = Vec::new();
     for (hour, lines) in &gen.hours {
-        let key = part_key(input, *hour, &gen.app_id);
+        let key = part_key(input, *hour, &gen.app_id)?;
         let mut gz = GzEncoder::new(Vec::new(), Compression::default());
         for l in lines {
             gz.write_all(l.as_bytes())
@@ -689,17 +694,26 @@ mod tests {
     #[test]
     fn same_seed_same_data() {
         let input = InputLayout::new("in").unwrap();
-        let a = generate(&small(), &input);
-        let b = generate(&small(), &input);
+        let a = generate(&small(), &input).unwrap();
+        let b = generate(&small(), &input).unwrap();
         assert_eq!(a.hours, b.hours);
         let mut other = small();
         other.seed = 8;
-        assert_ne!(generate(&other, &input).hours, a.hours);
+        assert_ne!(generate(&other, &input).unwrap().hours, a.hours);
+    }
+
+    #[test]
+    fn an_app_id_that_cannot_name_an_object_is_refused_before_any_write() {
+        let mut spec = small();
+        spec.app_id = "../../outside".into();
+        let err = generate(&spec, &InputLayout::new("in").unwrap()).err().unwrap();
+        assert_eq!(err.kind(), crate::ErrorKind::InvalidInput, "{err}");
+        assert!(err.to_string().contains("object name"), "{err}");
     }
 
     #[test]
     fn every_line_is_what_the_truth_says() {
-        let g = generate(&small(), &InputLayout::new("in").unwrap());
+        let g = generate(&small(), &InputLayout::new("in").unwrap()).unwrap();
         let mut keep = 0u64;
         let mut bad = 0u64;
         let mut lines = 0u64;

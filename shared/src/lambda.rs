@@ -20,7 +20,7 @@ impl From<Error> for Diagnostic {
 }
 
 /// Runs a stage as a Lambda function: JSON logs, the context built once per
-/// container (cold start), each event run through [`dispatch`] (so a bad event
+/// container (cold start) with only the adapters the stage uses, each event run through [`dispatch`] (so a bad event
 /// is an `ArticleRec.InvalidInput` error naming the field) and errors returned
 /// with an `ArticleRec.*` error type the state machine matches.
 ///
@@ -29,7 +29,11 @@ impl From<Error> for Diagnostic {
 /// Lambda as an init error by returning it.
 pub async fn run_stage(stage: Stage) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let ctx = Context::from_env().await.map_err(|e| {
+    let opened = match crate::settings::Settings::from_env() {
+        Ok(settings) => Context::for_stage(settings, stage).await,
+        Err(e) => Err(e),
+    };
+    let ctx = opened.map_err(|e| {
         tracing::error!(error = %e, error_type = e.kind().error_type(), "init failed");
         Box::new(e) as lambda_runtime::Error
     })?;

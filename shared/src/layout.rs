@@ -53,6 +53,22 @@ impl ObjectKey {
         Ok(ObjectKey(key.to_string()))
     }
 
+    /// A key exactly as an object store listed it, `.`, `..` or empty
+    /// segments included: S3 allows them, so a listing must not fail on one.
+    /// Such a key is not [`plain`](ObjectKey::is_plain): the local directory
+    /// store refuses it and fetch quarantines the object unread.
+    /// Crate-private: only storage adapters call it.
+    pub(crate) fn listed_as_is(key: &str) -> ObjectKey {
+        ObjectKey(key.to_string())
+    }
+
+    /// Whether every segment is a plain name: no empty, `.` or `..` segment,
+    /// so the key means the same to every store and tool (a file system
+    /// would resolve `..`; S3 would not).
+    pub fn is_plain(&self) -> bool {
+        self.0.split('/').all(|s| !s.is_empty() && s != "." && s != "..")
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -163,7 +179,7 @@ impl HourFiles {
     /// # Errors
     /// `InvalidInput` for an unsafe site name.
     pub fn cached(site: &str, hour: DateTime<Utc>) -> Result<HourFiles> {
-        check_segment(site)?;
+        check_site(site)?;
         Ok(HourFiles {
             prefix: format!("cache/{site}/hours/{}", hour_path(hour)),
         })
@@ -188,9 +204,45 @@ impl HourFiles {
     }
 }
 
-fn check_segment(site: &str) -> Result<()> {
-    if site.is_empty() || site.contains('/') || site.contains("..") {
-        return Err(Error::InvalidInput(format!("bad site name {site:?}")));
+/// The longest site name: a schedule names each site's execution
+/// `<site>-<schedule execution id>`, and Step Functions allows 80 characters,
+/// of which EventBridge's execution ids (UUIDs) take 36 and the dash one.
+pub const MAX_SITE_LEN: usize = 43;
+
+/// The longest run id: a Step Functions execution name.
+pub const MAX_RUN_ID_LEN: usize = 80;
+
+/// Checks a name that becomes one key segment (a site, a run id, a file
+/// name): 1 to `max` ASCII letters, digits, `-`, `_` or `.`, not starting
+/// with `.`. Checked in every build, before anything is written under it.
+///
+/// # Errors
+/// `InvalidInput` naming `what` and the name.
+pub fn check_segment(what: &str, name: &str, max: usize) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= max
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidInput(format!(
+            "bad {what} {name:?}: use 1 to {max} ASCII letters, digits, '-', '_' or '.', not starting with '.'"
+        )))
+    }
+}
+
+/// Checks a site name: a key segment of at most [`MAX_SITE_LEN`]
+/// characters that is not one of the store's top-level prefixes.
+///
+/// # Errors
+/// `InvalidInput` naming the site.
+pub fn check_site(site: &str) -> Result<()> {
+    check_segment("site name", site, MAX_SITE_LEN)?;
+    if RESERVED_TOP_LEVEL.contains(&site) {
+        return Err(Error::InvalidInput(format!("site name {site:?} is reserved")));
     }
     Ok(())
 }
@@ -205,7 +257,7 @@ pub fn runs() -> Prefix {
 /// # Errors
 /// `InvalidInput` for an unsafe site name.
 pub fn hour_cache(site: &str) -> Result<Prefix> {
-    check_segment(site)?;
+    check_site(site)?;
     Ok(Prefix(format!("cache/{site}/hours/")))
 }
 
@@ -214,7 +266,7 @@ pub fn hour_cache(site: &str) -> Result<Prefix> {
 /// # Errors
 /// `InvalidInput` for an unsafe site name.
 pub fn catalog(site: &str) -> Result<ObjectKey> {
-    check_segment(site)?;
+    check_site(site)?;
     Ok(ObjectKey::new(format!("catalog/{site}/articles.jsonl")))
 }
 
@@ -266,10 +318,12 @@ impl InputLayout {
     }
 
     /// A key for an object inside an hour partition (used by the data generator).
-    /// `file` must be a plain file name.
-    pub fn part(&self, hour: &HourPartition, file: &str) -> ObjectKey {
-        debug_assert!(!file.contains('/') && !file.starts_with('.'));
-        ObjectKey::new(format!("{}{file}", hour.prefix))
+    ///
+    /// # Errors
+    /// `InvalidInput` when `file` is not a plain file name.
+    pub fn part(&self, hour: &HourPartition, file: &str) -> Result<ObjectKey> {
+        check_segment("object name", file, 255)?;
+        Ok(ObjectKey::new(format!("{}{file}", hour.prefix)))
     }
 }
 
@@ -324,6 +378,22 @@ mod tests {
                 "enriched/good/2026/01/02/00/"
             ]
         );
+    }
+
+    #[test]
+    fn names_that_become_key_segments_are_checked_in_every_build() {
+        let input = InputLayout::new("enriched/good").unwrap();
+        let hour = input.hour("2026-01-02T03:00:00Z".parse().unwrap());
+        assert!(input.part(&hour, "site-part.gz").is_ok());
+        for bad in ["../escape", "a/b", ".hidden", "", "sp ace"] {
+            assert!(input.part(&hour, bad).is_err(), "{bad:?}");
+        }
+        assert!(check_site(&"s".repeat(43)).is_ok());
+        let err = check_site(&"s".repeat(44)).unwrap_err().to_string();
+        assert!(err.contains("1 to 43"), "{err}");
+        assert!(check_site("cache").is_err());
+        assert!(HourFiles::cached("../x", "2026-01-02T03:00:00Z".parse().unwrap()).is_err());
+        assert!(catalog("a/b").is_err());
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod layout;
 pub mod metrics;
 pub mod parquet;
 pub mod popularity;
+pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod settings;

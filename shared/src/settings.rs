@@ -166,52 +166,55 @@ pub struct Settings {
     pub sites: BTreeMap<String, SiteConfig>,
 }
 
-impl fmt::Debug for Settings {
+/// Every field, credentials and all: only [`Settings`]'s `Debug` prints it,
+/// after [`redact`] took every credential out of the whole text.
+struct Unredacted<'a>(&'a Settings);
+
+impl fmt::Debug for Unredacted<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.0;
         f.debug_struct("Settings")
-            .field("site", &self.site)
-            .field("app_id", &self.app_id)
-            .field("days_of_data", &self.days_of_data)
-            .field("max_recs", &self.max_recs)
-            .field("store_url", &self.store_url)
-            .field("s3", &self.s3)
-            .field("database_url", &redact_url(&self.database_url))
-            .field("input_url", &self.input_url)
-            .field("input_prefix", &self.input_prefix)
-            .field("seed", &self.seed)
-            .field("dwell_cap_secs", &self.dwell_cap_secs)
-            .field("half_life_days", &self.half_life_days)
-            .field("defaults_half_life_days", &self.defaults_half_life_days)
-            .field("keep_models", &self.keep_models)
-            .field("save_lock_wait_secs", &self.save_lock_wait_secs)
-            .field("wordpress", &self.wordpress)
-            .field("database_url_parameter", &self.database_url_parameter)
-            .field("metrics_sink", &self.metrics_sink)
-            .field("metrics_namespace", &self.metrics_namespace)
-            .field("als", &self.als)
-            .field("quality", &self.quality)
-            .field("fetch_map_min_hours", &self.fetch_map_min_hours)
-            .field("sites", &self.sites)
+            .field("site", &s.site)
+            .field("app_id", &s.app_id)
+            .field("days_of_data", &s.days_of_data)
+            .field("max_recs", &s.max_recs)
+            .field("store_url", &s.store_url)
+            .field("s3", &s.s3)
+            .field("database_url", &s.database_url)
+            .field("input_url", &s.input_url)
+            .field("input_prefix", &s.input_prefix)
+            .field("seed", &s.seed)
+            .field("dwell_cap_secs", &s.dwell_cap_secs)
+            .field("half_life_days", &s.half_life_days)
+            .field("defaults_half_life_days", &s.defaults_half_life_days)
+            .field("keep_models", &s.keep_models)
+            .field("save_lock_wait_secs", &s.save_lock_wait_secs)
+            .field("wordpress", &s.wordpress)
+            .field("database_url_parameter", &s.database_url_parameter)
+            .field("metrics_sink", &s.metrics_sink)
+            .field("metrics_namespace", &s.metrics_namespace)
+            .field("als", &s.als)
+            .field("quality", &s.quality)
+            .field("fetch_map_min_hours", &s.fetch_map_min_hours)
+            .field("sites", &s.sites)
             .finish()
     }
 }
 
-/// `scheme://user:secret@host/db` becomes `scheme://user:***@host/db`.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (auth, host) = match rest.rsplit_once('@') {
-        Some(parts) => parts,
-        None => return url.to_string(),
-    };
-    let user = auth.split_once(':').map_or(auth, |(u, _)| u);
-    let mut out = format!("{scheme}://{user}:***@{host}");
-    if let Some((base, _)) = out.split_once("password=") {
-        out = format!("{base}password=***");
+/// Safe to log: every URL and connection string in it is redacted (user
+/// info passwords, `password=`-like parameters), whatever field holds it.
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let raw = if f.alternate() {
+            format!("{:#?}", Unredacted(self))
+        } else {
+            format!("{:?}", Unredacted(self))
+        };
+        f.write_str(&redact(&raw))
     }
-    out
 }
+
+pub use crate::redact::redact;
 
 pub const DEFAULT_SITE: &str = "example";
 
@@ -454,13 +457,9 @@ impl Settings {
                 "QUALITY_MIN_AUC and QUALITY_HIT_RATE_TOLERANCE must be in [0, 1]".into(),
             ));
         }
+        crate::layout::check_site(&self.site).map_err(|e| Error::Config(format!("SITE: {e}")))?;
         for (name, c) in &self.sites {
-            let run = crate::stage::RunRef {
-                site: name.clone(),
-                run_id: "check".into(),
-                as_of: chrono::DateTime::UNIX_EPOCH,
-            };
-            run.validate().map_err(|e| Error::Config(format!("SITES: {e}")))?;
+            crate::layout::check_site(name).map_err(|e| Error::Config(format!("SITES: {e}")))?;
             if let Some(url) = &c.wordpress_url {
                 let ok = reqwest::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"));
                 if !ok {
@@ -535,6 +534,35 @@ mod tests {
         let shown = format!("{s:?}");
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(shown.contains("postgres://app:***@db:5432/recs"), "{shown}");
+    }
+
+    /// Every field that may hold a URL, in every credential form: none of
+    /// the secrets reaches the Debug text that the cold start logs.
+    #[test]
+    fn debug_redacts_every_credential_form_in_every_url() {
+        let s = from(&[
+            (
+                "DATABASE_URL",
+                "postgres://db.internal/recs?user=app&password=qu1et",
+            ),
+            ("STORE_URL", "s3://bucket/prefix?token=t0ken"),
+            ("INPUT_URL", "s3://snowplow"),
+            ("S3_ENDPOINT_URL", "https://minio:m1nio-pw@s3.internal"),
+            ("WORDPRESS_URL", "https://editor:wp-pw@site.example/"),
+            ("SITES", "other"),
+            (
+                "SITE_SETTINGS",
+                r#"{"other": {"wordpress_url": "https://bot:other-pw@other.example/"}}"#,
+            ),
+        ])
+        .unwrap();
+        for shown in [format!("{s:?}"), format!("{s:#?}")] {
+            for secret in ["qu1et", "t0ken", "m1nio-pw", "wp-pw", "other-pw"] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("password=***"), "{shown}");
+            assert!(shown.contains("https://editor:***@site.example/"), "{shown}");
+        }
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The stages, in the order the state machine runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,6 +42,49 @@ impl Stage {
     pub fn from_name(name: &str) -> Option<Stage> {
         Stage::ALL.into_iter().find(|s| s.name() == name)
     }
+
+    /// The adapters the stage's function opens at cold start, beyond the
+    /// data store and the metrics sink every stage has. `template.yaml`
+    /// grants exactly these (tests/infra.rs checks it): only the stages that
+    /// use the database get its SSM parameter and run in its VPC.
+    pub fn adapters(self) -> Adapters {
+        match self {
+            // the metadata cache; the current model, which train starts from
+            Stage::Preprocess => Adapters {
+                database: true,
+                input: false,
+            },
+            Stage::Save => Adapters {
+                database: true,
+                input: false,
+            },
+            Stage::Fetch => Adapters {
+                database: false,
+                input: true,
+            },
+            Stage::Defaults | Stage::Train => Adapters {
+                database: false,
+                input: false,
+            },
+        }
+    }
+}
+
+/// What a [`crate::Context`] opens besides the data store and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adapters {
+    /// The recommendation database (its URL from SSM when deployed).
+    pub database: bool,
+    /// The store the Snowplow loader writes to (`INPUT_URL`).
+    pub input: bool,
+}
+
+impl Adapters {
+    /// Everything: the local run, which runs every stage in one process.
+    pub const ALL: Adapters = Adapters {
+        database: true,
+        input: true,
+    };
 }
 
 /// Identifies one run of the job for one site. Every object key of the run is a
@@ -59,29 +102,12 @@ impl RunRef {
     /// Checks the identifiers are safe to use in object keys and SQL values.
     ///
     /// # Errors
-    /// `InvalidInput` when the site or run id is empty or has characters other
-    /// than ASCII letters, digits, `-`, `_` and `.`.
+    /// `InvalidInput` when the site or run id is empty, too long (43 and 80
+    /// characters), or has characters other than ASCII letters, digits, `-`,
+    /// `_` and `.`.
     pub fn validate(&self) -> Result<()> {
-        fn ok(s: &str) -> bool {
-            !s.is_empty()
-                && s.len() <= 80
-                && !s.starts_with('.')
-                && s.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
-        }
-        if !ok(&self.site) {
-            return Err(Error::InvalidInput(format!("bad site name {:?}", self.site)));
-        }
-        if crate::layout::RESERVED_TOP_LEVEL.contains(&self.site.as_str()) {
-            return Err(Error::InvalidInput(format!(
-                "site name {:?} is reserved",
-                self.site
-            )));
-        }
-        if !ok(&self.run_id) {
-            return Err(Error::InvalidInput(format!("bad run id {:?}", self.run_id)));
-        }
-        Ok(())
+        crate::layout::check_site(&self.site)?;
+        crate::layout::check_segment("run id", &self.run_id, crate::layout::MAX_RUN_ID_LEN)
     }
 
     /// The half-open event-time window `[as_of - days, as_of)` this run reads.
@@ -332,6 +358,14 @@ pub struct MetadataCounts {
     pub failed: u64,
 }
 
+/// A site's current model, as the database had it when preprocess ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentModel {
+    pub id: i64,
+    /// The run that saved it: its files (factors, evaluation) are under its prefix.
+    pub run_id: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreprocessOutput {
     pub articles_key: String,
@@ -339,6 +373,10 @@ pub struct PreprocessOutput {
     pub funnel: Funnel,
     #[serde(default)]
     pub metadata: MetadataCounts,
+    /// The site's current article model, read here so that train, which
+    /// needs it for its warm start and the gate, needs no database.
+    #[serde(default)]
+    pub current_article_model: Option<CurrentModel>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -355,6 +393,8 @@ pub struct DefaultsOutput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrainInput {
     pub run: RunRef,
+    /// Where train learns the site's current model (it opens no database).
+    pub preprocess: PreprocessOutput,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -435,6 +475,9 @@ mod tests {
         assert!(run("wcp", "a/b").validate().is_err());
         assert!(run("", "a").validate().is_err());
         assert!(run("cache", "a").validate().is_err());
+        // a site name longer than 43 characters cannot name a schedule's execution
+        assert!(run(&"s".repeat(43), "a").validate().is_ok());
+        assert!(run(&"s".repeat(44), "a").validate().is_err());
     }
 
     #[test]

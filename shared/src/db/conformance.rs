@@ -65,6 +65,40 @@ pub(crate) async fn story(db: &dyn RecDb) {
         ]
     );
 
+    // a lookup's answer replaces stale metadata: an exclusion an earlier
+    // answer gave does not outlive a later one that has none
+    let stale = ArticleRow {
+        title: Some("Old".into()),
+        exclude_reason: Some("no public WordPress post (HTTP 404)".into()),
+        ..article("3", None)
+    };
+    db.replace_metadata(site, std::slice::from_ref(&stale))
+        .await
+        .unwrap();
+    // a row without metadata (save's, for an article whose lookup failed) keeps it
+    db.upsert_articles(
+        site,
+        &[ArticleRow {
+            title: None,
+            exclude_reason: None,
+            published_at: None,
+            ..article("3", None)
+        }],
+    )
+    .await
+    .unwrap();
+    assert_eq!(db.articles(site, &["3".to_string()]).await.unwrap(), [stale]);
+    let answer = ArticleRow {
+        title: Some("New".into()),
+        ..article("3", None)
+    };
+    db.replace_metadata(site, std::slice::from_ref(&answer))
+        .await
+        .unwrap();
+    assert_eq!(db.articles(site, &["3".to_string()]).await.unwrap(), [answer]);
+    let three = db.upsert_articles(site, &[article("3", None)]).await.unwrap();
+    assert_eq!(three["3"], ids["3"], "replacing keeps the article's id");
+
     // nothing current yet
     assert!(db
         .current_model(site, ModelType::Article)

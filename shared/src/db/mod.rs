@@ -110,6 +110,15 @@ pub trait RecDb: Send + Sync + std::fmt::Debug {
     /// `Db` on database failure.
     async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>>;
 
+    /// Stores what a successful metadata lookup answered: every field of an
+    /// existing article is replaced, so a stale title, date or exclusion
+    /// never outlives a later answer ([`RecDb::upsert_articles`] only fills
+    /// in what a row carries and keeps the rest).
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn replace_metadata(&self, site: &str, rows: &[ArticleRow]) -> Result<()>;
+
     /// The stored metadata of these articles (the metadata cache); unknown ids
     /// are left out.
     ///
@@ -172,6 +181,22 @@ pub trait RecDb: Send + Sync + std::fmt::Debug {
     async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>>;
 }
 
+/// The `ON CONFLICT` assignments of an article upsert: fill in what the new
+/// row carries and keep the rest, or replace every field with the new row's.
+fn article_conflict_set(excluded: &str, replace: bool) -> String {
+    ["title", "path", "published_at", "exclude_reason"]
+        .iter()
+        .map(|c| {
+            if replace {
+                format!("{c} = {excluded}.{c}")
+            } else {
+                format!("{c} = COALESCE({excluded}.{c}, article.{c})")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A model in one of these states was saved and switched in once; a retried
 /// save of its run must leave it alone.
 fn is_retired_or_live(status: &str) -> bool {
@@ -210,6 +235,6 @@ pub async fn open(url: &str) -> Result<Arc<dyn RecDb>> {
     }
     Err(Error::Config(format!(
         "DATABASE_URL {}: unsupported scheme (use sqlite:// or postgres://)",
-        crate::settings::redact_url(url)
+        crate::redact::redact(url)
     )))
 }

@@ -193,6 +193,43 @@ impl PgDb {
         tx.commit().await.map_err(Error::db("commit"))?;
         Ok(written)
     }
+
+    /// Inserts articles or, for known ones, fills in (or with `replace`,
+    /// replaces) their fields; returns each external id's `article.id`.
+    async fn upsert(&self, site: &str, rows: &[ArticleRow], replace: bool) -> Result<HashMap<String, i64>> {
+        let mut out = HashMap::with_capacity(rows.len());
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        for chunk in rows.chunks(CHUNK) {
+            let ext: Vec<&str> = chunk.iter().map(|r| r.external_id.as_str()).collect();
+            let title: Vec<Option<&str>> = chunk.iter().map(|r| r.title.as_deref()).collect();
+            let path: Vec<Option<&str>> = chunk.iter().map(|r| r.path.as_deref()).collect();
+            let published: Vec<Option<chrono::DateTime<chrono::Utc>>> =
+                chunk.iter().map(|r| r.published_at).collect();
+            let exclude: Vec<Option<&str>> = chunk.iter().map(|r| r.exclude_reason.as_deref()).collect();
+            let sql = format!(
+                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason) \
+                 SELECT $1::text, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) \
+                 ON CONFLICT (site, external_id) DO UPDATE SET {}, updated_at = now() \
+                 RETURNING external_id, id",
+                super::article_conflict_set("EXCLUDED", replace)
+            );
+            let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(site)
+                .bind(&ext)
+                .bind(&title)
+                .bind(&path)
+                .bind(&published)
+                .bind(&exclude)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(Error::db("upsert articles"))?;
+            for r in ids {
+                out.insert(r.get::<String, _>(0), i64::from(r.get::<i32, _>(1)));
+            }
+        }
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(out)
+    }
 }
 
 #[async_trait]
@@ -258,41 +295,11 @@ impl RecDb for PgDb {
     }
 
     async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>> {
-        let mut out = HashMap::with_capacity(rows.len());
-        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
-        for chunk in rows.chunks(CHUNK) {
-            let ext: Vec<&str> = chunk.iter().map(|r| r.external_id.as_str()).collect();
-            let title: Vec<Option<&str>> = chunk.iter().map(|r| r.title.as_deref()).collect();
-            let path: Vec<Option<&str>> = chunk.iter().map(|r| r.path.as_deref()).collect();
-            let published: Vec<Option<chrono::DateTime<chrono::Utc>>> =
-                chunk.iter().map(|r| r.published_at).collect();
-            let exclude: Vec<Option<&str>> = chunk.iter().map(|r| r.exclude_reason.as_deref()).collect();
-            let ids = sqlx::query(
-                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason) \
-                 SELECT $1::text, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) \
-                 ON CONFLICT (site, external_id) DO UPDATE SET \
-                 title = COALESCE(EXCLUDED.title, article.title), \
-                 path = COALESCE(EXCLUDED.path, article.path), \
-                 published_at = COALESCE(EXCLUDED.published_at, article.published_at), \
-                 exclude_reason = COALESCE(EXCLUDED.exclude_reason, article.exclude_reason), \
-                 updated_at = now() \
-                 RETURNING external_id, id",
-            )
-            .bind(site)
-            .bind(&ext)
-            .bind(&title)
-            .bind(&path)
-            .bind(&published)
-            .bind(&exclude)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(Error::db("upsert articles"))?;
-            for r in ids {
-                out.insert(r.get::<String, _>(0), i64::from(r.get::<i32, _>(1)));
-            }
-        }
-        tx.commit().await.map_err(Error::db("commit"))?;
-        Ok(out)
+        self.upsert(site, rows, false).await
+    }
+
+    async fn replace_metadata(&self, site: &str, rows: &[ArticleRow]) -> Result<()> {
+        self.upsert(site, rows, true).await.map(drop)
     }
 
     async fn articles(&self, site: &str, external_ids: &[String]) -> Result<Vec<ArticleRow>> {
@@ -514,12 +521,9 @@ mod tests {
         async fn new(name: &str) -> Scratch {
             let url = crate::settings::test_database_url();
             let schema = format!("t_{name}_{}_{}", std::process::id(), rand::random::<u32>());
-            let db = PgDb::open(&url, Some(&schema)).await.unwrap_or_else(|e| {
-                panic!(
-                    "PostgreSQL at {} is needed: {e}",
-                    crate::settings::redact_url(&url)
-                )
-            });
+            let db = PgDb::open(&url, Some(&schema))
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL at {} is needed: {e}", crate::redact::redact(&url)));
             Scratch { db, schema }
         }
 

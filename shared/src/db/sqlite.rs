@@ -69,6 +69,46 @@ impl SqliteDb {
             .await
             .map_err(Error::db("begin"))
     }
+
+    /// Inserts articles or, for known ones, fills in (or with `replace`,
+    /// replaces) their fields; returns each external id's `article.id`.
+    async fn upsert(&self, site: &str, rows: &[ArticleRow], replace: bool) -> Result<HashMap<String, i64>> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        for chunk in rows.chunks(CHUNK / 2) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(site)
+                    .push_bind(&r.external_id)
+                    .push_bind(&r.title)
+                    .push_bind(&r.path)
+                    .push_bind(r.published_at)
+                    .push_bind(&r.exclude_reason);
+            });
+            q.push(format!(
+                " ON CONFLICT (site, external_id) DO UPDATE SET {}, updated_at = {}",
+                super::article_conflict_set("excluded", replace),
+                now!()
+            ));
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("upsert articles"))?;
+        }
+        let ids = sqlx::query("SELECT external_id, id FROM article WHERE site = ?")
+            .bind(site)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::db("read article ids"))?;
+        tx.commit().await.map_err(Error::db("commit"))?;
+        let wanted: std::collections::HashSet<&str> = rows.iter().map(|r| r.external_id.as_str()).collect();
+        Ok(ids
+            .into_iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+            .filter(|(e, _)| wanted.contains(e.as_str()))
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -139,45 +179,11 @@ impl RecDb for SqliteDb {
     }
 
     async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>> {
-        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
-        for chunk in rows.chunks(CHUNK / 2) {
-            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason) ",
-            );
-            q.push_values(chunk, |mut b, r| {
-                b.push_bind(site)
-                    .push_bind(&r.external_id)
-                    .push_bind(&r.title)
-                    .push_bind(&r.path)
-                    .push_bind(r.published_at)
-                    .push_bind(&r.exclude_reason);
-            });
-            q.push(concat!(
-                " ON CONFLICT (site, external_id) DO UPDATE SET \
-                 title = COALESCE(excluded.title, article.title), \
-                 path = COALESCE(excluded.path, article.path), \
-                 published_at = COALESCE(excluded.published_at, article.published_at), \
-                 exclude_reason = COALESCE(excluded.exclude_reason, article.exclude_reason), \
-                 updated_at = ",
-                now!()
-            ));
-            q.build()
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::db("upsert articles"))?;
-        }
-        let ids = sqlx::query("SELECT external_id, id FROM article WHERE site = ?")
-            .bind(site)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(Error::db("read article ids"))?;
-        tx.commit().await.map_err(Error::db("commit"))?;
-        let wanted: std::collections::HashSet<&str> = rows.iter().map(|r| r.external_id.as_str()).collect();
-        Ok(ids
-            .into_iter()
-            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
-            .filter(|(e, _)| wanted.contains(e.as_str()))
-            .collect())
+        self.upsert(site, rows, false).await
+    }
+
+    async fn replace_metadata(&self, site: &str, rows: &[ArticleRow]) -> Result<()> {
+        self.upsert(site, rows, true).await.map(drop)
     }
 
     async fn articles(&self, site: &str, external_ids: &[String]) -> Result<Vec<ArticleRow>> {

@@ -137,9 +137,28 @@ enum Reply {
         body: bytes::Bytes,
         total_pages: Option<u32>,
     },
-    /// 404, 401, 403, 410: the post does not exist or is not public.
+    /// 404, 410: the post does not exist (or was deleted).
     Missing(reqwest::StatusCode),
+    /// 401, 403: the site refused us (a firewall, an expired key), which
+    /// says nothing about the post: a failed lookup, asked again next run.
+    Refused(reqwest::StatusCode),
     Failed(String),
+}
+
+/// Why a 401 or 403 is not an answer about a post.
+fn refused(status: reqwest::StatusCode) -> String {
+    format!(
+        "HTTP {}: WordPress refused the request (a firewall or credentials), which says nothing about the post; asked again next run",
+        status.as_u16()
+    )
+}
+
+/// Why a page of posts failed, and whether asking post by post could help.
+struct PageFailure {
+    why: String,
+    /// The site refuses every request: one request per post would only be
+    /// refused the same way, so they are not made.
+    refused: bool,
 }
 
 impl WordPress {
@@ -189,6 +208,7 @@ impl WordPress {
                 Err(e) => Lookup::Failed(format!("post {id}: invalid JSON from WordPress: {e}")),
             },
             Reply::Missing(status) => missing(status),
+            Reply::Refused(status) => Lookup::Failed(format!("post {id}: {}", refused(status))),
             Reply::Failed(why) => Lookup::Failed(format!("post {id}: {why}")),
         }
     }
@@ -210,6 +230,7 @@ impl WordPress {
                 Err(e) => Lookup::Failed(format!("slug {slug}: invalid JSON from WordPress: {e}")),
             },
             Reply::Missing(status) => missing(status),
+            Reply::Refused(status) => Lookup::Failed(format!("slug {slug}: {}", refused(status))),
             Reply::Failed(why) => Lookup::Failed(format!("slug {slug}: {why}")),
         }
     }
@@ -218,7 +239,11 @@ impl WordPress {
     ///
     /// # Errors
     /// Why a page failed: the caller falls back to one request per post.
-    async fn posts_by_ids(&self, ids: &[&str]) -> std::result::Result<HashMap<String, CatalogEntry>, String> {
+    async fn posts_by_ids(
+        &self,
+        ids: &[&str],
+    ) -> std::result::Result<HashMap<String, CatalogEntry>, PageFailure> {
+        let failed = |why: String| PageFailure { why, refused: false };
         let mut found = HashMap::with_capacity(ids.len());
         let include = ids.join(",");
         let mut page = 1u32;
@@ -231,13 +256,19 @@ impl WordPress {
                 .append_pair("_fields", FIELDS);
             let (body, total_pages) = match self.get(url).await {
                 Reply::Ok { body, total_pages } => (body, total_pages.unwrap_or(1)),
-                Reply::Missing(status) => return Err(format!("page {page} of posts: HTTP {status}")),
-                Reply::Failed(why) => return Err(format!("page {page} of posts: {why}")),
+                Reply::Missing(status) => return Err(failed(format!("page {page} of posts: HTTP {status}"))),
+                Reply::Refused(status) => {
+                    return Err(PageFailure {
+                        why: format!("page {page} of posts: {}", refused(status)),
+                        refused: true,
+                    })
+                }
+                Reply::Failed(why) => return Err(failed(format!("page {page} of posts: {why}"))),
             };
             let posts: Vec<WpPost> = serde_json::from_slice(&body)
-                .map_err(|e| format!("page {page} of posts: invalid JSON from WordPress: {e}"))?;
+                .map_err(|e| failed(format!("page {page} of posts: invalid JSON from WordPress: {e}")))?;
             for post in posts {
-                let entry = entry_of(post)?;
+                let entry = entry_of(post).map_err(failed)?;
                 found.insert(entry.external_id.clone(), entry);
             }
             if page >= total_pages {
@@ -291,8 +322,12 @@ impl WordPress {
                     }
                 }
             }
-            if matches!(status.as_u16(), 401 | 403 | 404 | 410) {
+            if matches!(status.as_u16(), 404 | 410) {
                 return Reply::Missing(status);
+            }
+            if matches!(status.as_u16(), 401 | 403) {
+                warn!(%url, %status, "WordPress refused the request");
+                return Reply::Refused(status);
             }
             last = format!("HTTP {status}");
             if status.as_u16() == 429 || status.is_server_error() {
@@ -390,7 +425,12 @@ impl Site for WordPress {
                         });
                     }
                 }
-                Err(why) => {
+                Err(PageFailure { why, refused: true }) => {
+                    for &i in &chunk {
+                        out[i] = Some(Lookup::Failed(why.clone()));
+                    }
+                }
+                Err(PageFailure { why, .. }) => {
                     warn!(error = %why, posts = chunk.len(), "a page of posts failed; looking them up one by one");
                     one_by_one.extend_from_slice(&chunk);
                 }
@@ -456,6 +496,21 @@ pub(crate) mod fake {
     struct Shared {
         posts: Arc<Vec<Value>>,
         hits: Arc<Mutex<HashMap<String, u32>>>,
+        /// A web application firewall in front of the site: every request gets a 403.
+        blocked: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    fn firewall(st: &Shared) -> Option<Response> {
+        st.blocked.load(std::sync::atomic::Ordering::SeqCst).then(|| {
+            let mut r = (
+                StatusCode::FORBIDDEN,
+                "<!DOCTYPE html><title>Attention Required! | Cloudflare</title><h1>Sorry, you have been blocked</h1>",
+            )
+                .into_response();
+            r.headers_mut()
+                .insert("content-type", HeaderValue::from_static("text/html; charset=UTF-8"));
+            r
+        })
     }
 
     impl Shared {
@@ -505,6 +560,9 @@ pub(crate) mod fake {
 
     async fn one(State(st): State<Shared>, Path(id): Path<String>) -> Response {
         let n = st.hit(&format!("post/{id}"));
+        if let Some(blocked) = firewall(&st) {
+            return blocked;
+        }
         let Some(post) = id.parse().ok().and_then(|id| st.post(id)) else {
             return json(StatusCode::NOT_FOUND, NOT_FOUND.into(), HeaderMap::new());
         };
@@ -521,6 +579,9 @@ pub(crate) mod fake {
 
     async fn list(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>) -> Response {
         st.hit("list");
+        if let Some(blocked) = firewall(&st) {
+            return blocked;
+        }
         if let Some(slug) = q.get("slug") {
             let found: Vec<&Value> = st.posts.iter().filter(|p| p["slug"] == slug.as_str()).collect();
             return json(
@@ -571,6 +632,7 @@ pub(crate) mod fake {
             let shared = Shared {
                 posts: Arc::new(serde_json::from_str(POSTS).unwrap()),
                 hits: Arc::default(),
+                blocked: Arc::default(),
             };
             let app = Router::new()
                 .route("/wp-json/wp/v2/posts", get(list))
@@ -587,6 +649,11 @@ pub(crate) mod fake {
         /// Requests seen for `post/<id>`, `list` or `list-with-flaky`.
         pub(crate) fn hits(&self, key: &str) -> u32 {
             self.shared.hits.lock().unwrap().get(key).copied().unwrap_or(0)
+        }
+
+        /// Puts a firewall in front of the site (every request: 403) or takes it away.
+        pub(crate) fn block(&self, on: bool) {
+            self.shared.blocked.store(on, std::sync::atomic::Ordering::SeqCst);
         }
 
         pub(crate) fn ids(&self) -> Vec<String> {
@@ -629,6 +696,40 @@ mod tests {
             Lookup::Found(e) => e,
             other => panic!("expected metadata, got {other:?}"),
         }
+    }
+
+    /// A firewall's 403 (or a 401) says nothing about a post: every lookup
+    /// fails (asked again next run), none is an exclusion, and a refused
+    /// page is not retried post by post.
+    #[tokio::test]
+    async fn a_refused_request_is_a_failed_lookup_not_an_answer() {
+        let wp = FakeWordPress::start().await;
+        let client = WordPress::new(&wp.url, opts()).unwrap();
+        wp.block(true);
+        let ids = ["516627", "516542", "516670"];
+        let keys: Vec<ArticleKey> = ids.iter().map(key).collect();
+        let looked = client.metadata(&keys).await;
+        for l in &looked {
+            match l {
+                Lookup::Failed(why) => {
+                    assert!(why.contains("HTTP 403") && why.contains("asked again"), "{why}")
+                }
+                other => panic!("a refusal must not be an answer: {other:?}"),
+            }
+        }
+        assert_eq!(wp.hits("list"), 1, "one page refused, no retries");
+        assert!(
+            ids.iter().all(|id| wp.hits(&format!("post/{id}")) == 0),
+            "no post-by-post fallback"
+        );
+        assert!(matches!(client.post_by_id("516627").await, Lookup::Failed(_)));
+        assert!(matches!(
+            client.post_by_slug("some-slug").await,
+            Lookup::Failed(_)
+        ));
+        wp.block(false);
+        let looked = client.metadata(&keys).await;
+        assert!(looked.iter().all(|l| matches!(l, Lookup::Found(_))), "{looked:?}");
     }
 
     #[tokio::test]

@@ -55,6 +55,14 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
     let (catalog, metadata) =
         article_metadata(ctx, site.as_ref(), &run.site, &prepared.kept, run.as_of).await?;
     let articles_df = article_table(&prepared.kept, &catalog).map_err(Error::frame(&layout.articles()))?;
+    let current_article_model = ctx
+        .db()?
+        .current_model(&run.site, crate::db::ModelType::Article)
+        .await?
+        .map(|m| crate::stage::CurrentModel {
+            id: m.id,
+            run_id: m.run_id,
+        });
     parquet::write(ctx.store.as_ref(), &key, &DWELL, &prepared.dwell).await?;
     parquet::write(ctx.store.as_ref(), &layout.articles(), &ARTICLES, &articles_df).await?;
     info!(?funnel, ?metadata, source = site.source(), "preprocess done");
@@ -72,6 +80,7 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
         dwell_key: key.to_string(),
         funnel,
         metadata,
+        current_article_model,
     })
 }
 
@@ -95,7 +104,7 @@ async fn article_metadata(
 ) -> Result<(Vec<CatalogEntry>, MetadataCounts)> {
     let ids: Vec<String> = kept.iter().map(|k| k.external_id.clone()).collect();
     let cached: HashMap<String, ArticleRow> = ctx
-        .db
+        .db()?
         .articles(site_name, &ids)
         .await?
         .into_iter()
@@ -149,7 +158,8 @@ async fn article_metadata(
     }
     counts.excluded = fresh.iter().filter(|r| r.exclude_reason.is_some()).count() as u64;
     if !fresh.is_empty() {
-        ctx.db.upsert_articles(site_name, &fresh).await?;
+        // answers replace what was stored: a later answer always wins
+        ctx.db()?.replace_metadata(site_name, &fresh).await?;
     }
     let mut merged: HashMap<String, ArticleRow> = cached;
     for row in fresh {
@@ -728,6 +738,80 @@ mod wcp {
             again_articles.equals_missing(&articles),
             "cached metadata is the same metadata"
         );
+    }
+
+    /// A site behind a firewall that blocks the job: no article is excluded
+    /// (a 403 is not an answer), and the next run's successful lookups
+    /// replace what is stored, an earlier exclusion included.
+    #[tokio::test]
+    async fn a_blocked_wordpress_excludes_nothing_and_a_later_answer_replaces_stale_metadata() {
+        let wp = crate::site::fake::FakeWordPress::start().await;
+        let dir = tempfile::tempdir().unwrap();
+        let (ctx, layout, run) = wcp_context(dir.path(), Some(&wp.url)).await;
+        // an exclusion a broken earlier version of the job stored
+        ctx.db()
+            .unwrap()
+            .replace_metadata(
+                "wcp",
+                &[ArticleRow {
+                    external_id: "516627".into(),
+                    title: None,
+                    path: Some("/article/516627/x".into()),
+                    published_at: None,
+                    exclude_reason: Some("no public WordPress post (HTTP 403)".into()),
+                }],
+            )
+            .await
+            .unwrap();
+        wp.block(true);
+        let blocked = run_stage(PreprocessInput { run: run.clone() }, &ctx)
+            .await
+            .unwrap();
+        assert_eq!(
+            (blocked.metadata.failed, blocked.metadata.excluded),
+            (3, 0),
+            "{:?}",
+            blocked.metadata
+        );
+        let stored = ctx
+            .db()
+            .unwrap()
+            .articles("wcp", &["503532".into()])
+            .await
+            .unwrap();
+        assert!(stored.is_empty(), "a failed lookup stores nothing: {stored:?}");
+
+        wp.block(false);
+        let second = RunRef {
+            run_id: "second".into(),
+            ..run
+        };
+        let second_layout = RunLayout::new(&second).unwrap();
+        let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
+            .await
+            .unwrap();
+        parquet::write(ctx.store.as_ref(), &second_layout.events(), &EVENTS, &events)
+            .await
+            .unwrap();
+        let answered = run_stage(PreprocessInput { run: second }, &ctx).await.unwrap();
+        assert_eq!(
+            (answered.metadata.found, answered.metadata.excluded),
+            (3, 0),
+            "{:?}",
+            answered.metadata
+        );
+        let stored = ctx
+            .db()
+            .unwrap()
+            .articles("wcp", &["516627".into()])
+            .await
+            .unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(
+            stored[0].exclude_reason, None,
+            "the answer replaced the stale exclusion"
+        );
+        assert!(stored[0].title.is_some());
     }
 
     #[tokio::test]

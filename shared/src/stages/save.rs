@@ -31,7 +31,7 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let articles = parquet::read(store, &articles_key, &ARTICLES).await?;
     let rows = article_rows(&articles).map_err(Error::frame(&articles_key))?;
     // upserts are idempotent and the heavy work needs no lock: both come first
-    let ids = ctx.db.upsert_articles(&run.site, &rows).await?;
+    let ids = ctx.db()?.upsert_articles(&run.site, &rows).await?;
     let train = train_output(ctx, &layout).await?;
     let gate = train.gate.clone();
     let mut models = Vec::with_capacity(2);
@@ -46,7 +46,7 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     models.push((ModelType::Popularity, default_recs(ctx, &layout, &ids).await?));
 
     let wait = Duration::from_secs(ctx.settings.save_lock_wait_secs);
-    let lock = ctx.db.lock_site(&run.site, wait).await?;
+    let lock = ctx.db()?.lock_site(&run.site, wait).await?;
     let saved = save_models(ctx, &run.site, &run.run_id, &models).await;
     let released = lock.release().await;
     let saved = saved?;
@@ -203,8 +203,9 @@ async fn train_output(ctx: &Context, layout: &RunLayout) -> Result<TrainOutput> 
 /// holds the lock too long; `Db` on database failure.
 pub async fn rollback(ctx: &Context, site: &str, kind: ModelType) -> Result<Rollback> {
     let wait = Duration::from_secs(ctx.settings.save_lock_wait_secs);
-    let lock = ctx.db.lock_site(site, wait).await?;
-    let done = ctx.db.rollback(site, kind).await;
+    let db = ctx.db()?;
+    let lock = db.lock_site(site, wait).await?;
+    let done = db.rollback(site, kind).await;
     let released = lock.release().await;
     let done = done?;
     released?;
@@ -236,6 +237,7 @@ async fn save_models(
     run_id: &str,
     models: &[(ModelType, Vec<RecRow>)],
 ) -> Result<Saved> {
+    let db = ctx.db()?;
     let mut saved = Saved {
         written: Vec::with_capacity(models.len()),
         newly_saved: false,
@@ -244,18 +246,18 @@ async fn save_models(
     };
     for (kind, recs) in models {
         // a run that died midway left its pending model; nobody else will finish it
-        saved.discarded += ctx.db.discard_pending(site, *kind, run_id).await?;
-        let (id, n) = match ctx.db.begin_model(site, *kind, run_id).await? {
+        saved.discarded += db.discard_pending(site, *kind, run_id).await?;
+        let (id, n) = match db.begin_model(site, *kind, run_id).await? {
             ModelStart::AlreadySaved(id) => (id, 0),
             ModelStart::Fresh(id) => {
-                let n = ctx.db.insert_recs(id, recs).await?;
-                ctx.db.activate(id).await?;
+                let n = db.insert_recs(id, recs).await?;
+                db.activate(id).await?;
                 saved.newly_saved = true;
                 (id, n)
             }
         };
         saved.written.push((*kind, id, n));
-        saved.pruned += ctx.db.prune_stale(site, *kind, ctx.settings.keep_models).await?;
+        saved.pruned += db.prune_stale(site, *kind, ctx.settings.keep_models).await?;
     }
     Ok(saved)
 }

@@ -17,7 +17,6 @@ use tracing::{info, instrument, warn};
 
 use crate::als;
 use crate::context::Context;
-use crate::db::ModelType;
 use crate::error::{Error, Result};
 use crate::evaluation::{self, ArticleFacts, DwellTable, EvalParams, Metrics, Reading};
 use crate::layout::RunLayout;
@@ -107,7 +106,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let facts = article_facts(&table, &articles).map_err(Error::frame(&articles_key))?;
     drop(articles);
 
-    let current = current_model(ctx, run).await?;
+    let current = current_model(ctx, run, input.preprocess.current_article_model.as_ref()).await?;
     let settings = &ctx.settings;
     let holdout = settings.quality.holdout_days;
     let evaluation = if holdout > 0.0 && holdout < f64::from(settings.days_of_data) {
@@ -252,8 +251,9 @@ fn report(ctx: &Context, out: &TrainOutput) {
     }
 }
 
-/// The site's current article model, as far as the store still holds its
-/// run's files (run prefixes expire).
+/// The site's current article model (as preprocess found it in the
+/// database), as far as the store still holds its run's files (run prefixes
+/// expire: then there is nothing to start from or compare with).
 struct CurrentModel {
     run_id: String,
     metrics: Option<Metrics>,
@@ -265,8 +265,12 @@ struct PreviousFactors {
     rows: HashMap<String, Vec<f32>>,
 }
 
-async fn current_model(ctx: &Context, run: &RunRef) -> Result<Option<CurrentModel>> {
-    let Some(model) = ctx.db.current_model(&run.site, ModelType::Article).await? else {
+async fn current_model(
+    ctx: &Context,
+    run: &RunRef,
+    model: Option<&crate::stage::CurrentModel>,
+) -> Result<Option<CurrentModel>> {
+    let Some(model) = model else {
         return Ok(None);
     };
     // a re-run of a run that was already saved must not start from itself
@@ -309,7 +313,7 @@ async fn current_model(ctx: &Context, run: &RunRef) -> Result<Option<CurrentMode
         None
     };
     Ok(Some(CurrentModel {
-        run_id: model.run_id,
+        run_id: model.run_id.clone(),
         metrics,
         factors,
     }))

@@ -28,8 +28,16 @@ impl LocalDir {
         &self.root
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        self.root.join(key)
+    /// The file of a key; a key that is not plain (`..`, `.` or empty
+    /// segments, which a file system would resolve) is refused, so no key
+    /// reaches outside the root.
+    fn path(&self, key: &ObjectKey) -> Result<PathBuf> {
+        if !key.is_plain() {
+            return Err(Error::InvalidInput(format!(
+                "object key {key:?} has an empty, '.' or '..' segment: refused by the local store"
+            )));
+        }
+        Ok(self.root.join(key.as_str()))
     }
 }
 
@@ -43,7 +51,7 @@ fn io_err(key: &str) -> impl FnOnce(std::io::Error) -> Error + '_ {
 #[async_trait]
 impl BlobStore for LocalDir {
     async fn get(&self, key: &ObjectKey) -> Result<Bytes> {
-        match tokio::fs::read(self.path(key.as_str())).await {
+        match tokio::fs::read(self.path(key)?).await {
             Ok(b) => Ok(Bytes::from(b)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound { key: key.clone() }),
             Err(e) => Err(io_err(key.as_str())(e)),
@@ -51,7 +59,7 @@ impl BlobStore for LocalDir {
     }
 
     async fn put(&self, key: &ObjectKey, body: Bytes) -> Result<()> {
-        let path = self.path(key.as_str());
+        let path = self.path(key)?;
         let k = key.as_str();
         if let Some(parent) = path.parent() {
             tokio::fs::create_dir_all(parent).await.map_err(io_err(k))?;
@@ -73,7 +81,7 @@ impl BlobStore for LocalDir {
     async fn delete_prefix(&self, prefix: &Prefix) -> Result<u64> {
         let found = self.list(prefix).await?;
         for meta in &found {
-            match tokio::fs::remove_file(self.path(meta.key.as_str())).await {
+            match tokio::fs::remove_file(self.path(&meta.key)?).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io_err(meta.key.as_str())(e)),
@@ -81,7 +89,9 @@ impl BlobStore for LocalDir {
         }
         // an object store has no empty folders: neither does its local stand-in
         for meta in &found {
-            let mut dir = self.path(meta.key.as_str());
+            let Ok(mut dir) = self.path(&meta.key) else {
+                continue;
+            };
             while dir.pop() && dir.starts_with(&self.root) && dir != self.root {
                 if std::fs::remove_dir(&dir).is_err() {
                     break;
@@ -153,6 +163,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDir::new(dir.path());
         crate::storage::conformance::run_all(&store).await;
+    }
+
+    #[tokio::test]
+    async fn keys_that_a_file_system_would_resolve_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalDir::new(dir.path().join("root"));
+        for raw in ["a/../../escape", "./a", "a//b"] {
+            let key = ObjectKey::listed_as_is(raw);
+            let err = store.put(&key, Bytes::from_static(b"x")).await.unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::InvalidInput, "{raw}: {err}");
+            assert!(store.get(&key).await.is_err());
+        }
+        assert!(!dir.path().join("escape").exists());
     }
 
     #[tokio::test]

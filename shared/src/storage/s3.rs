@@ -40,17 +40,36 @@ pub struct S3Store {
     root: String,
 }
 
-fn storage_err<E>(key: &str, op: &str, e: SdkError<E, HttpResponse>) -> Error
+/// Turns an S3 SDK error into the library's: a 403 is [`Error::AccessDenied`]
+/// naming the IAM action and the object; throttling, timeouts and 5xx are
+/// transient; anything else (no such bucket, a malformed request) is not.
+fn storage_err<E>(bucket: &str, full_key: &str, action: &'static str, e: SdkError<E, HttpResponse>) -> Error
 where
     E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
 {
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let code = e.as_service_error().and_then(ProvideErrorMetadata::code);
+    if status == Some(403) || code == Some("AccessDenied") {
+        let mut message = DisplayErrorContext(&e).to_string();
+        if action == "s3:GetObject" {
+            // S3 documents this: without s3:ListBucket a missing key is a 403, not a 404
+            message.push_str(
+                "; a key that does not exist reads as 403 unless the role may s3:ListBucket the bucket",
+            );
+        }
+        return Error::AccessDenied {
+            action,
+            resource: format!("s3://{bucket}/{full_key}"),
+            message,
+        };
+    }
     let transient = matches!(
         e,
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_)
-    ) || e.raw_response().is_some_and(|r| r.status().is_server_error());
+    ) || status.is_some_and(|s| s >= 500 || s == 429);
     Error::ObjectStore {
-        key: key.to_string(),
-        message: format!("{op}: {}", DisplayErrorContext(&e)),
+        key: format!("s3://{bucket}/{full_key}"),
+        message: format!("{action}: {}", DisplayErrorContext(&e)),
         transient,
     }
 }
@@ -113,7 +132,7 @@ impl S3Store {
         format!("{}{key}", self.root)
     }
 
-    async fn put_multipart(&self, key: &str, full: &str, body: &Bytes) -> Result<()> {
+    async fn put_multipart(&self, full: &str, body: &Bytes) -> Result<()> {
         let upload = self
             .client
             .create_multipart_upload()
@@ -121,7 +140,7 @@ impl S3Store {
             .key(full)
             .send()
             .await
-            .map_err(|e| storage_err(key, "create multipart upload", e))?;
+            .map_err(|e| storage_err(&self.bucket, full, "s3:PutObject", e))?;
         let upload_id = upload
             .upload_id()
             .ok_or_else(|| Error::Bug("multipart upload without an id".into()))?
@@ -140,7 +159,7 @@ impl S3Store {
                     .body(ByteStream::from(body.slice_ref(chunk)))
                     .send()
                     .await
-                    .map_err(|e| storage_err(key, "upload part", e))?;
+                    .map_err(|e| storage_err(&self.bucket, full, "s3:PutObject", e))?;
                 parts.push(
                     CompletedPart::builder()
                         .part_number(number)
@@ -156,7 +175,7 @@ impl S3Store {
                 .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
                 .send()
                 .await
-                .map_err(|e| storage_err(key, "complete multipart upload", e))?;
+                .map_err(|e| storage_err(&self.bucket, full, "s3:PutObject", e))?;
             Ok(())
         }
         .await;
@@ -191,7 +210,7 @@ impl BlobStore for S3Store {
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
                 return Err(Error::NotFound { key: key.clone() })
             }
-            Err(e) => return Err(storage_err(key.as_str(), "get object", e)),
+            Err(e) => return Err(storage_err(&self.bucket, &full, "s3:GetObject", e)),
         };
         let body = out.body.collect().await.map_err(|e| Error::ObjectStore {
             key: key.to_string(),
@@ -204,7 +223,7 @@ impl BlobStore for S3Store {
     async fn put(&self, key: &ObjectKey, body: Bytes) -> Result<()> {
         let full = self.full(key.as_str());
         if body.len() >= MULTIPART_THRESHOLD {
-            return self.put_multipart(key.as_str(), &full, &body).await;
+            return self.put_multipart(&full, &body).await;
         }
         self.client
             .put_object()
@@ -213,7 +232,7 @@ impl BlobStore for S3Store {
             .body(ByteStream::from(body))
             .send()
             .await
-            .map_err(|e| storage_err(key.as_str(), "put object", e))?;
+            .map_err(|e| storage_err(&self.bucket, &full, "s3:PutObject", e))?;
         Ok(())
     }
 
@@ -228,13 +247,14 @@ impl BlobStore for S3Store {
             .send();
         let mut out = Vec::new();
         while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| storage_err(prefix.as_str(), "list objects", e))?;
+            let page = page.map_err(|e| storage_err(&self.bucket, &full, "s3:ListBucket", e))?;
             for obj in page.contents() {
                 let Some(k) = obj.key().and_then(|k| k.strip_prefix(&self.root)) else {
                     continue;
                 };
                 out.push(ObjectMeta {
-                    key: ObjectKey::from_listing(k)?,
+                    // kept as listed: a key with a `.` segment is a real S3 object
+                    key: ObjectKey::listed_as_is(k),
                     size: obj.size().and_then(|s| u64::try_from(s).ok()).unwrap_or(0),
                     etag: obj.e_tag().unwrap_or_default().trim_matches('"').to_string(),
                 });
@@ -264,10 +284,18 @@ impl BlobStore for S3Store {
                 .delete(delete)
                 .send()
                 .await
-                .map_err(|e| storage_err(prefix.as_str(), "delete objects", e))?;
+                .map_err(|e| storage_err(&self.bucket, &self.full(prefix.as_str()), "s3:DeleteObject", e))?;
             if let Some(err) = out.errors().first() {
+                let resource = format!("s3://{}/{}", self.bucket, err.key().unwrap_or_default());
+                if err.code() == Some("AccessDenied") {
+                    return Err(Error::AccessDenied {
+                        action: "s3:DeleteObject",
+                        resource,
+                        message: err.message().unwrap_or("denied").to_string(),
+                    });
+                }
                 return Err(Error::ObjectStore {
-                    key: err.key().unwrap_or_default().to_string(),
+                    key: resource,
                     message: format!("delete objects: {}", err.message().unwrap_or("failed")),
                     transient: false,
                 });
