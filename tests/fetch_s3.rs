@@ -221,9 +221,9 @@ async fn the_hour_still_filling_is_parsed_but_not_cached() {
     let out = fetch_at(&ctx, "mid", mid_hour).await;
     // 72 complete hours plus the one still filling
     assert_eq!(out.counts.hours_parsed, 73);
-    let filling = layout::HourFiles::cached("example", t()).unwrap();
+    let filling = layout::hour_manifest("example", t()).unwrap();
     assert!(matches!(
-        ctx.store.get(&filling.manifest()).await,
+        ctx.store.get(&filling).await,
         Err(article_rec::Error::NotFound { .. })
     ));
     let again = fetch_at(&ctx, "mid2", mid_hour).await;

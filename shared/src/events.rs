@@ -72,8 +72,21 @@ impl Interned {
     }
 }
 
-/// Bytes read from an object at a time; a longer line grows the buffer.
+/// Bytes read from an object at a time; a longer line grows the buffer, up
+/// to [`MAX_LINE_BYTES`].
 const CHUNK: usize = 256 * 1024;
+
+/// The longest line read as an event. An enriched event travels through one
+/// Kinesis record (at most 1 MiB) on its way to S3, so a longer line is not
+/// an event: it is quarantined (its first bytes kept) and read past without
+/// holding it, so a newline-free object of any size costs at most this much.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+fn too_long() -> String {
+    format!(
+        "line longer than {MAX_LINE_BYTES} bytes (an enriched event is at most 1 MiB): skipped to its end"
+    )
+}
 
 /// Accumulates the events of the objects of one hour partition.
 #[derive(Debug)]
@@ -117,9 +130,19 @@ impl EventBatch {
         });
     }
 
+    /// An object that could not be read at all (refused, vanished, or with
+    /// a key no store resolves the same way): one bad row for the whole
+    /// object, with the reason, so the hour goes on and is still cached.
+    pub fn add_unreadable(&mut self, key: &ObjectKey, reason: &str) {
+        self.counts.objects += 1;
+        self.counts.lines += 1;
+        self.bad(key, 0, format!("object not read: {reason}"), b"");
+    }
+
     /// Reads one object: gzip (one or more members) when it starts with the gzip
     /// magic bytes, plain text otherwise. Gzip is inflated in chunks, so memory
-    /// holds one chunk of text, not the object.
+    /// holds one chunk of text (or one line, up to [`MAX_LINE_BYTES`]), not
+    /// the object.
     pub fn add_object(&mut self, key: &ObjectKey, bytes: &[u8]) {
         self.counts.objects += 1;
         let mut n = 0u64;
@@ -130,20 +153,46 @@ impl EventBatch {
         let mut reader = MultiGzDecoder::new(bytes);
         let mut buf = vec![0u8; CHUNK];
         let mut filled = 0;
+        // inside a line over the cap, already quarantined: drop bytes to its newline
+        let mut skipping = false;
         loop {
             if filled == buf.len() {
-                buf.resize(buf.len() * 2, 0); // a line longer than the buffer
+                if buf.len() < MAX_LINE_BYTES {
+                    buf.resize((buf.len() * 2).min(MAX_LINE_BYTES), 0); // a line longer than the buffer
+                } else {
+                    n += 1;
+                    self.counts.lines += 1;
+                    self.bad(key, n, too_long(), &buf[..RAW_LIMIT]);
+                    filled = 0;
+                    skipping = true;
+                }
             }
             match reader.read(&mut buf[filled..]) {
                 Ok(0) => {
-                    // the object's last line, without its newline
-                    self.add_lines(key, &buf[..filled], &mut n);
+                    if !skipping {
+                        // the object's last line, without its newline
+                        self.add_lines(key, &buf[..filled], &mut n);
+                    }
                     break;
                 }
                 Ok(read) => {
                     // only the new bytes can end a line; the kept rest has no newline
-                    let kept = filled;
+                    let mut kept = filled;
                     filled += read;
+                    if skipping {
+                        match memchr::memchr(b'\n', &buf[kept..filled]) {
+                            Some(end) => {
+                                buf.copy_within(kept + end + 1..filled, 0);
+                                filled -= kept + end + 1;
+                                kept = 0;
+                                skipping = false;
+                            }
+                            None => {
+                                filled = 0;
+                                continue;
+                            }
+                        }
+                    }
                     let done = match memchr::memrchr(b'\n', &buf[kept..filled]) {
                         Some(last) => {
                             self.add_lines(key, &buf[..=kept + last], &mut n);
@@ -187,6 +236,10 @@ impl EventBatch {
 
     fn add_line(&mut self, key: &ObjectKey, n: u64, line: &crate::snowplow::SnowplowLine<'_>) {
         self.counts.lines += 1;
+        if line.bytes.len() > MAX_LINE_BYTES {
+            self.bad(key, n, too_long(), line.bytes);
+            return;
+        }
         match parse(line, &self.app_id) {
             Err(reason) => self.bad(key, n, reason.to_string(), line.bytes),
             Ok(Parsed::Skip(skip)) => match skip {
@@ -359,6 +412,53 @@ mod tests {
             assert_eq!(ids.len(), lines);
             assert!(ids.iter().any(|id| id.is_some_and(|id| id >> 32 == last)));
         }
+    }
+
+    /// A line over the cap is one bad row, read past to its newline; the
+    /// lines around it are events, gzipped or not.
+    #[test]
+    fn a_line_over_the_cap_is_one_bad_row_and_the_rest_goes_on() {
+        let l = line();
+        let mut text = format!("{l}\n");
+        text.push_str(&"y".repeat(MAX_LINE_BYTES + 3 * CHUNK + 17));
+        text.push('\n');
+        text.push_str(&l.replace("e0a3b7a2", "e0a3b7a3"));
+        text.push('\n');
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes()).unwrap();
+        let gz = gz.finish().unwrap();
+        for body in [text.as_bytes(), &gz[..]] {
+            let mut batch = EventBatch::new("site");
+            batch.add_object(&key("a/long"), body);
+            let c = &batch.counts;
+            assert_eq!((c.lines, c.events, c.bad), (3, 2, 1), "{c:?}");
+            assert_eq!(batch.bad_rows[0].line, 2);
+            assert!(batch.bad_rows[0]
+                .reason
+                .starts_with("line longer than 1048576 bytes"));
+            assert_eq!(batch.bad_rows[0].raw.len(), RAW_LIMIT);
+            assert_eq!(c.lines, c.accounted());
+        }
+        // the long line last, without its newline
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(format!("{l}\n").as_bytes()).unwrap();
+        gz.write_all(&vec![b'z'; 2 * MAX_LINE_BYTES]).unwrap();
+        let mut batch = EventBatch::new("site");
+        batch.add_object(&key("a/tail"), &gz.finish().unwrap());
+        assert_eq!(
+            (batch.counts.lines, batch.counts.events, batch.counts.bad),
+            (2, 1, 1)
+        );
+    }
+
+    #[test]
+    fn an_unreadable_object_is_one_bad_row() {
+        let mut batch = EventBatch::new("site");
+        batch.add_unreadable(&key("a/x.gz"), "access denied");
+        let c = &batch.counts;
+        assert_eq!((c.objects, c.lines, c.bad), (1, 1, 1));
+        assert_eq!(batch.bad_rows[0].reason, "object not read: access denied");
+        assert_eq!(c.lines, c.accounted());
     }
 
     #[test]

@@ -5,8 +5,9 @@
 //! ```text
 //! <input prefix>/YYYY/MM/DD/HH/<part>          Snowplow S3 loader hour partitions (input)
 //! catalog/<site>/articles.jsonl                static article catalogue (optional)
-//! cache/<site>/hours/YYYY/MM/DD/HH/            fetch: one parsed, complete hour
-//!     events.parquet, bad_rows.jsonl, manifest.json
+//! cache/<site>/hours/YYYY/MM/DD/HH/manifest.json  fetch: a parsed, complete hour
+//! cache/<site>/hours/YYYY/MM/DD/HH/v-<digest>/   its files, one folder per listing
+//!     events.parquet, bad_rows.jsonl
 //! runs/<site>/<run id>/hours/YYYY/MM/DD/HH/    fetch: an hour still filling (not cached)
 //! runs/<site>/<run id>/events.parquet          fetch
 //! runs/<site>/<run id>/bad_rows.jsonl          fetch: quarantined lines with reasons
@@ -174,14 +175,19 @@ fn hour_path(hour: DateTime<Utc>) -> String {
 }
 
 impl HourFiles {
-    /// The cache of a complete hour, shared by every run of the site.
+    /// The files of a complete hour, parsed from the objects that `version`
+    /// names (a digest of the manifest's listing): each parse of an hour
+    /// writes files of its own, and the hour's manifest says which are
+    /// current, so runs that overlap never mix one listing's manifest with
+    /// another's events.
     ///
     /// # Errors
-    /// `InvalidInput` for an unsafe site name.
-    pub fn cached(site: &str, hour: DateTime<Utc>) -> Result<HourFiles> {
+    /// `InvalidInput` for an unsafe site name or version.
+    pub fn cached(site: &str, hour: DateTime<Utc>, version: &str) -> Result<HourFiles> {
         check_site(site)?;
+        check_segment("cache version", version, 64)?;
         Ok(HourFiles {
-            prefix: format!("cache/{site}/hours/{}", hour_path(hour)),
+            prefix: format!("cache/{site}/hours/{}v-{version}/", hour_path(hour)),
         })
     }
 
@@ -198,10 +204,19 @@ impl HourFiles {
     pub fn bad_rows(&self) -> ObjectKey {
         ObjectKey::new(format!("{}bad_rows.jsonl", self.prefix))
     }
-    /// What the cached hour was parsed from (objects and ETags) and its counts.
-    pub fn manifest(&self) -> ObjectKey {
-        ObjectKey::new(format!("{}manifest.json", self.prefix))
-    }
+}
+
+/// What a cached hour was parsed from (objects and ETags), its counts and
+/// which version of its files holds them.
+///
+/// # Errors
+/// `InvalidInput` for an unsafe site name.
+pub fn hour_manifest(site: &str, hour: DateTime<Utc>) -> Result<ObjectKey> {
+    check_site(site)?;
+    Ok(ObjectKey::new(format!(
+        "cache/{site}/hours/{}manifest.json",
+        hour_path(hour)
+    )))
 }
 
 /// The longest site name: a schedule names each site's execution
@@ -353,8 +368,15 @@ mod tests {
             "runs/wcp/r1/hours/2026/01/02/03/events.parquet"
         );
         assert_eq!(
-            HourFiles::cached("wcp", hour).unwrap().manifest().as_str(),
+            hour_manifest("wcp", hour).unwrap().as_str(),
             "cache/wcp/hours/2026/01/02/03/manifest.json"
+        );
+        assert_eq!(
+            HourFiles::cached("wcp", hour, "0123abcd")
+                .unwrap()
+                .events()
+                .as_str(),
+            "cache/wcp/hours/2026/01/02/03/v-0123abcd/events.parquet"
         );
     }
 
@@ -392,7 +414,8 @@ mod tests {
         let err = check_site(&"s".repeat(44)).unwrap_err().to_string();
         assert!(err.contains("1 to 43"), "{err}");
         assert!(check_site("cache").is_err());
-        assert!(HourFiles::cached("../x", "2026-01-02T03:00:00Z".parse().unwrap()).is_err());
+        assert!(HourFiles::cached("../x", "2026-01-02T03:00:00Z".parse().unwrap(), "1").is_err());
+        assert!(HourFiles::cached("x", "2026-01-02T03:00:00Z".parse().unwrap(), "../1").is_err());
         assert!(catalog("a/b").is_err());
     }
 
