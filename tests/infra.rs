@@ -1,9 +1,14 @@
 //! Wiring between the function crates, sample events, the state machine and the
 //! SAM template.
 
+mod support;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use article_rec::stage::{DefaultsInput, FetchRequest, PreprocessInput, SaveInput, Stage, TrainInput};
+use serde_json::Value;
+use support::template::{Deployment, Template};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -128,6 +133,12 @@ fn state_machine_retries_only_transient_errors_and_catches_everything() {
     functions.dedup();
     assert_eq!(functions.len(), 5, "{functions:?}");
     for (name, s) in tasks {
+        for r in s["Retry"].as_array().unwrap() {
+            assert_eq!(
+                r["JitterStrategy"], "FULL",
+                "{name}: retries without jitter move in lockstep"
+            );
+        }
         let retried: Vec<&str> = s["Retry"]
             .as_array()
             .unwrap()
@@ -239,4 +250,233 @@ fn the_schedule_serves_every_site_and_the_hours_fan_out_by_plan() {
     // the Distributed Map needs the machine's right to start its own children
     assert!(template.contains(":stateMachine:${AWS::StackName}-pipeline\""));
     assert!(template.contains("Name: !Sub \"${AWS::StackName}-pipeline\""));
+}
+
+fn deployment() -> Deployment {
+    Deployment {
+        stack: "article-rec".into(),
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+        parameters: [
+            ("SnowplowBucket", "snowplow-enriched"),
+            ("DatabaseSubnetIds", "subnet-1"),
+            ("DatabaseSecurityGroupIds", "sg-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        names: BTreeMap::from([("DataBucket".to_string(), "article-rec-data".to_string())]),
+    }
+}
+
+/// Actions a statement allows on a resource (exact ARN or `prefix*`).
+fn allows(statements: &[Value], action: &str, resource: &str) -> Vec<Value> {
+    statements
+        .iter()
+        .filter(|st| st["Effect"] == "Allow")
+        .filter(|st| {
+            let actions: Vec<&str> = match &st["Action"] {
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                Value::String(s) => vec![s.as_str()],
+                _ => vec![],
+            };
+            actions.contains(&action)
+        })
+        .filter(|st| {
+            let res: Vec<&str> = match &st["Resource"] {
+                Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                Value::String(s) => vec![s.as_str()],
+                _ => vec![],
+            };
+            res.iter().any(|r| match r.strip_suffix('*') {
+                Some(p) => resource.starts_with(p),
+                None => *r == resource,
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// The template and the code agree on what each function opens: only the
+/// stages that use the database get its SSM parameter, may read it and run
+/// in its VPC; only fetch gets the Snowplow bucket.
+#[test]
+fn each_function_gets_exactly_the_adapters_its_stage_opens() {
+    let t = Template::load();
+    let d = deployment();
+    for stage in Stage::ALL {
+        let f = t.function_for(stage.name());
+        let env = t.environment(&f, &d);
+        let statements = t.statements(&f, &d);
+        let props = &t.resource(&f)["Properties"];
+        let needs = stage.adapters();
+        let param = d.arn("ssm", "parameter/article-rec/dev/database-url");
+        assert_eq!(
+            env.contains_key("DATABASE_URL_PARAMETER"),
+            needs.database,
+            "{f}: {env:?}"
+        );
+        assert_eq!(props.get("VpcConfig").is_some(), needs.database, "{f}: VpcConfig");
+        assert_eq!(
+            !allows(&statements, "ssm:GetParameter", &param).is_empty(),
+            needs.database,
+            "{f}: ssm:GetParameter on the parameter DATABASE_URL_PARAMETER names"
+        );
+        if needs.database {
+            assert_eq!(env["DATABASE_URL_PARAMETER"], "/article-rec/dev/database-url");
+        }
+        assert_eq!(env.contains_key("INPUT_URL"), needs.input, "{f}");
+        assert_eq!(
+            !allows(
+                &statements,
+                "s3:GetObject",
+                "arn:aws:s3:::snowplow-enriched/enriched/good/x.gz"
+            )
+            .is_empty(),
+            needs.input,
+            "{f}: the Snowplow bucket"
+        );
+        // nothing in any function's environment points at a local directory
+        assert!(
+            !env.contains_key("LOCAL_DIR") && !env.contains_key("DATABASE_URL"),
+            "{f}: {env:?}"
+        );
+        assert!(env["STORE_URL"].starts_with("s3://"), "{f}");
+    }
+}
+
+/// S3 answers 403, not 404, for a key that does not exist unless the caller
+/// may `s3:ListBucket` the bucket (documented for GetObject; moto always
+/// answers 404, so this pins it): every function that reads a bucket by key
+/// may list it, so a missing object reads as missing, not as denied.
+#[test]
+fn every_function_may_list_each_bucket_it_reads_by_key() {
+    let t = Template::load();
+    let d = deployment();
+    for f in t.functions() {
+        let statements = t.statements(&f, &d);
+        for st in &statements {
+            if st["Action"]
+                .as_array()
+                .is_some_and(|a| a.iter().any(|x| x == "s3:GetObject"))
+            {
+                let res = st["Resource"].as_str().unwrap();
+                let bucket = res.trim_start_matches("arn:aws:s3:::").split('/').next().unwrap();
+                let arn = format!("arn:aws:s3:::{bucket}");
+                assert!(
+                    !allows(&statements, "s3:ListBucket", &arn).is_empty(),
+                    "{f} reads {res} but may not list {arn}: a missing key would be a 403"
+                );
+            }
+        }
+    }
+}
+
+/// The conditions moto does not evaluate (it denies every conditioned
+/// statement in its IAM mode, so the Lambda test drops them) are pinned
+/// here against the environment the code runs with.
+#[test]
+fn policy_conditions_match_what_the_code_does() {
+    let t = Template::load();
+    let d = deployment();
+    for f in t.functions() {
+        let env = t.environment(&f, &d);
+        let statements = t.statements(&f, &d);
+        let metrics = allows(&statements, "cloudwatch:PutMetricData", "*");
+        assert_eq!(metrics.len(), 1, "{f}");
+        assert_eq!(
+            metrics[0]["Condition"]["StringEquals"]["cloudwatch:namespace"],
+            env["METRICS_NAMESPACE"].as_str(),
+            "{f}: metrics may go only to the namespace the code writes to"
+        );
+        for st in &statements {
+            assert!(
+                st["Resource"] != "*" || st.get("Condition").is_some(),
+                "{f}: an unconditioned Resource \"*\": {st}"
+            );
+        }
+    }
+    let fetch = t.function_for("fetch");
+    let env = t.environment(&fetch, &d);
+    let list = allows(
+        &t.statements(&fetch, &d),
+        "s3:ListBucket",
+        "arn:aws:s3:::snowplow-enriched",
+    );
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        list[0]["Condition"]["StringLike"]["s3:prefix"],
+        format!("{}/*", env["INPUT_PREFIX"]).as_str(),
+        "fetch lists the loader's bucket only under its hour partitions"
+    );
+    // and every listing fetch makes is under that prefix
+    let input = article_rec::layout::InputLayout::new(&env["INPUT_PREFIX"]).unwrap();
+    let hour = input.hour("2026-01-02T03:00:00Z".parse().unwrap());
+    assert!(hour
+        .prefix
+        .as_str()
+        .starts_with(&format!("{}/", env["INPUT_PREFIX"])));
+}
+
+#[test]
+fn the_data_bucket_refuses_plain_http_and_drops_abandoned_uploads() {
+    let t = Template::load();
+    let policy = &t.resource("DataBucketPolicy")["Properties"];
+    assert_eq!(policy["Bucket"], serde_json::json!({"Ref": "DataBucket"}));
+    let deny = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(deny["Effect"], "Deny");
+    assert_eq!(deny["Condition"]["Bool"]["aws:SecureTransport"], "false");
+    let rules = t.resource("DataBucket")["Properties"]["LifecycleConfiguration"]["Rules"]
+        .as_array()
+        .unwrap();
+    assert!(rules.iter().any(|r| r.get("Prefix").is_none()
+        && r["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"]
+            .as_u64()
+            .is_some()));
+}
+
+/// Every Task and every state that runs Tasks catches every error into the
+/// failure path (Tasks inside a Map or Parallel are caught by it): removing
+/// any Catch fails this test.
+#[test]
+fn every_task_and_container_catches_everything() {
+    let pipeline: Value = serde_json::from_str(&read("statemachine/pipeline.asl.json")).unwrap();
+    let mut checked = 0;
+    for (name, s) in pipeline["States"].as_object().unwrap() {
+        if !matches!(s["Type"].as_str(), Some("Task" | "Map" | "Parallel")) || name == "NotifyFailure" {
+            continue;
+        }
+        let c = &s["Catch"];
+        assert_eq!(
+            c[0]["ErrorEquals"],
+            serde_json::json!(["States.ALL"]),
+            "{name} catches nothing"
+        );
+        assert_eq!(c[0]["Next"], "NotifyFailure", "{name}");
+        checked += 1;
+    }
+    assert_eq!(
+        checked, 6,
+        "FetchPlan, FetchHours, Fetch, Preprocess, Model and Save"
+    );
+    let schedule: Value = serde_json::from_str(&read("statemachine/schedule.asl.json")).unwrap();
+    let run = &schedule["States"]["Sites"]["ItemProcessor"]["States"]["RunSite"];
+    assert_eq!(run["Catch"][0]["ErrorEquals"], serde_json::json!(["States.ALL"]));
+    // a site that failed or did not start fails the schedule at its end, so its alarm fires
+    assert_eq!(schedule["States"]["Sites"]["Next"], "AnyFailed");
+    assert_eq!(schedule["States"]["SitesFailed"]["Type"], "Fail");
+    assert_eq!(
+        Template::load().resource("FailedSchedulesAlarm")["Properties"]["Dimensions"][0]["Value"],
+        serde_json::json!({"Ref": "ScheduleStateMachine"})
+    );
+    // the hours' child executions may run as long as fetch's timeout
+    let t = Template::load();
+    let fetch_timeout = t.resource(&t.function_for("fetch"))["Properties"]["Timeout"]
+        .as_u64()
+        .unwrap();
+    let config = &pipeline["States"]["FetchHours"]["ItemProcessor"]["ProcessorConfig"];
+    assert!(
+        config["ExecutionType"] == "STANDARD" || fetch_timeout <= 300,
+        "EXPRESS children stop after 5 minutes; fetch may take {fetch_timeout} s"
+    );
 }

@@ -1,225 +1,49 @@
-//! The five Lambda functions as AWS runs them: each built binary talks to a
-//! Lambda runtime API (served here on 127.0.0.1, the protocol of
-//! `/2018-06-01/runtime/invocation/...`), and the state machine's definition
-//! sequences them, as Step Functions would. Around them: moto (S3 for data
-//! and Snowplow input, SSM for the database URL, CloudWatch for metrics) and
-//! PostgreSQL in a schema of this test's own.
+//! The five Lambda functions as a deployed stack runs them, with nothing the
+//! stack would not give them:
+//! - each built binary runs from a read-only task root as an unprivileged
+//!   user (only `/tmp` is writable, as on Lambda), with exactly the
+//!   environment `template.yaml` gives its function (Globals and its own
+//!   variables, intrinsics filled in as the stack would) plus the variables
+//!   the Lambda service sets; the one stand-in is `AWS_ENDPOINT_URL`, which
+//!   sends the SDK to moto instead of AWS;
+//! - moto checks every AWS call against IAM, each function calling with the
+//!   credentials of a role made from the template's own statements (see
+//!   `support::moto_iam` for the three things moto cannot check and where
+//!   tests/infra.rs pins them);
+//! - the state machines' definitions sequence the invocations, as Step
+//!   Functions would; PostgreSQL holds the database, in a schema of its own.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-#![allow(clippy::disallowed_methods)] // the test builds the functions' environment itself
+#![allow(clippy::disallowed_methods)] // the test reads its own switches
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+mod support;
 
-use article_rec::db::ModelType;
-use article_rec::error::{Error, Result};
+use std::collections::{BTreeMap, HashMap};
+
+use article_rec::db::{ModelType, RecDb as _};
 use article_rec::generate::{self, Spec};
 use article_rec::layout::InputLayout;
 use article_rec::runner::{run_pipeline_with, run_schedule_with, Invoke};
 use article_rec::stage::{RunRef, SaveOutput, Stage};
+use article_rec::storage::s3::S3Store;
+use article_rec::storage::BlobStore;
 use article_rec::testing::MotoServer;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot};
+use support::lambda::{self, Function, Functions};
+use support::moto_iam::{self, Credentials};
+use support::template::{Deployment, Template};
 
 const AS_OF: &str = "2026-11-01T06:00:00Z";
 const SITE: &str = "example";
 const OTHER: &str = "other";
 const OTHER_APP: &str = "other-web";
+const DAYS: u32 = 5;
+/// Never logged by any function, though it is in the database URL twice.
+const DB_SECRET: &str = "url-secret-pw";
+const QUERY_SECRET: &str = "query-secret-pw";
 
-type Outcome = std::result::Result<Value, (String, String)>;
-
-/// One function's runtime API: hands out events one at a time, collects answers.
-#[derive(Clone)]
-struct Runtime {
-    events: Arc<tokio::sync::Mutex<mpsc::Receiver<(String, Value)>>>,
-    waiting: Arc<Mutex<HashMap<String, oneshot::Sender<Outcome>>>>,
-    init_error: Arc<Mutex<Option<String>>>,
-}
-
-async fn next(State(rt): State<Runtime>) -> (HeaderMap, Json<Value>) {
-    let (id, event) = rt.events.lock().await.recv().await.expect("test ended");
-    let mut h = HeaderMap::new();
-    h.insert(
-        "lambda-runtime-aws-request-id",
-        HeaderValue::from_str(&id).unwrap(),
-    );
-    let deadline = chrono::Utc::now().timestamp_millis() + 900_000;
-    h.insert(
-        "lambda-runtime-deadline-ms",
-        HeaderValue::from_str(&deadline.to_string()).unwrap(),
-    );
-    h.insert(
-        "lambda-runtime-invoked-function-arn",
-        HeaderValue::from_static("arn:aws:lambda:us-east-1:123456789012:function:article-rec"),
-    );
-    h.insert(
-        "lambda-runtime-trace-id",
-        HeaderValue::from_static("Root=1-00000000-000000000000000000000000"),
-    );
-    (h, Json(event))
-}
-
-// bodies are read as bytes: the runtime client's content types vary
-async fn response(State(rt): State<Runtime>, Path(id): Path<String>, body: axum::body::Bytes) {
-    if let Some(tx) = rt.waiting.lock().unwrap().remove(&id) {
-        let _ = tx.send(Ok(serde_json::from_slice(&body).unwrap_or(Value::Null)));
-    }
-}
-
-async fn error(State(rt): State<Runtime>, Path(id): Path<String>, body: axum::body::Bytes) {
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if let Some(tx) = rt.waiting.lock().unwrap().remove(&id) {
-        let t = body["errorType"].as_str().unwrap_or("?").to_string();
-        let m = body["errorMessage"].as_str().unwrap_or("?").to_string();
-        let _ = tx.send(Err((t, m)));
-    }
-}
-
-async fn init_error(State(rt): State<Runtime>, body: String) {
-    *rt.init_error.lock().unwrap() = Some(body);
-}
-
-/// A running function: its process and the sending side of its runtime API.
-struct Function {
-    child: Mutex<Child>,
-    log: PathBuf,
-    events: mpsc::Sender<(String, Value)>,
-    runtime: Runtime,
-}
-
-impl Drop for Function {
-    fn drop(&mut self) {
-        let child = self.child.get_mut().unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-struct Functions {
-    by_stage: HashMap<Stage, Function>,
-    ids: AtomicU64,
-}
-
-#[async_trait::async_trait]
-impl Invoke for Functions {
-    async fn invoke(&self, stage: Stage, event: Value) -> Result<Value> {
-        let f = &self.by_stage[&stage];
-        let id = format!("req-{}", self.ids.fetch_add(1, Ordering::SeqCst));
-        let (tx, rx) = oneshot::channel();
-        f.runtime.waiting.lock().unwrap().insert(id.clone(), tx);
-        f.events.send((id, event)).await.unwrap();
-        let mut rx = rx;
-        let outcome = loop {
-            tokio::select! {
-                got = &mut rx => break got.ok(),
-                () = tokio::time::sleep(Duration::from_millis(500)) => {
-                    if let Some(status) = f.child.lock().unwrap().try_wait().unwrap() {
-                        panic!("{} exited ({status}); its log:\n{}", stage.name(), f.log_tail());
-                    }
-                }
-            }
-        };
-        match outcome {
-            Some(Ok(v)) => Ok(v),
-            Some(Err((error_type, message))) => Err(Error::Remote { error_type, message }),
-            None => panic!("{} dropped the invocation; log:\n{}", stage.name(), f.log_tail()),
-        }
-    }
-}
-
-impl Function {
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-}
-
-/// The functions' binaries: the bootstraps `cargo lambda build` wrote when
-/// `LAMBDA_FUNCTIONS_DIR` names its output directory (CI builds them once, as
-/// deployed), else built here into this test's target directory.
-fn function_binaries() -> HashMap<Stage, PathBuf> {
-    if let Some(dir) = std::env::var_os("LAMBDA_FUNCTIONS_DIR") {
-        let dir = PathBuf::from(dir);
-        return Stage::ALL
-            .into_iter()
-            .map(|s| (s, dir.join(s.name()).join("bootstrap")))
-            .collect();
-    }
-    let exe = std::env::current_exe().unwrap();
-    // target/debug (or target/<triple>/debug): the nested build inherits this
-    // build's environment, so its binaries land beside this test's
-    let profile_dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .args(["build", "--locked"])
-        .args(Stage::ALL.iter().flat_map(|s| ["-p", s.name()]))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo build of the functions");
-    assert!(status.success(), "building the functions failed");
-    Stage::ALL
-        .into_iter()
-        .map(|s| (s, profile_dir.join(s.name())))
-        .collect()
-}
-
-async fn start(
-    stage: Stage,
-    bin: &std::path::Path,
-    env: &[(String, String)],
-    logs: &std::path::Path,
-) -> Function {
-    let log = logs.join(format!("{}.log", stage.name()));
-    let (tx, rx) = mpsc::channel(1);
-    let runtime = Runtime {
-        events: Arc::new(tokio::sync::Mutex::new(rx)),
-        waiting: Arc::default(),
-        init_error: Arc::default(),
-    };
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(runtime.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    let child = Command::new(bin)
-        .env_clear()
-        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env(
-            "AWS_LAMBDA_FUNCTION_NAME",
-            format!("article-rec-{}", stage.name()),
-        )
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env(
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/article-rec-{}", stage.name()),
-        )
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "test")
-        .env("RUST_LOG", "info")
-        // Lambda functions log to stdout
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("start {}: {e}", stage.name()));
-    Function {
-        child: Mutex::new(child),
-        log,
-        events: tx,
-        runtime,
-    }
+fn as_of() -> DateTime<Utc> {
+    AS_OF.parse().unwrap()
 }
 
 /// A schema of this test's own, dropped at the end.
@@ -234,17 +58,29 @@ impl Schema {
         let pool = sqlx::PgPool::connect(&article_rec::settings::test_database_url())
             .await
             .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP SCHEMA IF EXISTS {name} CASCADE"
-        )))
-        .execute(&pool)
-        .await
-        .unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {name}")))
-            .execute(&pool)
-            .await
-            .unwrap();
+        for sql in [
+            format!("DROP SCHEMA IF EXISTS {name} CASCADE"),
+            format!("CREATE SCHEMA {name}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
         Schema { pool, name }
+    }
+
+    /// The URL the SSM parameter holds: with a password in the user info
+    /// and in the query (trust authentication ignores both), so the test
+    /// can check neither reaches a log.
+    fn secret_url(&self) -> String {
+        let base = article_rec::settings::test_database_url();
+        let base = base.replacen("://postgres@", &format!("://postgres:{DB_SECRET}@"), 1);
+        let sep = if base.contains('?') { '&' } else { '?' };
+        format!(
+            "{base}{sep}options=-csearch_path%3D{}&password={QUERY_SECRET}",
+            self.name
+        )
     }
 
     fn url(&self) -> String {
@@ -261,144 +97,358 @@ impl Schema {
     }
 }
 
-async fn aws_config(moto: &MotoServer) -> aws_config::SdkConfig {
-    let creds = aws_sdk_ssm::config::Credentials::new("testing", "testing", None, None, "moto");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(&moto.endpoint)
-        .credentials_provider(creds)
-        .load()
-        .await
+fn deployment() -> Deployment {
+    Deployment {
+        stack: "article-rec".into(),
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+        parameters: [
+            ("Sites", "example,other"),
+            ("SiteSettings", r#"{"other": {"app_id": "other-web"}}"#),
+            ("SnowplowBucket", "snowplow-enriched"),
+            ("DatabaseUrlParam", "/article-rec/test/database-url"),
+            ("DatabaseSubnetIds", "subnet-0123"),
+            ("DatabaseSecurityGroupIds", "sg-0123"),
+            ("DaysOfData", "5"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        names: BTreeMap::from([("DataBucket".to_string(), "article-rec-data".to_string())]),
+    }
+}
+
+/// What each function runs with: the template's environment, the Lambda
+/// service's variables, its role's credentials and the endpoint stand-in.
+struct Deployed {
+    functions: Functions,
+    credentials: HashMap<Stage, Credentials>,
+    admin: Credentials,
+    template_env: HashMap<Stage, BTreeMap<String, String>>,
+    _roots: tempfile::TempDir,
+    _logs: tempfile::TempDir,
+}
+
+async fn deploy(moto: &MotoServer, t: &Template, d: &Deployment) -> Deployed {
+    let bins = lambda::binaries();
+    let mut roles = BTreeMap::new();
+    for stage in Stage::ALL {
+        let f = t.function_for(stage.name());
+        roles.insert(f.clone(), moto_iam::for_moto(&t.statements(&f, d)));
+    }
+    let iam = moto_iam::enforce(&moto.endpoint, &roles);
+    let roots = tempfile::tempdir().unwrap();
+    let logs = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(logs.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let mut started = Vec::new();
+    let mut credentials = HashMap::new();
+    let mut template_env = HashMap::new();
+    for stage in Stage::ALL {
+        let f = t.function_for(stage.name());
+        let props = &t.resource(&f)["Properties"];
+        let root = lambda::task_root(roots.path(), stage, &bins[&stage]);
+        let from_template = t.environment(&f, d);
+        let mut env = lambda::lambda_environment(
+            &format!("{}-{f}", d.stack),
+            props["MemorySize"].as_u64().unwrap(),
+            &d.region,
+            &root,
+        );
+        let creds = iam.roles[&f].clone();
+        env.insert("AWS_ACCESS_KEY_ID".into(), creds.access_key_id.clone());
+        env.insert("AWS_SECRET_ACCESS_KEY".into(), creds.secret_access_key.clone());
+        env.insert("AWS_SESSION_TOKEN".into(), creds.session_token.clone().unwrap());
+        // the one stand-in: the SDK's own endpoint variable, pointing at moto
+        env.insert("AWS_ENDPOINT_URL".into(), moto.endpoint.clone());
+        for (k, v) in &from_template {
+            assert!(env.insert(k.clone(), v.clone()).is_none(), "{f}: {k} set twice");
+        }
+        credentials.insert(stage, creds);
+        template_env.insert(stage, from_template);
+        started.push(lambda::start(stage, &root, env, logs.path()).await);
+    }
+    Deployed {
+        functions: Functions::new(started),
+        credentials,
+        admin: iam.admin,
+        template_env,
+        _roots: roots,
+        _logs: logs,
+    }
+}
+
+fn function(d: &Deployed, stage: Stage) -> &Function {
+    &d.functions.by_stage[&stage]
+}
+
+/// A role may do only what the template grants it: try what it does not.
+async fn denied(endpoint: &str, creds: &Credentials, what: &str, bucket: &str, key: &str, put: bool) {
+    let s3 = moto_iam::s3(endpoint, creds).await;
+    let result = if put {
+        s3.put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(aws_sdk_s3::primitives::ByteStream::from_static(b"x"))
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| e.into_service_error().to_string())
+    } else {
+        s3.get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .map(drop)
+            .map_err(|e| e.into_service_error().to_string())
+    };
+    let err = result.expect_err(what);
+    assert!(
+        err.contains("AccessDenied") || err.contains("Access Denied"),
+        "{what}: {err}"
+    );
+}
+
+async fn recs_of(schema: &Schema, model: i64) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+        "SELECT count(*) FROM {}.recommendation WHERE model_id = $1",
+        schema.name
+    )))
+    .bind(model)
+    .fetch_one(&schema.pool)
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
-    let bins = function_binaries();
+async fn the_deployed_functions_run_with_the_templates_environment_and_permissions() {
+    let t = Template::load();
+    let d = deployment();
     let moto = MotoServer::start();
     let schema = Schema::new().await;
-    let aws = aws_config(&moto).await;
 
-    // Snowplow's bucket and the data bucket, apart as in the template
-    let input_store = moto.store("snowplow", "").await;
-    let data_store = moto.store("data", "").await;
+    // before IAM is enforced: the stack's buckets and the secret, as deployed
+    let data_bucket = &d.names["DataBucket"];
+    let snowplow = &d.parameters["SnowplowBucket"];
+    let raw = moto.store(snowplow, "").await;
+    let data_store = moto.store(data_bucket, "").await;
     let layout = InputLayout::new("enriched/good").unwrap();
-    let mut spec = Spec::sample(SITE, AS_OF.parse().unwrap(), 5, 5);
+    // a new site: five days of reading, no catalogue, no model yet; two
+    // more hours arrive after the first run
+    let data_end = as_of() + Duration::hours(6);
+    let mut spec = Spec::sample(SITE, data_end, DAYS, 5);
     spec.readers = 1200;
     spec.articles = 150;
     let gen = generate::generate(&spec, &layout).unwrap();
-    generate::write_to(&gen, &input_store, &data_store, &layout, SITE)
-        .await
-        .unwrap();
+    generate::write_hours(&gen, &raw, &layout).await.unwrap();
     // a second site of the same Snowplow pipeline: its own app id, same partitions
-    let mut other_spec = Spec::sample(OTHER_APP, AS_OF.parse().unwrap(), 5, 6);
+    let mut other_spec = Spec::sample(OTHER_APP, data_end, DAYS, 6);
     other_spec.readers = 800;
     other_spec.articles = 100;
     let other = generate::generate(&other_spec, &layout).unwrap();
-    generate::write_to(&other, &input_store, &data_store, &layout, OTHER)
+    generate::write_to(&other, &raw, &data_store, &layout, OTHER)
         .await
         .unwrap();
-
-    // the database URL is a secret in SSM, never in the environment
-    let parameter = "/article-rec/test/database-url";
+    let parameter = &d.parameters["DatabaseUrlParam"];
+    let aws = moto_iam::sdk_config(
+        &moto.endpoint,
+        &Credentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+            session_token: None,
+        },
+    )
+    .await;
     aws_sdk_ssm::Client::new(&aws)
         .put_parameter()
         .name(parameter)
-        .value(schema.url())
+        .value(schema.secret_url())
         .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
         .send()
         .await
         .unwrap();
 
-    let env: Vec<(String, String)> = [
-        ("SITE", SITE),
-        ("SITES", "example,other"),
-        ("SITE_SETTINGS", r#"{"other": {"app_id": "other-web"}}"#),
-        ("DAYS_OF_DATA", "5"),
-        ("STORE_URL", "s3://data"),
-        ("INPUT_URL", "s3://snowplow"),
-        ("INPUT_PREFIX", "enriched/good"),
-        ("S3_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("S3_FORCE_PATH_STYLE", "true"),
-        ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
-        ("AWS_REGION", "us-east-1"),
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("DATABASE_URL_PARAMETER", parameter),
-        ("METRICS_SINK", "cloudwatch"),
-        ("METRICS_NAMESPACE", "ArticleRecTest"),
-        ("ALS_FACTORS", "8"),
-        ("ALS_ITERATIONS", "6"),
-        ("QUALITY_MIN_AUC", "0.6"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let logs = tempfile::tempdir().unwrap();
-    let mut by_stage = HashMap::new();
-    for stage in Stage::ALL {
-        by_stage.insert(stage, start(stage, &bins[&stage], &env, logs.path()).await);
-    }
-    let functions = Functions {
-        by_stage,
-        ids: AtomicU64::new(0),
-    };
+    let deployed = deploy(&moto, &t, &d).await;
+    let admin = moto_iam::sdk_config(&moto.endpoint, &deployed.admin).await;
+    let admin_data = S3Store::with_client(
+        moto_iam::s3(&moto.endpoint, &deployed.admin).await,
+        data_bucket,
+        "",
+    );
 
-    let run = RunRef {
+    // each function has its template's variables and the Lambda service's, nothing more
+    for stage in Stage::ALL {
+        let f = function(&deployed, stage);
+        let from_template = &deployed.template_env[&stage];
+        let service = lambda::lambda_environment("x", 1, "us-east-1", std::path::Path::new("/"));
+        for key in f.environment.keys() {
+            let known = from_template.contains_key(key)
+                || service.contains_key(key)
+                || matches!(
+                    key.as_str(),
+                    "AWS_ACCESS_KEY_ID"
+                        | "AWS_SECRET_ACCESS_KEY"
+                        | "AWS_SESSION_TOKEN"
+                        | "AWS_ENDPOINT_URL"
+                        | "AWS_LAMBDA_RUNTIME_API"
+                );
+            assert!(
+                known,
+                "{}: {key} is neither the template's nor Lambda's",
+                stage.name()
+            );
+        }
+        assert!(!f.environment.contains_key("DATABASE_URL") && !f.environment.contains_key("LOCAL_DIR"));
+    }
+
+    // each role may do only what the template grants it
+    let ep = &moto.endpoint;
+    let cred = |s: Stage| &deployed.credentials[&s];
+    denied(
+        ep,
+        cred(Stage::Defaults),
+        "defaults writes the hour cache",
+        data_bucket,
+        "cache/x",
+        true,
+    )
+    .await;
+    denied(
+        ep,
+        cred(Stage::Defaults),
+        "defaults reads Snowplow",
+        snowplow,
+        "enriched/good/x",
+        false,
+    )
+    .await;
+    denied(
+        ep,
+        cred(Stage::Fetch),
+        "fetch writes a catalogue",
+        data_bucket,
+        "catalog/example/articles.jsonl",
+        true,
+    )
+    .await;
+    denied(
+        ep,
+        cred(Stage::Fetch),
+        "fetch writes outside its prefixes",
+        data_bucket,
+        "elsewhere/x",
+        true,
+    )
+    .await;
+    denied(
+        ep,
+        cred(Stage::Train),
+        "train writes to Snowplow",
+        snowplow,
+        "enriched/good/x",
+        true,
+    )
+    .await;
+    denied(
+        ep,
+        cred(Stage::Save),
+        "save writes the hour cache",
+        data_bucket,
+        "cache/example/x",
+        true,
+    )
+    .await;
+    for stage in [Stage::Fetch, Stage::Defaults, Stage::Train] {
+        let ssm = aws_sdk_ssm::Client::new(&moto_iam::sdk_config(ep, cred(stage)).await);
+        let err = ssm
+            .get_parameter()
+            .name(parameter)
+            .with_decryption(true)
+            .send()
+            .await;
+        assert!(err.is_err(), "{} may not read the database URL", stage.name());
+    }
+
+    // the first run of a new site: every hour new, no catalogue, no current model
+    let run1 = RunRef {
         site: SITE.into(),
         run_id: "lambda-1".into(),
-        as_of: AS_OF.parse().unwrap(),
+        as_of: as_of(),
     };
-    let report = run_pipeline_with(&functions, &run).await.unwrap();
-    // the first run has every hour to parse: the plan fans them out, one
-    // invocation per hour, and the window is then read from the cache
+    let report = run_pipeline_with(&deployed.functions, &run1).await.unwrap();
     let plan = &report.state["fetch_plan"];
-    let hours = 5 * 24;
+    let hours = plan["hours"].as_array().unwrap().len();
     assert_eq!(plan["distributed"], true, "{plan}");
-    assert_eq!(plan["hours"].as_array().unwrap().len(), hours);
-    let mut order: Vec<Stage> = report.timings.iter().map(|t| t.stage).collect();
-    let fetches = order.iter().filter(|s| **s == Stage::Fetch).count();
+    assert!(hours >= 110, "{plan}");
+    let fetches = report.timings.iter().filter(|t| t.stage == Stage::Fetch).count();
     assert_eq!(fetches, 1 + hours + 1, "plan, one per hour, window");
+    let mut order: Vec<Stage> = report.timings.iter().map(|t| t.stage).collect();
     order.dedup();
     assert_eq!(order, Stage::ALL);
     let counts = &report.state["fetch"]["counts"];
     assert_eq!(counts["hours_cached"], hours as u64, "{counts}");
     assert_eq!(counts["hours_parsed"], 0);
-    assert_eq!(counts["kept"], gen.truth.valid_events);
-    // both sites' lines were read; only this site's events kept
-    assert_eq!(
-        counts["parsed"]["lines"],
-        gen.truth.lines + other.truth.lines,
-        "{counts}"
-    );
+    // what a correct fetch keeps: the distinct valid events of the hour
+    // partitions before the run (an event's partition is its collector hour)
+    let mut in_window = std::collections::HashSet::new();
+    for (_, lines) in gen.hours.range(..as_of()) {
+        for l in lines {
+            if let Ok(article_rec::snowplow::Parsed::Keep(e)) = article_rec::snowplow::parse_line(l, SITE) {
+                if e.time_ms < as_of().timestamp_millis() {
+                    in_window.insert(e.event_id);
+                }
+            }
+        }
+    }
+    assert_eq!(counts["kept"], in_window.len() as u64, "{counts}");
+    assert_eq!(report.state["preprocess"]["current_article_model"], Value::Null);
 
     // the recommendations landed in PostgreSQL, as the API reads them
     let db = article_rec::db::PgDb::open(&schema.url(), None).await.unwrap();
-    use article_rec::db::RecDb as _;
-    let article = db
-        .current_model(SITE, ModelType::Article)
+    let popularity = db
+        .current_model(SITE, ModelType::Popularity)
         .await
         .unwrap()
-        .expect("article model");
-    assert_eq!(article.run_id, "lambda-1");
-    let recs: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "SELECT count(*) FROM {}.recommendation WHERE model_id = $1",
-        schema.name
-    )))
-    .bind(article.id)
-    .fetch_one(&schema.pool)
-    .await
-    .unwrap();
-    assert!(recs > 100, "{recs} recommendations");
+        .expect("defaults");
+    assert_eq!(popularity.run_id, "lambda-1");
+    assert_eq!(
+        recs_of(&schema, popularity.id).await,
+        20,
+        "MAX_RECS from the template"
+    );
     assert!(!db
         .current_recs(SITE, article_rec::db::DEFAULT_SOURCE)
         .await
         .unwrap()
         .is_empty());
+    // ALS with the default settings reads this site worse than the most-read
+    // list (hit rate and AUC below popularity's): the gate keeps it out,
+    // says why, and the defaults still land
+    let train = &report.state["model"]["train"];
+    let (als, baseline) = (&train["evaluation"]["model"], &train["evaluation"]["popularity"]);
+    assert!(
+        als["hit_rate"].as_f64() < baseline["hit_rate"].as_f64(),
+        "{train}"
+    );
+    let save_out: SaveOutput = serde_json::from_value(report.state["save"].clone()).unwrap();
+    assert_eq!(save_out.article_model_id, None);
+    assert!(
+        save_out.article_model_rejected.unwrap().contains("AUC"),
+        "{train}"
+    );
+    assert!(db
+        .current_model(SITE, ModelType::Article)
+        .await
+        .unwrap()
+        .is_none());
+    // the run report was written beside the run's files
+    let save: SaveOutput = serde_json::from_value(report.state["save"].clone()).unwrap();
+    assert!(save.report_key.ends_with("report.html"));
 
-    // every stage sent its figures to CloudWatch
-    let metrics = aws_sdk_cloudwatch::Client::new(&aws)
+    // every stage sent its figures to CloudWatch, under the template's namespace
+    let metrics = aws_sdk_cloudwatch::Client::new(&admin)
         .list_metrics()
-        .namespace("ArticleRecTest")
+        .namespace("ArticleRec")
         .send()
         .await
         .unwrap();
@@ -414,63 +464,164 @@ async fn the_functions_run_in_the_state_machine_order_against_aws_protocols() {
     assert_eq!(stages, ["defaults", "fetch", "preprocess", "save", "train"]);
 
     // a retried stage (the same event again) gives the same output
-    let train_again = functions
+    let train_again = deployed
+        .functions
         .invoke(Stage::Train, report.state.clone())
         .await
         .unwrap();
     assert_eq!(train_again, report.state["model"]["train"]);
-    let save_again: SaveOutput =
-        serde_json::from_value(functions.invoke(Stage::Save, report.state.clone()).await.unwrap()).unwrap();
+    let save_again: SaveOutput = serde_json::from_value(
+        deployed
+            .functions
+            .invoke(Stage::Save, report.state.clone())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
     assert!(!save_again.newly_saved);
-    assert_eq!(save_again.article_model_id, Some(article.id));
+    assert_eq!(save_again.popularity_model_id, popularity.id);
 
-    // a failing stage (no input in this window): the failure path runs, the
-    // Lambda error type reaches the state machine, the current model stays
-    let late = RunRef {
+    // two hours later: only the two new hours are parsed, in the window read
+    let run2 = RunRef {
         site: SITE.into(),
         run_id: "lambda-2".into(),
-        as_of: "2027-03-01T00:00:00Z".parse().unwrap(),
+        as_of: as_of() + Duration::hours(2),
     };
-    let err = run_pipeline_with(&functions, &late).await.unwrap_err();
-    assert_eq!(err.kind().error_type(), "ArticleRec.Data", "{err}");
-    assert!(err.to_string().contains("ArticleRec.Data"), "{err}");
-    let still = db.current_model(SITE, ModelType::Article).await.unwrap().unwrap();
-    assert_eq!(still.id, article.id);
-    assert!(!db
-        .current_recs(SITE, article_rec::db::DEFAULT_SOURCE)
+    let second = run_pipeline_with(&deployed.functions, &run2).await.unwrap();
+    assert_eq!(second.state["fetch_plan"]["hours"].as_array().unwrap().len(), 2);
+    assert_eq!(second.state["fetch_plan"]["distributed"], false);
+    assert_eq!(second.state["fetch"]["counts"]["hours_parsed"], 2);
+    assert_eq!(
+        db.current_model(SITE, ModelType::Popularity)
+            .await
+            .unwrap()
+            .unwrap()
+            .run_id,
+        "lambda-2"
+    );
+
+    // the current models' run files expired: the next run still completes
+    let current = db
+        .current_model(SITE, ModelType::Popularity)
         .await
         .unwrap()
-        .is_empty());
+        .unwrap();
+    let expired = article_rec::layout::RunLayout::new(&RunRef {
+        run_id: current.run_id.clone(),
+        ..run2.clone()
+    })
+    .unwrap()
+    .prefix();
+    assert!(admin_data.delete_prefix(&expired).await.unwrap() > 0);
+    let run3 = RunRef {
+        site: SITE.into(),
+        run_id: "lambda-3".into(),
+        as_of: as_of() + Duration::hours(4),
+    };
+    let third = run_pipeline_with(&deployed.functions, &run3).await.unwrap();
+    assert_eq!(
+        third.state["save"]["newly_saved"], true,
+        "{}",
+        third.state["save"]
+    );
+    assert_eq!(
+        db.current_model(SITE, ModelType::Popularity)
+            .await
+            .unwrap()
+            .unwrap()
+            .run_id,
+        "lambda-3"
+    );
 
-    // one schedule, several sites: each runs as its own execution; a site the
-    // deployment does not know fails alone
-    let later: chrono::DateTime<chrono::Utc> = "2026-11-01T08:00:00Z".parse().unwrap();
-    let sites = [SITE, OTHER, "nowhere"].map(String::from);
-    let schedule = run_schedule_with(&functions, &sites, "sched-1", later)
+    // a failing stage (no input in this window): the failure path runs and
+    // notifies, the Lambda error type reaches the state machine, the
+    // current model stays
+    let serving = db
+        .current_model(SITE, ModelType::Popularity)
+        .await
+        .unwrap()
+        .unwrap();
+    let late = RunRef {
+        site: SITE.into(),
+        run_id: "lambda-late".into(),
+        as_of: "2027-03-01T00:00:00Z".parse().unwrap(),
+    };
+    let err = run_pipeline_with(&deployed.functions, &late).await.unwrap_err();
+    assert_eq!(err.kind().error_type(), "ArticleRec.Data", "{err}");
+    let still = db
+        .current_model(SITE, ModelType::Popularity)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.id, serving.id);
+
+    // one schedule, several sites: each runs as its own execution; a site
+    // the deployment does not know fails alone, a name Step Functions
+    // refuses never starts; either way the schedule fails at its end, so
+    // its alarm fires, and the other sites ran
+    let long = "s".repeat(44);
+    let sites = [SITE, OTHER, "nowhere", long.as_str()].map(String::from);
+    // EventBridge names the schedule's executions with a UUID: 36 characters,
+    // so a 44-character site makes an 81-character execution name
+    let tick = "0b5d2f3c-6a7e-4c1d-9f2a-8e7b6c5d4a3b";
+    let schedule = run_schedule_with(&deployed.functions, &sites, tick, as_of() + Duration::hours(6))
         .await
         .unwrap();
     let results = schedule.state["results"].as_array().unwrap();
-    assert_eq!(results.len(), 3);
+    assert_eq!(results.len(), 4);
     for (result, site) in results.iter().zip([SITE, OTHER]) {
         assert_eq!(result["run"]["status"], "SUCCEEDED", "{result}");
-        assert_eq!(result["run"]["execution"], format!("{site}-sched-1"));
+        assert_eq!(result["run"]["execution"], format!("{site}-{tick}"));
     }
-    assert!(results[2].get("run").is_none(), "{}", results[2]);
-    let cause = results[2]["error"]["Cause"].as_str().unwrap();
-    assert!(cause.contains("\"nowhere\" is not configured"), "{cause}");
+    assert_eq!(results[2]["succeeded"], false, "{}", results[2]);
+    assert_eq!(results[2]["error"]["Error"], "States.TaskFailed");
+    assert!(
+        results[2]["error"]["Cause"]
+            .as_str()
+            .unwrap()
+            .contains("is not configured here"),
+        "{}",
+        results[2]
+    );
+    assert_eq!(
+        results[3]["error"]["Error"], "StepFunctions.InvalidNameException",
+        "{}",
+        results[3]
+    );
+    let (error, _) = schedule.failed.expect("the schedule fails, so its alarm fires");
+    assert_eq!(error, "ArticleRec.SitesFailed");
     let other_model = db
-        .current_model(OTHER, ModelType::Article)
+        .current_model(OTHER, ModelType::Popularity)
         .await
         .unwrap()
-        .expect("the other site's model");
-    assert_eq!(other_model.run_id, "other-sched-1");
+        .expect("the other site");
+    assert_eq!(other_model.run_id, format!("other-{tick}"));
     assert!(!db
         .current_recs(OTHER, article_rec::db::DEFAULT_SOURCE)
         .await
         .unwrap()
         .is_empty());
+    assert!(
+        schedule
+            .notifications
+            .iter()
+            .any(|n| n.state == "NotifyFailure" && n.topic == "${FailureTopicArn}"),
+        "the failed site's run notified: {:?}",
+        schedule.notifications
+    );
 
-    drop(functions);
+    // no function logged the database password, in either form
+    for stage in Stage::ALL {
+        let log = function(&deployed, stage).log_text();
+        assert!(!log.is_empty(), "{} logged nothing", stage.name());
+        assert!(
+            !log.contains(DB_SECRET) && !log.contains(QUERY_SECRET),
+            "{} logged the database password",
+            stage.name()
+        );
+    }
+
+    drop(deployed);
     drop(db);
     schema.drop_it().await;
 }

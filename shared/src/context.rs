@@ -163,3 +163,35 @@ impl Context {
         self.metrics.record(stage, &self.settings.site, name, value, unit);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stage that does not use the database never opens it: fetch starts
+    /// with a `DATABASE_URL` it could not open, preprocess does not.
+    #[tokio::test]
+    async fn a_stage_opens_only_the_adapters_it_uses() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings::local(&dir.path().join("read-only-here"));
+        settings.database_url = "mysql://db.internal/recs?password=hunter2".into();
+        for stage in [Stage::Fetch, Stage::Defaults, Stage::Train] {
+            let ctx = Context::for_stage(settings.clone(), stage).await.unwrap();
+            let err = ctx.db().err().unwrap().to_string();
+            assert!(err.contains(stage.name()), "{err}");
+        }
+        assert!(
+            !dir.path().join("read-only-here").exists(),
+            "no SQLite directory was made"
+        );
+        for stage in [Stage::Preprocess, Stage::Save] {
+            let err = Context::for_stage(settings.clone(), stage)
+                .await
+                .err()
+                .unwrap()
+                .to_string();
+            assert!(err.contains("unsupported scheme"), "{err}");
+            assert!(!err.contains("hunter2"), "{err}");
+        }
+    }
+}

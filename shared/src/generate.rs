@@ -660,6 +660,22 @@ pub async fn write_to(
     input: &InputLayout,
     site: &str,
 ) -> Result<Vec<ObjectKey>> {
+    let keys = write_hours(gen, raw, input).await?;
+    let catalog_key = crate::layout::catalog(site)?;
+    data.put(&catalog_key, Bytes::from(crate::catalog::to_jsonl(&gen.catalog)?))
+        .await?;
+    Ok(keys)
+}
+
+/// Only the hour partitions (gzipped), as a site without a catalogue has them.
+///
+/// # Errors
+/// Storage errors.
+pub async fn write_hours(
+    gen: &Generated,
+    raw: &dyn BlobStore,
+    input: &InputLayout,
+) -> Result<Vec<ObjectKey>> {
     let mut keys = Vec::new();
     for (hour, lines) in &gen.hours {
         let key = part_key(input, *hour, &gen.app_id)?;
@@ -673,9 +689,6 @@ pub async fn write_to(
         raw.put(&key, Bytes::from(body)).await?;
         keys.push(key);
     }
-    let catalog_key = crate::layout::catalog(site)?;
-    data.put(&catalog_key, Bytes::from(crate::catalog::to_jsonl(&gen.catalog)?))
-        .await?;
     Ok(keys)
 }
 

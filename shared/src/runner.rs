@@ -5,16 +5,21 @@
 //! `statemachine/schedule.asl.json`, the machine the schedule starts, is run
 //! the same way by [`run_schedule_with`]: one pipeline run per site.
 //!
-//! Supported ASL: `Pass` (Parameters, ResultPath), `Task` (a `${XFunctionArn}`
-//! resource runs stage X; `states:startExecution.sync:2` runs the pipeline
-//! machine; an `sns:publish` resource is logged), `Parallel` (branches run one
-//! after another), `Map` (Inline or Distributed; items run one after another),
-//! `Choice` (`Variable` with `BooleanEquals`, `StringEquals`, `NumericEquals`,
-//! `NumericGreaterThanEquals`, `IsPresent`), `Succeed`, `Fail`, `Catch`,
-//! `ResultSelector`, `ResultPath: null`, the intrinsic `States.Format`, and
-//! JSONPaths of the forms `$`, `$.a.b`, `$[0].a`, `$$.Execution.Name` /
-//! `$$.Execution.StartTime` and `$$.Map.Item.Value` / `$$.Map.Item.Index`.
-//! Retries are Step Functions' business: locally a failure is reported at once.
+//! Supported ASL: `Pass` (Parameters, Result, ResultPath), `Task` (a
+//! `${XFunctionArn}` resource runs stage X; `states:startExecution.sync:2`
+//! runs the pipeline machine as a child execution, refusing a name Step
+//! Functions would refuse; an `sns:publish` resource is logged and recorded
+//! in the report), `Parallel` (branches run one after another), `Map`
+//! (Inline or Distributed; items run one after another), `Choice`
+//! (`Variable` with `BooleanEquals`, `StringEquals`, `NumericEquals`,
+//! `NumericGreaterThanEquals`, `IsPresent`), `Succeed`, `Fail`, `Catch`
+//! (matched by `ErrorEquals` as the States Language does: `States.ALL`
+//! matches every error, `States.TaskFailed` every one but `States.Timeout`),
+//! `ResultSelector`, `ResultPath: null`, the intrinsics `States.Format` and
+//! `States.ArrayContains`, and JSONPaths of the forms `$`, `$.a.b`, `$[0].a`,
+//! `$.a[*].b`, `$$.Execution.Name` / `$$.Execution.StartTime` and
+//! `$$.Map.Item.Value` / `$$.Map.Item.Index`. Retries are Step Functions'
+//! business: locally a failure is reported at once.
 
 use std::time::{Duration, Instant};
 
@@ -38,11 +43,31 @@ pub struct StageTiming {
     pub elapsed: Duration,
 }
 
+/// A message a Task published to an SNS topic (the failure notification).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub state: String,
+    pub topic: String,
+    pub subject: String,
+    pub message: Value,
+}
+
+/// What an execution did besides its state: every stage's timing and every
+/// notification it published.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub timings: Vec<StageTiming>,
+    pub notifications: Vec<Notification>,
+    /// The state when a `Fail` state was reached.
+    failed_state: Option<Value>,
+}
+
 /// The final state and the timings of one run.
 #[derive(Debug, Clone)]
 pub struct RunReport {
     pub state: Value,
     pub timings: Vec<StageTiming>,
+    pub notifications: Vec<Notification>,
 }
 
 /// The Task states in the order the definition runs them (parallel branches in
@@ -193,24 +218,36 @@ pub async fn run_pipeline_with(invoker: &dyn Invoke, run: &RunRef) -> Result<Run
             "StartTime": run.as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }
     });
-    let mut timings = Vec::new();
+    let mut trace = Trace::default();
     let input = serde_json::json!({ "site": run.site });
-    let state = Box::pin(run_machine(&def, input, &exec, invoker, &mut timings)).await?;
-    Ok(RunReport { state, timings })
+    let state = Box::pin(run_machine(&def, input, &exec, invoker, &mut trace)).await?;
+    Ok(RunReport {
+        state,
+        timings: trace.timings,
+        notifications: trace.notifications,
+    })
 }
 
 /// What the schedule's execution did: its final state (per site, the pipeline
-/// execution's name and status, or the error that ended it) and the timings of
-/// every stage of every site.
-pub type ScheduleReport = RunReport;
+/// execution's name and status, or the error that ended it), the timings of
+/// every stage of every site, and, when it failed (a site's run failed or
+/// could not start, which the schedule's alarm watches), why.
+#[derive(Debug, Clone)]
+pub struct ScheduleReport {
+    pub state: Value,
+    pub timings: Vec<StageTiming>,
+    pub notifications: Vec<Notification>,
+    /// The schedule execution's error and cause when it ended in `Fail`.
+    pub failed: Option<(String, String)>,
+}
 
 /// Runs the schedule's machine for `sites`, as the EventBridge schedule starts
 /// it with `{"sites": [...]}`: each site's pipeline runs as its own execution,
 /// named `<site>-<schedule_id>`, starting at `as_of`. A failing site does not
-/// stop the others; its error is in the report.
+/// stop the others; the schedule then fails at its end, so its alarm fires.
 ///
 /// # Errors
-/// An invalid definition; a site's failure is not an error of the schedule.
+/// An invalid definition, or a failure the definition does not catch.
 pub async fn run_schedule_with(
     invoker: &dyn Invoke,
     sites: &[String],
@@ -225,10 +262,20 @@ pub async fn run_schedule_with(
             "StartTime": as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         }
     });
-    let mut timings = Vec::new();
+    let mut trace = Trace::default();
     let input = serde_json::json!({ "sites": sites });
-    let state = Box::pin(run_machine(&def, input, &exec, invoker, &mut timings)).await?;
-    Ok(RunReport { state, timings })
+    let outcome = Box::pin(run_machine(&def, input, &exec, invoker, &mut trace)).await;
+    let (state, failed) = match (outcome, trace.failed_state.take()) {
+        (Ok(state), _) => (state, None),
+        (Err(e), Some(state)) => (state, Some((error_name(&e), e.to_string()))),
+        (Err(e), None) => return Err(e),
+    };
+    Ok(ScheduleReport {
+        state,
+        timings: trace.timings,
+        notifications: trace.notifications,
+        failed,
+    })
 }
 
 /// An execution ARN of the shape Step Functions gives, for a local run.
@@ -236,19 +283,37 @@ fn local_execution_id(machine: &str, name: &str) -> String {
     format!("arn:aws:states:local:000000000000:execution:article-rec-{machine}:{name}")
 }
 
+/// Whether Step Functions accepts an execution name: 1 to 80 characters,
+/// none of white space, brackets, wildcards, `"#%\\^|~`$&,;:/` or controls.
+fn valid_execution_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 80
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
+}
+
 /// A `startExecution.sync:2` Task: the pipeline machine as a child execution
 /// (its own name; its start time is the parent's), answered as Step Functions
-/// does, with the child's name, status and output.
+/// does: the child's name, status and output; a name Step Functions refuses
+/// is `StepFunctions.InvalidNameException` (nothing started); a child that
+/// failed is `States.TaskFailed` with the child's description as the cause.
 async fn start_pipeline(
     params: Value,
     exec: &Value,
     invoker: &dyn Invoke,
-    timings: &mut Vec<StageTiming>,
+    trace: &mut Trace,
 ) -> Result<Value> {
     let name = params["Name"]
         .as_str()
         .ok_or_else(|| Error::Bug("startExecution without Name".into()))?
         .to_string();
+    if !valid_execution_name(&name) {
+        return Err(Error::Remote {
+            error_type: "StepFunctions.InvalidNameException".into(),
+            message: format!("Invalid Name: '{name}' (service: Sfn, status code: 400)"),
+        });
+    }
     let input = params.get("Input").cloned().unwrap_or(Value::Null);
     let child = serde_json::json!({
         "Execution": {
@@ -258,8 +323,45 @@ async fn start_pipeline(
         }
     });
     let def = definition()?;
-    let output = Box::pin(run_machine(&def, input, &child, invoker, timings)).await?;
-    Ok(serde_json::json!({ "Name": name, "Status": "SUCCEEDED", "Output": output }))
+    match Box::pin(run_machine(&def, input, &child, invoker, trace)).await {
+        Ok(output) => Ok(serde_json::json!({ "Name": name, "Status": "SUCCEEDED", "Output": output })),
+        Err(e) => Err(Error::Remote {
+            error_type: "States.TaskFailed".into(),
+            message: serde_json::json!({
+                "ExecutionArn": child["Execution"]["Id"],
+                "Name": name,
+                "Status": "FAILED",
+                "Error": error_name(&e),
+                "Cause": e.to_string(),
+            })
+            .to_string(),
+        }),
+    }
+}
+
+/// The error name Step Functions sees: a function's `errorType`, or a
+/// state's own error.
+fn error_name(e: &Error) -> String {
+    match e {
+        Error::Remote { error_type, .. } => error_type.clone(),
+        other => other.kind().error_type().to_string(),
+    }
+}
+
+/// The first catcher of a state whose `ErrorEquals` matches `error`.
+fn catcher<'a>(state: &'a Value, error: &str) -> Option<&'a Value> {
+    state["Catch"].as_array()?.iter().find(|c| {
+        c["ErrorEquals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| match e.as_str() {
+                Some("States.ALL") => true,
+                Some("States.TaskFailed") => error != "States.Timeout",
+                Some(name) => name == error,
+                None => false,
+            })
+    })
 }
 
 async fn run_machine(
@@ -267,7 +369,7 @@ async fn run_machine(
     mut state: Value,
     exec: &Value,
     invoker: &dyn Invoke,
-    timings: &mut Vec<StageTiming>,
+    trace: &mut Trace,
 ) -> Result<Value> {
     let states = &machine["States"];
     let mut name = machine["StartAt"]
@@ -279,9 +381,10 @@ async fn run_machine(
         let s = &states[&name];
         let outcome: Result<Value> = match s["Type"].as_str() {
             Some("Pass") => {
-                let result = match s.get("Parameters") {
-                    Some(p) => params(p, &state, exec)?,
-                    None => state.clone(),
+                let result = match (s.get("Result"), s.get("Parameters")) {
+                    (Some(r), _) => r.clone(),
+                    (None, Some(p)) => params(p, &state, exec)?,
+                    (None, None) => state.clone(),
                 };
                 Ok(result)
             }
@@ -294,15 +397,21 @@ async fn run_machine(
                     Resource::Stage(stage) => {
                         let started = Instant::now();
                         let out = invoker.invoke(stage, event).await;
-                        timings.push(StageTiming {
+                        trace.timings.push(StageTiming {
                             stage,
                             elapsed: started.elapsed(),
                         });
                         out
                     }
-                    Resource::StartPipeline => start_pipeline(event, exec, invoker, timings).await,
+                    Resource::StartPipeline => start_pipeline(event, exec, invoker, trace).await,
                     Resource::Other => {
                         tracing::error!(state = %name, message = %event, "run failed; notification would be published");
+                        trace.notifications.push(Notification {
+                            state: name.clone(),
+                            topic: event["TopicArn"].as_str().unwrap_or_default().to_string(),
+                            subject: event["Subject"].as_str().unwrap_or_default().to_string(),
+                            message: event["Message"].clone(),
+                        });
                         Ok(Value::Null)
                     }
                 }
@@ -328,7 +437,7 @@ async fn run_machine(
                         Some(t) => params(t, &state, &item_exec)?,
                         None => item_exec["Map"]["Item"]["Value"].clone(),
                     };
-                    match Box::pin(run_machine(machine, input, &item_exec, invoker, timings)).await {
+                    match Box::pin(run_machine(machine, input, &item_exec, invoker, trace)).await {
                         Ok(v) => results.push(v),
                         Err(e) => {
                             failed = Some(e);
@@ -348,7 +457,7 @@ async fn run_machine(
                 let mut results = Vec::new();
                 let mut failed = None;
                 for b in s["Branches"].as_array().into_iter().flatten() {
-                    match Box::pin(run_machine(b, state.clone(), exec, invoker, timings)).await {
+                    match Box::pin(run_machine(b, state.clone(), exec, invoker, trace)).await {
                         Ok(v) => results.push(v),
                         Err(e) => {
                             failed = Some(e);
@@ -360,8 +469,11 @@ async fn run_machine(
             }
             Some("Succeed") => return Ok(state),
             Some("Fail") => {
-                return Err(pending_error
-                    .unwrap_or_else(|| Error::Bug(format!("state machine reached Fail state {name}"))))
+                trace.failed_state = Some(state);
+                return Err(pending_error.unwrap_or_else(|| Error::Remote {
+                    error_type: s["Error"].as_str().unwrap_or("States.Fail").to_string(),
+                    message: s["Cause"].as_str().unwrap_or(name.as_str()).to_string(),
+                }));
             }
             other => return Err(Error::Bug(format!("unsupported state type {other:?} in {name}"))),
         };
@@ -374,13 +486,15 @@ async fn run_machine(
                 state = place(state, s.get("ResultPath"), result)?;
             }
             Err(e) => {
-                let Some(next) = s["Catch"].as_array().and_then(|c| c.first()) else {
+                let error = error_name(&e);
+                let Some(next) = catcher(s, &error) else {
                     return Err(e);
                 };
-                let info = serde_json::json!({
-                    "Error": e.kind().error_type(),
-                    "Cause": e.to_string(),
-                });
+                let cause = match &e {
+                    Error::Remote { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                let info = serde_json::json!({ "Error": error, "Cause": cause });
                 state = place(state, next.get("ResultPath"), info)?;
                 pending_error = Some(e);
                 name = next["Next"]
@@ -410,9 +524,12 @@ fn params(template: &Value, input: &Value, exec: &Value) -> Result<Value> {
                     let path = v
                         .as_str()
                         .ok_or_else(|| Error::Bug(format!("{k} is not a path")))?;
-                    let value = match path.strip_prefix("States.Format(") {
-                        Some(call) => format_intrinsic(call, input, exec)?,
-                        None => select(path, input, exec)?,
+                    let value = if let Some(call) = path.strip_prefix("States.Format(") {
+                        format_intrinsic(call, input, exec)?
+                    } else if let Some(call) = path.strip_prefix("States.ArrayContains(") {
+                        array_contains(call, input, exec)?
+                    } else {
+                        select(path, input, exec)?
                     };
                     out.insert(key.to_string(), value);
                 } else {
@@ -461,6 +578,19 @@ fn format_intrinsic(call: &str, input: &Value, exec: &Value) -> Result<Value> {
     Ok(Value::String(out))
 }
 
+/// `States.ArrayContains($.path, value)` (after the opening parenthesis):
+/// whether the array at the path holds the JSON value.
+fn array_contains(call: &str, input: &Value, exec: &Value) -> Result<Value> {
+    let bad = || Error::Bug(format!("unsupported States.ArrayContains({call}"));
+    let body = call.trim_end().strip_suffix(')').ok_or_else(bad)?;
+    let (path, want) = body.split_once(',').ok_or_else(bad)?;
+    let want: Value = serde_json::from_str(want.trim()).map_err(|_| bad())?;
+    match select(path.trim(), input, exec)? {
+        Value::Array(items) => Ok(Value::Bool(items.contains(&want))),
+        _ => Err(bad()),
+    }
+}
+
 /// The `Next` of the first Choice rule that holds, else the `Default`.
 fn choose(state: &Value, input: &Value, exec: &Value) -> std::result::Result<Option<String>, String> {
     for rule in state["Choices"].as_array().into_iter().flatten() {
@@ -489,28 +619,44 @@ fn choose(state: &Value, input: &Value, exec: &Value) -> std::result::Result<Opt
     Ok(state["Default"].as_str().map(str::to_string))
 }
 
-/// Reads a JSONPath of the supported forms.
+/// Reads a JSONPath of the supported forms. After `[*]` the rest of the
+/// path is read in every element, and the elements that have it are the
+/// result (as Step Functions' JSONPath does).
 fn select(path: &str, input: &Value, exec: &Value) -> Result<Value> {
-    let (mut cur, rest) = if let Some(r) = path.strip_prefix("$$") {
+    let (root, rest) = if let Some(r) = path.strip_prefix("$$") {
         (exec, r)
     } else if let Some(r) = path.strip_prefix('$') {
         (input, r)
     } else {
         return Err(Error::Bug(format!("unsupported path {path}")));
     };
-    for seg in segments(rest)? {
+    let segs = segments(rest)?;
+    select_in(root, &segs).ok_or_else(|| Error::InvalidInput(format!("path {path} not found in state")))
+}
+
+fn select_in(mut cur: &Value, segs: &[Seg<'_>]) -> Option<Value> {
+    for (i, seg) in segs.iter().enumerate() {
         cur = match seg {
-            Seg::Key(k) => cur.get(k),
-            Seg::Index(i) => cur.get(i),
-        }
-        .ok_or_else(|| Error::InvalidInput(format!("path {path} not found in state")))?;
+            Seg::Key(k) => cur.get(k)?,
+            Seg::Index(n) => cur.get(n)?,
+            Seg::All => {
+                let found = cur
+                    .as_array()?
+                    .iter()
+                    .filter_map(|item| select_in(item, &segs[i + 1..]))
+                    .collect();
+                return Some(Value::Array(found));
+            }
+        };
     }
-    Ok(cur.clone())
+    Some(cur.clone())
 }
 
 enum Seg<'a> {
     Key(&'a str),
     Index(usize),
+    /// `[*]`: every element.
+    All,
 }
 
 fn segments(mut rest: &str) -> Result<Vec<Seg<'_>>> {
@@ -524,10 +670,14 @@ fn segments(mut rest: &str) -> Result<Vec<Seg<'_>>> {
             let end = r
                 .find(']')
                 .ok_or_else(|| Error::Bug(format!("bad path segment {rest}")))?;
-            let i = r[..end]
-                .parse()
-                .map_err(|_| Error::Bug(format!("bad index in {rest}")))?;
-            out.push(Seg::Index(i));
+            if &r[..end] == "*" {
+                out.push(Seg::All);
+            } else {
+                let i = r[..end]
+                    .parse()
+                    .map_err(|_| Error::Bug(format!("bad index in {rest}")))?;
+                out.push(Seg::Index(i));
+            }
             rest = &r[end + 1..];
         } else {
             return Err(Error::Bug(format!("bad path segment {rest}")));
@@ -644,6 +794,48 @@ mod tests {
             json!({"a": 1})
         );
         assert_eq!(place(json!({"a": 1}), None, json!(2)).unwrap(), json!(2));
+    }
+
+    #[test]
+    fn catchers_wildcards_array_contains_and_execution_names() {
+        let state = json!({"Catch": [
+            {"ErrorEquals": ["StepFunctions.InvalidNameException"], "Next": "a"},
+            {"ErrorEquals": ["States.TaskFailed"], "Next": "b"},
+            {"ErrorEquals": ["States.ALL"], "Next": "c"}
+        ]});
+        let next = |e: &str| catcher(&state, e).unwrap()["Next"].as_str().unwrap().to_string();
+        assert_eq!(next("StepFunctions.InvalidNameException"), "a");
+        assert_eq!(
+            next("ArticleRec.Data"),
+            "b",
+            "States.TaskFailed matches any error..."
+        );
+        assert_eq!(next("States.Timeout"), "c", "...but a timeout");
+        assert!(catcher(&json!({}), "x").is_none());
+
+        let results = json!({"results": [{"run": 1}, {"succeeded": false}, {"succeeded": true}]});
+        let exec = json!({});
+        assert_eq!(
+            select("$.results[*].succeeded", &results, &exec).unwrap(),
+            json!([false, true])
+        );
+        assert_eq!(
+            array_contains("$.results[*].succeeded, false)", &results, &exec).unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            array_contains("$.results[*].run, 2)", &results, &exec).unwrap(),
+            json!(false)
+        );
+        assert!(array_contains("$.results, nope)", &results, &exec).is_err());
+
+        assert!(valid_execution_name(
+            "example-0b5d2f3c-6a7e-4c1d-9f2a-8e7b6c5d4a3b"
+        ));
+        assert!(!valid_execution_name(&"s".repeat(81)));
+        assert!(!valid_execution_name("a b"));
+        assert!(!valid_execution_name("a/b"));
+        assert!(!valid_execution_name(""));
     }
 
     #[test]

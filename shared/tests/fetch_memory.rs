@@ -65,7 +65,7 @@ fn a_newline_free_50_mb_object_is_one_bad_row_in_bounded_memory() {
         "{:?}",
         batch.bad_rows[0]
     );
-    println!(
+    eprintln!(
         "50 MiB newline-free gzip ({} KiB compressed): peak {:.2} MiB while reading it",
         body.len() / 1024,
         peak as f64 / (1 << 20) as f64
