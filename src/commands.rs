@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use article_rec::generate::{self, Spec};
-use article_rec::layout::{self, InputLayout, RunLayout};
-use article_rec::runner::{InProcess, Invoke, RunReport};
-use article_rec::settings::Settings;
-use article_rec::stage::{RunRef, Stage};
+use article_rec::contract::layout::{self, InputLayout, RunLayout};
+use article_rec::contract::settings::Settings;
+use article_rec::contract::stage::{RunRef, Stage};
+use article_rec::devtools::generate::{self, Spec};
+use article_rec::run::runner::{InProcess, Invoke, RunReport};
 use article_rec::Context;
 use bytes::Bytes;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -102,7 +102,7 @@ impl Drop for WithProgress<'_> {
 /// The whole job for one run, its state kept for the stage subcommands.
 async fn run_once(ctx: &Context, run: &RunRef) -> anyhow::Result<RunReport> {
     let progress = WithProgress::new(ctx, &format!("run {}", run.run_id));
-    let report = article_rec::runner::run_pipeline_with(&progress, run)
+    let report = article_rec::run::runner::run_pipeline_with(&progress, run)
         .await
         .with_context(|| format!("run {} of site {} failed", run.run_id, run.site))?;
     drop(progress);
@@ -372,7 +372,7 @@ pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             let site = ctx.settings.site.clone();
             let mut switched = Vec::new();
             for &kind in model.kinds() {
-                let done = article_rec::stages::save::rollback(&ctx, &site, kind)
+                let done = article_rec::save::rollback(&ctx, &site, kind)
                     .await
                     .with_context(|| format!("rollback of site {site}"))?;
                 switched.push(json!({

@@ -8,7 +8,7 @@ mod summary;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use article_rec::db::ModelType;
+use article_rec::contract::database::ModelType;
 use article_rec::ErrorKind;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};

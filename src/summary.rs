@@ -2,9 +2,9 @@
 
 use std::fmt;
 
-use article_rec::db::DEFAULT_SOURCE;
-use article_rec::runner::RunReport;
-use article_rec::stage::{FetchOutput, PreprocessOutput, RunRef, SaveOutput, TrainOutput};
+use article_rec::contract::database::DEFAULT_SOURCE;
+use article_rec::contract::stage::{FetchOutput, PreprocessOutput, RunRef, SaveOutput, TrainOutput};
+use article_rec::run::runner::RunReport;
 use article_rec::Context;
 use serde_json::{json, Value};
 
@@ -76,7 +76,7 @@ impl Summary {
                 Some(true) => s["fetch_plan"]["hours"].as_array().map_or(0, Vec::len),
                 _ => 0,
             },
-            database: article_rec::redact::redact(&ctx.settings.database_url),
+            database: article_rec::contract::redact::redact(&ctx.settings.database_url),
             store: ctx.settings.store_url.clone(),
             report: report_location(ctx, s["save"]["report_key"].as_str().unwrap_or_default()),
             defaults,

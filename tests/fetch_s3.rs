@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 
-use article_rec::context::Context;
-use article_rec::generate::{self, ExpectedEvent, Spec, Truth};
-use article_rec::layout::{self, InputLayout, RunLayout};
-use article_rec::metrics::LogMetrics;
-use article_rec::parquet::{self, col, EVENTS};
-use article_rec::settings::Settings;
-use article_rec::stage::{FetchInput, FetchOutput, RunRef};
-use article_rec::stages::fetch;
-use article_rec::testing::MotoServer;
+use article_rec::adapters::metrics::LogMetrics;
+use article_rec::contract::context::Context;
+use article_rec::contract::layout::{self, InputLayout, RunLayout};
+use article_rec::contract::parquet::{self, col, EVENTS};
+use article_rec::contract::settings::Settings;
+use article_rec::contract::stage::{FetchInput, FetchOutput, RunRef};
+use article_rec::devtools::generate::{self, ExpectedEvent, Spec, Truth};
+use article_rec::devtools::moto::MotoServer;
+use article_rec::fetch;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 
@@ -31,7 +31,7 @@ async fn context(moto: &MotoServer, bucket: &str, dir: &std::path::Path) -> Cont
     Context::with_adapters(
         Arc::new(moto.store(bucket, "data").await),
         Arc::new(raw),
-        Some(article_rec::db::open(&db_url).await.unwrap()),
+        Some(article_rec::adapters::db::open(&db_url).await.unwrap()),
         settings,
         Arc::new(LogMetrics),
     )

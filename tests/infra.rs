@@ -6,7 +6,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use article_rec::stage::{DefaultsInput, FetchRequest, PreprocessInput, SaveInput, Stage, TrainInput};
+use article_rec::contract::stage::{
+    DefaultsInput, FetchRequest, PreprocessInput, SaveInput, Stage, TrainInput,
+};
 use serde_json::Value;
 use support::template::{Deployment, Template};
 
@@ -102,7 +104,7 @@ fn every_substitution_in_the_state_machines_is_defined_by_the_template() {
         "expected five function ARNs, the failure topic and the pipeline, saw {seen}"
     );
     // the local runner and the deployed machine agree on the order
-    assert_eq!(article_rec::runner::stage_order().unwrap(), Stage::ALL);
+    assert_eq!(article_rec::run::runner::stage_order().unwrap(), Stage::ALL);
 }
 
 #[test]
@@ -410,7 +412,7 @@ fn policy_conditions_match_what_the_code_does() {
         "fetch lists the loader's bucket only under its hour partitions"
     );
     // and every listing fetch makes is under that prefix
-    let input = article_rec::layout::InputLayout::new(&env["INPUT_PREFIX"]).unwrap();
+    let input = article_rec::contract::layout::InputLayout::new(&env["INPUT_PREFIX"]).unwrap();
     let hour = input.hour("2026-01-02T03:00:00Z".parse().unwrap());
     assert!(hour
         .prefix

@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use article_rec::db::ModelType;
-use article_rec::db::DEFAULT_SOURCE;
-use article_rec::generate::{self, Spec, Truth};
-use article_rec::layout::{InputLayout, RunLayout};
-use article_rec::parquet::{self, col, ARTICLES};
-use article_rec::settings::Settings;
-use article_rec::stage::{RunRef, SaveOutput, Stage, TrainOutput};
+use article_rec::contract::database::ModelType;
+use article_rec::contract::database::DEFAULT_SOURCE;
+use article_rec::contract::layout::{InputLayout, RunLayout};
+use article_rec::contract::parquet::{self, col, ARTICLES};
+use article_rec::contract::settings::Settings;
+use article_rec::contract::stage::{RunRef, SaveOutput, Stage, TrainOutput};
+use article_rec::devtools::generate::{self, Spec, Truth};
 use article_rec::Context;
 use sqlx::Row;
 
@@ -78,7 +78,7 @@ async fn whole_job_on_generated_data() {
     let ctx = context(dir.path()).await;
     let truth = generated(&ctx, 42).await;
     let run = run_ref("run-1");
-    let report = article_rec::runner::run_pipeline(&ctx, &run).await.unwrap();
+    let report = article_rec::run::runner::run_pipeline(&ctx, &run).await.unwrap();
     let mut order: Vec<Stage> = report.timings.iter().map(|t| t.stage).collect();
     order.dedup();
     assert_eq!(order, Stage::ALL, "stages run in the state machine's order");
@@ -183,7 +183,7 @@ async fn whole_job_on_generated_data() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    let again = article_rec::stages::dispatch(Stage::Save, report.state.clone(), &ctx)
+    let again = article_rec::run::dispatch::dispatch(Stage::Save, report.state.clone(), &ctx)
         .await
         .unwrap();
     let again: SaveOutput = serde_json::from_value(again).unwrap();
@@ -213,7 +213,7 @@ async fn same_seed_same_recommendations() {
         let ctx = context(dir.path()).await;
         generated(&ctx, 7).await;
         let run = run_ref("repro");
-        article_rec::runner::run_pipeline(&ctx, &run).await.unwrap();
+        article_rec::run::runner::run_pipeline(&ctx, &run).await.unwrap();
         let articles = surviving_articles(&ctx, &run).await;
         results.push(all_recs(&ctx, &articles).await);
     }
@@ -225,14 +225,14 @@ async fn same_seed_same_recommendations() {
 async fn an_empty_window_is_a_clear_error_and_leaves_nothing_current() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = context(dir.path()).await;
-    let err = article_rec::runner::run_pipeline(&ctx, &run_ref("empty"))
+    let err = article_rec::run::runner::run_pipeline(&ctx, &run_ref("empty"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no input objects"), "{err}");
     assert!(ctx
         .db()
         .unwrap()
-        .current_model("example", article_rec::db::ModelType::Article)
+        .current_model("example", article_rec::contract::database::ModelType::Article)
         .await
         .unwrap()
         .is_none());
@@ -250,12 +250,16 @@ async fn later_runs_warm_start_and_the_gate_keeps_a_worse_model_out() {
     let ctx = context(dir.path()).await;
     generated(&ctx, 11).await;
     let first = run_ref("first");
-    article_rec::runner::run_pipeline(&ctx, &first).await.unwrap();
+    article_rec::run::runner::run_pipeline(&ctx, &first)
+        .await
+        .unwrap();
 
     // two hours later: the production model starts from the first run's factors
     let mut second = run_ref("second");
     second.as_of += chrono::Duration::hours(2);
-    let report = article_rec::runner::run_pipeline(&ctx, &second).await.unwrap();
+    let report = article_rec::run::runner::run_pipeline(&ctx, &second)
+        .await
+        .unwrap();
     let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
     assert_eq!(train.warm_start_from.as_deref(), Some("first"));
     assert!(train.warm_start_articles > 50, "{}", train.warm_start_articles);
@@ -279,7 +283,9 @@ async fn later_runs_warm_start_and_the_gate_keeps_a_worse_model_out() {
     let strict = Context::from_settings(strict).await.unwrap();
     let mut third = run_ref("third");
     third.as_of += chrono::Duration::hours(4);
-    let report = article_rec::runner::run_pipeline(&strict, &third).await.unwrap();
+    let report = article_rec::run::runner::run_pipeline(&strict, &third)
+        .await
+        .unwrap();
     let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
     assert!(!train.gate.promote);
     assert!(
@@ -344,7 +350,7 @@ async fn the_run_report_opens_in_a_browser_with_every_section_and_chart() {
     let ctx = context(dir.path()).await;
     generated(&ctx, 11).await;
     let run = run_ref("report");
-    let report = article_rec::runner::run_pipeline(&ctx, &run).await.unwrap();
+    let report = article_rec::run::runner::run_pipeline(&ctx, &run).await.unwrap();
     let key = RunLayout::new(&run).unwrap().report();
     assert_eq!(report.state["save"]["report_key"], key.as_str());
     let html = String::from_utf8(ctx.store.get(&key).await.unwrap().to_vec()).unwrap();

@@ -9,9 +9,9 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use article_rec::storage::s3::S3Store;
-use article_rec::storage::BlobStore;
-use article_rec::testing::MotoServer;
+use article_rec::adapters::storage::s3::S3Store;
+use article_rec::contract::storage::BlobStore;
+use article_rec::devtools::moto::MotoServer;
 use article_rec::ErrorKind;
 use bytes::Bytes;
 use serde_json::json;
@@ -20,7 +20,9 @@ use serde_json::json;
 async fn a_refused_request_is_access_denied_naming_the_action_and_the_key() {
     let moto = MotoServer::start();
     let open = moto.store("data", "").await;
-    let cached = article_rec::layout::hour_manifest("site", "2026-01-02T03:00:00Z".parse().unwrap()).unwrap();
+    let cached =
+        article_rec::contract::layout::hour_manifest("site", "2026-01-02T03:00:00Z".parse().unwrap())
+            .unwrap();
     open.put(&cached, Bytes::from_static(b"{}")).await.unwrap();
     let roles = BTreeMap::from([(
         "reader".to_string(),
@@ -53,7 +55,10 @@ async fn a_refused_request_is_access_denied_naming_the_action_and_the_key() {
         err.to_string().contains("s3:PutObject on s3://data/cache/"),
         "{err}"
     );
-    let err = store.list(&article_rec::layout::runs()).await.unwrap_err();
+    let err = store
+        .list(&article_rec::contract::layout::runs())
+        .await
+        .unwrap_err();
     assert!(
         err.to_string().contains("s3:ListBucket on s3://data/runs/"),
         "{err}"

@@ -18,13 +18,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use article_rec::events::EventBatch;
-use article_rec::generate::{self, Spec};
-use article_rec::layout::InputLayout;
-use article_rec::parquet::{StreamWriter, HOUR_EVENTS};
-use article_rec::settings::Settings;
-use article_rec::stage::{FetchInput, RunRef};
-use article_rec::storage::{BlobStore, LocalDir};
+use article_rec::adapters::storage::LocalDir;
+use article_rec::contract::layout::InputLayout;
+use article_rec::contract::parquet::{StreamWriter, HOUR_EVENTS};
+use article_rec::contract::settings::Settings;
+use article_rec::contract::stage::{FetchInput, RunRef};
+use article_rec::contract::storage::BlobStore;
+use article_rec::devtools::generate::{self, Spec};
+use article_rec::fetch::hour_batch::EventBatch;
 use article_rec::Context;
 use chrono::{DateTime, Duration, Utc};
 
@@ -208,13 +209,13 @@ async fn measure(dir: &Path) {
     // 2. the whole stage, cold then warm
     let ctx = Context::from_settings(s.clone()).await.unwrap();
     ctx.store
-        .delete_prefix(&article_rec::layout::hour_cache("example").unwrap())
+        .delete_prefix(&article_rec::contract::layout::hour_cache("example").unwrap())
         .await
         .unwrap();
     for label in ["cold (every hour parsed)", "warm (every hour cached)"] {
         let t0 = Instant::now();
         let c0 = cpu_seconds();
-        let out = article_rec::stages::fetch::run(FetchInput { run: run.clone() }, &ctx)
+        let out = article_rec::fetch::run(FetchInput { run: run.clone() }, &ctx)
             .await
             .unwrap();
         let secs = t0.elapsed().as_secs_f64();

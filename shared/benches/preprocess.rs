@@ -18,13 +18,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use article_rec::layout::RunLayout;
-use article_rec::parquet::{self, col, date_column, datetime_ms_column, StreamWriter, EVENTS};
-use article_rec::settings::Settings;
-use article_rec::site::StaticCatalog;
-use article_rec::stage::{PreprocessInput, RunRef};
-use article_rec::stages::preprocess;
-use article_rec::storage::{BlobStore, LocalDir};
+use article_rec::adapters::site::StaticCatalog;
+use article_rec::adapters::storage::LocalDir;
+use article_rec::contract::layout::RunLayout;
+use article_rec::contract::parquet::{self, col, date_column, datetime_ms_column, StreamWriter, EVENTS};
+use article_rec::contract::settings::Settings;
+use article_rec::contract::stage::{PreprocessInput, RunRef};
+use article_rec::contract::storage::BlobStore;
+use article_rec::preprocess;
 use article_rec::Context;
 use chrono::{DateTime, Utc};
 use polars::prelude::{Column, DataFrame};
@@ -138,7 +139,7 @@ async fn measure(dir: &Path) {
         .unwrap();
     let t_read = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let prepared = preprocess::transform(&events, &StaticCatalog::default(), 600.0).unwrap();
+    let prepared = preprocess::transform::transform(&events, &StaticCatalog::default(), 600.0).unwrap();
     let t_transform = t1.elapsed().as_secs_f64();
     let f = &prepared.funnel;
     println!(

@@ -1,62 +1,35 @@
 //! article-rec: turns a news site's Snowplow clickstream into article
 //! recommendations.
 //!
-//! Data flow (one run of one site; every key from [`layout`]):
+//! The folders follow the pipeline and its layers; imports go one way only,
+//! `contract` <- `adapters`, `recommend` <- stages <- `run` (tests/layout.rs
+//! checks it), and no stage imports another:
 //!
-//! | stage | reads | writes |
-//! | --- | --- | --- |
-//! | [`stages::fetch`] | Snowplow hour partitions (TSV, gzipped or not) | `events.parquet`, `bad_rows.jsonl` |
-//! | [`stages::preprocess`] | events, the site's catalogue | `articles.parquet`, `dwell.parquet` |
-//! | [`stages::defaults`] | dwell, articles | `defaults.parquet` |
-//! | [`stages::train`] | dwell | `article_factors.parquet` |
-//! | [`stages::save`] | articles, factors, defaults | database rows: article, model, recommendation |
-//!
-//! Where things live: the stage contract in [`stage`]; file schemas in
-//! [`parquet`]; adapters in [`storage`], [`db`], [`metrics`], built into a
-//! [`context::Context`] from [`settings`]. Domain logic is pure: [`snowplow`]
-//! (line parser, on [`tsv`] and [`json_check`]), [`events`] (fetch's core), [`site`] and [`articles`] (article
-//! mapping), [`kcore`] (2-core filter), [`dwell`], [`popularity`] (defaults),
-//! [`als`] (matrix factorisation), [`knn`] (nearest articles). [`runner`] runs the
-//! state machine's definition locally; [`lambda`] runs a stage on AWS Lambda;
-//! [`generate`] makes realistic synthetic input; [`report`] renders the run report.
+//! | folder | what it holds |
+//! | --- | --- |
+//! | [`contract`] | the wire types, object keys, Parquet schemas, errors, settings, the ports (store, database, site, metrics) and the [`Context`] |
+//! | [`adapters`] | what implements the ports: local directory and S3, SQLite and PostgreSQL, WordPress and the static catalogue, log and CloudWatch metrics, SSM |
+//! | [`fetch`] | Snowplow hour partitions -> `events.parquet`, `bad_rows.jsonl` (the line parser, the hour cache) |
+//! | [`preprocess`] | events + the site's catalogue -> `articles.parquet`, `dwell.parquet` (dwell, the 2-core, metadata) |
+//! | [`defaults`] | dwell + articles -> `defaults.parquet` |
+//! | [`train`] | dwell + articles -> `article_factors.parquet`, `evaluation.json` (holdout evaluation, quality gate) |
+//! | [`save`] | the run's files -> the database, and the run report |
+//! | [`recommend`] | the recommenders the stages share: ALS, nearest neighbours, popularity |
+//! | [`run`] | the Lambda entry, the state-machine runner, dispatch by stage name |
+//! | `devtools` | (feature `devtools`) the data generator and the test servers: never in a function |
 
-pub mod als;
-pub mod articles;
-pub mod aws;
-pub mod byte_blocks;
-pub mod catalog;
-pub mod context;
-pub mod db;
-pub mod dedup;
-pub mod dwell;
-pub mod error;
-pub mod evaluation;
-pub mod events;
-#[cfg(test)]
-mod fuzz;
-pub mod generate;
-pub mod json_check;
-pub mod kcore;
-pub mod knn;
-pub mod lambda;
-pub mod layout;
-pub mod metrics;
-pub mod parquet;
-pub mod popularity;
-pub mod redact;
-pub mod report;
-pub mod runner;
-pub mod settings;
-pub mod site;
-pub mod snowplow;
-pub mod snowplow_fields;
-pub mod stage;
-pub mod stages;
-pub mod storage;
-#[doc(hidden)]
-pub mod testing;
-pub mod tsv;
+pub mod adapters;
+pub mod contract;
+pub mod defaults;
+#[cfg(any(test, feature = "devtools"))]
+pub mod devtools;
+pub mod fetch;
+pub mod preprocess;
+pub mod recommend;
+pub mod run;
+pub mod save;
+pub mod train;
 
-pub use context::Context;
-pub use error::{Error, ErrorKind, Result};
+pub use contract::context::Context;
+pub use contract::error::{Error, ErrorKind, Result};
 pub use lambda_runtime::Error as LambdaError;

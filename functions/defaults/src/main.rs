@@ -1,6 +1,6 @@
-//! The defaults stage as an AWS Lambda function; see `article_rec::stages::defaults`.
+//! The defaults stage as an AWS Lambda function; see `article_rec::defaults`.
 
 #[tokio::main]
 async fn main() -> Result<(), article_rec::LambdaError> {
-    article_rec::lambda::run_stage(article_rec::stage::Stage::Defaults).await
+    article_rec::run::lambda::run_stage(article_rec::contract::stage::Stage::Defaults).await
 }

@@ -1,6 +1,6 @@
-//! The preprocess stage as an AWS Lambda function; see `article_rec::stages::preprocess`.
+//! The preprocess stage as an AWS Lambda function; see `article_rec::preprocess`.
 
 #[tokio::main]
 async fn main() -> Result<(), article_rec::LambdaError> {
-    article_rec::lambda::run_stage(article_rec::stage::Stage::Preprocess).await
+    article_rec::run::lambda::run_stage(article_rec::contract::stage::Stage::Preprocess).await
 }

@@ -1,6 +1,6 @@
-//! The save stage as an AWS Lambda function; see `article_rec::stages::save`.
+//! The save stage as an AWS Lambda function; see `article_rec::save`.
 
 #[tokio::main]
 async fn main() -> Result<(), article_rec::LambdaError> {
-    article_rec::lambda::run_stage(article_rec::stage::Stage::Save).await
+    article_rec::run::lambda::run_stage(article_rec::contract::stage::Stage::Save).await
 }

@@ -1,6 +1,6 @@
-//! The train stage as an AWS Lambda function; see `article_rec::stages::train`.
+//! The train stage as an AWS Lambda function; see `article_rec::train`.
 
 #[tokio::main]
 async fn main() -> Result<(), article_rec::LambdaError> {
-    article_rec::lambda::run_stage(article_rec::stage::Stage::Train).await
+    article_rec::run::lambda::run_stage(article_rec::contract::stage::Stage::Train).await
 }

@@ -1,0 +1,713 @@
+//! PostgreSQL: what the production API reads.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::Row;
+
+use crate::contract::database::{
+    ArticleRow, ModelRow, ModelStart, ModelType, RecDb, RecRow, Rollback, SiteLock,
+};
+use crate::contract::error::{Error, Result};
+
+/// Rows per UNNEST batch.
+const CHUNK: usize = 10_000;
+/// Bytes of COPY data sent per message.
+const COPY_BUFFER: usize = 1 << 20;
+
+/// One row of COPY text format: tab-separated, with `\`, tab, newline and
+/// carriage return escaped in the one free-text column.
+fn copy_row(buf: &mut Vec<u8>, model_id: i32, r: &RecRow, target: i32) {
+    use std::io::Write;
+    let _ = write!(buf, "{model_id}\t");
+    for b in r.source_entity_id.bytes() {
+        match b {
+            b'\\' => buf.extend_from_slice(b"\\\\"),
+            b'\t' => buf.extend_from_slice(b"\\t"),
+            b'\n' => buf.extend_from_slice(b"\\n"),
+            b'\r' => buf.extend_from_slice(b"\\r"),
+            _ => buf.push(b),
+        }
+    }
+    // writing to a Vec cannot fail
+    let _ = writeln!(buf, "\t{target}\t{:.6}", r.score);
+}
+
+/// Parallel COPY streams for large loads; more than the server's cores is no faster.
+const COPY_STREAMS: usize = 2;
+/// Below this many rows one stream is fast enough.
+const PARALLEL_COPY_MIN_ROWS: usize = 100_000;
+
+#[derive(Debug, Clone)]
+pub struct PgDb {
+    pool: PgPool,
+    /// Whether this role may skip per-row foreign-key triggers while loading
+    /// (asked once).
+    trusted_load: std::sync::Arc<tokio::sync::OnceCell<bool>>,
+}
+
+impl PgDb {
+    /// Connects and applies migrations. With `schema`, every connection uses that
+    /// schema (created if missing): how tests keep apart.
+    ///
+    /// # Errors
+    /// `Db` when it cannot connect; `Migrate` when migrations fail.
+    pub async fn open(url: &str, schema: Option<&str>) -> Result<PgDb> {
+        // the name shows in pg_stat_activity and pg_locks: who holds a site lock
+        let mut opts = PgConnectOptions::from_str(url)
+            .map_err(Error::db("parse postgres url"))?
+            .application_name(&match schema {
+                Some(schema) => format!("article-rec/{schema}"),
+                None => "article-rec".into(),
+            });
+        if let Some(schema) = schema {
+            if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Err(Error::InvalidInput(format!("bad schema name {schema:?}")));
+            }
+            let admin = PgPoolOptions::new()
+                .max_connections(1)
+                .connect_with(opts.clone())
+                .await
+                .map_err(Error::db("connect postgres"))?;
+            // creating needs a privilege on the database that a role with an
+            // existing schema of its own may lack, so look first
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                    .bind(schema)
+                    .fetch_one(&admin)
+                    .await
+                    .map_err(Error::db("find schema"))?;
+            if !exists {
+                // the name was checked to be [A-Za-z0-9_] above
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema}"
+                )))
+                .execute(&admin)
+                .await
+                .map_err(Error::db("create schema"))?;
+            }
+            admin.close().await;
+            opts = opts.options([("search_path", schema)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(5)
+            .connect_with(opts)
+            .await
+            .map_err(Error::db("connect postgres"))?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(PgDb {
+            pool,
+            trusted_load: std::sync::Arc::default(),
+        })
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Whether the role may set `session_replication_role` (a superuser, or
+    /// on PostgreSQL 15+ a role granted `SET` on it, as RDS's `rds_superuser`).
+    async fn may_skip_key_triggers(&self) -> Result<bool> {
+        let pool = &self.pool;
+        self.trusted_load
+            .get_or_try_init(|| async move {
+                let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+                    .fetch_one(pool)
+                    .await
+                    .map_err(Error::db("server version"))?;
+                let query = if version >= 150_000 {
+                    "SELECT has_parameter_privilege('session_replication_role', 'SET')"
+                } else {
+                    "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                };
+                sqlx::query_scalar(query)
+                    .fetch_one(pool)
+                    .await
+                    .map_err(Error::db("load privileges"))
+            })
+            .await
+            .copied()
+    }
+
+    /// The foreign keys of a load, checked once as a set: every recommended
+    /// article exists (the model was checked by the caller).
+    async fn check_articles_exist(&self, recs: &[RecRow]) -> Result<()> {
+        let mut ids: Vec<i32> = recs
+            .iter()
+            .map(|r| i32::try_from(r.recommended_article_id).unwrap_or(i32::MAX))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let missing: Vec<i32> = sqlx::query_scalar(
+            "SELECT wanted FROM UNNEST($1::int[]) AS wanted \
+             WHERE NOT EXISTS (SELECT 1 FROM article WHERE id = wanted) LIMIT 5",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("check recommended articles"))?;
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::InvalidInput(format!(
+                "recommendations name articles that do not exist (ids {missing:?})"
+            )))
+        }
+    }
+
+    /// One COPY of `recs` in a transaction of its own; returns rows written.
+    /// With `trusted`, the rows' keys were checked as a set beforehand and the
+    /// per-row key triggers are skipped for this transaction only, as
+    /// `pg_restore --disable-triggers` does: they cost most of a load.
+    async fn copy_stream(&self, model_id: i32, recs: &[&RecRow], trusted: bool) -> Result<u64> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        if trusted {
+            sqlx::query("SET LOCAL session_replication_role = replica")
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("skip key triggers"))?;
+        }
+        let mut copy = tx
+            .copy_in_raw(
+                "COPY recommendation (model_id, source_entity_id, recommended_article_id, score) \
+                 FROM STDIN (FORMAT text)",
+            )
+            .await
+            .map_err(Error::db("start COPY recommendations"))?;
+        let mut buf = Vec::with_capacity(COPY_BUFFER + 1024);
+        for &r in recs {
+            // checked by the caller
+            let target = i32::try_from(r.recommended_article_id).unwrap_or(i32::MAX);
+            copy_row(&mut buf, model_id, r, target);
+            if buf.len() >= COPY_BUFFER {
+                copy.send(std::mem::take(&mut buf))
+                    .await
+                    .map_err(Error::db("COPY recommendations"))?;
+                buf.reserve(COPY_BUFFER + 1024);
+            }
+        }
+        if !buf.is_empty() {
+            copy.send(buf).await.map_err(Error::db("COPY recommendations"))?;
+        }
+        let written = copy.finish().await.map_err(Error::db("COPY recommendations"))?;
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(written)
+    }
+
+    /// Inserts articles or, for known ones, fills in (or with `replace`,
+    /// replaces) their fields; returns each external id's `article.id`.
+    async fn upsert(&self, site: &str, rows: &[ArticleRow], replace: bool) -> Result<HashMap<String, i64>> {
+        let mut out = HashMap::with_capacity(rows.len());
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        for chunk in rows.chunks(CHUNK) {
+            let ext: Vec<&str> = chunk.iter().map(|r| r.external_id.as_str()).collect();
+            let title: Vec<Option<&str>> = chunk.iter().map(|r| r.title.as_deref()).collect();
+            let path: Vec<Option<&str>> = chunk.iter().map(|r| r.path.as_deref()).collect();
+            let published: Vec<Option<chrono::DateTime<chrono::Utc>>> =
+                chunk.iter().map(|r| r.published_at).collect();
+            let exclude: Vec<Option<&str>> = chunk.iter().map(|r| r.exclude_reason.as_deref()).collect();
+            let sql = format!(
+                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason) \
+                 SELECT $1::text, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) \
+                 ON CONFLICT (site, external_id) DO UPDATE SET {}, updated_at = now() \
+                 RETURNING external_id, id",
+                super::article_conflict_set("EXCLUDED", replace)
+            );
+            let ids = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(site)
+                .bind(&ext)
+                .bind(&title)
+                .bind(&path)
+                .bind(&published)
+                .bind(&exclude)
+                .fetch_all(&mut *tx)
+                .await
+                .map_err(Error::db("upsert articles"))?;
+            for r in ids {
+                out.insert(r.get::<String, _>(0), i64::from(r.get::<i32, _>(1)));
+            }
+        }
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(out)
+    }
+}
+
+#[async_trait]
+impl RecDb for PgDb {
+    async fn lock_site(&self, site: &str, wait: std::time::Duration) -> Result<SiteLock> {
+        super::lock::lock_pg(&self.pool, site, wait).await
+    }
+
+    async fn discard_pending(&self, site: &str, kind: ModelType, except_run_id: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM model WHERE site = $1 AND type = $2 AND status = 'pending' AND run_id <> $3",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .bind(except_run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::db("discard pending models"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn rollback(&self, site: &str, kind: ModelType) -> Result<Rollback> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        let pick = |status: &'static str| {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "SELECT id, site, type, status, run_id FROM model \
+                 WHERE site = $1 AND type = $2 AND status = '{status}' ORDER BY id DESC LIMIT 1 FOR UPDATE"
+            )))
+            .bind(site)
+            .bind(kind.as_str())
+        };
+        let from = pick("current")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find current model"))?
+            .map(model_row)
+            .ok_or_else(|| super::nothing_to_roll_back(site, kind, "no current model"))?;
+        let to = pick("stale")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find stale model"))?
+            .map(model_row)
+            .ok_or_else(|| super::nothing_to_roll_back(site, kind, "no earlier model is kept"))?;
+        for (id, status) in [(from.id, "failed"), (to.id, "current")] {
+            sqlx::query("UPDATE model SET status = $2, updated_at = now() WHERE id = $1")
+                .bind(id as i32)
+                .bind(status)
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("switch models"))?;
+        }
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(Rollback {
+            from: ModelRow {
+                status: "failed".into(),
+                ..from
+            },
+            to: ModelRow {
+                status: "current".into(),
+                ..to
+            },
+        })
+    }
+
+    async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>> {
+        self.upsert(site, rows, false).await
+    }
+
+    async fn replace_metadata(&self, site: &str, rows: &[ArticleRow]) -> Result<()> {
+        self.upsert(site, rows, true).await.map(drop)
+    }
+
+    async fn articles(&self, site: &str, external_ids: &[String]) -> Result<Vec<ArticleRow>> {
+        let rows = sqlx::query(
+            "SELECT external_id, title, path, published_at, exclude_reason FROM article \
+             WHERE site = $1 AND external_id = ANY($2) ORDER BY external_id",
+        )
+        .bind(site)
+        .bind(external_ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("read articles"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ArticleRow {
+                external_id: r.get(0),
+                title: r.get(1),
+                path: r.get(2),
+                published_at: r.get(3),
+                exclude_reason: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        let found = sqlx::query(
+            "SELECT id, status FROM model WHERE site = $1 AND type = $2 AND run_id = $3 FOR UPDATE",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .bind(run_id)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Error::db("find model"))?;
+        let start = match found {
+            Some(row) => {
+                let id = i64::from(row.get::<i32, _>(0));
+                let status: String = row.get(1);
+                if super::is_retired_or_live(&status) {
+                    ModelStart::AlreadySaved(id)
+                } else {
+                    sqlx::query("DELETE FROM recommendation WHERE model_id = $1")
+                        .bind(id as i32)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::db("clear pending model"))?;
+                    sqlx::query("UPDATE model SET status = 'pending', updated_at = now() WHERE id = $1")
+                        .bind(id as i32)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::db("reset model"))?;
+                    ModelStart::Fresh(id)
+                }
+            }
+            None => {
+                let id: i32 = sqlx::query_scalar(
+                    "INSERT INTO model (site, type, status, run_id) VALUES ($1, $2, 'pending', $3) RETURNING id",
+                )
+                .bind(site)
+                .bind(kind.as_str())
+                .bind(run_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(Error::db("create model"))?;
+                ModelStart::Fresh(i64::from(id))
+            }
+        };
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(start)
+    }
+
+    async fn insert_recs(&self, model_id: i64, recs: &[RecRow]) -> Result<u64> {
+        let model_id =
+            i32::try_from(model_id).map_err(|_| Error::InvalidInput(format!("model id {model_id}")))?;
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM model WHERE id = $1")
+            .bind(model_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Error::db("find model"))?;
+        if status.as_deref() != Some("pending") {
+            return Err(Error::InvalidInput(format!(
+                "model {model_id} is {}, not pending: recommendations go only into a pending model",
+                status.as_deref().unwrap_or("missing")
+            )));
+        }
+        for r in recs {
+            i32::try_from(r.recommended_article_id)
+                .map_err(|_| Error::InvalidInput(format!("article id {}", r.recommended_article_id)))?;
+            super::check_score(r)?;
+        }
+        // Two foreign-key checks per row make the load CPU-bound in the server,
+        // so large loads go in parallel streams, each its own transaction. A
+        // stream that dies leaves rows only in this pending model, which no
+        // reader sees and the next save deletes. Streams split by recommended
+        // article, so no two lock the same article row for their key checks
+        // (shared row locks would cost a multixact each).
+        let streams = if recs.len() >= PARALLEL_COPY_MIN_ROWS {
+            COPY_STREAMS
+        } else {
+            1
+        };
+        let mut parts: Vec<Vec<&RecRow>> = vec![Vec::with_capacity(recs.len() / streams + 1); streams];
+        for r in recs {
+            parts[r.recommended_article_id.rem_euclid(streams as i64) as usize].push(r);
+        }
+        let trusted = self.may_skip_key_triggers().await?;
+        if trusted {
+            self.check_articles_exist(recs).await?;
+        }
+        let written =
+            futures::future::try_join_all(parts.iter().map(|part| self.copy_stream(model_id, part, trusted)))
+                .await?;
+        Ok(written.into_iter().sum())
+    }
+
+    async fn activate(&self, model_id: i64) -> Result<()> {
+        let id = i32::try_from(model_id).map_err(|_| Error::InvalidInput(format!("model id {model_id}")))?;
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        let row = sqlx::query("SELECT site, type, status FROM model WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find model"))?
+            .ok_or_else(|| Error::InvalidInput(format!("no model {model_id}")))?;
+        let (site, kind, status): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        if status == "current" {
+            return Ok(());
+        }
+        if status != "pending" {
+            return Err(Error::InvalidInput(format!(
+                "model {model_id} is {status}, not pending"
+            )));
+        }
+        sqlx::query(
+            "UPDATE model SET status = 'stale', updated_at = now() WHERE site = $1 AND type = $2 AND status = 'current'",
+        )
+        .bind(&site)
+        .bind(&kind)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("retire current model"))?;
+        sqlx::query("UPDATE model SET status = 'current', updated_at = now() WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("activate model"))?;
+        tx.commit().await.map_err(Error::db("commit"))
+    }
+
+    async fn prune_stale(&self, site: &str, kind: ModelType, keep: u32) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM model WHERE site = $1 AND type = $2 AND status IN ('stale', 'failed') AND id NOT IN \
+             (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY status ORDER BY id DESC) AS newest \
+              FROM model WHERE site = $1 AND type = $2 AND status IN ('stale', 'failed')) AS retired \
+              WHERE newest <= $3)",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .bind(i64::from(keep))
+        .execute(&self.pool)
+        .await
+        .map_err(Error::db("prune stale models"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn current_model(&self, site: &str, kind: ModelType) -> Result<Option<ModelRow>> {
+        let row = sqlx::query(
+            "SELECT id, site, type, status, run_id FROM model WHERE site = $1 AND type = $2 AND status = 'current'",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::db("current model"))?;
+        Ok(row.map(model_row))
+    }
+
+    async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>> {
+        let rows = sqlx::query(
+            "SELECT a.external_id, r.score::float8 FROM recommendation r \
+             JOIN model m ON m.id = r.model_id \
+             JOIN article a ON a.id = r.recommended_article_id \
+             WHERE m.site = $1 AND m.status = 'current' AND r.source_entity_id = $2 \
+             ORDER BY r.score DESC, a.external_id",
+        )
+        .bind(site)
+        .bind(source_entity_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("read recommendations"))?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+fn model_row(r: sqlx::postgres::PgRow) -> ModelRow {
+    ModelRow {
+        id: i64::from(r.get::<i32, _>(0)),
+        site: r.get(1),
+        model_type: r.get(2),
+        status: r.get(3),
+        run_id: r.get(4),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::db::conformance;
+    use crate::contract::error::ErrorKind;
+
+    /// A database in a schema of its own, dropped by [`Scratch::drop_schema`].
+    struct Scratch {
+        db: PgDb,
+        schema: String,
+    }
+
+    impl Scratch {
+        async fn new(name: &str) -> Scratch {
+            let url = crate::devtools::test_database_url();
+            let schema = format!("t_{name}_{}_{}", std::process::id(), rand::random::<u32>());
+            let db = PgDb::open(&url, Some(&schema)).await.unwrap_or_else(|e| {
+                panic!(
+                    "PostgreSQL at {} is needed: {e}",
+                    crate::contract::redact::redact(&url)
+                )
+            });
+            Scratch { db, schema }
+        }
+
+        async fn drop_schema(self) {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP SCHEMA {} CASCADE",
+                self.schema
+            )))
+            .execute(self.db.pool())
+            .await
+            .unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn postgres_passes_the_conformance_story() {
+        let t = Scratch::new("conf").await;
+        conformance::story(&t.db).await;
+        let again = PgDb::open(&crate::devtools::test_database_url(), Some(&t.schema))
+            .await
+            .unwrap();
+        assert!(again
+            .current_model("site-a", ModelType::Article)
+            .await
+            .unwrap()
+            .is_some());
+        t.drop_schema().await;
+    }
+
+    /// A role that is not a superuser (as an application's usually is) takes
+    /// the path with per-row key checks, and tells the same story.
+    #[tokio::test]
+    async fn postgres_without_superuser_checks_keys_per_row() {
+        let admin = Scratch::new("admin").await;
+        assert!(
+            admin.db.may_skip_key_triggers().await.unwrap(),
+            "the test database's superuser"
+        );
+        let role = format!("t_app_{}_{}", std::process::id(), rand::random::<u32>());
+        let schema = format!("{role}_s");
+        for sql in [
+            format!("CREATE ROLE {role} LOGIN NOSUPERUSER"),
+            format!("CREATE SCHEMA {schema} AUTHORIZATION {role}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(admin.db.pool())
+                .await
+                .unwrap();
+        }
+        let mut url: reqwest::Url = crate::devtools::test_database_url().parse().unwrap();
+        url.set_username(&role).unwrap();
+        url.set_password(None).unwrap();
+        let app = PgDb::open(url.as_str(), Some(&schema)).await.unwrap();
+        assert!(!app.may_skip_key_triggers().await.unwrap());
+        conformance::story(&app).await;
+        app.pool().close().await;
+        for sql in [
+            format!("DROP SCHEMA {schema} CASCADE"),
+            format!("DROP ROLE {role}"),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(admin.db.pool())
+                .await
+                .unwrap();
+        }
+        admin.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_site_lock() {
+        let t = Scratch::new("lock").await;
+        conformance::lock_story(&t.db).await;
+        // a second process (another pool) is excluded too
+        let other = PgDb::open(&crate::devtools::test_database_url(), Some(&t.schema))
+            .await
+            .unwrap();
+        let held =
+            t.db.lock_site("site-x", std::time::Duration::from_secs(1))
+                .await
+                .unwrap();
+        let err = other
+            .lock_site("site-x", std::time::Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains(&format!("article-rec/{}", t.schema)),
+            "names the holder: {err}"
+        );
+        held.release().await.unwrap();
+        other
+            .lock_site("site-x", std::time::Duration::from_secs(1))
+            .await
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
+        t.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_rollback_and_cleanup() {
+        let t = Scratch::new("rollback").await;
+        conformance::rollback_story(&t.db).await;
+        t.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_readers_never_see_an_empty_or_mixed_model() {
+        let t = Scratch::new("readers").await;
+        conformance::readers_see_whole_models(&t.db).await;
+        t.drop_schema().await;
+    }
+
+    #[tokio::test]
+    async fn postgres_save_killed_midway_leaves_the_previous_model_current() {
+        let t = Scratch::new("killed").await;
+        let d = conformance::dying_save(&t.db).await;
+        let (dead, load) = (d.dead, d.load.clone());
+        let db = t.db.clone();
+        let copy = tokio::spawn(async move { db.insert_recs(dead, &load).await });
+        // drop the COPY's connection from the server side, as a crash or a network cut would
+        let app = format!("article-rec/{}", t.schema);
+        let admin = PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&crate::devtools::test_database_url())
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let killed: i64 = sqlx::query_scalar(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE application_name = $1 AND query LIKE 'COPY recommendation%' AND state = 'active'",
+            )
+            .bind(&app)
+            .fetch_one(&admin)
+            .await
+            .unwrap();
+            if killed > 0 {
+                break;
+            }
+            assert!(!copy.is_finished(), "the COPY ended before it could be killed");
+            assert!(started.elapsed().as_secs() < 60, "no COPY seen in 60 s");
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let err = copy.await.unwrap().expect_err("the killed COPY must fail");
+        assert_eq!(
+            err.kind(),
+            ErrorKind::Transient,
+            "a dropped connection is worth a retry: {err}"
+        );
+        let status: String = sqlx::query_scalar("SELECT status FROM model WHERE id = $1")
+            .bind(dead as i32)
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(status, "pending", "a half-loaded model is never switched in");
+        conformance::after_a_dead_save(&t.db, &d).await;
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation WHERE model_id = $1")
+            .bind(dead as i32)
+            .fetch_one(t.db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "the next run deleted whatever the killed load left");
+        admin.close().await;
+        t.drop_schema().await;
+    }
+
+    #[test]
+    fn copy_rows_escape_the_text_column() {
+        let mut buf = Vec::new();
+        let r = RecRow {
+            source_entity_id: "a\tb\\c\nd".into(),
+            recommended_article_id: 7,
+            score: 0.123_456_7,
+        };
+        copy_row(&mut buf, 3, &r, 7);
+        assert_eq!(
+            String::from_utf8(buf).unwrap(),
+            "3\ta\\tb\\\\c\\nd\t7\t0.123457\n"
+        );
+    }
+}

@@ -1,0 +1,475 @@
+//! SQLite: the local default. WAL mode so a reader can query while save writes.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use crate::contract::database::{
+    ArticleRow, ModelRow, ModelStart, ModelType, RecDb, RecRow, Rollback, SiteLock,
+};
+use crate::contract::error::{Error, Result};
+
+/// The current time as SQLite text, in the format the migrations' defaults use.
+macro_rules! now {
+    () => {
+        "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+    };
+}
+/// Rows per INSERT statement: 4 parameters each, well under SQLite's 32766.
+const CHUNK: usize = 2000;
+
+#[derive(Debug, Clone)]
+pub struct SqliteDb {
+    pool: SqlitePool,
+    /// Site lock files are named after this path.
+    lock_base: std::path::PathBuf,
+}
+
+impl SqliteDb {
+    /// Opens `sqlite://path` (creating the file) and applies migrations.
+    ///
+    /// # Errors
+    /// `Db` when the file cannot be opened; `Migrate` when migrations fail.
+    pub async fn open(url: &str) -> Result<SqliteDb> {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(Error::db("parse sqlite url"))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(30));
+        let file = opts.get_filename();
+        let lock_base = if file.as_os_str().is_empty() || file.to_str() == Some(":memory:") {
+            // a private in-memory database: no other process can share it
+            std::env::temp_dir().join(format!("article-rec-memory-{}", std::process::id()))
+        } else {
+            file.to_path_buf()
+        };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await
+            .map_err(Error::db("connect sqlite"))?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteDb { pool, lock_base })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+impl SqliteDb {
+    /// A transaction that takes the write lock at once, so a read-then-write
+    /// never fails on a snapshot another writer moved.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Sqlite>> {
+        self.pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(Error::db("begin"))
+    }
+
+    /// Inserts articles or, for known ones, fills in (or with `replace`,
+    /// replaces) their fields; returns each external id's `article.id`.
+    async fn upsert(&self, site: &str, rows: &[ArticleRow], replace: bool) -> Result<HashMap<String, i64>> {
+        let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
+        for chunk in rows.chunks(CHUNK / 2) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(site)
+                    .push_bind(&r.external_id)
+                    .push_bind(&r.title)
+                    .push_bind(&r.path)
+                    .push_bind(r.published_at)
+                    .push_bind(&r.exclude_reason);
+            });
+            q.push(format!(
+                " ON CONFLICT (site, external_id) DO UPDATE SET {}, updated_at = {}",
+                super::article_conflict_set("excluded", replace),
+                now!()
+            ));
+            q.build()
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("upsert articles"))?;
+        }
+        let ids = sqlx::query("SELECT external_id, id FROM article WHERE site = ?")
+            .bind(site)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::db("read article ids"))?;
+        tx.commit().await.map_err(Error::db("commit"))?;
+        let wanted: std::collections::HashSet<&str> = rows.iter().map(|r| r.external_id.as_str()).collect();
+        Ok(ids
+            .into_iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+            .filter(|(e, _)| wanted.contains(e.as_str()))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl RecDb for SqliteDb {
+    async fn lock_site(&self, site: &str, wait: Duration) -> Result<SiteLock> {
+        super::lock::lock_file(&self.lock_base, site, wait).await
+    }
+
+    async fn discard_pending(&self, site: &str, kind: ModelType, except_run_id: &str) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM model WHERE site = ? AND type = ? AND status = 'pending' AND run_id <> ?",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .bind(except_run_id)
+        .execute(&self.pool)
+        .await
+        .map_err(Error::db("discard pending models"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn rollback(&self, site: &str, kind: ModelType) -> Result<Rollback> {
+        let mut tx = self.write_tx().await?;
+        let pick = |status: &'static str| {
+            sqlx::query(
+                "SELECT id, site, type, status, run_id FROM model \
+                 WHERE site = ? AND type = ? AND status = ? ORDER BY id DESC LIMIT 1",
+            )
+            .bind(site)
+            .bind(kind.as_str())
+            .bind(status)
+        };
+        let from = pick("current")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find current model"))?
+            .map(model_row)
+            .ok_or_else(|| super::nothing_to_roll_back(site, kind, "no current model"))?;
+        let to = pick("stale")
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find stale model"))?
+            .map(model_row)
+            .ok_or_else(|| super::nothing_to_roll_back(site, kind, "no earlier model is kept"))?;
+        for (id, status) in [(from.id, "failed"), (to.id, "current")] {
+            sqlx::query(concat!(
+                "UPDATE model SET status = ?, updated_at = ",
+                now!(),
+                " WHERE id = ?"
+            ))
+            .bind(status)
+            .bind(id)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db("switch models"))?;
+        }
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(Rollback {
+            from: ModelRow {
+                status: "failed".into(),
+                ..from
+            },
+            to: ModelRow {
+                status: "current".into(),
+                ..to
+            },
+        })
+    }
+
+    async fn upsert_articles(&self, site: &str, rows: &[ArticleRow]) -> Result<HashMap<String, i64>> {
+        self.upsert(site, rows, false).await
+    }
+
+    async fn replace_metadata(&self, site: &str, rows: &[ArticleRow]) -> Result<()> {
+        self.upsert(site, rows, true).await.map(drop)
+    }
+
+    async fn articles(&self, site: &str, external_ids: &[String]) -> Result<Vec<ArticleRow>> {
+        let ids = serde_json::to_string(external_ids).map_err(|e| Error::Bug(e.to_string()))?;
+        let rows = sqlx::query(
+            "SELECT external_id, title, path, published_at, exclude_reason FROM article \
+             WHERE site = ? AND external_id IN (SELECT value FROM json_each(?)) ORDER BY external_id",
+        )
+        .bind(site)
+        .bind(ids)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("read articles"))?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ArticleRow {
+                external_id: r.get(0),
+                title: r.get(1),
+                path: r.get(2),
+                published_at: r.get(3),
+                exclude_reason: r.get(4),
+            })
+            .collect())
+    }
+
+    async fn begin_model(&self, site: &str, kind: ModelType, run_id: &str) -> Result<ModelStart> {
+        let mut tx = self.write_tx().await?;
+        let found = sqlx::query("SELECT id, status FROM model WHERE site = ? AND type = ? AND run_id = ?")
+            .bind(site)
+            .bind(kind.as_str())
+            .bind(run_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find model"))?;
+        let start = match found {
+            Some(row) => {
+                let id: i64 = row.get(0);
+                let status: String = row.get(1);
+                if super::is_retired_or_live(&status) {
+                    ModelStart::AlreadySaved(id)
+                } else {
+                    sqlx::query("DELETE FROM recommendation WHERE model_id = ?")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(Error::db("clear pending model"))?;
+                    sqlx::query(concat!(
+                        "UPDATE model SET status = 'pending', updated_at = ",
+                        now!(),
+                        " WHERE id = ?"
+                    ))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(Error::db("reset model"))?;
+                    ModelStart::Fresh(id)
+                }
+            }
+            None => {
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO model (site, type, status, run_id) VALUES (?, ?, 'pending', ?) RETURNING id",
+                )
+                .bind(site)
+                .bind(kind.as_str())
+                .bind(run_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(Error::db("create model"))?;
+                ModelStart::Fresh(id)
+            }
+        };
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(start)
+    }
+
+    async fn insert_recs(&self, model_id: i64, recs: &[RecRow]) -> Result<u64> {
+        recs.iter().try_for_each(super::check_score)?;
+        let mut tx = self.write_tx().await?;
+        let status: Option<String> = sqlx::query_scalar("SELECT status FROM model WHERE id = ?")
+            .bind(model_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find model"))?;
+        if status.as_deref() != Some("pending") {
+            return Err(Error::InvalidInput(format!(
+                "model {model_id} is {}, not pending: recommendations go only into a pending model",
+                status.as_deref().unwrap_or("missing")
+            )));
+        }
+        let mut written = 0;
+        for chunk in recs.chunks(CHUNK) {
+            let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+                "INSERT INTO recommendation (model_id, source_entity_id, recommended_article_id, score) ",
+            );
+            q.push_values(chunk, |mut b, r| {
+                b.push_bind(model_id)
+                    .push_bind(&r.source_entity_id)
+                    .push_bind(r.recommended_article_id)
+                    .push_bind((r.score * 1e6).round() / 1e6);
+            });
+            written += q
+                .build()
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db("insert recommendations"))?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(Error::db("commit"))?;
+        Ok(written)
+    }
+
+    async fn activate(&self, model_id: i64) -> Result<()> {
+        let mut tx = self.write_tx().await?;
+        let row = sqlx::query("SELECT site, type, status FROM model WHERE id = ?")
+            .bind(model_id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db("find model"))?
+            .ok_or_else(|| Error::InvalidInput(format!("no model {model_id}")))?;
+        let (site, kind, status): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        if status == "current" {
+            return Ok(());
+        }
+        if status != "pending" {
+            return Err(Error::InvalidInput(format!(
+                "model {model_id} is {status}, not pending"
+            )));
+        }
+        sqlx::query(concat!(
+            "UPDATE model SET status = 'stale', updated_at = ",
+            now!(),
+            " WHERE site = ? AND type = ? AND status = 'current'"
+        ))
+        .bind(&site)
+        .bind(&kind)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("retire current model"))?;
+        sqlx::query(concat!(
+            "UPDATE model SET status = 'current', updated_at = ",
+            now!(),
+            " WHERE id = ?"
+        ))
+        .bind(model_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("activate model"))?;
+        tx.commit().await.map_err(Error::db("commit"))
+    }
+
+    async fn prune_stale(&self, site: &str, kind: ModelType, keep: u32) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM model WHERE site = ?1 AND type = ?2 AND status IN ('stale', 'failed') AND id NOT IN \
+             (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY status ORDER BY id DESC) AS newest \
+              FROM model WHERE site = ?1 AND type = ?2 AND status IN ('stale', 'failed')) AS retired \
+              WHERE newest <= ?3)",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .bind(i64::from(keep))
+        .execute(&self.pool)
+        .await
+        .map_err(Error::db("prune stale models"))?;
+        Ok(done.rows_affected())
+    }
+
+    async fn current_model(&self, site: &str, kind: ModelType) -> Result<Option<ModelRow>> {
+        let row = sqlx::query(
+            "SELECT id, site, type, status, run_id FROM model WHERE site = ? AND type = ? AND status = 'current'",
+        )
+        .bind(site)
+        .bind(kind.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(Error::db("current model"))?;
+        Ok(row.map(model_row))
+    }
+
+    async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>> {
+        let rows = sqlx::query(
+            "SELECT a.external_id, CAST(r.score AS REAL) FROM recommendation r \
+             JOIN model m ON m.id = r.model_id \
+             JOIN article a ON a.id = r.recommended_article_id \
+             WHERE m.site = ? AND m.status = 'current' AND r.source_entity_id = ? \
+             ORDER BY r.score DESC, a.external_id",
+        )
+        .bind(site)
+        .bind(source_entity_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("read recommendations"))?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+}
+
+fn model_row(r: sqlx::sqlite::SqliteRow) -> ModelRow {
+    ModelRow {
+        id: r.get(0),
+        site: r.get(1),
+        model_type: r.get(2),
+        status: r.get(3),
+        run_id: r.get(4),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::adapters::db::conformance;
+
+    async fn scratch() -> (tempfile::TempDir, SqliteDb, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.sqlite").display());
+        let db = SqliteDb::open(&url).await.unwrap();
+        (dir, db, url)
+    }
+
+    #[tokio::test]
+    async fn sqlite_passes_the_conformance_story() {
+        let (_dir, db, url) = scratch().await;
+        conformance::story(&db).await;
+        // opening again re-applies nothing and keeps the data
+        let again = SqliteDb::open(&url).await.unwrap();
+        assert!(again
+            .current_model("site-a", ModelType::Article)
+            .await
+            .unwrap()
+            .is_some());
+    }
+
+    #[tokio::test]
+    async fn sqlite_site_lock() {
+        let (_dir, db, url) = scratch().await;
+        conformance::lock_story(&db).await;
+        // another opening of the file (as another process would) is excluded too
+        let other = SqliteDb::open(&url).await.unwrap();
+        let held = db.lock_site("site-x", Duration::from_secs(1)).await.unwrap();
+        assert!(other
+            .lock_site("site-x", Duration::from_millis(200))
+            .await
+            .is_err());
+        held.release().await.unwrap();
+        other
+            .lock_site("site-x", Duration::from_secs(1))
+            .await
+            .unwrap()
+            .release()
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn sqlite_rollback_and_cleanup() {
+        let (_dir, db, _url) = scratch().await;
+        conformance::rollback_story(&db).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_readers_never_see_an_empty_or_mixed_model() {
+        let (_dir, db, _url) = scratch().await;
+        conformance::readers_see_whole_models(&db).await;
+    }
+
+    #[tokio::test]
+    async fn sqlite_save_killed_midway_leaves_the_previous_model_current() {
+        let (_dir, db, _url) = scratch().await;
+        let d = conformance::dying_save(&db).await;
+        let (dead, load) = (d.dead, d.load.clone());
+        let writer = db.clone();
+        let insert = tokio::spawn(async move { writer.insert_recs(dead, &load).await });
+        // let it get well into the transaction, then kill it, as a dying process would
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        insert.abort();
+        let outcome = insert.await;
+        assert!(
+            outcome.as_ref().is_err_and(tokio::task::JoinError::is_cancelled),
+            "the insert of a million rows must still be running after 300 ms: {outcome:?}"
+        );
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM recommendation WHERE model_id = ?")
+            .bind(dead)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(rows, 0, "nothing of the killed insert is kept");
+        conformance::after_a_dead_save(&db, &d).await;
+    }
+}

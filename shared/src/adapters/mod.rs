@@ -1,0 +1,10 @@
+//! The implementations of the contract's ports, and [`open`], which builds a
+//! context from settings.
+
+pub mod db;
+pub mod metrics;
+pub mod open;
+pub mod sdk;
+pub mod secrets;
+pub mod site;
+pub mod storage;

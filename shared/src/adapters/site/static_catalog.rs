@@ -1,0 +1,106 @@
+//! Metadata from a static catalogue file (`catalog/<site>/articles.jsonl` in the
+//! store): for sites without an API, and for local runs.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+
+use crate::adapters::site::catalog_file;
+use crate::contract::error::{Error, Result};
+use crate::contract::layout;
+use crate::contract::site::{ArticleKey, CatalogEntry, Lookup, Site};
+use crate::contract::storage::BlobStore;
+
+#[derive(Debug, Default)]
+pub struct StaticCatalog {
+    entries: HashMap<String, CatalogEntry>,
+}
+
+impl StaticCatalog {
+    pub fn new(entries: Vec<CatalogEntry>) -> StaticCatalog {
+        StaticCatalog {
+            entries: entries.into_iter().map(|e| (e.external_id.clone(), e)).collect(),
+        }
+    }
+
+    /// The site's catalogue from the store; a site without one has an empty
+    /// catalogue (its articles simply have no titles or dates).
+    ///
+    /// # Errors
+    /// Storage errors; `InvalidInput` naming the first bad line.
+    pub async fn load(store: &dyn BlobStore, site: &str) -> Result<StaticCatalog> {
+        match store.get(&layout::catalog(site)?).await {
+            Ok(bytes) => Ok(StaticCatalog::new(catalog_file::parse(
+                &String::from_utf8_lossy(&bytes),
+            )?)),
+            Err(Error::NotFound { .. }) => Ok(StaticCatalog::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[async_trait]
+impl Site for StaticCatalog {
+    fn source(&self) -> &str {
+        "static catalogue"
+    }
+
+    async fn metadata(&self, articles: &[ArticleKey]) -> Vec<Lookup> {
+        articles
+            .iter()
+            .map(|a| match self.entries.get(&a.external_id) {
+                Some(e) => Lookup::Found(e.clone()),
+                None => Lookup::Unknown { exclude_reason: None },
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn known_articles_have_metadata_and_unknown_ones_are_not_excluded() {
+        let entry = CatalogEntry {
+            external_id: "7".into(),
+            path: "/article/7/seven".into(),
+            title: Some("Seven".into()),
+            published_at: Some("2026-01-01T00:00:00Z".parse().unwrap()),
+            exclude_reason: None,
+        };
+        let cat = StaticCatalog::new(vec![entry.clone()]);
+        let key = |id: &str| ArticleKey {
+            external_id: id.into(),
+            path: format!("/article/{id}/x"),
+        };
+        assert_eq!(
+            cat.metadata(&[key("7"), key("8")]).await,
+            [Lookup::Found(entry), Lookup::Unknown { exclude_reason: None }]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_missing_file_is_an_empty_catalogue_and_a_bad_line_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::adapters::storage::LocalDir::new(dir.path());
+        assert!(StaticCatalog::load(&store, "s").await.unwrap().is_empty());
+        store
+            .put(
+                &layout::catalog("s").unwrap(),
+                bytes::Bytes::from_static(b"{\"external_id\": 1}\n"),
+            )
+            .await
+            .unwrap();
+        let err = StaticCatalog::load(&store, "s").await.unwrap_err();
+        assert!(err.to_string().contains("catalogue line 1"), "{err}");
+    }
+}

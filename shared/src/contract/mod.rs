@@ -1,0 +1,20 @@
+//! What every other part of the job agrees on, and depends on nothing of the
+//! job's own: the stage contract (the JSON on the wire), object keys and the
+//! names in them, Parquet schemas, errors, settings and their option structs,
+//! the ports the adapters implement, and the context a stage runs with.
+
+pub mod context;
+pub mod database;
+pub mod error;
+pub mod evaluation;
+pub mod layout;
+pub mod metrics;
+pub mod names;
+pub mod parquet;
+pub mod paths;
+pub mod redact;
+pub mod settings;
+pub mod site;
+pub mod stage;
+pub mod storage;
+pub mod tasks;

@@ -1,0 +1,183 @@
+//! The option structs [`super::Settings`] holds, one per part of the job:
+//! defined here, with their checks, so the settings depend on no other module.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::contract::error::{Error, Result};
+
+/// Matrix factorisation hyper-parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlsParams {
+    pub factors: usize,
+    pub regularization: f32,
+    pub iterations: u32,
+    /// Confidence `c = 1 + alpha * ln(1 + dwell seconds)`.
+    pub alpha: f32,
+    /// Conjugate-gradient steps per least-squares solve.
+    pub cg_steps: u32,
+    /// Start from the current model's article factors when there is one.
+    pub warm_start: bool,
+    /// Iterations of a warm-started fit (instead of `iterations`).
+    pub warm_iterations: u32,
+}
+
+impl Default for AlsParams {
+    fn default() -> Self {
+        AlsParams {
+            factors: 64,
+            regularization: 0.01,
+            iterations: 15,
+            alpha: 1.0,
+            cg_steps: 3,
+            warm_start: true,
+            warm_iterations: 5,
+        }
+    }
+}
+
+impl AlsParams {
+    /// # Errors
+    /// `Config` naming the first out-of-range field.
+    pub fn check(&self) -> Result<()> {
+        if self.factors == 0 || self.factors > 1024 {
+            return Err(Error::Config(format!(
+                "ALS_FACTORS must be in 1..=1024, got {}",
+                self.factors
+            )));
+        }
+        if !(self.regularization.is_finite() && self.regularization >= 0.0) {
+            return Err(Error::Config("ALS_REGULARIZATION must be >= 0".into()));
+        }
+        if self.iterations == 0 {
+            return Err(Error::Config("ALS_ITERATIONS must be >= 1".into()));
+        }
+        if !(self.alpha.is_finite() && self.alpha >= 0.0) {
+            return Err(Error::Config("ALS_ALPHA must be >= 0".into()));
+        }
+        if self.cg_steps == 0 {
+            return Err(Error::Config("ALS_CG_STEPS must be >= 1".into()));
+        }
+        if self.warm_iterations == 0 {
+            return Err(Error::Config("ALS_WARM_ITERATIONS must be >= 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// How models are evaluated, and what a model must show to be promoted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityParams {
+    /// The last this many days of the window are the holdout; 0 turns
+    /// evaluation (and the gate) off.
+    pub holdout_days: f64,
+    /// Holdout questions beyond this many are sampled.
+    pub max_questions: usize,
+    pub gate: GateParams,
+}
+
+impl Default for QualityParams {
+    fn default() -> Self {
+        QualityParams {
+            holdout_days: 2.0,
+            max_questions: 20_000,
+            gate: GateParams {
+                min_auc: 0.75,
+                hit_rate_tolerance: 0.05,
+                min_questions: 50,
+            },
+        }
+    }
+}
+
+/// Where metrics go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MetricsSink {
+    Log,
+    CloudWatch,
+}
+
+/// What differs between the sites one deployment serves (`SITE_SETTINGS`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Snowplow `app_id` of the site's tracker (default: the site name).
+    #[serde(default)]
+    pub app_id: Option<String>,
+    /// The site's WordPress API (default: the static catalogue in the store).
+    #[serde(default)]
+    pub wordpress_url: Option<String>,
+}
+
+/// How to reach the S3 server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct S3Options {
+    /// e.g. `http://127.0.0.1:5000` for a local S3-protocol server; None for AWS.
+    pub endpoint: Option<String>,
+    /// Overrides the region of the AWS chain.
+    pub region: Option<String>,
+    /// Path-style URLs (`endpoint/bucket/key`), which most S3-compatible servers need.
+    pub force_path_style: bool,
+    /// Attempts per request, first one included.
+    pub max_attempts: u32,
+}
+
+/// How to talk to a WordPress site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WordPressOptions {
+    /// The site's base URL (`https://example.com`); unset: no WordPress.
+    pub url: Option<String>,
+    /// Requests per second, at most.
+    pub requests_per_sec: f64,
+    /// Per request, connecting included.
+    pub timeout: Duration,
+    /// Tries per request (1 = no retry).
+    pub attempts: u32,
+    /// First retry delay; doubles each retry.
+    pub backoff: Duration,
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Posts per page of a list answer (`per_page`; WordPress allows at most 100).
+    pub page_size: usize,
+}
+
+impl Default for WordPressOptions {
+    fn default() -> WordPressOptions {
+        WordPressOptions {
+            url: None,
+            requests_per_sec: 10.0,
+            timeout: Duration::from_secs(10),
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+            concurrency: 4,
+            page_size: 100,
+        }
+    }
+}
+
+impl WordPressOptions {
+    /// # Errors
+    /// `Config` naming the setting out of range.
+    pub fn check(&self) -> Result<()> {
+        if !(self.requests_per_sec.is_finite() && self.requests_per_sec > 0.0) {
+            return Err(Error::Config("WORDPRESS_REQUESTS_PER_SEC must be > 0".into()));
+        }
+        if self.attempts == 0 || self.concurrency == 0 || !(1..=100).contains(&self.page_size) {
+            return Err(Error::Config(
+                "WordPress attempts and concurrency must be >= 1, page size in 1..=100".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What the gate requires of a new model.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GateParams {
+    pub min_auc: f64,
+    /// How far (absolute) the hit rate may fall below the current model's.
+    pub hit_rate_tolerance: f64,
+    /// Fewer questions than this cannot judge a model: it is promoted.
+    pub min_questions: u64,
+}

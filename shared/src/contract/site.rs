@@ -1,0 +1,119 @@
+//! A site: which page paths are articles, their external ids, and where their
+//! metadata comes from. The path rule is the one of the sites the job serves
+//! (WordPress permalinks `/article/<id>/<slug>`), including Google's AMP viewer
+//! paths `/v/s/<host>/article/<id>/<slug>`, which the original job lost.
+//! Metadata comes from the site's WordPress REST API ([`WordPress`]) or from a
+//! static catalogue file ([`StaticCatalog`]).
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// An article whose metadata is wanted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleKey {
+    pub external_id: String,
+    /// The canonical path it was read on (a slug lookup needs it).
+    pub path: String,
+}
+
+/// What a metadata source knows of one article.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Lookup {
+    /// Title, link, publish time.
+    Found(CatalogEntry),
+    /// The source does not know it. With a reason, the article must never be
+    /// recommended (e.g. the API says there is no such post).
+    Unknown { exclude_reason: Option<String> },
+    /// The source failed for this article (after retries): skipped this run,
+    /// counted, tried again next run.
+    Failed(String),
+}
+
+/// A site's article rule and metadata source.
+#[async_trait]
+pub trait Site: Send + Sync + std::fmt::Debug {
+    /// Where metadata comes from, for logs and exclusion reasons.
+    fn source(&self) -> &str;
+
+    /// The article a normalised path points at, if it is one.
+    fn article_of<'p>(&self, path: &'p str) -> Option<ArticleRef<'p>> {
+        article_of(path)
+    }
+
+    /// Metadata of these articles, in the same order. Never fails as a whole:
+    /// a failing article is [`Lookup::Failed`] and the rest go on.
+    async fn metadata(&self, articles: &[ArticleKey]) -> Vec<Lookup>;
+}
+
+/// One article's metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CatalogEntry {
+    pub external_id: String,
+    pub path: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    #[serde(default)]
+    pub published_at: Option<DateTime<Utc>>,
+    /// Why the article must never be recommended (e.g. "sponsored"), if so.
+    #[serde(default)]
+    pub exclude_reason: Option<String>,
+}
+
+/// An article a path points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArticleRef<'a> {
+    /// The site's own id for the article (the WordPress post id).
+    pub external_id: &'a str,
+    /// The path without any AMP viewer prefix.
+    pub canonical_path: &'a str,
+}
+
+/// The article a normalised path points at, or `None` for non-article pages
+/// (home page, section fronts, `/article/<non-numeric>/...`).
+pub fn article_of(path: &str) -> Option<ArticleRef<'_>> {
+    let canonical = strip_amp_viewer(path);
+    let rest = canonical.strip_prefix("/article/")?;
+    let id = rest.split('/').next()?;
+    if id.is_empty() || id.len() > 19 || !id.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(ArticleRef {
+        external_id: id,
+        canonical_path: canonical,
+    })
+}
+
+/// `/v/s/<host>/rest` → `/rest`; other paths unchanged.
+fn strip_amp_viewer(path: &str) -> &str {
+    let Some(after) = path.strip_prefix("/v/s/") else {
+        return path;
+    };
+    match after.find('/') {
+        Some(i) => &after[i..],
+        None => path,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn article_paths_and_amp_viewer_paths_map_to_one_article() {
+        let web = article_of("/article/503532/at-a-rakes-progress").unwrap();
+        let amp = article_of("/v/s/washingtoncitypaper.com/article/503532/at-a-rakes-progress").unwrap();
+        assert_eq!(web, amp);
+        assert_eq!(web.external_id, "503532");
+        assert_eq!(amp.canonical_path, "/article/503532/at-a-rakes-progress");
+    }
+
+    #[test]
+    fn fronts_and_non_numeric_ids_are_not_articles() {
+        assert_eq!(article_of("/"), None);
+        assert_eq!(article_of("/section/news"), None);
+        assert_eq!(article_of("/article/emailnewsletter/d-c-calls-for-pause"), None);
+        assert_eq!(article_of("/article/"), None);
+        assert_eq!(article_of("/v/s/host.example"), None);
+    }
+}

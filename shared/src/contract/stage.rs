@@ -1,0 +1,491 @@
+//! The stage contract: the typed input and output of every stage. These are the
+//! only types on the wire: Lambda events, the state machine's state and the local
+//! runner all use them. Each input names only what its stage needs; serde ignores
+//! the rest of the run manifest the state machine carries.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::contract::error::Result;
+
+/// The stages, in the order the state machine runs them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Fetch,
+    Preprocess,
+    Defaults,
+    Train,
+    Save,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 5] = [
+        Stage::Fetch,
+        Stage::Preprocess,
+        Stage::Defaults,
+        Stage::Train,
+        Stage::Save,
+    ];
+
+    /// Lower-case name: the function crate, the binary and the `events/<name>.json` stem.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Fetch => "fetch",
+            Stage::Preprocess => "preprocess",
+            Stage::Defaults => "defaults",
+            Stage::Train => "train",
+            Stage::Save => "save",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The adapters the stage's function opens at cold start, beyond the
+    /// data store and the metrics sink every stage has. `template.yaml`
+    /// grants exactly these (tests/infra.rs checks it): only the stages that
+    /// use the database get its SSM parameter and run in its VPC.
+    pub fn adapters(self) -> Adapters {
+        match self {
+            // the metadata cache; the current model, which train starts from
+            Stage::Preprocess => Adapters {
+                database: true,
+                input: false,
+            },
+            Stage::Save => Adapters {
+                database: true,
+                input: false,
+            },
+            Stage::Fetch => Adapters {
+                database: false,
+                input: true,
+            },
+            Stage::Defaults | Stage::Train => Adapters {
+                database: false,
+                input: false,
+            },
+        }
+    }
+}
+
+/// What a [`crate::Context`] opens besides the data store and metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Adapters {
+    /// The recommendation database (its URL from SSM when deployed).
+    pub database: bool,
+    /// The store the Snowplow loader writes to (`INPUT_URL`).
+    pub input: bool,
+}
+
+impl Adapters {
+    /// Everything: the local run, which runs every stage in one process.
+    pub const ALL: Adapters = Adapters {
+        database: true,
+        input: true,
+    };
+}
+
+/// Identifies one run of the job for one site. Every object key of the run is a
+/// pure function of it, so a retried stage overwrites its own outputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRef {
+    pub site: String,
+    /// In AWS, the Step Functions execution name; locally, made once by the CLI.
+    pub run_id: String,
+    /// The run's reference time (UTC): the window ends here.
+    pub as_of: DateTime<Utc>,
+}
+
+impl RunRef {
+    /// Checks the identifiers are safe to use in object keys and SQL values.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the site or run id is empty, too long (43 and 80
+    /// characters), or has characters other than ASCII letters, digits, `-`,
+    /// `_` and `.`.
+    pub fn validate(&self) -> Result<()> {
+        crate::contract::names::check_site(&self.site)?;
+        crate::contract::names::check_segment("run id", &self.run_id, crate::contract::names::MAX_RUN_ID_LEN)
+    }
+
+    /// The half-open event-time window `[as_of - days, as_of)` this run reads.
+    pub fn window(&self, days: u32) -> Window {
+        Window {
+            start: self.as_of - Duration::days(i64::from(days)),
+            end: self.as_of,
+        }
+    }
+}
+
+/// A half-open UTC time range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Window {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+impl Window {
+    pub fn contains_ms(&self, ms: i64) -> bool {
+        ms >= self.start.timestamp_millis() && ms < self.end.timestamp_millis()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchInput {
+    pub run: RunRef,
+}
+
+/// What parsing one hour partition saw:
+/// `lines = events + bad + not_page_event + other_app + bots + no_reader`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParseCounts {
+    pub objects: u64,
+    pub lines: u64,
+    /// Page events of readers of the site, before de-duplication.
+    pub events: u64,
+    pub bad: u64,
+    pub not_page_event: u64,
+    pub other_app: u64,
+    pub bots: u64,
+    pub no_reader: u64,
+}
+
+impl ParseCounts {
+    /// The lines these counts account for; equals `lines` when nothing is lost.
+    pub fn accounted(&self) -> u64 {
+        self.events + self.bad + self.not_page_event + self.other_app + self.bots + self.no_reader
+    }
+
+    pub fn add(&mut self, o: &ParseCounts) {
+        self.objects += o.objects;
+        self.lines += o.lines;
+        self.events += o.events;
+        self.bad += o.bad;
+        self.not_page_event += o.not_page_event;
+        self.other_app += o.other_app;
+        self.bots += o.bots;
+        self.no_reader += o.no_reader;
+    }
+}
+
+/// What fetch saw over the window: `parsed.events = kept + duplicates + out_of_window`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchCounts {
+    pub hours_read: u64,
+    pub hours_missing: u64,
+    /// Hours parsed from the input in this run.
+    pub hours_parsed: u64,
+    /// Hours read from the per-hour cache, unchanged since they were parsed.
+    pub hours_cached: u64,
+    pub parsed: ParseCounts,
+    pub kept: u64,
+    pub duplicates: u64,
+    pub out_of_window: u64,
+}
+
+/// One hour partition for one run: what a Distributed Map item runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchHourInput {
+    pub run: RunRef,
+    /// Start of the hour, UTC.
+    pub hour: DateTime<Utc>,
+}
+
+/// Where an hour's events came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HourStatus {
+    /// No input objects for the hour.
+    Missing,
+    /// Parsed from the cache: the input objects had not changed.
+    Cached,
+    /// Parsed from the input in this run.
+    Parsed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchHourOutput {
+    pub hour: DateTime<Utc>,
+    pub status: HourStatus,
+    /// The hour's events (schema `events`) and bad rows, absent when missing.
+    pub events_key: Option<String>,
+    pub bad_rows_key: Option<String>,
+    pub counts: ParseCounts,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchOutput {
+    pub events_key: String,
+    pub bad_rows_key: String,
+    pub counts: FetchCounts,
+}
+
+/// What the fetch function is asked to do. The state machine sends three
+/// shapes, told apart by `action`; without one it is `window`, so a plain
+/// `{"run": ...}` event keeps working.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawFetchRequest", into = "RawFetchRequest")]
+pub enum FetchRequest {
+    /// Inspect the window's hour partitions: which need parsing.
+    Plan(FetchInput),
+    /// Parse one hour partition (an item of the Distributed Map).
+    Hour(FetchHourInput),
+    /// Read the whole window into the run's `events.parquet`.
+    Window(FetchInput),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FetchAction {
+    Plan,
+    Hour,
+    #[default]
+    Window,
+}
+
+impl FetchAction {
+    fn name(self) -> &'static str {
+        match self {
+            FetchAction::Plan => "plan",
+            FetchAction::Hour => "hour",
+            FetchAction::Window => "window",
+        }
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct RawFetchRequest {
+    #[serde(default)]
+    action: FetchAction,
+    run: RunRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    hour: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<RawFetchRequest> for FetchRequest {
+    type Error = String;
+
+    fn try_from(r: RawFetchRequest) -> std::result::Result<FetchRequest, String> {
+        match (r.action, r.hour) {
+            (FetchAction::Hour, Some(hour)) => Ok(FetchRequest::Hour(FetchHourInput { run: r.run, hour })),
+            (FetchAction::Hour, None) => Err("action \"hour\" needs an \"hour\"".into()),
+            (action, Some(_)) => Err(format!(
+                "\"hour\" is only for action \"hour\", not \"{}\"",
+                action.name()
+            )),
+            (FetchAction::Plan, None) => Ok(FetchRequest::Plan(FetchInput { run: r.run })),
+            (FetchAction::Window, None) => Ok(FetchRequest::Window(FetchInput { run: r.run })),
+        }
+    }
+}
+
+impl From<FetchRequest> for RawFetchRequest {
+    fn from(r: FetchRequest) -> RawFetchRequest {
+        let (action, run, hour) = match r {
+            FetchRequest::Plan(i) => (FetchAction::Plan, i.run, None),
+            FetchRequest::Hour(i) => (FetchAction::Hour, i.run, Some(i.hour)),
+            FetchRequest::Window(i) => (FetchAction::Window, i.run, None),
+        };
+        RawFetchRequest { action, run, hour }
+    }
+}
+
+impl FetchRequest {
+    pub fn run(&self) -> &RunRef {
+        match self {
+            FetchRequest::Plan(i) | FetchRequest::Window(i) => &i.run,
+            FetchRequest::Hour(i) => &i.run,
+        }
+    }
+}
+
+/// Which hours of the window need parsing, and whether to fan them out.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchPlan {
+    /// Hours (start, UTC) that are new, changed or still filling, oldest first.
+    pub hours: Vec<DateTime<Utc>>,
+    /// Hours of the window, cached and unchanged, and with no input at all.
+    pub window_hours: u64,
+    pub cached: u64,
+    pub missing: u64,
+    /// True when `hours` is long enough (`FETCH_MAP_MIN_HOURS`) to be parsed
+    /// by a Distributed Map, one invocation per hour, before the window is read.
+    pub distributed: bool,
+}
+
+/// What the fetch function answers, by request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum FetchResponse {
+    Plan(FetchPlan),
+    Hour(FetchHourOutput),
+    Window(FetchOutput),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreprocessInput {
+    pub run: RunRef,
+}
+
+/// Events, readers and articles after each preprocessing step.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Funnel {
+    pub events: u64,
+    pub article_events: u64,
+    pub readers_before_filter: u64,
+    pub articles_before_filter: u64,
+    pub filter_passes: u32,
+    pub readers: u64,
+    pub articles: u64,
+    pub pairs: u64,
+}
+
+/// Where the kept articles' metadata came from this run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataCounts {
+    /// Settled in the database (published over a day ago): not looked up.
+    pub cached: u64,
+    /// Asked of the site (new, undated, or published within the last day).
+    pub looked_up: u64,
+    pub found: u64,
+    /// The site does not know them (with a reason: never recommended).
+    pub unknown: u64,
+    /// Found or unknown with an exclusion reason.
+    pub excluded: u64,
+    /// The lookup failed: no metadata this run; asked again next run.
+    pub failed: u64,
+}
+
+/// A site's current model, as the database had it when preprocess ran.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CurrentModel {
+    pub id: i64,
+    /// The run that saved it: its files (factors, evaluation) are under its prefix.
+    pub run_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreprocessOutput {
+    pub articles_key: String,
+    pub dwell_key: String,
+    pub funnel: Funnel,
+    #[serde(default)]
+    pub metadata: MetadataCounts,
+    /// The site's current article model, read here so that train, which
+    /// needs it for its warm start and the gate, needs no database.
+    #[serde(default)]
+    pub current_article_model: Option<CurrentModel>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultsInput {
+    pub run: RunRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultsOutput {
+    pub defaults_key: String,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrainInput {
+    pub run: RunRef,
+    /// Where train learns the site's current model (it opens no database).
+    pub preprocess: PreprocessOutput,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainOutput {
+    pub factors_key: String,
+    /// `evaluation.json`: this output, where save reads the gate's decision.
+    pub evaluation_key: String,
+    pub readers: u64,
+    pub articles: u64,
+    pub nonzeros: u64,
+    pub factors: u32,
+    pub iterations: u32,
+    /// Loss after each iteration of the production model.
+    pub loss: Vec<f64>,
+    /// The run the production model started from, when warm-started.
+    pub warm_start_from: Option<String>,
+    /// Articles whose factors came from that run.
+    pub warm_start_articles: u64,
+    /// The holdout figures of the model and of the popularity baseline.
+    pub evaluation: Option<crate::contract::evaluation::Evaluation>,
+    /// The current model's own holdout figures, when it was evaluated.
+    pub current_model: Option<crate::contract::evaluation::Metrics>,
+    pub gate: crate::contract::evaluation::GateDecision,
+}
+
+/// Save reads the run's files; the earlier stages' outputs the state carries
+/// only feed the run report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveInput {
+    pub run: RunRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<FetchOutput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub preprocess: Option<PreprocessOutput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaveOutput {
+    /// The article model this run saved; `None` when the quality gate kept
+    /// the current one.
+    pub article_model_id: Option<i64>,
+    /// Why the quality gate kept the current article model.
+    #[serde(default)]
+    pub article_model_rejected: Option<String>,
+    pub popularity_model_id: i64,
+    pub articles_upserted: u64,
+    pub recs_written: u64,
+    pub default_recs_written: u64,
+    /// False when this run's models were already saved (a retried save).
+    pub newly_saved: bool,
+    /// Pending models of runs that died midway, deleted by this save.
+    #[serde(default)]
+    pub pending_discarded: u64,
+    /// Retired models beyond `KEEP_MODELS`, deleted by this save.
+    #[serde(default)]
+    pub models_pruned: u64,
+    /// The run report (HTML) beside the run's files.
+    #[serde(default)]
+    pub report_key: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(site: &str, id: &str) -> RunRef {
+        RunRef {
+            site: site.into(),
+            run_id: id.into(),
+            as_of: "2026-01-02T00:00:00Z".parse().unwrap(),
+        }
+    }
+
+    #[test]
+    fn rejects_names_that_could_escape_the_run_prefix() {
+        assert!(run("wcp", "2026-01-02T00-00").validate().is_ok());
+        assert!(run("../x", "a").validate().is_err());
+        assert!(run("wcp", "a/b").validate().is_err());
+        assert!(run("", "a").validate().is_err());
+        assert!(run("cache", "a").validate().is_err());
+        // a site name longer than 43 characters cannot name a schedule's execution
+        assert!(run(&"s".repeat(43), "a").validate().is_ok());
+        assert!(run(&"s".repeat(44), "a").validate().is_err());
+    }
+
+    #[test]
+    fn window_ends_at_as_of() {
+        let w = run("wcp", "a").window(28);
+        assert_eq!(w.end, run("wcp", "a").as_of);
+        assert_eq!((w.end - w.start).num_days(), 28);
+        assert!(!w.contains_ms(w.end.timestamp_millis()));
+        assert!(w.contains_ms(w.start.timestamp_millis()));
+    }
+}

@@ -1,0 +1,198 @@
+//! Assembling the window from hour partitions: keeps events inside the window and
+//! drops duplicates across the whole window. Snowplow delivers at least once, so
+//! the same event (same `event_id` and `event_fingerprint`) can land in two
+//! objects or two hours.
+//!
+//! Keeps one 128-bit key per event seen, not the events: memory is bounded by one
+//! hour's frame plus 16 bytes an event.
+
+use std::collections::HashSet;
+
+use polars::prelude::*;
+use uuid::Uuid;
+
+use crate::contract::parquet::{col, i64s, u64s, EVENTS};
+use crate::contract::stage::Window;
+
+/// What one call to [`WindowFilter::apply`] dropped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dropped {
+    pub duplicates: u64,
+    pub out_of_window: u64,
+}
+
+#[derive(Debug)]
+pub struct WindowFilter {
+    window: Window,
+    seen: HashSet<u128, foldhash::fast::RandomState>,
+}
+
+/// The hash of an event fingerprint kept in the hour cache; 0 for none.
+///
+/// xxh3 is specified, so the value is the same in every build and release:
+/// hours cached by one version are compared with hours parsed by the next.
+pub fn fingerprint_hash(fingerprint: impl AsRef<[u8]>) -> u64 {
+    let fingerprint = fingerprint.as_ref();
+    if fingerprint.is_empty() {
+        0
+    } else {
+        xxhash_rust::xxh3::xxh3_64(fingerprint)
+    }
+}
+
+/// An odd constant: multiplying by it is a bijection of `u128`.
+const SPREAD: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835;
+
+/// The event's identity: its id's 128 bits, with the fingerprint's hash
+/// spread over all of them. Two keys of one id differ exactly when their
+/// fingerprint hashes do; keys of different ids meet only by chance (about
+/// 2^-122 a pair for random UUIDs).
+fn identity(event_id: u128, fingerprint_hash: u64) -> u128 {
+    event_id ^ u128::from(fingerprint_hash).wrapping_mul(SPREAD)
+}
+
+impl WindowFilter {
+    pub fn new(window: Window) -> WindowFilter {
+        WindowFilter {
+            window,
+            seen: HashSet::default(),
+        }
+    }
+
+    /// Events of an hour's `frame` (schema `parquet::HOUR_EVENTS`) in the
+    /// window and not seen in an earlier frame or row, in their original
+    /// order, as `parquet::EVENTS` rows.
+    ///
+    /// # Errors
+    /// Polars errors (missing columns).
+    pub fn apply(&mut self, frame: &DataFrame) -> PolarsResult<(DataFrame, Dropped)> {
+        let times = i64s(frame, col::ACTIVITY_TIME)?;
+        let (hi, lo) = (u64s(frame, col::EVENT_ID_HI)?, u64s(frame, col::EVENT_ID_LO)?);
+        let ids = hi
+            .iter()
+            .zip(&lo)
+            .map(|(hi, lo)| (u128::from(hi.unwrap_or_default()) << 64) | u128::from(lo.unwrap_or_default()));
+        let fps = u64s(frame, col::FINGERPRINT_HASH)?
+            .into_iter()
+            .map(Option::unwrap_or_default);
+        let mut dropped = Dropped::default();
+        let mut kept_ids = Vec::new();
+        let mask: BooleanChunked = times
+            .iter()
+            .zip(ids.zip(fps))
+            .map(|(t, (id, fp))| {
+                let in_window = t.is_some_and(|t| self.window.contains_ms(t));
+                if !in_window {
+                    dropped.out_of_window += 1;
+                    return false;
+                }
+                let fresh = self.seen.insert(identity(id, fp));
+                if fresh {
+                    kept_ids.push(id);
+                } else {
+                    dropped.duplicates += 1;
+                }
+                fresh
+            })
+            .collect();
+        let kept = frame.filter(&mask)?;
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        let mut id_strings = StringChunkedBuilder::new(col::EVENT_ID.into(), kept_ids.len());
+        for id in kept_ids {
+            id_strings.append_value(Uuid::from_u128(id).hyphenated().encode_lower(&mut text));
+        }
+        let id_column = id_strings.finish().into_column();
+        let columns = EVENTS
+            .columns
+            .iter()
+            .map(|(name, _)| match *name {
+                col::EVENT_ID => Ok(id_column.clone()),
+                name => kept.column(name).cloned(),
+            })
+            .collect::<PolarsResult<Vec<Column>>>()?;
+        Ok((DataFrame::new(kept.height(), columns)?, dropped))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::parquet::{strs, ColType, HOUR_EVENTS};
+
+    /// An hour frame of (event id, fingerprint, time) rows; ids are
+    /// numbered, so `1` is `00000000-0000-0000-0000-000000000001`.
+    fn frame(rows: &[(u128, &str, i64)]) -> DataFrame {
+        let mut df = df!(
+            col::CLIENT_ID => rows.iter().map(|_| "reader").collect::<Vec<_>>(),
+            col::ACTIVITY_TIME => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+            col::SESSION_DATE => rows.iter().map(|_| 0i32).collect::<Vec<_>>(),
+            col::PAGE_PATH => rows.iter().map(|_| "/").collect::<Vec<_>>(),
+            col::EVENT_NAME => rows.iter().map(|_| "page_ping").collect::<Vec<_>>(),
+            col::EVENT_ID_HI => rows.iter().map(|r| (r.0 >> 64) as u64).collect::<Vec<_>>(),
+            col::EVENT_ID_LO => rows.iter().map(|r| r.0 as u64).collect::<Vec<_>>(),
+            col::FINGERPRINT_HASH => rows.iter().map(|r| fingerprint_hash(r.1)).collect::<Vec<_>>()
+        )
+        .unwrap();
+        df.apply(col::ACTIVITY_TIME, |c| {
+            c.cast(&ColType::DatetimeMs.dtype()).unwrap()
+        })
+        .unwrap();
+        df.apply(col::SESSION_DATE, |c| c.cast(&ColType::Date.dtype()).unwrap())
+            .unwrap();
+        let key = crate::contract::layout::ObjectKey::from_listing("x/hour.parquet").unwrap();
+        HOUR_EVENTS.conform(&key, &df).unwrap()
+    }
+
+    #[test]
+    fn drops_duplicates_across_frames_and_events_outside_the_window() {
+        let w = Window {
+            start: DateTime::from_timestamp_millis(1000).unwrap(),
+            end: DateTime::from_timestamp_millis(2000).unwrap(),
+        };
+        let mut f = WindowFilter::new(w);
+        let (a, d) = f
+            .apply(&frame(&[(1, "f", 1000), (1, "f", 1500), (2, "", 999)]))
+            .unwrap();
+        assert_eq!(a.height(), 1);
+        let key = crate::contract::layout::ObjectKey::from_listing("x/events.parquet").unwrap();
+        EVENTS.conform(&key, &a).unwrap();
+        assert_eq!(
+            strs(&a, col::EVENT_ID).unwrap(),
+            [Some("00000000-0000-0000-0000-000000000001")]
+        );
+        assert_eq!(
+            d,
+            Dropped {
+                duplicates: 1,
+                out_of_window: 1
+            }
+        );
+        // same id, other fingerprint: a different event (Snowplow's synthetic duplicate)
+        let (b, d) = f
+            .apply(&frame(&[(1, "f", 1200), (1, "g", 1200), (3, "", 2000)]))
+            .unwrap();
+        assert_eq!(b.height(), 1);
+        assert_eq!(
+            d,
+            Dropped {
+                duplicates: 1,
+                out_of_window: 1
+            }
+        );
+    }
+
+    #[test]
+    fn identities_differ_by_id_or_fingerprint() {
+        let id = u128::from_str_radix("e0a3b7a26b1c4a439d550c8f3b0b6a01", 16).unwrap();
+        let (f, g) = (fingerprint_hash("f"), fingerprint_hash("g"));
+        assert_ne!(identity(id, f), identity(id, g));
+        assert_ne!(identity(id, f), identity(id + 1, f));
+        assert_eq!(identity(id, 0), id, "no fingerprint: the id alone");
+        // the cache holds these values: they must not change between builds
+        assert_eq!(fingerprint_hash(""), 0);
+        assert_eq!(fingerprint_hash("f"), xxhash_rust::xxh3::xxh3_64(b"f"));
+        assert_eq!(xxhash_rust::xxh3::xxh3_64(b""), 0x2d06_8005_38d3_94c2);
+    }
+
+    use chrono::DateTime;
+}

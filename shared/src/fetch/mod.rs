@@ -1,0 +1,200 @@
+//! Fetch: Snowplow enriched events of the window's hour partitions →
+//! `events.parquet` (de-duplicated across the window) and `bad_rows.jsonl`.
+//!
+//! Incremental: a complete hour is parsed once into `cache/<site>/hours/...`
+//! with a manifest of the input objects' ETags; later runs reuse it unless the
+//! objects changed. The hour still filling (ending after the run's time) is
+//! parsed into the run's own prefix and never cached, so it is read again by
+//! the next run. [`run_hour`] is one hour on its own, for a Distributed Map.
+
+pub mod dedup;
+#[cfg(test)]
+mod fuzz;
+pub mod hour_batch;
+mod hour_cache;
+pub mod snowplow;
+
+use bytes::Bytes;
+use chrono::{DateTime, Duration, DurationRound, Utc};
+use futures::{StreamExt, TryStreamExt};
+use tracing::{info, instrument, warn};
+
+use self::hour_cache::{fetch_hour, inspect_hour, read_hour, Inspected};
+use crate::contract::context::Context;
+use crate::contract::error::{Error, Result};
+use crate::contract::layout::{InputLayout, RunLayout};
+use crate::contract::metrics::Unit;
+use crate::contract::parquet::{StreamWriter, EVENTS};
+use crate::contract::stage::{
+    FetchCounts, FetchHourInput, FetchHourOutput, FetchInput, FetchOutput, FetchPlan, FetchRequest,
+    FetchResponse, HourStatus,
+};
+use crate::fetch::dedup::WindowFilter;
+
+/// Listings and manifests are small requests: this many at a time.
+const INSPECT_CONCURRENCY: usize = 16;
+
+/// Which hours of the run's window need parsing. When there are at least
+/// `FETCH_MAP_MIN_HOURS` of them the state machine parses them one per
+/// invocation (a Distributed Map) before [`run`] reads the window, which then
+/// finds them cached.
+///
+/// # Errors
+/// Storage errors listing the input or reading manifests.
+#[instrument(skip_all, fields(stage = "fetch_plan", site = %input.run.site, run_id = %input.run.run_id))]
+pub async fn plan(input: FetchInput, ctx: &Context) -> Result<FetchPlan> {
+    input.run.validate()?;
+    let window = input.run.window(ctx.settings.days_of_data);
+    let parts = InputLayout::new(&ctx.settings.input_prefix)?.hours(&window);
+    let run = &input.run;
+    let inspected: Vec<(DateTime<Utc>, Inspected)> = futures::stream::iter(parts)
+        .map(|p| async move { inspect_hour(ctx, run, p.hour, true).await.map(|i| (p.hour, i)) })
+        .buffered(INSPECT_CONCURRENCY)
+        .try_collect()
+        .await?;
+    let mut plan = FetchPlan {
+        hours: Vec::new(),
+        window_hours: inspected.len() as u64,
+        cached: 0,
+        missing: 0,
+        distributed: false,
+    };
+    for (hour, i) in inspected {
+        match i {
+            Inspected::Missing => plan.missing += 1,
+            Inspected::Cached { .. } => plan.cached += 1,
+            Inspected::ToParse(_) => plan.hours.push(hour),
+        }
+    }
+    let min = ctx.settings.fetch_map_min_hours;
+    plan.distributed = min > 0 && plan.hours.len() as u64 >= u64::from(min);
+    info!(
+        to_parse = plan.hours.len(),
+        cached = plan.cached,
+        missing = plan.missing,
+        distributed = plan.distributed,
+        "fetch plan"
+    );
+    Ok(plan)
+}
+
+/// Runs what a fetch request asks for.
+///
+/// # Errors
+/// As [`plan`], [`run_hour`] and [`run`].
+pub async fn handle(request: FetchRequest, ctx: &Context) -> Result<FetchResponse> {
+    Ok(match request {
+        FetchRequest::Plan(i) => FetchResponse::Plan(plan(i, ctx).await?),
+        FetchRequest::Hour(i) => FetchResponse::Hour(run_hour(i, ctx).await?),
+        FetchRequest::Window(i) => FetchResponse::Window(run(i, ctx).await?),
+    })
+}
+
+/// Parses (or finds cached) one hour partition of the run's window.
+///
+/// # Errors
+/// `InvalidInput` when `hour` is not the start of an hour; storage errors.
+#[instrument(skip_all, fields(stage = "fetch_hour", site = %input.run.site, hour = %input.hour))]
+pub async fn run_hour(input: FetchHourInput, ctx: &Context) -> Result<FetchHourOutput> {
+    input.run.validate()?;
+    if input.hour.duration_trunc(Duration::hours(1)).ok() != Some(input.hour) {
+        return Err(Error::InvalidInput(format!(
+            "{} is not the start of an hour",
+            input.hour
+        )));
+    }
+    Ok(fetch_hour(ctx, &input.run, input.hour).await?.out)
+}
+
+/// # Errors
+/// `Empty` when the window holds no input objects at all; storage and frame errors.
+#[instrument(skip_all, fields(stage = "fetch", site = %input.run.site, run_id = %input.run.run_id))]
+pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
+    let layout = RunLayout::new(&input.run)?;
+    let window = input.run.window(ctx.settings.days_of_data);
+    let events_key = layout.events();
+    let mut counts = FetchCounts::default();
+    let mut filter = WindowFilter::new(window);
+    let mut bad_rows = Vec::new();
+    let mut buf = Vec::new();
+    let mut writer = StreamWriter::new(&mut buf, &EVENTS, &events_key)?;
+    for part in InputLayout::new(&ctx.settings.input_prefix)?.hours(&window) {
+        let Some((hour, frame, rows)) = read_hour(ctx, &input.run, part.hour).await? else {
+            counts.hours_missing += 1;
+            continue;
+        };
+        counts.hours_read += 1;
+        match hour.out.status {
+            HourStatus::Cached => counts.hours_cached += 1,
+            _ => counts.hours_parsed += 1,
+        }
+        counts.parsed.add(&hour.out.counts);
+        bad_rows.extend_from_slice(&rows);
+        let files = hour
+            .files
+            .as_ref()
+            .ok_or_else(|| Error::Bug("an hour read without files".into()))?;
+        let (kept, dropped) = filter.apply(&frame).map_err(Error::frame(&files.events()))?;
+        counts.duplicates += dropped.duplicates;
+        counts.out_of_window += dropped.out_of_window;
+        writer.write(&kept)?;
+    }
+    counts.kept = writer.finish()?;
+    if counts.hours_read == 0 {
+        return Err(Error::Empty {
+            stage: "fetch",
+            what: format!(
+                "no input objects under {}/ for any hour between {} and {}",
+                ctx.settings.input_prefix, window.start, window.end
+            ),
+        });
+    }
+    if counts.hours_missing > 0 {
+        warn!(
+            hours_missing = counts.hours_missing,
+            "hour partitions with no input in the window"
+        );
+    }
+    ctx.store.put(&events_key, Bytes::from(buf)).await?;
+    ctx.store.put(&layout.bad_rows(), Bytes::from(bad_rows)).await?;
+    report(ctx, &counts);
+    Ok(FetchOutput {
+        events_key: events_key.to_string(),
+        bad_rows_key: layout.bad_rows().to_string(),
+        counts,
+    })
+}
+
+fn report(ctx: &Context, c: &FetchCounts) {
+    let p = &c.parsed;
+    info!(
+        lines = p.lines,
+        kept = c.kept,
+        duplicates = c.duplicates,
+        bad = p.bad,
+        bots = p.bots,
+        not_page_event = p.not_page_event,
+        other_app = p.other_app,
+        no_reader = p.no_reader,
+        out_of_window = c.out_of_window,
+        hours_parsed = c.hours_parsed,
+        hours_cached = c.hours_cached,
+        hours_missing = c.hours_missing,
+        "fetch done"
+    );
+    for (name, v) in [
+        ("lines", p.lines),
+        ("events_kept", c.kept),
+        ("duplicates", c.duplicates),
+        ("bad_rows", p.bad),
+        ("bots", p.bots),
+        ("hours_parsed", c.hours_parsed),
+        ("hours_cached", c.hours_cached),
+        ("hours_missing", c.hours_missing),
+    ] {
+        ctx.metric("fetch", name, v as f64, Unit::Count);
+    }
+}
+
+#[cfg(test)]
+mod tests;

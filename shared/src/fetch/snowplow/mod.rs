@@ -1,0 +1,668 @@
+//! Parsing one Snowplow enriched event line into the few fields the job needs.
+//! Pure: no I/O, no allocation for lines that are skipped early.
+
+pub mod byte_blocks;
+pub mod fields;
+pub mod json_check;
+pub mod tsv;
+
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use uuid::Uuid;
+use wide::{u8x32, CmpEq};
+
+use crate::contract::paths::normalise_path;
+use crate::fetch::snowplow::byte_blocks::block_at;
+use crate::fetch::snowplow::fields as f;
+use crate::fetch::snowplow::tsv::{Line, Wanted};
+
+/// The page event kinds the job keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PageEvent {
+    PageView,
+    PagePing,
+}
+
+impl PageEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PageEvent::PageView => "page_view",
+            PageEvent::PagePing => "page_ping",
+        }
+    }
+}
+
+/// A kept event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event<'a> {
+    pub client_id: Cow<'a, str>,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub time_ms: i64,
+    /// Normalised page path (see [`normalise_path`]).
+    pub path: Cow<'a, str>,
+    pub event: PageEvent,
+    /// Snowplow's event id, a UUID (enrich validates or generates it).
+    pub event_id: Uuid,
+    /// Empty when the pipeline did not compute one.
+    pub fingerprint: &'a [u8],
+}
+
+/// A well-formed line the job does not use, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    NotPageEvent,
+    OtherApp,
+    Bot,
+    NoReader,
+}
+
+/// Why a line could not be read: it goes to bad rows with this reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BadRow {
+    Utf8,
+    FieldCount(usize),
+    Timestamp {
+        field: &'static str,
+        value: String,
+    },
+    Json {
+        field: &'static str,
+        error: String,
+    },
+    MissingEventId,
+    /// An `event_id` that is not a UUID (cut at 64 characters).
+    EventId(String),
+}
+
+impl std::fmt::Display for BadRow {
+    fn fmt(&self, fm: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BadRow::Utf8 => write!(fm, "invalid UTF-8"),
+            BadRow::FieldCount(n) => {
+                write!(fm, "wrong field count: {n}, expected {}", f::FIELD_COUNT)
+            }
+            BadRow::Timestamp { field, value } => {
+                write!(fm, "unparseable timestamp in {field}: {value:?}")
+            }
+            BadRow::Json { field, error } => write!(fm, "invalid JSON in {field}: {error}"),
+            BadRow::MissingEventId => write!(fm, "missing event_id"),
+            BadRow::EventId(value) => write!(fm, "event_id is not a UUID: {value:?}"),
+        }
+    }
+}
+
+/// What one line turned out to be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parsed<'a> {
+    Keep(Event<'a>),
+    Skip(Skip),
+}
+
+/// The fields [`parse`] reads: split lines with it ([`Line::first`]).
+pub static READ: Wanted<{ f::FIELD_COUNT }> = Wanted::new(&[
+    f::APP_ID,
+    f::COLLECTOR_TSTAMP,
+    f::EVENT,
+    f::EVENT_ID,
+    f::DOMAIN_USERID,
+    f::NETWORK_USERID,
+    f::PAGE_URL,
+    f::PAGE_URLPATH,
+    f::CONTEXTS,
+    f::USERAGENT,
+    f::DERIVED_CONTEXTS,
+    f::DERIVED_TSTAMP,
+    f::EVENT_FINGERPRINT,
+]);
+
+/// A Snowplow enriched line, split with [`READ`].
+pub type SnowplowLine<'a> = Line<'a, { f::FIELD_COUNT }>;
+
+/// Parses one line (without its terminator: a `\n` in it ends it there).
+///
+/// `app_id` filters the site's tracker; an empty `app_id` keeps every app.
+///
+/// # Errors
+/// A [`BadRow`] saying why the line cannot be read.
+pub fn parse_line<'a, L: AsRef<[u8]> + ?Sized>(line: &'a L, app_id: &str) -> Result<Parsed<'a>, BadRow> {
+    parse(&Line::first(line.as_ref(), &READ), app_id)
+}
+
+/// Parses a line split with [`READ`]; see [`parse_line`].
+///
+/// # Errors
+/// A [`BadRow`] saying why the line cannot be read.
+pub fn parse<'a>(line: &SnowplowLine<'a>, app_id: &str) -> Result<Parsed<'a>, BadRow> {
+    // a line of ASCII bytes only is UTF-8; the splitter saw whether it is
+    if !line.ascii && std::str::from_utf8(line.bytes).is_err() {
+        return Err(BadRow::Utf8);
+    }
+    let cols = line.fields().map_err(BadRow::FieldCount)?;
+    if !app_id.is_empty() && cols.get(f::APP_ID) != app_id.as_bytes() {
+        return Ok(Parsed::Skip(Skip::OtherApp));
+    }
+    let event = match cols.get(f::EVENT) {
+        b"page_view" => PageEvent::PageView,
+        b"page_ping" => PageEvent::PagePing,
+        _ => return Ok(Parsed::Skip(Skip::NotPageEvent)),
+    };
+    let event_id = event_id(cols.get(f::EVENT_ID))?;
+    let time_ms = event_time(cols.get(f::DERIVED_TSTAMP), cols.get(f::COLLECTOR_TSTAMP))?;
+    let contexts = cols.get(f::CONTEXTS);
+    if !contexts.is_empty() {
+        check_json("contexts", contexts)?;
+    }
+    if is_bot(cols.get(f::USERAGENT), cols.get(f::DERIVED_CONTEXTS))? {
+        return Ok(Parsed::Skip(Skip::Bot));
+    }
+    // the AMP id is looked for only when there is no first-party cookie id
+    let client_id = if !cols.get(f::DOMAIN_USERID).is_empty() {
+        Cow::Borrowed(text(cols.get(f::DOMAIN_USERID))?)
+    } else if let Some(amp) = amp_client_id(contexts)? {
+        amp
+    } else if !cols.get(f::NETWORK_USERID).is_empty() {
+        Cow::Borrowed(text(cols.get(f::NETWORK_USERID))?)
+    } else {
+        return Ok(Parsed::Skip(Skip::NoReader));
+    };
+    let raw_path = if cols.get(f::PAGE_URLPATH).is_empty() {
+        path_of_url(text(cols.get(f::PAGE_URL))?)
+    } else {
+        text(cols.get(f::PAGE_URLPATH))?
+    };
+    Ok(Parsed::Keep(Event {
+        client_id,
+        time_ms,
+        path: normalise_path(raw_path),
+        event,
+        event_id,
+        fingerprint: cols.get(f::EVENT_FINGERPRINT),
+    }))
+}
+
+/// A field of a line already checked to be UTF-8 (fields end at ASCII tabs,
+/// so this cannot fail, but nothing here relies on that).
+fn text(field: &[u8]) -> Result<&str, BadRow> {
+    std::str::from_utf8(field).map_err(|_| BadRow::Utf8)
+}
+
+fn event_id(s: &[u8]) -> Result<Uuid, BadRow> {
+    if s.is_empty() {
+        return Err(BadRow::MissingEventId);
+    }
+    Uuid::try_parse_ascii(s).map_err(|_| BadRow::EventId(shown(s, 64)))
+}
+
+/// `derived_tstamp` when present (it corrects device clock skew), else `collector_tstamp`.
+fn event_time(derived: &[u8], collector: &[u8]) -> Result<i64, BadRow> {
+    if !derived.is_empty() {
+        return parse_tstamp(derived).ok_or_else(|| BadRow::Timestamp {
+            field: "derived_tstamp",
+            value: shown(derived, 64),
+        });
+    }
+    parse_tstamp(collector).ok_or_else(|| BadRow::Timestamp {
+        field: "collector_tstamp",
+        value: shown(collector, 64),
+    })
+}
+
+/// A field's first `max` characters, for a bad row's reason.
+fn shown(field: &[u8], max: usize) -> String {
+    let s = String::from_utf8_lossy(field);
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_string(),
+        None => s.into_owned(),
+    }
+}
+
+/// Parses `YYYY-MM-DD HH:MM:SS[.fff...]` (UTC) into epoch milliseconds. Digits
+/// past the millisecond are truncated.
+pub fn parse_tstamp(s: impl AsRef<[u8]>) -> Option<i64> {
+    let b = s.as_ref();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || (b[10] != b' ' && b[10] != b'T') {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        let mut v = 0u32;
+        for &c in &b[r] {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(c - b'0');
+        }
+        Some(v)
+    };
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || d == 0 || d > days_in_month(y, mo) {
+        return None;
+    }
+    if h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let mut ms = 0i64;
+    let rest = &b[19..];
+    let rest = rest.strip_suffix(b"Z").unwrap_or(rest);
+    if !rest.is_empty() {
+        if rest[0] != b'.' || rest.len() < 2 {
+            return None;
+        }
+        for (i, &c) in rest[1..].iter().enumerate() {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            if i < 3 {
+                ms = ms * 10 + i64::from(c - b'0');
+            }
+        }
+        for _ in rest.len() - 1..3 {
+            ms *= 10;
+        }
+    }
+    let secs = days_from_civil(y, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + sec);
+    Some(secs * 1000 + ms)
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if y.is_multiple_of(4) && (!y.is_multiple_of(100) || y.is_multiple_of(400)) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days from 1970-01-01 to a date of the proleptic Gregorian calendar
+/// (H. Hinnant's `days_from_civil`), without chrono's general checks: this
+/// runs once a line.
+fn days_from_civil(y: u32, m: u32, d: u32) -> i64 {
+    let y = i64::from(y) - i64::from(m <= 2);
+    let era = y.div_euclid(400);
+    let year_of_era = y - era * 400;
+    let day_of_year = (153 * i64::from((m + 9) % 12) + 2) / 5 + i64::from(d) - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    era * 146_097 + day_of_era - 719_468
+}
+
+#[derive(Deserialize)]
+struct Contexts<'a> {
+    #[serde(borrow)]
+    data: Vec<Entity<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Entity<'a> {
+    #[serde(borrow)]
+    schema: Cow<'a, str>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct AmpId<'a> {
+    #[serde(rename = "ampClientId", borrow)]
+    amp_client_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct SpidersAndRobots {
+    #[serde(rename = "spiderOrRobot")]
+    spider_or_robot: Option<bool>,
+}
+
+const AMP_ID_SCHEMA: &str = "iglu:dev.amp.snowplow/amp_id/";
+const SPIDERS_SCHEMA: &str = "iglu:com.iab.snowplow/spiders_and_robots/";
+
+/// Searchers for the schemas' names (and a robot's verdict), to look for
+/// before deserialising anything; built once, as building one costs more than
+/// a search.
+static AMP_ID_NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("amp_id"));
+static SPIDERS_NAME: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("spiders_and_robots"));
+static TRUE: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new("true"));
+
+/// The AMP client id from the `contexts` field (already checked to be JSON),
+/// if the AMP entity is there.
+///
+/// Only a `contexts` that names the AMP schema is deserialised (a syntax check
+/// is several times faster, and fetch's throughput depends on it); the
+/// entity's shape is checked only there.
+fn amp_client_id(contexts: &[u8]) -> Result<Option<Cow<'_, str>>, BadRow> {
+    if AMP_ID_NAME.find(contexts).is_none() {
+        return Ok(None);
+    }
+    for amp in entities::<AmpId<'_>>("contexts", contexts, AMP_ID_SCHEMA)? {
+        if let Some(id) = amp.amp_client_id.filter(|id| !id.is_empty()) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
+}
+
+/// The data of the entities of a contexts field (`{"schema": ..., "data":
+/// [{"schema": ..., "data": ...}, ...]}`) whose schema starts with `schema`.
+fn entities<'a, T: Deserialize<'a>>(
+    field: &'static str,
+    text: &'a [u8],
+    schema: &str,
+) -> Result<Vec<T>, BadRow> {
+    let bad = |e: serde_json::Error| BadRow::Json {
+        field,
+        error: e.to_string(),
+    };
+    let parsed: Contexts<'a> = serde_json::from_slice(text).map_err(bad)?;
+    parsed
+        .data
+        .into_iter()
+        .filter(|entity| entity.schema.starts_with(schema))
+        .map(|entity| serde_json::from_str(entity.data.get()).map_err(bad))
+        .collect()
+}
+
+fn check_json(field: &'static str, text: &[u8]) -> Result<(), BadRow> {
+    crate::fetch::snowplow::json_check::check(text).map_err(|e| BadRow::Json {
+        field,
+        error: e.to_string(),
+    })
+}
+
+/// A robot by the IAB enrichment's verdict, or by a self-declared user agent.
+///
+/// `derived_contexts` is written by the enrichment itself, not by trackers;
+/// it is deserialised (and so checked) only when it may hold a robot verdict:
+/// it has a `true` somewhere and names the IAB schema (which the enrichment
+/// writes on every line, so the rarer `true` is looked for first).
+fn is_bot(useragent: &[u8], derived_contexts: &[u8]) -> Result<bool, BadRow> {
+    let dc = derived_contexts;
+    if TRUE.find(dc).is_some() && SPIDERS_NAME.find(dc).is_some() {
+        let verdicts: Vec<SpidersAndRobots> = entities("derived_contexts", dc, SPIDERS_SCHEMA)?;
+        if verdicts.iter().any(|v| v.spider_or_robot == Some(true)) {
+            return Ok(true);
+        }
+    }
+    Ok(self_declared_robot(useragent))
+}
+
+/// A user agent containing `bot`, `spider` or `crawl` in any case.
+fn self_declared_robot(ua: &[u8]) -> bool {
+    let word_at = |i: usize| {
+        let at = |w: &[u8]| ua.get(i..i + w.len()).is_some_and(|s| s.eq_ignore_ascii_case(w));
+        at(b"bot") || at(b"spider") || at(b"crawl")
+    };
+    // 32 positions at a time: where the next three letters are `bot`, `spi` or
+    // `cra` (any case); most user agents have none, and the rest is checked
+    // there. The last block is padded with zeros, which match no letter.
+    let lower = |i: usize| u8x32::new(block_at(ua, i)) | u8x32::splat(0x20);
+    let starts = |l0: u8x32, l1: u8x32, l2: u8x32, w: &[u8; 3]| {
+        l0.cmp_eq(u8x32::splat(w[0])) & l1.cmp_eq(u8x32::splat(w[1])) & l2.cmp_eq(u8x32::splat(w[2]))
+    };
+    let mut i = 0;
+    while i + 2 < ua.len() {
+        let (l0, l1, l2) = (lower(i), lower(i + 1), lower(i + 2));
+        let hits = starts(l0, l1, l2, b"bot") | starts(l0, l1, l2, b"spi") | starts(l0, l1, l2, b"cra");
+        let mut mask = hits.move_mask();
+        while mask != 0 {
+            if word_at(i + mask.trailing_zeros() as usize) {
+                return true;
+            }
+            mask &= mask - 1;
+        }
+        i += 32;
+    }
+    false
+}
+
+/// The path part of a full URL (no host, query or fragment).
+fn path_of_url(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, r)| r);
+    let path_start = after_scheme.find('/').unwrap_or(after_scheme.len());
+    let path = &after_scheme[path_start..];
+    let end = path.find(['?', '#']).unwrap_or(path.len());
+    &path[..end]
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A valid page ping line with the given overrides by field name.
+    pub(crate) fn line(overrides: &[(&str, &str)]) -> String {
+        let mut cols = vec![String::new(); f::FIELD_COUNT];
+        let defaults = [
+            ("app_id", "site"),
+            ("platform", "web"),
+            ("collector_tstamp", "2026-01-02 03:04:05.678"),
+            ("event", "page_ping"),
+            ("event_id", "e0a3b7a2-6b1c-4a43-9d55-0c8f3b0b6a01"),
+            ("domain_userid", "reader-1"),
+            ("network_userid", "net-1"),
+            ("page_url", "https://site.example/article/1/slug/"),
+            ("page_urlhost", "site.example"),
+            ("page_urlpath", "/article/1/slug/"),
+            ("useragent", "Mozilla/5.0"),
+            ("derived_tstamp", "2026-01-02 03:04:05.123"),
+        ];
+        for (name, value) in defaults.iter().chain(overrides) {
+            let i = f::FIELDS.iter().position(|n| n == name).unwrap();
+            cols[i] = value.to_string();
+        }
+        cols.join("\t")
+    }
+
+    fn bot(useragent: &str, derived_contexts: &str) -> Result<bool, BadRow> {
+        is_bot(useragent.as_bytes(), derived_contexts.as_bytes())
+    }
+
+    fn keep(l: &str) -> Event<'_> {
+        match parse_line(l, "site").unwrap() {
+            Parsed::Keep(e) => e,
+            other => panic!("expected Keep, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn field_table_matches_the_handout() {
+        let handout = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/snowplow-enriched-fields.txt");
+        let text = std::fs::read_to_string(&handout)
+            .unwrap_or_else(|e| panic!("{} is needed by this test: {e}", handout.display()));
+        let names: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        assert_eq!(names, f::FIELDS);
+    }
+
+    #[test]
+    fn reads_a_page_ping() {
+        let l = line(&[]);
+        let e = keep(&l);
+        assert_eq!(e.client_id, "reader-1");
+        assert_eq!(e.event, PageEvent::PagePing);
+        assert_eq!(e.path, "/article/1/slug");
+        // derived_tstamp wins over collector_tstamp
+        assert_eq!(e.time_ms, 1_767_323_045_123);
+    }
+
+    #[test]
+    fn falls_back_to_collector_time_and_network_id() {
+        let l = line(&[("derived_tstamp", ""), ("domain_userid", "")]);
+        let e = keep(&l);
+        assert_eq!(e.time_ms, 1_767_323_045_678);
+        assert_eq!(e.client_id, "net-1");
+    }
+
+    #[test]
+    fn amp_client_id_comes_from_contexts() {
+        let ctx = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:dev.amp.snowplow/amp_id/jsonschema/1-0-0","data":{"ampClientId":"amp-xyz"}}]}"#;
+        let l = line(&[("domain_userid", ""), ("contexts", ctx)]);
+        assert_eq!(keep(&l).client_id, "amp-xyz");
+    }
+
+    #[test]
+    fn malformed_lines_say_why() {
+        assert_eq!(parse_line("a\tb", "site"), Err(BadRow::FieldCount(2)));
+        let l = line(&[("derived_tstamp", "2026-13-40 99:00:00")]);
+        assert!(matches!(
+            parse_line(&l, "site"),
+            Err(BadRow::Timestamp {
+                field: "derived_tstamp",
+                ..
+            })
+        ));
+        let l = line(&[("contexts", "{\"schema\":")]);
+        assert!(matches!(
+            parse_line(&l, "site"),
+            Err(BadRow::Json {
+                field: "contexts",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn event_ids_are_uuids() {
+        let id = |v: &str| match parse_line(&line(&[("event_id", v)]), "site") {
+            Ok(Parsed::Keep(e)) => Ok(e.event_id.to_string()),
+            Ok(other) => panic!("{other:?}"),
+            Err(e) => Err(e.to_string()),
+        };
+        let canonical = "e0a3b7a2-6b1c-4a43-9d55-0c8f3b0b6a01";
+        assert_eq!(id(canonical).as_deref(), Ok(canonical));
+        // the same UUID written otherwise is the same id
+        assert_eq!(id(&canonical.to_uppercase()).as_deref(), Ok(canonical));
+        assert_eq!(id(&canonical.replace('-', "")).as_deref(), Ok(canonical));
+        assert_eq!(id("").unwrap_err(), "missing event_id");
+        assert_eq!(
+            id("e0a3b7a2-6b1c-4a43-9d55-0c8f3b0b6a0").unwrap_err(),
+            r#"event_id is not a UUID: "e0a3b7a2-6b1c-4a43-9d55-0c8f3b0b6a0""#
+        );
+        assert_eq!(
+            id(&"x".repeat(100)).unwrap_err(),
+            format!("event_id is not a UUID: {:?}", "x".repeat(64))
+        );
+    }
+
+    #[test]
+    fn skips_other_events_apps_bots_and_anonymous_lines() {
+        let skip = |o: &[(&str, &str)]| match parse_line(&line(o), "site").unwrap() {
+            Parsed::Skip(s) => Some(s),
+            Parsed::Keep(_) => None,
+        };
+        assert_eq!(skip(&[("event", "struct")]), Some(Skip::NotPageEvent));
+        assert_eq!(skip(&[("app_id", "other")]), Some(Skip::OtherApp));
+        assert_eq!(skip(&[("useragent", "Googlebot/2.1")]), Some(Skip::Bot));
+        let iab = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{"schema":"iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0","data":{"spiderOrRobot":true,"category":"SPIDER_OR_ROBOT"}}]}"#;
+        assert_eq!(skip(&[("derived_contexts", iab)]), Some(Skip::Bot));
+        assert_eq!(
+            skip(&[("domain_userid", ""), ("network_userid", "")]),
+            Some(Skip::NoReader)
+        );
+        assert_eq!(skip(&[]), None);
+    }
+
+    #[test]
+    fn contexts_are_checked_on_every_line_but_read_only_for_amp() {
+        let web = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{"schema":"iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0","data":{"id":"x"}}]}"#;
+        assert_eq!(keep(&line(&[("contexts", web)])).client_id, "reader-1");
+        // JSON of another shape has no AMP id to give; that is not a bad row
+        assert_eq!(keep(&line(&[("contexts", "[1, 2]")])).client_id, "reader-1");
+        // broken JSON is, with serde's reason or the checker's position
+        let l = line(&[("contexts", r#"{"data":[{"schema":"web_page"}"#)]);
+        assert_eq!(
+            parse_line(&l, "site"),
+            Err(BadRow::Json {
+                field: "contexts",
+                error: "EOF while parsing a list at byte 30".into()
+            })
+        );
+        let amp_broken = r#"{"data":[{"schema":"iglu:dev.amp.snowplow/amp_id/jsonschema/1-0-0"}]}"#;
+        assert!(matches!(
+            parse_line(&line(&[("domain_userid", ""), ("contexts", amp_broken)]), "site"),
+            Err(BadRow::Json { field: "contexts", error }) if error.contains("missing field `data`")
+        ));
+        // with a cookie id the AMP id is not needed, so its shape is not read
+        assert_eq!(keep(&line(&[("contexts", amp_broken)])).client_id, "reader-1");
+    }
+
+    #[test]
+    fn robots_by_iab_verdict_or_user_agent() {
+        let iab = |verdict: &str| {
+            format!(
+                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{{"schema":"iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0","data":{{"spiderOrRobot":{verdict},"category":"BROWSER"}}}},{{"schema":"iglu:x/y/jsonschema/1-0-0","data":{{"mobile":true}}}}]}}"#
+            )
+        };
+        assert_eq!(bot("Mozilla/5.0", &iab("false")), Ok(false));
+        assert_eq!(bot("Mozilla/5.0", &iab("true")), Ok(true));
+        // read (and so checked) only where a verdict may be
+        assert_eq!(bot("Mozilla/5.0", r#"{"spiders_and_robots": fals}"#), Ok(false));
+        assert!(matches!(
+            bot("Mozilla/5.0", r#"{"spiders_and_robots": true]"#),
+            Err(BadRow::Json {
+                field: "derived_contexts",
+                ..
+            })
+        ));
+        for ua in ["Googlebot/2.1", "BOT", "a SpIdEr", "crawler", "x crawl"] {
+            assert_eq!(bot(ua, ""), Ok(true), "{ua}");
+        }
+        // at every offset, in and across the 16-byte blocks
+        for at in 0..40 {
+            let ua = format!("{}Crawler{}", "x".repeat(at), "y".repeat(40 - at));
+            assert_eq!(bot(&ua, ""), Ok(true), "{ua}");
+            assert_eq!(bot(&ua.replace("Crawler", "Crowler"), ""), Ok(false));
+        }
+        for ua in [
+            "",
+            "b",
+            "Mozilla/5.0 (Bo; Spide; Craw)",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15",
+        ] {
+            assert_eq!(bot(ua, ""), Ok(false), "{ua}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn timestamps_agree_with_chrono(y in 0u32..10_000, m in 0u32..14, d in 0u32..33, secs in 0u32..86_400, ms in 0u32..1000) {
+            let text = format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{ms:03}", secs / 3600, secs / 60 % 60, secs % 60);
+            let chrono = chrono::NaiveDate::from_ymd_opt(y as i32, m, d)
+                .and_then(|day| day.and_hms_milli_opt(secs / 3600, secs / 60 % 60, secs % 60, ms))
+                .map(|t| t.and_utc().timestamp_millis());
+            proptest::prop_assert_eq!(parse_tstamp(&text), chrono, "{}", text);
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(parse_tstamp("1970-01-01 00:00:01"), Some(1000));
+        assert_eq!(parse_tstamp("1970-01-01 00:00:01.5"), Some(1500));
+        assert_eq!(parse_tstamp("1970-01-01 00:00:01.123456"), Some(1123));
+        assert_eq!(parse_tstamp("2024-02-30 00:00:00"), None);
+        assert_eq!(parse_tstamp("1970-01-01 00:00:01."), None);
+        assert_eq!(parse_tstamp("not a time at all!!"), None);
+        assert_eq!(parse_tstamp(""), None);
+    }
+
+    #[test]
+    fn paths_are_normalised() {
+        assert_eq!(normalise_path("/article/1/caf%C3%A9/"), "/article/1/café");
+        assert_eq!(normalise_path("/a/b?x=1#top"), "/a/b");
+        assert_eq!(normalise_path("/"), "/");
+        assert_eq!(normalise_path(""), "/");
+        assert_eq!(normalise_path("a/b/"), "/a/b");
+        assert_eq!(normalise_path("//"), "/");
+        assert!(matches!(normalise_path("/a/b/?q"), Cow::Borrowed("/a/b")));
+        assert_eq!(normalise_path("/a%20b/%2F/"), "/a b");
+        assert_eq!(path_of_url("https://h.example/x/y/?q=1"), "/x/y/");
+        assert_eq!(path_of_url("https://h.example"), "");
+    }
+}

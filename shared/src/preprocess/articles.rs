@@ -1,0 +1,96 @@
+//! The article table: the kept articles with their metadata.
+
+use std::collections::HashMap;
+
+use polars::prelude::*;
+
+use crate::contract::parquet::{col, ColType};
+use crate::contract::site::ArticleKey;
+use crate::contract::site::CatalogEntry;
+
+/// The article table (schema `parquet::ARTICLES`) of the kept articles, in
+/// their order. Metadata comes from the catalogue (cache, API or file); an
+/// article missing there keeps the path it was seen on and no title or date.
+///
+/// # Errors
+/// Polars errors.
+pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry]) -> PolarsResult<DataFrame> {
+    let by_id: HashMap<&str, &CatalogEntry> = catalog.iter().map(|e| (e.external_id.as_str(), e)).collect();
+    let n = kept.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut path = Vec::with_capacity(n);
+    let mut title = Vec::with_capacity(n);
+    let mut published = Vec::with_capacity(n);
+    let mut exclude = Vec::with_capacity(n);
+    for k in kept {
+        let entry = by_id.get(k.external_id.as_str());
+        ids.push(k.external_id.clone());
+        path.push(
+            entry
+                .map(|e| e.path.clone())
+                .filter(|p| !p.is_empty())
+                .or_else(|| (!k.path.is_empty()).then(|| k.path.clone())),
+        );
+        title.push(entry.and_then(|e| e.title.clone()));
+        published.push(entry.and_then(|e| e.published_at).map(|t| t.timestamp_millis()));
+        exclude.push(entry.and_then(|e| e.exclude_reason.clone()));
+    }
+    DataFrame::new(
+        n,
+        vec![
+            Column::new(col::EXTERNAL_ID.into(), ids),
+            Column::new(col::PATH.into(), path),
+            Column::new(col::TITLE.into(), title),
+            Series::new(col::PUBLISHED_AT.into(), published)
+                .cast(&ColType::DatetimeMs.dtype())?
+                .into(),
+            Column::new(col::EXCLUDE_REASON.into(), exclude),
+        ],
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_from_the_catalogue_or_the_path_read() {
+        let kept = [
+            ArticleKey {
+                external_id: "1".into(),
+                path: "/article/1/new-slug".into(),
+            },
+            ArticleKey {
+                external_id: "2".into(),
+                path: "/article/2/two".into(),
+            },
+        ];
+        let catalog = [CatalogEntry {
+            external_id: "2".into(),
+            path: "/article/2/two-canonical".into(),
+            title: Some("Two".into()),
+            published_at: Some("2026-01-01T00:00:00Z".parse().unwrap()),
+            exclude_reason: Some("sponsored".into()),
+        }];
+        let t = article_table(&kept, &catalog).unwrap();
+        let t = crate::contract::parquet::ARTICLES
+            .conform(
+                &crate::contract::layout::ObjectKey::from_listing("x").unwrap(),
+                &t,
+            )
+            .unwrap();
+        let path: Vec<_> = t
+            .column(col::PATH)
+            .unwrap()
+            .str()
+            .unwrap()
+            .iter()
+            .flatten()
+            .collect();
+        assert_eq!(path, ["/article/1/new-slug", "/article/2/two-canonical"]);
+        let title: Vec<_> = t.column(col::TITLE).unwrap().str().unwrap().iter().collect();
+        assert_eq!(title, [None, Some("Two")]);
+        assert_eq!(t.column(col::PUBLISHED_AT).unwrap().null_count(), 1);
+        assert_eq!(t.column(col::EXCLUDE_REASON).unwrap().null_count(), 1);
+    }
+}

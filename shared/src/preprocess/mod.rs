@@ -1,0 +1,87 @@
+//! Preprocess: `events.parquet` + the site's catalogue → `articles.parquet` and
+//! `dwell.parquet` for the 2-core of readers and articles; reports the funnel.
+
+pub mod articles;
+pub mod dwell;
+pub mod kcore;
+mod metadata;
+#[cfg(test)]
+mod tests;
+pub mod transform;
+
+use std::sync::Arc;
+
+use tracing::{info, instrument};
+
+use self::metadata::article_metadata;
+use self::transform::transform;
+use crate::adapters::site::{self};
+use crate::contract::context::Context;
+use crate::contract::error::{Error, Result};
+use crate::contract::layout::RunLayout;
+use crate::contract::metrics::Unit;
+use crate::contract::parquet::{self, col, ARTICLES, DWELL, EVENTS};
+use crate::contract::site::Site;
+use crate::contract::stage::{PreprocessInput, PreprocessOutput};
+use crate::preprocess::articles::article_table;
+
+/// The columns of `events.parquet` preprocessing reads; event ids and the
+/// rest are fetch's business and are not decoded.
+pub const EVENT_COLUMNS: [&str; 3] = [col::CLIENT_ID, col::ACTIVITY_TIME, col::PAGE_PATH];
+
+/// # Errors
+/// `Empty` when no reader x article pair survives filtering; storage, frame,
+/// catalogue and database errors. A failing metadata lookup is not an error:
+/// the article is counted and goes on without metadata.
+#[instrument(skip_all, fields(stage = "preprocess", site = %input.run.site, run_id = %input.run.run_id))]
+pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutput> {
+    let run = &input.run;
+    let layout = RunLayout::new(run)?;
+    let events = parquet::read_columns(ctx.store.as_ref(), &layout.events(), &EVENTS, &EVENT_COLUMNS).await?;
+    let site = site::open(&ctx.settings, ctx.store.as_ref()).await?;
+    let cap = ctx.settings.dwell_cap_secs;
+    let key = layout.dwell();
+    let k2 = key.clone();
+    let rule: Arc<dyn Site> = site.clone();
+    let prepared = crate::contract::tasks::blocking(move || {
+        transform(&events, rule.as_ref(), cap).map_err(Error::frame(&k2))
+    })
+    .await??;
+    let funnel = prepared.funnel;
+    if funnel.pairs == 0 {
+        return Err(Error::Empty {
+            stage: "preprocess",
+            what: "no reader x article pairs left after the 2-core filter".into(),
+        });
+    }
+    let (catalog, metadata) =
+        article_metadata(ctx, site.as_ref(), &run.site, &prepared.kept, run.as_of).await?;
+    let articles_df = article_table(&prepared.kept, &catalog).map_err(Error::frame(&layout.articles()))?;
+    let current_article_model = ctx
+        .db()?
+        .current_model(&run.site, crate::contract::database::ModelType::Article)
+        .await?
+        .map(|m| crate::contract::stage::CurrentModel {
+            id: m.id,
+            run_id: m.run_id,
+        });
+    parquet::write(ctx.store.as_ref(), &key, &DWELL, &prepared.dwell).await?;
+    parquet::write(ctx.store.as_ref(), &layout.articles(), &ARTICLES, &articles_df).await?;
+    info!(?funnel, ?metadata, source = site.source(), "preprocess done");
+    for (name, v) in [
+        ("readers", funnel.readers),
+        ("articles", funnel.articles),
+        ("pairs", funnel.pairs),
+        ("metadata_looked_up", metadata.looked_up),
+        ("metadata_failed", metadata.failed),
+    ] {
+        ctx.metric("preprocess", name, v as f64, Unit::Count);
+    }
+    Ok(PreprocessOutput {
+        articles_key: layout.articles().to_string(),
+        dwell_key: key.to_string(),
+        funnel,
+        metadata,
+        current_article_model,
+    })
+}

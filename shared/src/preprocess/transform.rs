@@ -1,0 +1,201 @@
+//! Preprocessing's pure part: article events, dwell, the 2-core and the funnel.
+
+use polars::prelude::*;
+use rayon::prelude::*;
+
+use crate::contract::parquet::col;
+use crate::contract::site::{ArticleKey, Site};
+use crate::contract::stage::Funnel;
+use crate::preprocess::{dwell, kcore};
+
+/// What the pure part of preprocessing produces.
+#[derive(Debug)]
+pub struct Prepared {
+    pub funnel: Funnel,
+    /// Schema `parquet::DWELL`, sorted by reader, then article.
+    pub dwell: DataFrame,
+    /// The articles of the 2-core, by id, with the path most read.
+    pub kept: Vec<ArticleKey>,
+}
+
+/// Pure preprocessing: article events, dwell, the 2-core and the funnel.
+///
+/// Readers and articles become integer codes in the order of their ids, so
+/// the heavy steps (one sort, one scan, a few passes over pairs) touch 16
+/// bytes an event and no strings; a page path is run through the site's rule
+/// once, however many events it has.
+///
+/// # Errors
+/// Polars errors (missing columns, wrong types); events without a reader, a
+/// time or a path (fetch never writes one: the file is not fetch's).
+pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsResult<Prepared> {
+    for name in [col::CLIENT_ID, col::ACTIVITY_TIME, col::PAGE_PATH] {
+        let missing = events.column(name)?.null_count();
+        if missing > 0 {
+            polars_bail!(ComputeError: "{missing} events have no {name}; fetch writes none, so these events are not fetch's output");
+        }
+    }
+    let clients = events.column(col::CLIENT_ID)?.str()?;
+    let times = events.column(col::ACTIVITY_TIME)?.cast(&DataType::Int64)?;
+    let times = times.i64()?;
+    let paths = events.column(col::PAGE_PATH)?.str()?;
+
+    // every distinct path once through the rule; readers and articles coded by first sight
+    let mut path_slot: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
+    // per distinct path: (article code and canonical path, events on it)
+    let mut slots: Vec<(Option<(u32, &str)>, u64)> = Vec::new();
+    let mut article_code: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
+    let mut article_ids: Vec<&str> = Vec::new();
+    let mut reader_code: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
+    let mut reader_ids: Vec<&str> = Vec::new();
+    let mut rows: Vec<(u64, i64)> = Vec::with_capacity(events.height());
+    for ((client, t), path) in clients.iter().zip(times.iter()).zip(paths.iter()) {
+        let (Some(client), Some(t), Some(path)) = (client, t, path) else {
+            continue; // none: refused above
+        };
+        let slot = *path_slot.entry(path).or_insert_with(|| {
+            let article = site.article_of(path).map(|a| {
+                let code = *article_code.entry(a.external_id).or_insert_with(|| {
+                    article_ids.push(a.external_id);
+                    (article_ids.len() - 1) as u32
+                });
+                (code, a.canonical_path)
+            });
+            slots.push((article, 0));
+            (slots.len() - 1) as u32
+        }) as usize;
+        slots[slot].1 += 1;
+        let Some((article, _)) = slots[slot].0 else {
+            continue;
+        };
+        let reader = *reader_code.entry(client).or_insert_with(|| {
+            reader_ids.push(client);
+            (reader_ids.len() - 1) as u32
+        });
+        rows.push((dwell::pair_key(reader, article), t));
+    }
+    drop((path_slot, article_code, reader_code));
+
+    // recode by id order, so pairs sort as their ids do
+    let (reader_rank, reader_ids) = ranked(reader_ids);
+    let (article_rank, article_ids) = ranked(article_ids);
+    rows.par_iter_mut().for_each(|(key, _)| {
+        let (r, a) = dwell::split_key(*key);
+        *key = dwell::pair_key(reader_rank[r as usize], article_rank[a as usize]);
+    });
+    rows.par_sort_unstable();
+    let article_events = rows.len() as u64;
+    let cap_ms = (cap_secs * 1000.0).round() as i64;
+    let pairs = dwell::dwell(&rows, cap_ms);
+    drop(rows);
+
+    let edges: Vec<(u32, u32)> = pairs.iter().map(|p| (p.reader, p.article)).collect();
+    let core = kcore::filter(&edges, reader_ids.len(), article_ids.len(), 2);
+    let kept_pairs: Vec<&dwell::PairDwell> = pairs
+        .iter()
+        .zip(&core.alive)
+        .filter(|(_, &a)| a)
+        .map(|(p, _)| p)
+        .collect();
+
+    let mut reader_kept = vec![false; reader_ids.len()];
+    let mut article_kept = vec![false; article_ids.len()];
+    for p in &kept_pairs {
+        reader_kept[p.reader as usize] = true;
+        article_kept[p.article as usize] = true;
+    }
+    let funnel = Funnel {
+        events: events.height() as u64,
+        article_events,
+        readers_before_filter: reader_ids.len() as u64,
+        articles_before_filter: article_ids.len() as u64,
+        filter_passes: core.passes,
+        readers: reader_kept.iter().filter(|&&k| k).count() as u64,
+        articles: article_kept.iter().filter(|&&k| k).count() as u64,
+        pairs: kept_pairs.len() as u64,
+    };
+
+    let n = kept_pairs.len();
+    let first_seen: Vec<Option<i64>> = kept_pairs.iter().map(|p| Some(p.first_seen_ms)).collect();
+    let last_seen: Vec<Option<i64>> = kept_pairs.iter().map(|p| Some(p.last_seen_ms)).collect();
+    let dwell_df = DataFrame::new(
+        n,
+        vec![
+            Column::new(
+                col::CLIENT_ID.into(),
+                kept_pairs
+                    .iter()
+                    .map(|p| reader_ids[p.reader as usize])
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                col::EXTERNAL_ID.into(),
+                kept_pairs
+                    .iter()
+                    .map(|p| article_ids[p.article as usize])
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                col::DWELL_SECS.into(),
+                kept_pairs
+                    .iter()
+                    .map(|p| p.dwell_ms as f64 / 1000.0)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                col::EVENTS.into(),
+                kept_pairs.iter().map(|p| p.events).collect::<Vec<_>>(),
+            ),
+            Series::new(col::FIRST_SEEN.into(), first_seen)
+                .cast(&crate::contract::parquet::ColType::DatetimeMs.dtype())?
+                .into(),
+            Series::new(col::LAST_SEEN.into(), last_seen)
+                .cast(&crate::contract::parquet::ColType::DatetimeMs.dtype())?
+                .into(),
+        ],
+    )?;
+
+    // each kept article on the canonical path most of its events were on (ties:
+    // the smaller path), so a renamed slug neither splits nor flips it
+    let mut path_reads: foldhash::HashMap<(u32, &str), u64> = foldhash::HashMap::default();
+    for &(article, reads) in &slots {
+        if let Some((a, canonical)) = article {
+            *path_reads
+                .entry((article_rank[a as usize], canonical))
+                .or_default() += reads;
+        }
+    }
+    let mut best: Vec<Option<(u64, &str)>> = vec![None; article_ids.len()];
+    for ((a, path), reads) in path_reads {
+        let b = &mut best[a as usize];
+        if b.is_none_or(|(n, p)| reads > n || (reads == n && path < p)) {
+            *b = Some((reads, path));
+        }
+    }
+    let kept = article_ids
+        .iter()
+        .enumerate()
+        .filter(|&(a, _)| article_kept[a])
+        .map(|(a, id)| ArticleKey {
+            external_id: (*id).to_string(),
+            path: best[a].map(|(_, p)| p.to_string()).unwrap_or_default(),
+        })
+        .collect();
+    Ok(Prepared {
+        funnel,
+        dwell: dwell_df,
+        kept,
+    })
+}
+
+/// Ids in sorted order, and for each first-sight code its rank in that order.
+fn ranked(ids: Vec<&str>) -> (Vec<u32>, Vec<&str>) {
+    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+    order.par_sort_unstable_by_key(|&i| ids[i as usize]);
+    let mut rank = vec![0u32; ids.len()];
+    for (r, &i) in order.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    let sorted = order.iter().map(|&i| ids[i as usize]).collect();
+    (rank, sorted)
+}

@@ -1,0 +1,7 @@
+//! How the stages are run: as Lambda functions ([`lambda`]), or all in one
+//! process by interpreting the state machines ([`runner`]); both through
+//! [`dispatch`].
+
+pub mod dispatch;
+pub mod lambda;
+pub mod runner;

@@ -1,0 +1,856 @@
+//! Runs the job in one process by interpreting `statemachine/pipeline.asl.json`,
+//! the same definition Step Functions runs: the same states, in the same order,
+//! passing each stage the same JSON a Lambda invocation would receive.
+//!
+//! `statemachine/schedule.asl.json`, the machine the schedule starts, is run
+//! the same way by [`run_schedule_with`]: one pipeline run per site.
+//!
+//! Supported ASL: `Pass` (Parameters, Result, ResultPath), `Task` (a
+//! `${XFunctionArn}` resource runs stage X; `states:startExecution.sync:2`
+//! runs the pipeline machine as a child execution, refusing a name Step
+//! Functions would refuse; an `sns:publish` resource is logged and recorded
+//! in the report), `Parallel` (branches run one after another), `Map`
+//! (Inline or Distributed; items run one after another), `Choice`
+//! (`Variable` with `BooleanEquals`, `StringEquals`, `NumericEquals`,
+//! `NumericGreaterThanEquals`, `IsPresent`), `Succeed`, `Fail`, `Catch`
+//! (matched by `ErrorEquals` as the States Language does: `States.ALL`
+//! matches every error, `States.TaskFailed` every one but `States.Timeout`),
+//! `ResultSelector`, `ResultPath: null`, the intrinsics `States.Format` and
+//! `States.ArrayContains`, and JSONPaths of the forms `$`, `$.a.b`, `$[0].a`,
+//! `$.a[*].b`, `$$.Execution.Name` / `$$.Execution.StartTime` and
+//! `$$.Map.Item.Value` / `$$.Map.Item.Index`. Retries are Step Functions'
+//! business: locally a failure is reported at once.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Map, Value};
+
+use crate::contract::context::Context;
+use crate::contract::error::{Error, Result};
+use crate::contract::stage::{RunRef, Stage};
+use crate::run::dispatch::dispatch;
+
+/// The state machine definition, as deployed.
+pub const DEFINITION: &str = include_str!("../../../statemachine/pipeline.asl.json");
+
+/// The machine the schedule starts: one pipeline execution per site.
+pub const SCHEDULE_DEFINITION: &str = include_str!("../../../statemachine/schedule.asl.json");
+
+/// How long each stage took.
+#[derive(Debug, Clone)]
+pub struct StageTiming {
+    pub stage: Stage,
+    pub elapsed: Duration,
+}
+
+/// A message a Task published to an SNS topic (the failure notification).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    pub state: String,
+    pub topic: String,
+    pub subject: String,
+    pub message: Value,
+}
+
+/// What an execution did besides its state: every stage's timing and every
+/// notification it published.
+#[derive(Debug, Clone, Default)]
+pub struct Trace {
+    pub timings: Vec<StageTiming>,
+    pub notifications: Vec<Notification>,
+    /// The state when a `Fail` state was reached.
+    failed_state: Option<Value>,
+}
+
+/// The final state and the timings of one run.
+#[derive(Debug, Clone)]
+pub struct RunReport {
+    pub state: Value,
+    pub timings: Vec<StageTiming>,
+    pub notifications: Vec<Notification>,
+}
+
+/// The Task states in the order the definition runs them (parallel branches in
+/// their listed order).
+///
+/// # Errors
+/// `Bug` when the definition is not valid JSON or names an unknown stage.
+pub fn stage_order() -> Result<Vec<Stage>> {
+    let def = definition()?;
+    let mut out = Vec::new();
+    collect_tasks(&def, &mut out)?;
+    Ok(out)
+}
+
+fn definition() -> Result<Value> {
+    parse_definition(DEFINITION, "pipeline.asl.json")
+}
+
+fn parse_definition(text: &str, name: &str) -> Result<Value> {
+    serde_json::from_str(text).map_err(|e| Error::Bug(format!("{name}: {e}")))
+}
+
+/// Stages in the order of their first Task, following `Next`, then each
+/// Choice's rules and default, Parallel branches and Map processors.
+fn collect_tasks(machine: &Value, out: &mut Vec<Stage>) -> Result<()> {
+    let states = &machine["States"];
+    let mut queue: std::collections::VecDeque<String> = machine["StartAt"]
+        .as_str()
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    while let Some(n) = queue.pop_front() {
+        if !seen.insert(n.clone()) {
+            continue;
+        }
+        let s = &states[&n];
+        match s["Type"].as_str() {
+            Some("Task") => {
+                if let Resource::Stage(stage) = resource(s)? {
+                    if !out.contains(&stage) {
+                        out.push(stage);
+                    }
+                }
+            }
+            Some("Parallel") => {
+                for b in s["Branches"].as_array().into_iter().flatten() {
+                    collect_tasks(b, out)?;
+                }
+            }
+            Some("Map") => {
+                if let Some(p) = processor(s) {
+                    collect_tasks(p, out)?;
+                }
+            }
+            Some("Choice") => {
+                for rule in s["Choices"].as_array().into_iter().flatten() {
+                    queue.extend(rule["Next"].as_str().map(str::to_string));
+                }
+                queue.extend(s["Default"].as_str().map(str::to_string));
+            }
+            _ => {}
+        }
+        queue.extend(s["Next"].as_str().map(str::to_string));
+    }
+    Ok(())
+}
+
+/// A Map state's iteration machine (`ItemProcessor`, or the older `Iterator`).
+fn processor(state: &Value) -> Option<&Value> {
+    state.get("ItemProcessor").or_else(|| state.get("Iterator"))
+}
+
+/// What a Task state runs.
+enum Resource {
+    Stage(Stage),
+    /// `states:startExecution.sync:2`: the pipeline machine, for one site.
+    StartPipeline,
+    /// Anything else (the failure notification): logged locally.
+    Other,
+}
+
+fn resource(state: &Value) -> Result<Resource> {
+    let res = state["Resource"].as_str().unwrap_or_default();
+    if res.starts_with("arn:aws:states:::states:startExecution.sync") {
+        return Ok(Resource::StartPipeline);
+    }
+    Ok(match task_stage(state)? {
+        Some(stage) => Resource::Stage(stage),
+        None => Resource::Other,
+    })
+}
+
+/// `${FetchFunctionArn}` → `Fetch`; other resources → None.
+fn task_stage(state: &Value) -> Result<Option<Stage>> {
+    let Some(res) = state["Resource"].as_str() else {
+        return Ok(None);
+    };
+    let Some(inner) = res
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix("FunctionArn}"))
+    else {
+        return Ok(None);
+    };
+    Stage::from_name(&inner.to_ascii_lowercase())
+        .map(Some)
+        .ok_or_else(|| Error::Bug(format!("state machine names unknown function {res}")))
+}
+
+/// Runs the whole job for the site of `run` (its id and time become the
+/// execution's name and start time).
+///
+/// # Errors
+/// The first failing stage's error (after the definition's failure path ran).
+pub async fn run_pipeline(ctx: &Context, run: &RunRef) -> Result<RunReport> {
+    run_pipeline_with(&InProcess(ctx), run).await
+}
+
+/// Runs a stage's Task: in this process, or through a Lambda function.
+#[async_trait::async_trait]
+pub trait Invoke: Sync {
+    /// # Errors
+    /// The stage's error.
+    async fn invoke(&self, stage: Stage, event: Value) -> Result<Value>;
+}
+
+/// Every stage called in this process with one context: the local run.
+pub struct InProcess<'a>(pub &'a Context);
+
+#[async_trait::async_trait]
+impl Invoke for InProcess<'_> {
+    async fn invoke(&self, stage: Stage, event: Value) -> Result<Value> {
+        dispatch(stage, event, self.0).await
+    }
+}
+
+/// As [`run_pipeline`], with each Task run by `invoker`.
+///
+/// # Errors
+/// The first failing stage's error (after the definition's failure path ran).
+pub async fn run_pipeline_with(invoker: &dyn Invoke, run: &RunRef) -> Result<RunReport> {
+    run.validate()?;
+    let def = definition()?;
+    let exec = serde_json::json!({
+        "Execution": {
+            "Id": local_execution_id("pipeline", &run.run_id),
+            "Name": run.run_id,
+            "StartTime": run.as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    });
+    let mut trace = Trace::default();
+    let input = serde_json::json!({ "site": run.site });
+    let state = Box::pin(run_machine(&def, input, &exec, invoker, &mut trace)).await?;
+    Ok(RunReport {
+        state,
+        timings: trace.timings,
+        notifications: trace.notifications,
+    })
+}
+
+/// What the schedule's execution did: its final state (per site, the pipeline
+/// execution's name and status, or the error that ended it), the timings of
+/// every stage of every site, and, when it failed (a site's run failed or
+/// could not start, which the schedule's alarm watches), why.
+#[derive(Debug, Clone)]
+pub struct ScheduleReport {
+    pub state: Value,
+    pub timings: Vec<StageTiming>,
+    pub notifications: Vec<Notification>,
+    /// The schedule execution's error and cause when it ended in `Fail`.
+    pub failed: Option<(String, String)>,
+}
+
+/// Runs the schedule's machine for `sites`, as the EventBridge schedule starts
+/// it with `{"sites": [...]}`: each site's pipeline runs as its own execution,
+/// named `<site>-<schedule_id>`, starting at `as_of`. A failing site does not
+/// stop the others; the schedule then fails at its end, so its alarm fires.
+///
+/// # Errors
+/// An invalid definition, or a failure the definition does not catch.
+pub async fn run_schedule_with(
+    invoker: &dyn Invoke,
+    sites: &[String],
+    schedule_id: &str,
+    as_of: chrono::DateTime<chrono::Utc>,
+) -> Result<ScheduleReport> {
+    let def = parse_definition(SCHEDULE_DEFINITION, "schedule.asl.json")?;
+    let exec = serde_json::json!({
+        "Execution": {
+            "Id": local_execution_id("schedule", schedule_id),
+            "Name": schedule_id,
+            "StartTime": as_of.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }
+    });
+    let mut trace = Trace::default();
+    let input = serde_json::json!({ "sites": sites });
+    let outcome = Box::pin(run_machine(&def, input, &exec, invoker, &mut trace)).await;
+    let (state, failed) = match (outcome, trace.failed_state.take()) {
+        (Ok(state), _) => (state, None),
+        (Err(e), Some(state)) => (state, Some((error_name(&e), e.to_string()))),
+        (Err(e), None) => return Err(e),
+    };
+    Ok(ScheduleReport {
+        state,
+        timings: trace.timings,
+        notifications: trace.notifications,
+        failed,
+    })
+}
+
+/// An execution ARN of the shape Step Functions gives, for a local run.
+fn local_execution_id(machine: &str, name: &str) -> String {
+    format!("arn:aws:states:local:000000000000:execution:article-rec-{machine}:{name}")
+}
+
+/// Whether Step Functions accepts an execution name: 1 to 80 characters,
+/// none of white space, brackets, wildcards, `"#%\\^|~`$&,;:/` or controls.
+fn valid_execution_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.chars().count() <= 80
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c))
+}
+
+/// A `startExecution.sync:2` Task: the pipeline machine as a child execution
+/// (its own name; its start time is the parent's), answered as Step Functions
+/// does: the child's name, status and output; a name Step Functions refuses
+/// is `StepFunctions.InvalidNameException` (nothing started); a child that
+/// failed is `States.TaskFailed` with the child's description as the cause.
+async fn start_pipeline(
+    params: Value,
+    exec: &Value,
+    invoker: &dyn Invoke,
+    trace: &mut Trace,
+) -> Result<Value> {
+    let name = params["Name"]
+        .as_str()
+        .ok_or_else(|| Error::Bug("startExecution without Name".into()))?
+        .to_string();
+    if !valid_execution_name(&name) {
+        return Err(Error::Remote {
+            error_type: "StepFunctions.InvalidNameException".into(),
+            message: format!("Invalid Name: '{name}' (service: Sfn, status code: 400)"),
+        });
+    }
+    let input = params.get("Input").cloned().unwrap_or(Value::Null);
+    let child = serde_json::json!({
+        "Execution": {
+            "Id": local_execution_id("pipeline", &name),
+            "Name": name,
+            "StartTime": exec["Execution"]["StartTime"],
+        }
+    });
+    let def = definition()?;
+    match Box::pin(run_machine(&def, input, &child, invoker, trace)).await {
+        Ok(output) => Ok(serde_json::json!({ "Name": name, "Status": "SUCCEEDED", "Output": output })),
+        Err(e) => Err(Error::Remote {
+            error_type: "States.TaskFailed".into(),
+            message: serde_json::json!({
+                "ExecutionArn": child["Execution"]["Id"],
+                "Name": name,
+                "Status": "FAILED",
+                "Error": error_name(&e),
+                "Cause": e.to_string(),
+            })
+            .to_string(),
+        }),
+    }
+}
+
+/// The error name Step Functions sees: a function's `errorType`, or a
+/// state's own error.
+fn error_name(e: &Error) -> String {
+    match e {
+        Error::Remote { error_type, .. } => error_type.clone(),
+        other => other.kind().error_type().to_string(),
+    }
+}
+
+/// The first catcher of a state whose `ErrorEquals` matches `error`.
+fn catcher<'a>(state: &'a Value, error: &str) -> Option<&'a Value> {
+    state["Catch"].as_array()?.iter().find(|c| {
+        c["ErrorEquals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| match e.as_str() {
+                Some("States.ALL") => true,
+                Some("States.TaskFailed") => error != "States.Timeout",
+                Some(name) => name == error,
+                None => false,
+            })
+    })
+}
+
+async fn run_machine(
+    machine: &Value,
+    mut state: Value,
+    exec: &Value,
+    invoker: &dyn Invoke,
+    trace: &mut Trace,
+) -> Result<Value> {
+    let states = &machine["States"];
+    let mut name = machine["StartAt"]
+        .as_str()
+        .ok_or_else(|| Error::Bug("state machine without StartAt".into()))?
+        .to_string();
+    let mut pending_error: Option<Error> = None;
+    loop {
+        let s = &states[&name];
+        let outcome: Result<Value> = match s["Type"].as_str() {
+            Some("Pass") => {
+                let result = match (s.get("Result"), s.get("Parameters")) {
+                    (Some(r), _) => r.clone(),
+                    (None, Some(p)) => params(p, &state, exec)?,
+                    (None, None) => state.clone(),
+                };
+                Ok(result)
+            }
+            Some("Task") => {
+                let event = match s.get("Parameters") {
+                    Some(p) => params(p, &state, exec)?,
+                    None => state.clone(),
+                };
+                match resource(s)? {
+                    Resource::Stage(stage) => {
+                        let started = Instant::now();
+                        let out = invoker.invoke(stage, event).await;
+                        trace.timings.push(StageTiming {
+                            stage,
+                            elapsed: started.elapsed(),
+                        });
+                        out
+                    }
+                    Resource::StartPipeline => start_pipeline(event, exec, invoker, trace).await,
+                    Resource::Other => {
+                        tracing::error!(state = %name, message = %event, "run failed; notification would be published");
+                        trace.notifications.push(Notification {
+                            state: name.clone(),
+                            topic: event["TopicArn"].as_str().unwrap_or_default().to_string(),
+                            subject: event["Subject"].as_str().unwrap_or_default().to_string(),
+                            message: event["Message"].clone(),
+                        });
+                        Ok(Value::Null)
+                    }
+                }
+            }
+            Some("Map") => {
+                let path = s["ItemsPath"].as_str().unwrap_or("$");
+                let items = match select(path, &state, exec)? {
+                    Value::Array(items) => items,
+                    other => {
+                        return Err(Error::InvalidInput(format!(
+                            "Map {name}: {path} is not an array but {other}"
+                        )))
+                    }
+                };
+                let machine =
+                    processor(s).ok_or_else(|| Error::Bug(format!("Map {name} has no ItemProcessor")))?;
+                let mut results = Vec::with_capacity(items.len());
+                let mut failed = None;
+                for (i, item) in items.into_iter().enumerate() {
+                    let mut item_exec = exec.clone();
+                    item_exec["Map"] = serde_json::json!({ "Item": { "Index": i, "Value": item } });
+                    let input = match s.get("ItemSelector").or_else(|| s.get("Parameters")) {
+                        Some(t) => params(t, &state, &item_exec)?,
+                        None => item_exec["Map"]["Item"]["Value"].clone(),
+                    };
+                    match Box::pin(run_machine(machine, input, &item_exec, invoker, trace)).await {
+                        Ok(v) => results.push(v),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                failed.map_or(Ok(Value::Array(results)), Err)
+            }
+            Some("Choice") => {
+                name = choose(s, &state, exec)
+                    .map_err(|e| Error::Bug(format!("Choice {name}: {e}")))?
+                    .ok_or_else(|| Error::Bug(format!("Choice {name}: no rule matched and no Default")))?;
+                continue;
+            }
+            Some("Parallel") => {
+                let mut results = Vec::new();
+                let mut failed = None;
+                for b in s["Branches"].as_array().into_iter().flatten() {
+                    match Box::pin(run_machine(b, state.clone(), exec, invoker, trace)).await {
+                        Ok(v) => results.push(v),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                failed.map_or(Ok(Value::Array(results)), Err)
+            }
+            Some("Succeed") => return Ok(state),
+            Some("Fail") => {
+                trace.failed_state = Some(state);
+                return Err(pending_error.unwrap_or_else(|| Error::Remote {
+                    error_type: s["Error"].as_str().unwrap_or("States.Fail").to_string(),
+                    message: s["Cause"].as_str().unwrap_or(name.as_str()).to_string(),
+                }));
+            }
+            other => return Err(Error::Bug(format!("unsupported state type {other:?} in {name}"))),
+        };
+        match outcome {
+            Ok(result) => {
+                let result = match s.get("ResultSelector") {
+                    Some(sel) => params(sel, &result, exec)?,
+                    None => result,
+                };
+                state = place(state, s.get("ResultPath"), result)?;
+            }
+            Err(e) => {
+                let error = error_name(&e);
+                let Some(next) = catcher(s, &error) else {
+                    return Err(e);
+                };
+                let cause = match &e {
+                    Error::Remote { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                let info = serde_json::json!({ "Error": error, "Cause": cause });
+                state = place(state, next.get("ResultPath"), info)?;
+                pending_error = Some(e);
+                name = next["Next"]
+                    .as_str()
+                    .ok_or_else(|| Error::Bug("Catch without Next".into()))?
+                    .to_string();
+                continue;
+            }
+        }
+        if s["End"].as_bool() == Some(true) {
+            return Ok(state);
+        }
+        name = s["Next"]
+            .as_str()
+            .ok_or_else(|| Error::Bug(format!("state {name} has neither Next nor End")))?
+            .to_string();
+    }
+}
+
+/// Evaluates a Parameters/ResultSelector template: keys ending in `.$` are paths.
+fn params(template: &Value, input: &Value, exec: &Value) -> Result<Value> {
+    match template {
+        Value::Object(m) => {
+            let mut out = Map::new();
+            for (k, v) in m {
+                if let Some(key) = k.strip_suffix(".$") {
+                    let path = v
+                        .as_str()
+                        .ok_or_else(|| Error::Bug(format!("{k} is not a path")))?;
+                    let value = if let Some(call) = path.strip_prefix("States.Format(") {
+                        format_intrinsic(call, input, exec)?
+                    } else if let Some(call) = path.strip_prefix("States.ArrayContains(") {
+                        array_contains(call, input, exec)?
+                    } else {
+                        select(path, input, exec)?
+                    };
+                    out.insert(key.to_string(), value);
+                } else {
+                    out.insert(k.clone(), params(v, input, exec)?);
+                }
+            }
+            Ok(Value::Object(out))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+/// `States.Format('template {}', $.path, ...)` (after the opening parenthesis).
+fn format_intrinsic(call: &str, input: &Value, exec: &Value) -> Result<Value> {
+    let bad = || Error::Bug(format!("unsupported States.Format({call}"));
+    let body = call.trim_end().strip_suffix(')').ok_or_else(bad)?;
+    let rest = body.trim_start().strip_prefix('\'').ok_or_else(bad)?;
+    let end = rest.find('\'').ok_or_else(bad)?;
+    let template = &rest[..end];
+    let args = rest[end + 1..].trim_start();
+    let args: Vec<&str> = if args.is_empty() {
+        Vec::new()
+    } else {
+        args.strip_prefix(',')
+            .ok_or_else(bad)?
+            .split(',')
+            .map(str::trim)
+            .collect()
+    };
+    let mut out = String::new();
+    let mut pieces = template.split("{}");
+    out.push_str(pieces.next().unwrap_or_default());
+    let mut used = 0;
+    for piece in pieces {
+        let arg = args.get(used).ok_or_else(bad)?;
+        match select(arg, input, exec)? {
+            Value::String(v) => out.push_str(&v),
+            v => out.push_str(&v.to_string()),
+        }
+        out.push_str(piece);
+        used += 1;
+    }
+    if used != args.len() {
+        return Err(bad());
+    }
+    Ok(Value::String(out))
+}
+
+/// `States.ArrayContains($.path, value)` (after the opening parenthesis):
+/// whether the array at the path holds the JSON value.
+fn array_contains(call: &str, input: &Value, exec: &Value) -> Result<Value> {
+    let bad = || Error::Bug(format!("unsupported States.ArrayContains({call}"));
+    let body = call.trim_end().strip_suffix(')').ok_or_else(bad)?;
+    let (path, want) = body.split_once(',').ok_or_else(bad)?;
+    let want: Value = serde_json::from_str(want.trim()).map_err(|_| bad())?;
+    match select(path.trim(), input, exec)? {
+        Value::Array(items) => Ok(Value::Bool(items.contains(&want))),
+        _ => Err(bad()),
+    }
+}
+
+/// The `Next` of the first Choice rule that holds, else the `Default`.
+fn choose(state: &Value, input: &Value, exec: &Value) -> std::result::Result<Option<String>, String> {
+    for rule in state["Choices"].as_array().into_iter().flatten() {
+        let var = rule["Variable"].as_str().ok_or("a rule without Variable")?;
+        let value = select(var, input, exec).ok();
+        let holds = if let Some(want) = rule.get("IsPresent") {
+            Some(value.is_some()) == want.as_bool()
+        } else if let Some(want) = rule.get("BooleanEquals") {
+            value.as_ref().and_then(Value::as_bool).is_some() && value.as_ref() == Some(want)
+        } else if let Some(want) = rule.get("StringEquals") {
+            value.as_ref().and_then(Value::as_str).is_some() && value.as_ref() == Some(want)
+        } else if let Some(want) = rule.get("NumericEquals") {
+            value.as_ref().and_then(Value::as_f64).is_some()
+                && value.as_ref().and_then(Value::as_f64) == want.as_f64()
+        } else if let Some(want) = rule.get("NumericGreaterThanEquals").and_then(Value::as_f64) {
+            value.as_ref().and_then(Value::as_f64).is_some_and(|v| v >= want)
+        } else {
+            return Err(format!("unsupported rule {rule}"));
+        };
+        if holds {
+            return Ok(Some(
+                rule["Next"].as_str().ok_or("a rule without Next")?.to_string(),
+            ));
+        }
+    }
+    Ok(state["Default"].as_str().map(str::to_string))
+}
+
+/// Reads a JSONPath of the supported forms. After `[*]` the rest of the
+/// path is read in every element, and the elements that have it are the
+/// result (as Step Functions' JSONPath does).
+fn select(path: &str, input: &Value, exec: &Value) -> Result<Value> {
+    let (root, rest) = if let Some(r) = path.strip_prefix("$$") {
+        (exec, r)
+    } else if let Some(r) = path.strip_prefix('$') {
+        (input, r)
+    } else {
+        return Err(Error::Bug(format!("unsupported path {path}")));
+    };
+    let segs = segments(rest)?;
+    select_in(root, &segs).ok_or_else(|| Error::InvalidInput(format!("path {path} not found in state")))
+}
+
+fn select_in(mut cur: &Value, segs: &[Seg<'_>]) -> Option<Value> {
+    for (i, seg) in segs.iter().enumerate() {
+        cur = match seg {
+            Seg::Key(k) => cur.get(k)?,
+            Seg::Index(n) => cur.get(n)?,
+            Seg::All => {
+                let found = cur
+                    .as_array()?
+                    .iter()
+                    .filter_map(|item| select_in(item, &segs[i + 1..]))
+                    .collect();
+                return Some(Value::Array(found));
+            }
+        };
+    }
+    Some(cur.clone())
+}
+
+enum Seg<'a> {
+    Key(&'a str),
+    Index(usize),
+    /// `[*]`: every element.
+    All,
+}
+
+fn segments(mut rest: &str) -> Result<Vec<Seg<'_>>> {
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if let Some(r) = rest.strip_prefix('.') {
+            let end = r.find(['.', '[']).unwrap_or(r.len());
+            out.push(Seg::Key(&r[..end]));
+            rest = &r[end..];
+        } else if let Some(r) = rest.strip_prefix('[') {
+            let end = r
+                .find(']')
+                .ok_or_else(|| Error::Bug(format!("bad path segment {rest}")))?;
+            if &r[..end] == "*" {
+                out.push(Seg::All);
+            } else {
+                let i = r[..end]
+                    .parse()
+                    .map_err(|_| Error::Bug(format!("bad index in {rest}")))?;
+                out.push(Seg::Index(i));
+            }
+            rest = &r[end + 1..];
+        } else {
+            return Err(Error::Bug(format!("bad path segment {rest}")));
+        }
+    }
+    Ok(out)
+}
+
+/// Puts a result into the state at `ResultPath` (`$` or absent: replaces it).
+fn place(mut state: Value, result_path: Option<&Value>, result: Value) -> Result<Value> {
+    let path = match result_path {
+        // `"ResultPath": null`: the state's input passes through unchanged
+        Some(Value::Null) => return Ok(state),
+        None => return Ok(result),
+        Some(p) => match p.as_str() {
+            Some("$") => return Ok(result),
+            Some(p) => p,
+            None => return Err(Error::Bug(format!("bad ResultPath {p}"))),
+        },
+    };
+    let rest = path
+        .strip_prefix('$')
+        .ok_or_else(|| Error::Bug(format!("bad ResultPath {path}")))?;
+    let segs = segments(rest)?;
+    let mut cur = &mut state;
+    for (i, seg) in segs.iter().enumerate() {
+        let Seg::Key(k) = seg else {
+            return Err(Error::Bug(format!("ResultPath {path} indexes an array")));
+        };
+        if !cur.is_object() {
+            *cur = Value::Object(Map::new());
+        }
+        let obj = cur
+            .as_object_mut()
+            .ok_or_else(|| Error::Bug("state is not an object".into()))?;
+        if i + 1 == segs.len() {
+            obj.insert((*k).to_string(), result);
+            return Ok(state);
+        }
+        cur = obj.entry((*k).to_string()).or_insert(Value::Object(Map::new()));
+    }
+    Ok(state)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn runs_stages_in_the_definitions_order() {
+        assert_eq!(stage_order().unwrap(), Stage::ALL);
+    }
+
+    #[test]
+    fn paths_and_result_paths() {
+        let state = json!({"a": {"b": [1, {"c": 2}]}});
+        let exec = json!({"Execution": {"Name": "x"}});
+        assert_eq!(select("$.a.b[1].c", &state, &exec).unwrap(), json!(2));
+        assert_eq!(select("$$.Execution.Name", &state, &exec).unwrap(), json!("x"));
+        assert!(select("$.nope", &state, &exec).is_err());
+        let placed = place(json!({"k": 1}), Some(&json!("$.out.inner")), json!(3)).unwrap();
+        assert_eq!(placed, json!({"k": 1, "out": {"inner": 3}}));
+        let t = json!({"run": {"site.$": "$.a.b[0]", "fixed": "v"}});
+        assert_eq!(
+            params(&t, &state, &exec).unwrap(),
+            json!({"run": {"site": 1, "fixed": "v"}})
+        );
+    }
+
+    #[test]
+    fn intrinsic_format_choice_rules_and_null_result_path() {
+        let state = json!({"site": "wcp", "plan": {"distributed": true, "n": 30}});
+        let exec = json!({"Execution": {"Name": "sched-1"}});
+        assert_eq!(
+            format_intrinsic("'{}-{}', $.site, $$.Execution.Name)", &state, &exec).unwrap(),
+            json!("wcp-sched-1")
+        );
+        assert!(format_intrinsic("'{}-{}', $.site)", &state, &exec).is_err());
+        assert!(format_intrinsic("'{}', $.site, $.site)", &state, &exec).is_err());
+
+        let choice = |rule: Value| json!({"Choices": [rule], "Default": "no"});
+        let pick = |rule: Value| choose(&choice(rule), &state, &exec).unwrap().unwrap();
+        assert_eq!(
+            pick(json!({"Variable": "$.plan.distributed", "BooleanEquals": true, "Next": "yes"})),
+            "yes"
+        );
+        assert_eq!(
+            pick(json!({"Variable": "$.plan.distributed", "BooleanEquals": false, "Next": "yes"})),
+            "no"
+        );
+        assert_eq!(
+            pick(json!({"Variable": "$.plan.n", "NumericGreaterThanEquals": 24, "Next": "yes"})),
+            "yes"
+        );
+        assert_eq!(
+            pick(json!({"Variable": "$.missing", "IsPresent": false, "Next": "yes"})),
+            "yes"
+        );
+        assert_eq!(
+            pick(json!({"Variable": "$.missing", "BooleanEquals": true, "Next": "yes"})),
+            "no"
+        );
+        assert!(choose(
+            &choice(json!({"Variable": "$.site", "Wild": 1, "Next": "x"})),
+            &state,
+            &exec
+        )
+        .is_err());
+
+        // `"ResultPath": null` keeps the input; absent or `$` replaces it
+        assert_eq!(
+            place(json!({"a": 1}), Some(&Value::Null), json!([1, 2])).unwrap(),
+            json!({"a": 1})
+        );
+        assert_eq!(place(json!({"a": 1}), None, json!(2)).unwrap(), json!(2));
+    }
+
+    #[test]
+    fn catchers_wildcards_array_contains_and_execution_names() {
+        let state = json!({"Catch": [
+            {"ErrorEquals": ["StepFunctions.InvalidNameException"], "Next": "a"},
+            {"ErrorEquals": ["States.TaskFailed"], "Next": "b"},
+            {"ErrorEquals": ["States.ALL"], "Next": "c"}
+        ]});
+        let next = |e: &str| catcher(&state, e).unwrap()["Next"].as_str().unwrap().to_string();
+        assert_eq!(next("StepFunctions.InvalidNameException"), "a");
+        assert_eq!(
+            next("ArticleRec.Data"),
+            "b",
+            "States.TaskFailed matches any error..."
+        );
+        assert_eq!(next("States.Timeout"), "c", "...but a timeout");
+        assert!(catcher(&json!({}), "x").is_none());
+
+        let results = json!({"results": [{"run": 1}, {"succeeded": false}, {"succeeded": true}]});
+        let exec = json!({});
+        assert_eq!(
+            select("$.results[*].succeeded", &results, &exec).unwrap(),
+            json!([false, true])
+        );
+        assert_eq!(
+            array_contains("$.results[*].succeeded, false)", &results, &exec).unwrap(),
+            json!(true)
+        );
+        assert_eq!(
+            array_contains("$.results[*].run, 2)", &results, &exec).unwrap(),
+            json!(false)
+        );
+        assert!(array_contains("$.results, nope)", &results, &exec).is_err());
+
+        assert!(valid_execution_name(
+            "example-0b5d2f3c-6a7e-4c1d-9f2a-8e7b6c5d4a3b"
+        ));
+        assert!(!valid_execution_name(&"s".repeat(81)));
+        assert!(!valid_execution_name("a b"));
+        assert!(!valid_execution_name("a/b"));
+        assert!(!valid_execution_name(""));
+    }
+
+    #[test]
+    fn stage_order_reaches_tasks_behind_choices_and_maps() {
+        let machine = json!({
+            "StartAt": "Plan",
+            "States": {
+                "Plan": {"Type": "Task", "Resource": "${FetchFunctionArn}", "Next": "Many"},
+                "Many": {"Type": "Choice", "Choices": [{"Variable": "$.x", "BooleanEquals": true, "Next": "Hours"}], "Default": "Window"},
+                "Hours": {"Type": "Map", "ItemProcessor": {"StartAt": "H", "States": {"H": {"Type": "Task", "Resource": "${FetchFunctionArn}", "End": true}}}, "Next": "Window"},
+                "Window": {"Type": "Task", "Resource": "${PreprocessFunctionArn}", "End": true}
+            }
+        });
+        let mut out = Vec::new();
+        collect_tasks(&machine, &mut out).unwrap();
+        assert_eq!(out, [Stage::Fetch, Stage::Preprocess]);
+    }
+}

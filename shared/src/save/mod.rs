@@ -1,0 +1,367 @@
+//! Save: factors, defaults and articles → the database. Articles are upserted;
+//! each model is written 'pending', filled, then switched to 'current' in one
+//! transaction. Idempotent per run: a retried save changes nothing.
+
+pub mod report;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use ndarray::ArrayView2;
+use tracing::{info, instrument, warn};
+
+use crate::contract::context::Context;
+use crate::contract::database::{ArticleRow, ModelStart, ModelType, RecRow, Rollback, DEFAULT_SOURCE};
+use crate::contract::error::{Error, Result};
+use crate::contract::layout::RunLayout;
+use crate::contract::metrics::Unit;
+use crate::contract::parquet::{self, col, f64s, i64s, strs, ARTICLES, DEFAULTS, DWELL, FACTORS};
+use crate::contract::stage::{SaveInput, SaveOutput, TrainOutput};
+use crate::recommend::neighbours::{decay, nearest};
+use crate::save::report::{DwellHistogram, ReportData, Sample, Shown, MAX_SAMPLES, SAMPLE_RECS};
+
+/// # Errors
+/// Storage, frame and database errors; `Data` when factors name unknown articles;
+/// `Busy` (retryable) when another run of the site holds the save lock too long.
+#[instrument(skip_all, fields(stage = "save", site = %input.run.site, run_id = %input.run.run_id))]
+pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
+    let run = &input.run;
+    let layout = RunLayout::new(run)?;
+    let store = ctx.store.as_ref();
+    let articles_key = layout.articles();
+    let articles = parquet::read(store, &articles_key, &ARTICLES).await?;
+    let rows = article_rows(&articles).map_err(Error::frame(&articles_key))?;
+    // upserts are idempotent and the heavy work needs no lock: both come first
+    let ids = ctx.db()?.upsert_articles(&run.site, &rows).await?;
+    let train = train_output(ctx, &layout).await?;
+    let gate = train.gate.clone();
+    let mut models = Vec::with_capacity(2);
+    if gate.promote {
+        models.push((
+            ModelType::Article,
+            article_recs(ctx, &layout, &rows, &ids, run.as_of).await?,
+        ));
+    } else {
+        warn!(reason = %gate.reason, "the quality gate kept the current article model");
+    }
+    models.push((ModelType::Popularity, default_recs(ctx, &layout, &ids).await?));
+
+    let wait = Duration::from_secs(ctx.settings.save_lock_wait_secs);
+    let lock = ctx.db()?.lock_site(&run.site, wait).await?;
+    let saved = save_models(ctx, &run.site, &run.run_id, &models).await;
+    let released = lock.release().await;
+    let saved = saved?;
+    released?;
+
+    let written = |kind: ModelType| saved.written.iter().find(|w| w.0 == kind).map(|w| (w.1, w.2));
+    let article = written(ModelType::Article);
+    let (popularity_model_id, default_recs_written) = written(ModelType::Popularity).unwrap_or_default();
+    let recs_written = article.map_or(0, |a| a.1);
+    let article_model_id = article.map(|a| a.0);
+    let newly_saved = saved.newly_saved;
+    info!(
+        article_model_id,
+        popularity_model_id,
+        recs_written,
+        default_recs_written,
+        newly_saved,
+        pending_discarded = saved.discarded,
+        models_pruned = saved.pruned,
+        "save done"
+    );
+    ctx.metric("save", "recs_written", recs_written as f64, Unit::Count);
+    ctx.metric(
+        "save",
+        "default_recs_written",
+        default_recs_written as f64,
+        Unit::Count,
+    );
+    ctx.metric("save", "pending_discarded", saved.discarded as f64, Unit::Count);
+
+    let report = ReportData {
+        site: run.site.clone(),
+        run_id: run.run_id.clone(),
+        as_of: run.as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        days_of_data: ctx.settings.days_of_data,
+        fetch: input.fetch.as_ref().map(|f| f.counts.clone()),
+        funnel: input.preprocess.as_ref().map(|p| p.funnel.clone()),
+        dwell: dwell_histogram(ctx, &layout).await?,
+        article_model_id,
+        popularity_model_id: Some(popularity_model_id),
+        ..report_lists(&rows, &ids, &models)
+    };
+    let report = ReportData {
+        train: Some(train),
+        ..report
+    };
+    let report_key = layout.report();
+    ctx.store
+        .put(
+            &report_key,
+            bytes::Bytes::from(crate::save::report::render(&report)),
+        )
+        .await?;
+    Ok(SaveOutput {
+        article_model_id,
+        article_model_rejected: (!gate.promote).then_some(gate.reason),
+        popularity_model_id,
+        articles_upserted: rows.len() as u64,
+        recs_written,
+        default_recs_written,
+        newly_saved,
+        pending_discarded: saved.discarded,
+        models_pruned: saved.pruned,
+        report_key: report_key.to_string(),
+    })
+}
+
+/// The dwell-time distribution of the run's pairs.
+async fn dwell_histogram(ctx: &Context, layout: &RunLayout) -> Result<DwellHistogram> {
+    let key = layout.dwell();
+    let df = parquet::read_columns(ctx.store.as_ref(), &key, &DWELL, &[col::DWELL_SECS]).await?;
+    let secs: Vec<f64> = f64s(&df, col::DWELL_SECS)
+        .map_err(Error::frame(&key))?
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(DwellHistogram::of(&secs))
+}
+
+/// The defaults with titles, and the first recommendations of the most read
+/// articles (the defaults' order), as the report shows them.
+fn report_lists(
+    rows: &[ArticleRow],
+    ids: &HashMap<String, i64>,
+    models: &[(ModelType, Vec<RecRow>)],
+) -> ReportData {
+    let by_external: HashMap<&str, &ArticleRow> = rows.iter().map(|r| (r.external_id.as_str(), r)).collect();
+    let by_id: HashMap<i64, &str> = ids.iter().map(|(e, i)| (*i, e.as_str())).collect();
+    let shown = |external: &str, score: f64| {
+        let row = by_external.get(external);
+        Shown {
+            external_id: external.to_string(),
+            title: row.and_then(|r| r.title.clone()),
+            path: row.and_then(|r| r.path.clone()),
+            score,
+        }
+    };
+    let recs_of = |kind: ModelType| models.iter().find(|m| m.0 == kind).map(|m| m.1.as_slice());
+    let defaults: Vec<Shown> = recs_of(ModelType::Popularity)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| by_id.get(&r.recommended_article_id).map(|e| shown(e, r.score)))
+        .collect();
+    let mut samples = Vec::new();
+    if let Some(recs) = recs_of(ModelType::Article) {
+        let wanted: Vec<&str> = defaults
+            .iter()
+            .take(MAX_SAMPLES)
+            .map(|d| d.external_id.as_str())
+            .collect();
+        let mut lists: HashMap<&str, Vec<Shown>> = HashMap::new();
+        for r in recs {
+            let source = r.source_entity_id.as_str();
+            if !wanted.contains(&source) {
+                continue;
+            }
+            let list = lists.entry(source).or_default();
+            if list.len() < SAMPLE_RECS {
+                if let Some(e) = by_id.get(&r.recommended_article_id) {
+                    list.push(shown(e, r.score));
+                }
+            }
+        }
+        for d in defaults.iter().take(MAX_SAMPLES) {
+            if let Some(list) = lists.remove(d.external_id.as_str()) {
+                samples.push(Sample {
+                    article: d.clone(),
+                    recs: list,
+                });
+            }
+        }
+    }
+    ReportData {
+        defaults,
+        samples,
+        ..ReportData::default()
+    }
+}
+
+/// The train stage's output (with the quality gate's decision), from
+/// `evaluation.json`.
+async fn train_output(ctx: &Context, layout: &RunLayout) -> Result<TrainOutput> {
+    let key = layout.evaluation();
+    let body = ctx.store.get(&key).await?;
+    let train: TrainOutput = serde_json::from_slice(&body).map_err(|e| Error::Empty {
+        stage: "save",
+        what: format!("{key} is not a train output: {e}"),
+    })?;
+    Ok(train)
+}
+
+/// Makes the site's previous model of `kind` current again, under the site
+/// lock so it cannot interleave with a save.
+///
+/// # Errors
+/// `InvalidInput` when there is nothing to roll back to; `Busy` when a save
+/// holds the lock too long; `Db` on database failure.
+pub async fn rollback(ctx: &Context, site: &str, kind: ModelType) -> Result<Rollback> {
+    let wait = Duration::from_secs(ctx.settings.save_lock_wait_secs);
+    let db = ctx.db()?;
+    let lock = db.lock_site(site, wait).await?;
+    let done = db.rollback(site, kind).await;
+    let released = lock.release().await;
+    let done = done?;
+    released?;
+    info!(
+        site,
+        model_type = kind.as_str(),
+        from = done.from.id,
+        from_run = %done.from.run_id,
+        to = done.to.id,
+        to_run = %done.to.run_id,
+        "rolled back"
+    );
+    Ok(done)
+}
+
+struct Saved {
+    /// (model type, model id, rows written) per model, in the order given.
+    written: Vec<(ModelType, i64, u64)>,
+    newly_saved: bool,
+    discarded: u64,
+    pruned: u64,
+}
+
+/// Under the site lock: each model is created 'pending', filled, and switched
+/// to 'current' in one transaction, unless this run already saved it.
+async fn save_models(
+    ctx: &Context,
+    site: &str,
+    run_id: &str,
+    models: &[(ModelType, Vec<RecRow>)],
+) -> Result<Saved> {
+    let db = ctx.db()?;
+    let mut saved = Saved {
+        written: Vec::with_capacity(models.len()),
+        newly_saved: false,
+        discarded: 0,
+        pruned: 0,
+    };
+    for (kind, recs) in models {
+        // a run that died midway left its pending model; nobody else will finish it
+        saved.discarded += db.discard_pending(site, *kind, run_id).await?;
+        let (id, n) = match db.begin_model(site, *kind, run_id).await? {
+            ModelStart::AlreadySaved(id) => (id, 0),
+            ModelStart::Fresh(id) => {
+                let n = db.insert_recs(id, recs).await?;
+                db.activate(id).await?;
+                saved.newly_saved = true;
+                (id, n)
+            }
+        };
+        saved.written.push((*kind, id, n));
+        saved.pruned += db.prune_stale(site, *kind, ctx.settings.keep_models).await?;
+    }
+    Ok(saved)
+}
+
+fn article_rows(df: &polars::prelude::DataFrame) -> polars::prelude::PolarsResult<Vec<ArticleRow>> {
+    let ids = strs(df, col::EXTERNAL_ID)?;
+    let paths = strs(df, col::PATH)?;
+    let titles = strs(df, col::TITLE)?;
+    let published = i64s(df, col::PUBLISHED_AT)?;
+    let exclude = strs(df, col::EXCLUDE_REASON)?;
+    Ok((0..df.height())
+        .filter_map(|i| {
+            Some(ArticleRow {
+                external_id: ids[i]?.to_string(),
+                title: titles[i].map(str::to_string),
+                path: paths[i].map(str::to_string),
+                published_at: published[i].and_then(DateTime::from_timestamp_millis),
+                exclude_reason: exclude[i].map(str::to_string),
+            })
+        })
+        .collect())
+}
+
+async fn article_recs(
+    ctx: &Context,
+    layout: &RunLayout,
+    rows: &[ArticleRow],
+    ids: &HashMap<String, i64>,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<RecRow>> {
+    let key = layout.factors();
+    let df = parquet::read(ctx.store.as_ref(), &key, &FACTORS).await?;
+    let names: Vec<String> = strs(&df, col::EXTERNAL_ID)
+        .map_err(Error::frame(&key))?
+        .into_iter()
+        .map(|s| s.unwrap_or_default().to_string())
+        .collect();
+    let (values, k) = parquet::factors_values(&df, &key)?;
+    let meta: HashMap<&str, &ArticleRow> = rows.iter().map(|r| (r.external_id.as_str(), r)).collect();
+    // Undated articles are aged as if published when the window opened: old
+    // enough not to crowd out fresh stories, recent enough to still be shown.
+    let undated_age = f64::from(ctx.settings.days_of_data);
+    let mut decays = Vec::with_capacity(names.len());
+    let mut excluded = Vec::with_capacity(names.len());
+    for name in &names {
+        let m = meta.get(name.as_str()).ok_or_else(|| Error::Empty {
+            stage: "save",
+            what: format!("factors name article {name} that is not in {}", layout.articles()),
+        })?;
+        let age = m.published_at.map_or(undated_age, |p| {
+            (as_of - p).num_milliseconds() as f64 / 86_400_000.0
+        });
+        decays.push(decay(age, ctx.settings.half_life_days));
+        excluded.push(m.exclude_reason.is_some());
+    }
+    let max_recs = ctx.settings.max_recs;
+    let n = names.len();
+    let lists = crate::contract::tasks::blocking(move || {
+        ArrayView2::from_shape((n, k), &values)
+            .map(|view| nearest(view, &decays, &excluded, max_recs))
+            .map_err(|e| Error::Bug(format!("factor shape: {e}")))
+    })
+    .await??;
+    let mut recs = Vec::with_capacity(n * max_recs);
+    for (src, list) in names.iter().zip(lists) {
+        for nb in list {
+            let target = &names[nb.index];
+            let id = ids
+                .get(target)
+                .ok_or_else(|| Error::Bug(format!("article {target} was not upserted")))?;
+            recs.push(RecRow {
+                source_entity_id: src.clone(),
+                recommended_article_id: *id,
+                score: f64::from(nb.score),
+            });
+        }
+    }
+    Ok(recs)
+}
+
+async fn default_recs(ctx: &Context, layout: &RunLayout, ids: &HashMap<String, i64>) -> Result<Vec<RecRow>> {
+    let key = layout.defaults();
+    let df = parquet::read(ctx.store.as_ref(), &key, &DEFAULTS).await?;
+    let names = strs(&df, col::EXTERNAL_ID).map_err(Error::frame(&key))?;
+    let scores = f64s(&df, col::SCORE).map_err(Error::frame(&key))?;
+    names
+        .into_iter()
+        .zip(scores)
+        .filter_map(|(n, s)| Some((n?, s?)))
+        .map(|(name, score)| {
+            let id = ids.get(name).ok_or_else(|| Error::Empty {
+                stage: "save",
+                what: format!("default article {name} is not in {}", layout.articles()),
+            })?;
+            Ok(RecRow {
+                source_entity_id: DEFAULT_SOURCE.into(),
+                recommended_article_id: *id,
+                score,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,728 @@
+//! The run report: one self-contained HTML page (inline CSS and SVG charts, no
+//! scripts, no external assets) that a newsroom data person opens to see what
+//! a run did and whether its recommendations are any good.
+//!
+//! [`render`] is a pure function of [`ReportData`]; the save stage gathers the
+//! data and writes the page beside the run's other outputs. Its size does not
+//! grow with the events: every list in it is capped ([`MAX_SAMPLES`],
+//! [`SAMPLE_RECS`], the defaults at `MAX_RECS`) and the charts have a fixed
+//! number of marks.
+//!
+//! The charts are written by hand: a charting crate (plotters) needs a font
+//! backend to lay out labels even for SVG, while the browser lays out SVG text
+//! itself.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::contract::evaluation::{GateDecision, Metrics};
+use crate::contract::stage::{FetchCounts, Funnel, TrainOutput};
+
+/// Articles shown with their recommendations.
+pub const MAX_SAMPLES: usize = 10;
+/// Recommendations shown per sample article.
+pub const SAMPLE_RECS: usize = 5;
+
+/// Upper edges (seconds) of the dwell-time histogram's bins; the last bin
+/// takes everything longer.
+pub const DWELL_EDGES: [f64; 11] = [
+    1.0, 5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 1200.0,
+];
+
+/// An article as the report shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Shown {
+    pub external_id: String,
+    pub title: Option<String>,
+    pub path: Option<String>,
+    pub score: f64,
+}
+
+/// An article and the first of its recommendations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Sample {
+    pub article: Shown,
+    pub recs: Vec<Shown>,
+}
+
+/// Reader x article pairs per dwell-time bin.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DwellHistogram {
+    /// `counts[i]` pairs have dwell in `(DWELL_EDGES[i-1], DWELL_EDGES[i]]`
+    /// (from 0 for the first); the last counts those above the last edge.
+    pub counts: Vec<u64>,
+    pub pairs: u64,
+    pub median_secs: f64,
+}
+
+impl DwellHistogram {
+    /// Bins the dwell times (seconds) of every pair.
+    pub fn of(dwell_secs: &[f64]) -> DwellHistogram {
+        let mut counts = vec![0u64; DWELL_EDGES.len() + 1];
+        let mut finite: Vec<f64> = dwell_secs.iter().copied().filter(|d| d.is_finite()).collect();
+        for &d in &finite {
+            let bin = DWELL_EDGES
+                .iter()
+                .position(|&e| d <= e)
+                .unwrap_or(DWELL_EDGES.len());
+            counts[bin] += 1;
+        }
+        let median_secs = if finite.is_empty() {
+            0.0
+        } else {
+            let mid = finite.len() / 2;
+            *finite.select_nth_unstable_by(mid, f64::total_cmp).1
+        };
+        DwellHistogram {
+            counts,
+            pairs: finite.len() as u64,
+            median_secs,
+        }
+    }
+
+    fn labels() -> Vec<String> {
+        let secs = |s: f64| {
+            if s >= 60.0 {
+                format!("{}m", s / 60.0)
+            } else {
+                format!("{s}s")
+            }
+        };
+        let mut out = Vec::with_capacity(DWELL_EDGES.len() + 1);
+        let mut lo = 0.0;
+        for &e in &DWELL_EDGES {
+            out.push(format!("{}-{}", secs(lo), secs(e)));
+            lo = e;
+        }
+        out.push(format!(">{}", secs(lo)));
+        out
+    }
+}
+
+/// Everything the report shows about one run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReportData {
+    pub site: String,
+    pub run_id: String,
+    /// The window's end (RFC 3339).
+    pub as_of: String,
+    pub days_of_data: u32,
+    pub fetch: Option<FetchCounts>,
+    pub funnel: Option<Funnel>,
+    pub dwell: DwellHistogram,
+    pub train: Option<TrainOutput>,
+    /// The article model this run saved, if the gate let it.
+    pub article_model_id: Option<i64>,
+    pub popularity_model_id: Option<i64>,
+    pub defaults: Vec<Shown>,
+    pub samples: Vec<Sample>,
+}
+
+fn esc(s: &str) -> String {
+    html_escape::encode_text(s).into_owned()
+}
+
+fn num(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+const CSS: &str = "body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;margin:2rem auto;max-width:1000px;color:#1d2433;padding:0 1rem}\
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;border-bottom:1px solid #d8dce3;padding-bottom:.3rem;margin-top:2.2rem}\
+.sub{color:#5b6475;margin-top:0}table{border-collapse:collapse;width:100%;font-size:.92rem}\
+td,th{padding:.3rem .5rem;border-bottom:1px solid #eceef2;text-align:left;vertical-align:top}th{background:#f5f6f8}\
+td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}.ok{color:#116b34;font-weight:600}.no{color:#a3231b;font-weight:600}\
+.gate{padding:.8rem 1rem;border-radius:6px;background:#f5f6f8}.chart{margin:.6rem 0}svg text{font-family:inherit;font-size:12px;fill:#1d2433}\
+.muted{color:#5b6475}ol{margin:.2rem 0 .2rem 1.2rem;padding:0}li{margin:.1rem 0}";
+
+/// Renders the report page.
+pub fn render(d: &ReportData) -> String {
+    let mut h = String::with_capacity(64 * 1024);
+    let title = format!("article-rec run {} of {}", d.run_id, d.site);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title><style>{CSS}</style></head><body>",
+        esc(&title)
+    );
+    let _ = write!(
+        h,
+        "<header id=\"summary\"><h1>{}</h1><p class=\"sub\">window: {} days ending {} (UTC)</p>{}</header>",
+        esc(&title),
+        d.days_of_data,
+        esc(&d.as_of),
+        gate_line(d)
+    );
+    funnel_section(&mut h, d);
+    dwell_section(&mut h, d);
+    training_section(&mut h, d);
+    evaluation_section(&mut h, d);
+    defaults_section(&mut h, d);
+    samples_section(&mut h, d);
+    h.push_str("</body></html>\n");
+    h
+}
+
+fn gate_line(d: &ReportData) -> String {
+    let Some(t) = &d.train else {
+        return "<p class=\"gate\">No training output.</p>".into();
+    };
+    let GateDecision { promote, reason } = &t.gate;
+    let (class, verdict) = if *promote {
+        ("ok", "promoted")
+    } else {
+        ("no", "not promoted")
+    };
+    let saved = match (d.article_model_id, promote) {
+        (Some(id), _) => format!(" Saved as article model {id}."),
+        (None, true) => String::new(),
+        (None, false) => " The current article model stays in place.".into(),
+    };
+    format!(
+        "<p class=\"gate\" id=\"gate\">Quality gate: <span class=\"{class}\">{verdict}</span>: {}.{}</p>",
+        esc(reason),
+        saved
+    )
+}
+
+fn funnel_section(h: &mut String, d: &ReportData) {
+    h.push_str("<section id=\"funnel\"><h2>Funnel</h2>");
+    let mut rows: Vec<(String, u64)> = Vec::new();
+    if let Some(f) = &d.fetch {
+        rows.push(("lines read".into(), f.parsed.lines));
+        rows.push(("page events of the site".into(), f.parsed.events));
+        rows.push(("kept (no duplicates, in window)".into(), f.kept));
+    }
+    if let Some(p) = &d.funnel {
+        rows.push(("events on articles".into(), p.article_events));
+        rows.push(("readers before the filter".into(), p.readers_before_filter));
+        rows.push(("readers after".into(), p.readers));
+        rows.push(("articles before the filter".into(), p.articles_before_filter));
+        rows.push(("articles after".into(), p.articles));
+        rows.push(("reader x article pairs".into(), p.pairs));
+    }
+    if rows.is_empty() {
+        h.push_str("<p class=\"muted\">No counts.</p></section>");
+        return;
+    }
+    let bars: Vec<(String, f64)> = rows.iter().map(|(l, v)| (l.clone(), *v as f64)).collect();
+    h.push_str("<div class=\"chart\">");
+    h.push_str(&hbar_chart(&bars, true));
+    h.push_str("</div>");
+    if let Some(f) = &d.fetch {
+        let p = &f.parsed;
+        let _ = write!(
+            h,
+            "<table><tr><th>dropped</th><th class=\"n\">lines or events</th></tr>\
+             <tr><td>malformed (in bad rows, with reasons)</td><td class=\"n\">{}</td></tr>\
+             <tr><td>robots</td><td class=\"n\">{}</td></tr>\
+             <tr><td>other apps</td><td class=\"n\">{}</td></tr>\
+             <tr><td>not page views or pings</td><td class=\"n\">{}</td></tr>\
+             <tr><td>no reader id</td><td class=\"n\">{}</td></tr>\
+             <tr><td>duplicates</td><td class=\"n\">{}</td></tr>\
+             <tr><td>outside the window</td><td class=\"n\">{}</td></tr></table>\
+             <p class=\"muted\">{} hour partitions read ({} parsed, {} from the cache), {} missing.</p>",
+            num(p.bad),
+            num(p.bots),
+            num(p.other_app),
+            num(p.not_page_event),
+            num(p.no_reader),
+            num(f.duplicates),
+            num(f.out_of_window),
+            num(f.hours_read),
+            num(f.hours_parsed),
+            num(f.hours_cached),
+            num(f.hours_missing)
+        );
+    }
+    h.push_str("</section>");
+}
+
+fn dwell_section(h: &mut String, d: &ReportData) {
+    h.push_str("<section id=\"dwell\"><h2>Dwell time</h2>");
+    if d.dwell.pairs == 0 {
+        h.push_str("<p class=\"muted\">No reading time measured.</p></section>");
+        return;
+    }
+    let bars: Vec<(String, f64)> = DwellHistogram::labels()
+        .into_iter()
+        .zip(&d.dwell.counts)
+        .map(|(l, c)| (l, *c as f64))
+        .collect();
+    let _ = write!(
+        h,
+        "<p>Time each reader spent on each article ({} pairs after the filter; median {:.0} s).</p><div class=\"chart\">{}</div></section>",
+        num(d.dwell.pairs),
+        d.dwell.median_secs,
+        vbar_chart(&bars)
+    );
+}
+
+fn training_section(h: &mut String, d: &ReportData) {
+    h.push_str("<section id=\"training\"><h2>Training</h2>");
+    let Some(t) = &d.train else {
+        h.push_str("<p class=\"muted\">No training output.</p></section>");
+        return;
+    };
+    let warm = match &t.warm_start_from {
+        Some(run) => format!(
+            "warm-started from run {} ({} articles' factors)",
+            esc(run),
+            num(t.warm_start_articles)
+        ),
+        None => "cold start".into(),
+    };
+    let _ = write!(
+        h,
+        "<p>{} readers x {} articles, {} non-zeros, {} factors, {} iterations, {warm}.</p>",
+        num(t.readers),
+        num(t.articles),
+        num(t.nonzeros),
+        t.factors,
+        t.iterations
+    );
+    let mut series = vec![("production fit", t.loss.as_slice(), "#2b6cb0")];
+    if let Some(e) = &t.evaluation {
+        series.push(("evaluation fit", e.loss.as_slice(), "#c05621"));
+    }
+    let _ = write!(
+        h,
+        "<div class=\"chart\">{}</div></section>",
+        line_chart(&series, "loss per iteration")
+    );
+}
+
+fn evaluation_section(h: &mut String, d: &ReportData) {
+    h.push_str("<section id=\"evaluation\"><h2>Offline evaluation</h2>");
+    let Some(e) = d.train.as_ref().and_then(|t| t.evaluation.as_ref()) else {
+        h.push_str(
+            "<p class=\"muted\">Not evaluated (HOLDOUT_DAYS is 0 or the window too short).</p></section>",
+        );
+        return;
+    };
+    let previous = d.train.as_ref().and_then(|t| t.current_model.as_ref());
+    let _ = write!(
+        h,
+        "<p>Trained without the last days; each reader's consecutive holdout reads A then B ask: is B in A's top {}? \
+         {} questions ({} found), {} training and {} holdout readings.</p>",
+        e.k,
+        num(e.model.questions),
+        num(e.questions_found),
+        num(e.train_readings),
+        num(e.holdout_readings)
+    );
+    let mut series: Vec<(&str, &Metrics, &str)> = vec![
+        ("this model", &e.model, "#2b6cb0"),
+        ("popularity", &e.popularity, "#a0aec0"),
+    ];
+    if let Some(p) = previous {
+        series.push(("previous model", p, "#c05621"));
+    }
+    let groups = ["hit rate", "MRR", "AUC", "coverage"];
+    let values: Vec<(&str, Vec<f64>, &str)> = series
+        .iter()
+        .map(|(n, m, c)| (*n, vec![m.hit_rate, m.mrr, m.auc, m.coverage], *c))
+        .collect();
+    let _ = write!(h, "<div class=\"chart\">{}</div>", grouped_bars(&groups, &values));
+    h.push_str("<table><tr><th></th><th class=\"n\">hit rate</th><th class=\"n\">MRR</th><th class=\"n\">AUC</th><th class=\"n\">coverage</th><th class=\"n\">questions</th></tr>");
+    for (n, m, _) in &series {
+        let _ = write!(
+            h,
+            "<tr><td>{n}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{}</td></tr>",
+            m.hit_rate,
+            m.mrr,
+            m.auc,
+            m.coverage,
+            num(m.questions)
+        );
+    }
+    h.push_str("</table></section>");
+}
+
+fn article_cell(a: &Shown) -> String {
+    let title = a.title.as_deref().unwrap_or("(no title)");
+    let path = a.path.as_deref().unwrap_or("");
+    format!(
+        "{} <span class=\"muted\">{} {}</span>",
+        esc(title),
+        esc(&a.external_id),
+        esc(path)
+    )
+}
+
+fn defaults_section(h: &mut String, d: &ReportData) {
+    h.push_str("<section id=\"defaults\"><h2>Default recommendations</h2>");
+    if d.defaults.is_empty() {
+        h.push_str("<p class=\"muted\">None.</p></section>");
+        return;
+    }
+    h.push_str("<p>What a reader the site does not know yet is shown.</p><table><tr><th class=\"n\">#</th><th>article</th><th class=\"n\">score</th></tr>");
+    for (i, a) in d.defaults.iter().enumerate() {
+        let _ = write!(
+            h,
+            "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{:.3}</td></tr>",
+            i + 1,
+            article_cell(a),
+            a.score
+        );
+    }
+    h.push_str("</table></section>");
+}
+
+fn samples_section(h: &mut String, d: &ReportData) {
+    h.push_str("<section id=\"samples\"><h2>Recommendations of the most read articles</h2>");
+    if d.samples.is_empty() {
+        h.push_str("<p class=\"muted\">No article model was saved by this run.</p></section>");
+        return;
+    }
+    h.push_str("<table><tr><th>article</th><th>recommended next (score)</th></tr>");
+    for s in &d.samples {
+        let _ = write!(h, "<tr><td>{}</td><td><ol>", article_cell(&s.article));
+        for r in &s.recs {
+            let _ = write!(h, "<li>{} ({:.3})</li>", article_cell(r), r.score);
+        }
+        h.push_str("</ol></td></tr>");
+    }
+    h.push_str("</table></section>");
+}
+
+// --- charts -----------------------------------------------------------------
+
+const W: f64 = 900.0;
+
+/// Horizontal bars with labels on the left and values on the right.
+fn hbar_chart(rows: &[(String, f64)], counts: bool) -> String {
+    let row_h = 24.0;
+    let label_w = 250.0;
+    let value_w = 110.0;
+    let height = row_h * rows.len() as f64 + 8.0;
+    let max = rows.iter().map(|r| r.1).fold(0.0, f64::max).max(1.0);
+    let mut s = svg_open(W, height, "bar chart");
+    for (i, (label, v)) in rows.iter().enumerate() {
+        let y = 4.0 + row_h * i as f64;
+        let w = (W - label_w - value_w) * v / max;
+        let value = if counts { num(*v as u64) } else { format!("{v:.3}") };
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>\
+             <rect x=\"{label_w}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"{:.1}\" fill=\"#2b6cb0\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{value}</text>",
+            label_w - 8.0,
+            y + 15.0,
+            esc(label),
+            y + 3.0,
+            row_h - 6.0,
+            label_w + w + 6.0,
+            y + 15.0
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Vertical bars, one per labelled bin.
+fn vbar_chart(bins: &[(String, f64)]) -> String {
+    let height = 260.0;
+    let (left, bottom, top) = (60.0, 40.0, 20.0);
+    let plot_h = height - bottom - top;
+    let max = bins.iter().map(|b| b.1).fold(0.0, f64::max).max(1.0);
+    let slot = (W - left - 10.0) / bins.len().max(1) as f64;
+    let mut s = svg_open(W, height, "histogram");
+    axes(&mut s, left, top, W - 10.0, height - bottom, max, true);
+    for (i, (label, v)) in bins.iter().enumerate() {
+        let x = left + slot * i as f64;
+        let bar = plot_h * v / max;
+        let _ = write!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar:.1}\" fill=\"#2b6cb0\"><title>{}: {}</title></rect>\
+             <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x + 4.0,
+            height - bottom - bar,
+            slot - 8.0,
+            esc(label),
+            num(*v as u64),
+            x + slot / 2.0,
+            height - bottom + 16.0,
+            esc(label)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// One polyline per series over iterations 1..=n.
+fn line_chart(series: &[(&str, &[f64], &str)], y_label: &str) -> String {
+    let height = 280.0;
+    let (left, right, bottom, top) = (70.0, 170.0, 40.0, 20.0);
+    let n = series.iter().map(|s| s.1.len()).max().unwrap_or(0).max(2);
+    let values = series
+        .iter()
+        .flat_map(|s| s.1.iter().copied())
+        .filter(|v| v.is_finite());
+    let max = values.clone().fold(f64::MIN, f64::max);
+    let min = values.fold(f64::MAX, f64::min);
+    let mut s = svg_open(W, height, y_label);
+    if !(max.is_finite() && min.is_finite()) {
+        s.push_str("<text x=\"10\" y=\"20\">no values</text></svg>");
+        return s;
+    }
+    let span = (max - min).max(max.abs() * 1e-6).max(1e-12);
+    let (lo, hi) = (min - span * 0.05, max + span * 0.05);
+    let x_of = |i: usize| left + (W - left - right) * i as f64 / (n - 1) as f64;
+    let y_of = |v: f64| top + (height - top - bottom) * (hi - v) / (hi - lo);
+    let _ = write!(
+        s,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{:.1}\" stroke=\"#5b6475\"/>\
+         <line x1=\"{left}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#5b6475\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{hi:.4}</text>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{lo:.4}</text>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">iteration</text>\
+         <text x=\"{left}\" y=\"12\">{}</text>",
+        height - bottom,
+        height - bottom,
+        W - right,
+        height - bottom,
+        left - 6.0,
+        top + 4.0,
+        left - 6.0,
+        height - bottom,
+        (left + W - right) / 2.0,
+        height - 8.0,
+        esc(y_label)
+    );
+    for i in 0..n {
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x_of(i),
+            height - bottom + 16.0,
+            i + 1
+        );
+    }
+    for (k, (name, vals, color)) in series.iter().enumerate() {
+        let points: Vec<String> = vals
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.is_finite())
+            .map(|(i, v)| format!("{:.1},{:.1}", x_of(i), y_of(*v)))
+            .collect();
+        let _ = write!(
+            s,
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\
+             <rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{color}\"/>\
+             <text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            points.join(" "),
+            W - right + 14.0,
+            top + 20.0 * k as f64,
+            W - right + 32.0,
+            top + 20.0 * k as f64 + 11.0,
+            esc(name)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// Bars of several series side by side in each group; values in [0, 1].
+fn grouped_bars(groups: &[&str], series: &[(&str, Vec<f64>, &str)]) -> String {
+    let height = 260.0;
+    let (left, right, bottom, top) = (50.0, 170.0, 40.0, 20.0);
+    let plot_h = height - top - bottom;
+    let slot = (W - left - right) / groups.len().max(1) as f64;
+    let bar_w = (slot - 20.0) / series.len().max(1) as f64;
+    let mut s = svg_open(W, height, "metrics");
+    axes(&mut s, left, top, W - right, height - bottom, 1.0, false);
+    for (g, name) in groups.iter().enumerate() {
+        let x0 = left + slot * g as f64 + 10.0;
+        for (k, (_, vals, color)) in series.iter().enumerate() {
+            let v = vals.get(g).copied().unwrap_or(0.0).clamp(0.0, 1.0);
+            let bar = plot_h * v;
+            let _ = write!(
+                s,
+                "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{bar:.1}\" fill=\"{color}\"><title>{v:.3}</title></rect>",
+                x0 + bar_w * k as f64,
+                height - bottom - bar,
+                bar_w - 2.0
+            );
+        }
+        let _ = write!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+            x0 + (slot - 20.0) / 2.0,
+            height - bottom + 16.0,
+            esc(name)
+        );
+    }
+    for (k, (name, _, color)) in series.iter().enumerate() {
+        let _ = write!(
+            s,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            W - right + 14.0,
+            top + 20.0 * k as f64,
+            W - right + 32.0,
+            top + 20.0 * k as f64 + 11.0,
+            esc(name)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+fn svg_open(width: f64, height: f64, label: &str) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {width} {height}\" width=\"100%\">",
+        esc(label)
+    )
+}
+
+/// Left and bottom axes with the maximum marked.
+fn axes(s: &mut String, left: f64, top: f64, right: f64, bottom: f64, max: f64, counts: bool) {
+    let max_label = if counts {
+        num(max as u64)
+    } else {
+        format!("{max:.1}")
+    };
+    let _ = write!(
+        s,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{bottom}\" stroke=\"#5b6475\"/>\
+         <line x1=\"{left}\" y1=\"{bottom}\" x2=\"{right}\" y2=\"{bottom}\" stroke=\"#5b6475\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{max_label}</text>\
+         <text x=\"{:.1}\" y=\"{bottom}\" text-anchor=\"end\">0</text>",
+        left - 6.0,
+        top + 4.0,
+        left - 6.0
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dwell_bins_cover_every_pair() {
+        let h = DwellHistogram::of(&[0.5, 1.0, 3.0, 59.0, 61.0, 5000.0, f64::NAN]);
+        assert_eq!(h.pairs, 6);
+        assert_eq!(h.counts.len(), DWELL_EDGES.len() + 1);
+        assert_eq!(h.counts.iter().sum::<u64>(), 6);
+        assert_eq!(h.counts[0], 2, "0.5 and 1.0 are in the first bin");
+        assert_eq!(h.counts[1], 1);
+        assert_eq!(*h.counts.last().unwrap(), 1);
+        assert_eq!(h.median_secs, 59.0);
+        assert_eq!(DwellHistogram::labels().len(), h.counts.len());
+        assert_eq!(DwellHistogram::labels()[0], "0s-1s");
+        assert_eq!(DwellHistogram::labels().last().unwrap(), ">20m");
+    }
+
+    #[test]
+    fn text_is_escaped_and_numbers_grouped() {
+        let d = ReportData {
+            site: "<script>".into(),
+            defaults: vec![Shown {
+                external_id: "1".into(),
+                title: Some("Tom & Jerry <b>".into()),
+                path: None,
+                score: 1.0,
+            }],
+            ..ReportData::default()
+        };
+        let html = render(&d);
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(html.contains("Tom &amp; Jerry &lt;b&gt;"));
+        assert_eq!(num(1234567), "1,234,567");
+        assert_eq!(num(12), "12");
+    }
+
+    /// The report of a 20-million-event run (the preprocess bench's figures)
+    /// with every list at its cap: its size follows the caps, not the events.
+    #[test]
+    fn a_twenty_million_event_report_stays_small() {
+        use crate::contract::evaluation::{Evaluation, GateDecision};
+        let shown = |i: usize| Shown {
+            external_id: format!("{}", 100_000 + i),
+            title: Some(format!(
+                "A fairly long headline about the news of the day, number {i}"
+            )),
+            path: Some(format!(
+                "/article/{}/a-fairly-long-slug-about-the-news-of-the-day-{i}",
+                100_000 + i
+            )),
+            score: 0.5,
+        };
+        let metrics = Metrics {
+            questions: 20_000,
+            hit_rate: 0.31,
+            mrr: 0.12,
+            auc: 0.91,
+            coverage: 0.42,
+        };
+        let mut fetch = FetchCounts::default();
+        fetch.parsed.lines = 21_000_000;
+        fetch.parsed.events = 20_000_000;
+        fetch.kept = 19_990_000;
+        let data = ReportData {
+            site: "wcp".into(),
+            run_id: "2026-11-23T08-00-00Z".into(),
+            as_of: "2026-11-23T08:00:00Z".into(),
+            days_of_data: 28,
+            fetch: Some(fetch),
+            funnel: Some(Funnel {
+                events: 20_000_000,
+                article_events: 17_000_000,
+                readers_before_filter: 2_000_000,
+                articles_before_filter: 20_000,
+                filter_passes: 2,
+                readers: 794_515,
+                articles: 20_000,
+                pairs: 2_493_544,
+            }),
+            dwell: DwellHistogram::of(&(0..2_493_544).map(|i| f64::from(i % 900)).collect::<Vec<_>>()),
+            train: Some(TrainOutput {
+                factors_key: "k".into(),
+                evaluation_key: "k".into(),
+                readers: 794_515,
+                articles: 20_000,
+                nonzeros: 2_493_544,
+                factors: 64,
+                iterations: 15,
+                loss: (0..15).map(|i| 1.0 / f64::from(i + 1)).collect(),
+                warm_start_from: None,
+                warm_start_articles: 0,
+                evaluation: Some(Evaluation {
+                    holdout_start_ms: 0,
+                    train_readings: 2_300_000,
+                    holdout_readings: 190_000,
+                    questions_found: 150_000,
+                    k: 20,
+                    model: metrics,
+                    popularity: metrics,
+                    loss: (0..15).map(|i| 1.0 / f64::from(i + 2)).collect(),
+                }),
+                current_model: Some(metrics),
+                gate: GateDecision {
+                    promote: true,
+                    reason: "AUC 0.910 >= 0.75".into(),
+                },
+            }),
+            article_model_id: Some(7),
+            popularity_model_id: Some(8),
+            defaults: (0..1000).map(shown).collect(),
+            samples: (0..MAX_SAMPLES)
+                .map(|i| Sample {
+                    article: shown(i),
+                    recs: (0..SAMPLE_RECS).map(|j| shown(1000 + j)).collect(),
+                })
+                .collect(),
+        };
+        let html = render(&data);
+        assert!(html.len() < 2 * 1024 * 1024, "{} bytes", html.len());
+        assert!(html.contains("19,990,000"), "counts are shown grouped");
+    }
+}
