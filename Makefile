@@ -15,13 +15,13 @@ lint: ## Check formatting and clippy
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
 bench: ## Benchmarks (release build); figures are printed
-	$(CARGO) bench -p article-rec-core --bench fetch
-	$(CARGO) bench -p article-rec-core --bench preprocess
-	$(CARGO) bench -p article-rec-core --bench save
-	$(CARGO) bench -p article-rec-core --bench train
+	$(CARGO) bench -p article-rec-core --features devtools --bench fetch
+	$(CARGO) bench -p article-rec-core --features devtools --bench preprocess
+	$(CARGO) bench -p article-rec-core --features devtools --bench save
+	$(CARGO) bench -p article-rec-core --features devtools --bench train
 
-lambda: ## Build the five Lambda functions for release (needs cargo-lambda)
-	cargo lambda build --release -p fetch -p preprocess -p defaults -p train -p save --locked
+lambda: ## Build the five Lambda functions (profile lambda: release + thin LTO; needs cargo-lambda)
+	cargo lambda build --profile lambda -p fetch -p preprocess -p defaults -p train -p save --locked
 
 clean-local: ## Remove the local run's outputs and database
 	rm -rf local

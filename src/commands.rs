@@ -17,7 +17,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::summary::Summary;
-use crate::{Cli, Command, StageArgs};
+use crate::{Cli, Command, StageArgs, Which};
 
 /// A usage mistake our own checks found (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -247,156 +247,184 @@ async fn stage_once(ctx: &Context, stage: Stage, args: &StageArgs) -> anyhow::Re
 pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::from_env_in(&cli.dir)?;
     match cli.command {
-        Command::Run { as_of, run_id, json } => {
-            let as_of = as_of.unwrap_or_else(now_second);
-            let ctx = Context::from_settings(settings).await?;
-            let run = RunRef {
-                site: ctx.settings.site.clone(),
-                run_id: run_id.unwrap_or_else(|| run_id_of(as_of)),
-                as_of,
-            };
-            // before anything is written: the names become key segments
-            run.validate()?;
-            if !has_input(&ctx, &run).await? {
-                let spec = Spec::sample(
-                    &ctx.settings.app_id,
-                    as_of,
-                    ctx.settings.days_of_data,
-                    ctx.settings.seed,
-                );
-                eprintln!(
-                    "No input in the window: generating sample data (seed {})...",
-                    spec.seed
-                );
-                generate_into(&ctx, &spec).await?;
-            }
-            let report = run_once(&ctx, &run).await?;
-            let summary = Summary::new(&ctx, &run, &report).await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&summary.to_json())?);
-            } else {
-                print!("{summary}");
-            }
-        }
-        Command::Fetch(args) => {
-            stage_once(&Context::from_settings(settings).await?, Stage::Fetch, &args).await?
-        }
-        Command::Preprocess(args) => {
-            stage_once(&Context::from_settings(settings).await?, Stage::Preprocess, &args).await?;
-        }
-        Command::Defaults(args) => {
-            stage_once(&Context::from_settings(settings).await?, Stage::Defaults, &args).await?;
-        }
-        Command::Train(args) => {
-            stage_once(&Context::from_settings(settings).await?, Stage::Train, &args).await?
-        }
-        Command::Save(args) => {
-            stage_once(&Context::from_settings(settings).await?, Stage::Save, &args).await?
-        }
+        Command::Run { as_of, run_id, json } => run(settings, as_of, run_id, json).await,
+        Command::Fetch(args) => stage(settings, Stage::Fetch, &args).await,
+        Command::Preprocess(args) => stage(settings, Stage::Preprocess, &args).await,
+        Command::Defaults(args) => stage(settings, Stage::Defaults, &args).await,
+        Command::Train(args) => stage(settings, Stage::Train, &args).await,
+        Command::Save(args) => stage(settings, Stage::Save, &args).await,
         Command::Backfill {
             from,
             to,
             every_hours,
             json,
-        } => {
-            if from > to {
-                return Err(Usage(format!("--from {from} is after --to {to}")).into());
-            }
-            let ctx = Context::from_settings(settings).await?;
-            let step = chrono::Duration::hours(i64::from(every_hours));
-            let mut summaries = Vec::new();
-            let mut failed = Vec::new();
-            let mut as_of = from;
-            while as_of <= to {
-                let run = RunRef {
-                    site: ctx.settings.site.clone(),
-                    run_id: run_id_of(as_of),
-                    as_of,
-                };
-                match run_once(&ctx, &run).await {
-                    Ok(report) => {
-                        let summary = Summary::new(&ctx, &run, &report).await?;
-                        if json {
-                            summaries.push(summary.to_json());
-                        } else {
-                            print!("{summary}");
-                        }
-                    }
-                    Err(e) => {
-                        eprintln!("error: {e:#}");
-                        if json {
-                            summaries.push(json!({"run": run, "error": format!("{e:#}")}));
-                        }
-                        failed.push((run.run_id.clone(), e));
-                    }
-                }
-                as_of += step;
-            }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&summaries)?);
-            }
-            if let Some((_, first)) = failed.into_iter().next() {
-                // the first failure decides the exit code; every one was printed
-                return Err(first.context("backfill: some runs failed"));
-            }
-        }
+        } => backfill(settings, from, to, every_hours, json).await,
         Command::Generate {
             end,
             days,
             readers,
             articles,
             seed,
-        } => {
-            let ctx = Context::from_settings(settings).await?;
-            let mut spec = Spec::sample(
-                &ctx.settings.app_id,
-                end.unwrap_or_else(now_second),
-                days.unwrap_or(ctx.settings.days_of_data),
-                seed,
-            );
-            spec.readers = readers;
-            spec.articles = articles;
-            let truth = generate_into(&ctx, &spec).await?;
-            println!(
-                "wrote {} lines ({} valid page events, {} duplicates, {} malformed) under {}/{}",
-                truth.lines,
-                truth.valid_events,
-                truth.duplicates,
-                truth.malformed.len(),
-                ctx.settings.store_url,
-                ctx.settings.input_prefix
-            );
-        }
-        Command::Rollback { model, json } => {
-            let ctx = Context::from_settings(settings).await?;
-            let site = ctx.settings.site.clone();
-            let mut switched = Vec::new();
-            for &kind in model.kinds() {
-                let done = article_rec::save::rollback(&ctx, &site, kind)
-                    .await
-                    .with_context(|| format!("rollback of site {site}"))?;
-                switched.push(json!({
-                    "site": site,
-                    "model_type": kind.as_str(),
-                    "from": {"id": done.from.id, "run_id": done.from.run_id, "status": done.from.status},
-                    "to": {"id": done.to.id, "run_id": done.to.run_id, "status": done.to.status},
-                }));
-                if !json {
-                    println!(
-                        "{site} {}: model {} (run {}) is current again; model {} (run {}) is now failed",
-                        kind.as_str(),
-                        done.to.id,
-                        done.to.run_id,
-                        done.from.id,
-                        done.from.run_id
-                    );
+        } => generate(settings, end, days, readers, articles, seed).await,
+        Command::Rollback { model, json } => rollback(settings, model, json).await,
+        Command::Clean { all, json } => clean(&cli.dir, &settings, all, json).await,
+    }
+}
+
+async fn stage(settings: Settings, stage: Stage, args: &StageArgs) -> anyhow::Result<()> {
+    stage_once(&Context::from_settings(settings).await?, stage, args).await
+}
+
+/// `run`: the whole job once, generating sample input if the window has none.
+async fn run(
+    settings: Settings,
+    as_of: Option<DateTime<Utc>>,
+    run_id: Option<String>,
+    json: bool,
+) -> anyhow::Result<()> {
+    let as_of = as_of.unwrap_or_else(now_second);
+    let ctx = Context::from_settings(settings).await?;
+    let run = RunRef {
+        site: ctx.settings.site.clone(),
+        run_id: run_id.unwrap_or_else(|| run_id_of(as_of)),
+        as_of,
+    };
+    // before anything is written: the names become key segments
+    run.validate()?;
+    if !has_input(&ctx, &run).await? {
+        let spec = Spec::sample(
+            &ctx.settings.app_id,
+            as_of,
+            ctx.settings.days_of_data,
+            ctx.settings.seed,
+        );
+        eprintln!(
+            "No input in the window: generating sample data (seed {})...",
+            spec.seed
+        );
+        generate_into(&ctx, &spec).await?;
+    }
+    let report = run_once(&ctx, &run).await?;
+    let summary = Summary::new(&ctx, &run, &report).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summary.to_json())?);
+    } else {
+        print!("{summary}");
+    }
+    Ok(())
+}
+
+/// `backfill`: one run per step over past windows; every failure is printed,
+/// the first decides the exit code.
+async fn backfill(
+    settings: Settings,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    every_hours: u32,
+    json: bool,
+) -> anyhow::Result<()> {
+    if from > to {
+        return Err(Usage(format!("--from {from} is after --to {to}")).into());
+    }
+    let ctx = Context::from_settings(settings).await?;
+    let step = chrono::Duration::hours(i64::from(every_hours));
+    let mut summaries = Vec::new();
+    let mut failed = Vec::new();
+    let mut as_of = from;
+    while as_of <= to {
+        let run = RunRef {
+            site: ctx.settings.site.clone(),
+            run_id: run_id_of(as_of),
+            as_of,
+        };
+        match run_once(&ctx, &run).await {
+            Ok(report) => {
+                let summary = Summary::new(&ctx, &run, &report).await?;
+                if json {
+                    summaries.push(summary.to_json());
+                } else {
+                    print!("{summary}");
                 }
             }
-            if json {
-                println!("{}", serde_json::to_string_pretty(&switched)?);
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                if json {
+                    summaries.push(json!({"run": run, "error": format!("{e:#}")}));
+                }
+                failed.push((run.run_id.clone(), e));
             }
         }
-        Command::Clean { all, json } => clean(&cli.dir, &settings, all, json).await?,
+        as_of += step;
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&summaries)?);
+    }
+    if let Some((_, first)) = failed.into_iter().next() {
+        // the first failure decides the exit code; every one was printed
+        return Err(first.context("backfill: some runs failed"));
+    }
+    Ok(())
+}
+
+/// `generate`: seeded synthetic Snowplow data and a catalogue.
+async fn generate(
+    settings: Settings,
+    end: Option<DateTime<Utc>>,
+    days: Option<u32>,
+    readers: usize,
+    articles: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
+    let ctx = Context::from_settings(settings).await?;
+    let mut spec = Spec::sample(
+        &ctx.settings.app_id,
+        end.unwrap_or_else(now_second),
+        days.unwrap_or(ctx.settings.days_of_data),
+        seed,
+    );
+    spec.readers = readers;
+    spec.articles = articles;
+    let truth = generate_into(&ctx, &spec).await?;
+    println!(
+        "wrote {} lines ({} valid page events, {} duplicates, {} malformed) under {}/{}",
+        truth.lines,
+        truth.valid_events,
+        truth.duplicates,
+        truth.malformed.len(),
+        ctx.settings.store_url,
+        ctx.settings.input_prefix
+    );
+    Ok(())
+}
+
+/// `rollback`: the previous model is current again.
+async fn rollback(settings: Settings, model: Which, json: bool) -> anyhow::Result<()> {
+    let ctx = Context::from_settings(settings).await?;
+    let site = ctx.settings.site.clone();
+    let mut switched = Vec::new();
+    for &kind in model.kinds() {
+        let done = article_rec::save::rollback(&ctx, &site, kind)
+            .await
+            .with_context(|| format!("rollback of site {site}"))?;
+        switched.push(json!({
+            "site": site,
+            "model_type": kind.as_str(),
+            "from": {"id": done.from.id, "run_id": done.from.run_id, "status": done.from.status},
+            "to": {"id": done.to.id, "run_id": done.to.run_id, "status": done.to.status},
+        }));
+        if !json {
+            println!(
+                "{site} {}: model {} (run {}) is current again; model {} (run {}) is now failed",
+                kind.as_str(),
+                done.to.id,
+                done.to.run_id,
+                done.from.id,
+                done.from.run_id
+            );
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&switched)?);
     }
     Ok(())
 }

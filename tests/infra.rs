@@ -162,7 +162,9 @@ fn state_machine_retries_only_transient_errors_and_catches_everything() {
 #[test]
 fn template_environment_matches_the_settings() {
     let template = read("template.yaml");
-    let settings = read("shared/src/settings.rs");
+    // the settings and the option structs they own
+    let settings =
+        read("shared/src/contract/settings/mod.rs") + &read("shared/src/contract/settings/options.rs");
     let mut in_env = false;
     let mut names = Vec::new();
     for line in template.lines() {

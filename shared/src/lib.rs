@@ -1,3 +1,4 @@
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 //! article-rec: turns a news site's Snowplow clickstream into article
 //! recommendations.
 //!

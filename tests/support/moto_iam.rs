@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use article_rec::devtools::moto;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -91,25 +92,16 @@ pub fn enforce(endpoint: &str, roles: &BTreeMap<String, Vec<Value>>) -> Iam {
 
 /// An SDK configuration for moto with these credentials.
 pub async fn sdk_config(endpoint: &str, c: &Credentials) -> aws_config::SdkConfig {
-    let creds = aws_sdk_ssm::config::Credentials::new(
-        c.access_key_id.clone(),
-        c.secret_access_key.clone(),
-        c.session_token.clone(),
-        None,
-        "moto-iam",
-    );
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .region(aws_config::Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(creds)
-        .load()
-        .await
+    moto::sdk_config(
+        endpoint,
+        &c.access_key_id,
+        &c.secret_access_key,
+        c.session_token.as_deref(),
+    )
+    .await
 }
 
-/// An S3 client on moto with these credentials (path-style, as moto needs).
+/// An S3 client on moto with these credentials.
 pub async fn s3(endpoint: &str, c: &Credentials) -> aws_sdk_s3::Client {
-    let conf = aws_sdk_s3::config::Builder::from(&sdk_config(endpoint, c).await)
-        .force_path_style(true)
-        .build();
-    aws_sdk_s3::Client::from_conf(conf)
+    moto::s3_client(&sdk_config(endpoint, c).await)
 }

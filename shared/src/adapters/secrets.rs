@@ -42,20 +42,10 @@ mod tests {
     use super::*;
     use crate::devtools::moto::MotoServer;
 
-    async fn config(moto: &MotoServer) -> aws_config::SdkConfig {
-        let creds = aws_sdk_ssm::config::Credentials::new("testing", "testing", None, None, "moto");
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(creds)
-            .load()
-            .await
-    }
-
     #[tokio::test]
     async fn the_database_url_comes_from_a_secure_string() {
         let moto = MotoServer::start();
-        let ssm = aws_sdk_ssm::Client::new(&config(&moto).await);
+        let ssm = aws_sdk_ssm::Client::new(&moto.config().await);
         let secret = "postgres://app:s3cret-pw@db.internal:5432/recs";
         ssm.put_parameter()
             .name("/article-rec/prod/database-url")

@@ -76,6 +76,14 @@ impl Context {
         })
     }
 
+    /// Records a stage's counts for the site in the settings, each as a
+    /// metric of that name (unit: count).
+    pub fn counts(&self, stage: &str, counts: &[(&str, u64)]) {
+        for (name, value) in counts {
+            self.metric(stage, name, *value as f64, crate::contract::metrics::Unit::Count);
+        }
+    }
+
     /// Records a figure of a stage for the site in the settings.
     pub fn metric(&self, stage: &str, name: &str, value: f64, unit: crate::contract::metrics::Unit) {
         self.metrics.record(stage, &self.settings.site, name, value, unit);

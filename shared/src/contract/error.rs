@@ -1,8 +1,6 @@
 //! The library's one error type. Every variant maps to an [`ErrorKind`], which is
 //! what the outside world (Lambda `error_type`, CLI exit code) sees.
 
-use crate::contract::layout::ObjectKey;
-
 /// Result with the library's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -38,7 +36,8 @@ impl ErrorKind {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("object {key} not found")]
-    NotFound { key: ObjectKey },
+    /// The key as the store names it.
+    NotFound { key: String },
     #[error("storage error on {key}: {source}")]
     Storage {
         key: String,
@@ -80,7 +79,7 @@ pub enum Error {
     },
     #[error("schema mismatch in {key}: expected {expected}, found {found}")]
     Schema {
-        key: ObjectKey,
+        key: String,
         expected: String,
         found: String,
     },
@@ -144,7 +143,9 @@ impl Error {
         move |source| Error::Db { op, source }
     }
 
-    pub(crate) fn frame(key: &ObjectKey) -> impl FnOnce(polars::error::PolarsError) -> Error + '_ {
+    pub(crate) fn frame(
+        key: &impl std::fmt::Display,
+    ) -> impl FnOnce(polars::error::PolarsError) -> Error + '_ {
         move |source| Error::Frame {
             key: key.to_string(),
             source,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 /// Figures of one recommender on the holdout questions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct Metrics {
+pub struct HoldoutMetrics {
     /// Questions asked (after sampling).
     pub questions: u64,
     /// Share of questions whose next article is in the top `k`.
@@ -30,8 +30,8 @@ pub struct Evaluation {
     pub questions_found: u64,
     /// Recommendation list length the metrics are measured at.
     pub k: u32,
-    pub model: Metrics,
-    pub popularity: Metrics,
+    pub model: HoldoutMetrics,
+    pub popularity: HoldoutMetrics,
     /// Training loss per iteration of the evaluation model.
     pub loss: Vec<f64>,
 }

@@ -116,6 +116,18 @@ impl RunLayout {
         })
     }
 
+    /// The files of another run of the site (the current model's), known by its id.
+    ///
+    /// # Errors
+    /// `InvalidInput` when the site or run id is not a safe key segment.
+    pub fn of(site: &str, run_id: &str) -> Result<RunLayout> {
+        check_site(site)?;
+        check_segment("run id", run_id, crate::contract::names::MAX_RUN_ID_LEN)?;
+        Ok(RunLayout {
+            prefix: format!("runs/{site}/{run_id}/"),
+        })
+    }
+
     fn key(&self, name: &str) -> ObjectKey {
         ObjectKey::new(format!("{}{name}", self.prefix))
     }

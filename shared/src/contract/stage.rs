@@ -416,7 +416,7 @@ pub struct TrainOutput {
     /// The holdout figures of the model and of the popularity baseline.
     pub evaluation: Option<crate::contract::evaluation::Evaluation>,
     /// The current model's own holdout figures, when it was evaluated.
-    pub current_model: Option<crate::contract::evaluation::Metrics>,
+    pub current_model: Option<crate::contract::evaluation::HoldoutMetrics>,
     pub gate: crate::contract::evaluation::GateDecision,
 }
 

@@ -1,16 +1,14 @@
 //! Defaults: `dwell.parquet` + `articles.parquet` → `defaults.parquet`, the
 //! ranked default recommendations for readers we know nothing about.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use polars::prelude::*;
 use tracing::{info, instrument};
 
 use crate::contract::context::Context;
-use crate::contract::error::{Error, Result};
+use crate::contract::error::Result;
 use crate::contract::layout::RunLayout;
-use crate::contract::metrics::Unit;
-use crate::contract::parquet::{self, col, i64s, strs, ARTICLES, DEFAULTS, DWELL};
+use crate::contract::parquet::{ArticleColumns, Articles, DefaultColumns, Dwell, DwellColumns};
 use crate::contract::stage::{DefaultsInput, DefaultsOutput};
 use crate::recommend::popularity::{rank, DefaultsParams, Interaction, RECENT_INTERACTIONS};
 
@@ -19,70 +17,56 @@ use crate::recommend::popularity::{rank, DefaultsParams, Interaction, RECENT_INT
 #[instrument(skip_all, fields(stage = "defaults", site = %input.run.site, run_id = %input.run.run_id))]
 pub async fn run(input: DefaultsInput, ctx: &Context) -> Result<DefaultsOutput> {
     let layout = RunLayout::new(&input.run)?;
-    let dwell = parquet::read(ctx.store.as_ref(), &layout.dwell(), &DWELL).await?;
-    let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES).await?;
+    let dwell = Dwell::read(ctx.store.as_ref(), &layout.dwell()).await?;
+    let articles = Articles::read(ctx.store.as_ref(), &layout.articles()).await?;
     let params = DefaultsParams {
         recent_interactions: RECENT_INTERACTIONS,
         half_life_days: ctx.settings.defaults_half_life_days,
         max_recs: ctx.settings.max_recs,
         as_of_ms: input.run.as_of.timestamp_millis(),
     };
+    let ranked = compute(&dwell.columns()?, &articles.columns()?, &params);
     let key = layout.defaults();
-    let ranked = compute(&dwell, &articles, &params).map_err(Error::frame(&key))?;
-    let (ids, scores): (Vec<String>, Vec<f64>) = ranked.into_iter().unzip();
-    let count = ids.len() as u64;
-    let df = DataFrame::new(
-        ids.len(),
-        vec![
-            Column::new(col::EXTERNAL_ID.into(), ids),
-            Column::new(col::SCORE.into(), scores),
-        ],
-    )
-    .map_err(Error::frame(&key))?;
-    parquet::write(ctx.store.as_ref(), &key, &DEFAULTS, &df).await?;
+    let out = DefaultColumns {
+        external_id: ranked.iter().map(|(id, _)| id.as_str()).collect(),
+        score: ranked.iter().map(|(_, s)| *s).collect(),
+    };
+    out.write(ctx.store.as_ref(), &key).await?;
+    let count = ranked.len() as u64;
     info!(count, "defaults done");
-    ctx.metric("defaults", "default_recs", count as f64, Unit::Count);
+    ctx.counts("defaults", &[("default_recs", count)]);
     Ok(DefaultsOutput {
         defaults_key: key.to_string(),
         count,
     })
 }
 
+/// The original job's rule over the run's reading, excluded articles left out.
 fn compute(
-    dwell: &DataFrame,
-    articles: &DataFrame,
+    dwell: &DwellColumns<'_>,
+    articles: &ArticleColumns<'_>,
     params: &DefaultsParams,
-) -> PolarsResult<Vec<(String, f64)>> {
-    let clients = strs(dwell, col::CLIENT_ID)?;
-    let ids = strs(dwell, col::EXTERNAL_ID)?;
-    let secs = parquet::f64s(dwell, col::DWELL_SECS)?;
-    let seen = i64s(dwell, col::LAST_SEEN)?;
-    let interactions: Vec<Interaction<'_>> = (0..dwell.height())
-        .filter_map(|i| {
-            Some(Interaction {
-                client_id: clients[i]?,
-                external_id: ids[i]?,
-                dwell_secs: secs[i]?,
-                last_seen_ms: seen[i]?,
-            })
+) -> Vec<(String, f64)> {
+    let published_ms: HashMap<&str, i64> = articles
+        .external_id
+        .iter()
+        .zip(&articles.published_at_ms)
+        .filter_map(|(id, p)| Some((*id, (*p)?)))
+        .collect();
+    let excluded: HashSet<&str> = articles
+        .external_id
+        .iter()
+        .zip(&articles.exclude_reason)
+        .filter_map(|(id, e)| e.and(Some(*id)))
+        .collect();
+    let eligible: Vec<Interaction<'_>> = (0..dwell.client_id.len())
+        .filter(|&i| !excluded.contains(dwell.external_id[i]))
+        .map(|i| Interaction {
+            client_id: dwell.client_id[i],
+            external_id: dwell.external_id[i],
+            dwell_secs: dwell.dwell_secs[i],
+            last_seen_ms: dwell.last_seen_ms[i],
         })
         .collect();
-    let art_ids = strs(articles, col::EXTERNAL_ID)?;
-    let published = i64s(articles, col::PUBLISHED_AT)?;
-    let excluded = strs(articles, col::EXCLUDE_REASON)?;
-    let published_ms: HashMap<&str, i64> = art_ids
-        .iter()
-        .zip(&published)
-        .filter_map(|(id, p)| Some(((*id)?, (*p)?)))
-        .collect();
-    let excluded_ids: std::collections::HashSet<&str> = art_ids
-        .iter()
-        .zip(&excluded)
-        .filter_map(|(id, e)| e.and(*id))
-        .collect();
-    let eligible: Vec<Interaction<'_>> = interactions
-        .into_iter()
-        .filter(|i| !excluded_ids.contains(i.external_id))
-        .collect();
-    Ok(rank(&eligible, &published_ms, params))
+    rank(&eligible, &published_ms, params)
 }

@@ -50,17 +50,14 @@ impl MotoServer {
         server
     }
 
-    /// An S3 client for this server with throwaway credentials.
-    pub fn client(&self) -> aws_sdk_s3::Client {
-        let creds = aws_sdk_s3::config::Credentials::new("testing", "testing", None, None, "moto");
-        let conf = aws_sdk_s3::config::Builder::new()
-            .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-            .region(aws_sdk_s3::config::Region::new("us-east-1"))
-            .credentials_provider(creds)
-            .endpoint_url(&self.endpoint)
-            .force_path_style(true)
-            .build();
-        aws_sdk_s3::Client::from_conf(conf)
+    /// The SDK configuration for this server with moto's throwaway credentials.
+    pub async fn config(&self) -> aws_config::SdkConfig {
+        sdk_config(&self.endpoint, "testing", "testing", None).await
+    }
+
+    /// An S3 client for this server with moto's throwaway credentials.
+    pub async fn client(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.config().await)
     }
 
     /// A new bucket and a store on it under `root` (`""` for the bucket root).
@@ -69,7 +66,7 @@ impl MotoServer {
     /// When the bucket cannot be created.
     #[allow(clippy::expect_used)]
     pub async fn store(&self, bucket: &str, root: &str) -> S3Store {
-        let client = self.client();
+        let client = self.client().await;
         client
             .create_bucket()
             .bucket(bucket)
@@ -85,4 +82,31 @@ impl Drop for MotoServer {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The one way tests configure an AWS SDK for moto: region `us-east-1`, the
+/// endpoint, and the given credentials (a session token for assumed roles).
+pub async fn sdk_config(
+    endpoint: &str,
+    key: &str,
+    secret: &str,
+    token: Option<&str>,
+) -> aws_config::SdkConfig {
+    let creds = aws_sdk_s3::config::Credentials::new(key, secret, token.map(str::to_string), None, "moto");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(crate::adapters::sdk::https_client())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(endpoint)
+        .credentials_provider(creds)
+        .load()
+        .await
+}
+
+/// An S3 client on a moto configuration (path-style, as moto needs).
+pub fn s3_client(config: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(config)
+            .force_path_style(true)
+            .build(),
+    )
 }

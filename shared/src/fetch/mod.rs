@@ -23,7 +23,6 @@ use self::hour_cache::{fetch_hour, inspect_hour, read_hour, Inspected};
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::{InputLayout, RunLayout};
-use crate::contract::metrics::Unit;
 use crate::contract::parquet::{StreamWriter, EVENTS};
 use crate::contract::stage::{
     FetchCounts, FetchHourInput, FetchHourOutput, FetchInput, FetchOutput, FetchPlan, FetchRequest,
@@ -182,18 +181,19 @@ fn report(ctx: &Context, c: &FetchCounts) {
         hours_missing = c.hours_missing,
         "fetch done"
     );
-    for (name, v) in [
-        ("lines", p.lines),
-        ("events_kept", c.kept),
-        ("duplicates", c.duplicates),
-        ("bad_rows", p.bad),
-        ("bots", p.bots),
-        ("hours_parsed", c.hours_parsed),
-        ("hours_cached", c.hours_cached),
-        ("hours_missing", c.hours_missing),
-    ] {
-        ctx.metric("fetch", name, v as f64, Unit::Count);
-    }
+    ctx.counts(
+        "fetch",
+        &[
+            ("lines", p.lines),
+            ("events_kept", c.kept),
+            ("duplicates", c.duplicates),
+            ("bad_rows", p.bad),
+            ("bots", p.bots),
+            ("hours_parsed", c.hours_parsed),
+            ("hours_cached", c.hours_cached),
+            ("hours_missing", c.hours_missing),
+        ],
+    );
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use polars::prelude::*;
 
-use crate::contract::parquet::{col, ColType};
+use crate::contract::parquet::ArticleColumns;
 use crate::contract::site::ArticleKey;
 use crate::contract::site::CatalogEntry;
 
@@ -16,42 +16,39 @@ use crate::contract::site::CatalogEntry;
 /// Polars errors.
 pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry]) -> PolarsResult<DataFrame> {
     let by_id: HashMap<&str, &CatalogEntry> = catalog.iter().map(|e| (e.external_id.as_str(), e)).collect();
-    let n = kept.len();
-    let mut ids = Vec::with_capacity(n);
-    let mut path = Vec::with_capacity(n);
-    let mut title = Vec::with_capacity(n);
-    let mut published = Vec::with_capacity(n);
-    let mut exclude = Vec::with_capacity(n);
-    for k in kept {
-        let entry = by_id.get(k.external_id.as_str());
-        ids.push(k.external_id.clone());
-        path.push(
-            entry
-                .map(|e| e.path.clone())
-                .filter(|p| !p.is_empty())
-                .or_else(|| (!k.path.is_empty()).then(|| k.path.clone())),
-        );
-        title.push(entry.and_then(|e| e.title.clone()));
-        published.push(entry.and_then(|e| e.published_at).map(|t| t.timestamp_millis()));
-        exclude.push(entry.and_then(|e| e.exclude_reason.clone()));
+    let entries: Vec<Option<&&CatalogEntry>> =
+        kept.iter().map(|k| by_id.get(k.external_id.as_str())).collect();
+    ArticleColumns {
+        external_id: kept.iter().map(|k| k.external_id.as_str()).collect(),
+        path: kept
+            .iter()
+            .zip(&entries)
+            .map(|(k, e)| {
+                e.map(|e| e.path.as_str())
+                    .filter(|p| !p.is_empty())
+                    .or_else(|| (!k.path.is_empty()).then_some(k.path.as_str()))
+            })
+            .collect(),
+        title: entries
+            .iter()
+            .map(|e| e.and_then(|e| e.title.as_deref()))
+            .collect(),
+        published_at_ms: entries
+            .iter()
+            .map(|e| e.and_then(|e| e.published_at).map(|t| t.timestamp_millis()))
+            .collect(),
+        exclude_reason: entries
+            .iter()
+            .map(|e| e.and_then(|e| e.exclude_reason.as_deref()))
+            .collect(),
     }
-    DataFrame::new(
-        n,
-        vec![
-            Column::new(col::EXTERNAL_ID.into(), ids),
-            Column::new(col::PATH.into(), path),
-            Column::new(col::TITLE.into(), title),
-            Series::new(col::PUBLISHED_AT.into(), published)
-                .cast(&ColType::DatetimeMs.dtype())?
-                .into(),
-            Column::new(col::EXCLUDE_REASON.into(), exclude),
-        ],
-    )
+    .frame()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::parquet::col;
 
     #[test]
     fn metadata_from_the_catalogue_or_the_path_read() {

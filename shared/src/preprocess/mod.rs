@@ -19,7 +19,6 @@ use crate::adapters::site::{self};
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
-use crate::contract::metrics::Unit;
 use crate::contract::parquet::{self, col, ARTICLES, DWELL, EVENTS};
 use crate::contract::site::Site;
 use crate::contract::stage::{PreprocessInput, PreprocessOutput};
@@ -68,15 +67,16 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
     parquet::write(ctx.store.as_ref(), &key, &DWELL, &prepared.dwell).await?;
     parquet::write(ctx.store.as_ref(), &layout.articles(), &ARTICLES, &articles_df).await?;
     info!(?funnel, ?metadata, source = site.source(), "preprocess done");
-    for (name, v) in [
-        ("readers", funnel.readers),
-        ("articles", funnel.articles),
-        ("pairs", funnel.pairs),
-        ("metadata_looked_up", metadata.looked_up),
-        ("metadata_failed", metadata.failed),
-    ] {
-        ctx.metric("preprocess", name, v as f64, Unit::Count);
-    }
+    ctx.counts(
+        "preprocess",
+        &[
+            ("readers", funnel.readers),
+            ("articles", funnel.articles),
+            ("pairs", funnel.pairs),
+            ("metadata_looked_up", metadata.looked_up),
+            ("metadata_failed", metadata.failed),
+        ],
+    );
     Ok(PreprocessOutput {
         articles_key: layout.articles().to_string(),
         dwell_key: key.to_string(),

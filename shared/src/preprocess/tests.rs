@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use super::metadata::needs_refresh;
 use super::transform::transform;
 use super::*;
-use polars::prelude::*;
 use crate::contract::database::ArticleRow;
 use crate::contract::parquet::{date_column, datetime_ms_column, f64s, strs};
 use crate::contract::paths::normalise_path;
 use crate::contract::stage::Funnel;
 use crate::contract::stage::MetadataCounts;
 use crate::contract::stage::RunRef;
+use polars::prelude::*;
 
 const CSV: &str = include_str!("../../testdata/wcp-activities.csv");
 

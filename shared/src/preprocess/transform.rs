@@ -3,7 +3,7 @@
 use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::contract::parquet::col;
+use crate::contract::parquet::{col, DwellColumns};
 use crate::contract::site::{ArticleKey, Site};
 use crate::contract::stage::Funnel;
 use crate::preprocess::{dwell, kcore};
@@ -115,45 +115,18 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
         pairs: kept_pairs.len() as u64,
     };
 
-    let n = kept_pairs.len();
-    let first_seen: Vec<Option<i64>> = kept_pairs.iter().map(|p| Some(p.first_seen_ms)).collect();
-    let last_seen: Vec<Option<i64>> = kept_pairs.iter().map(|p| Some(p.last_seen_ms)).collect();
-    let dwell_df = DataFrame::new(
-        n,
-        vec![
-            Column::new(
-                col::CLIENT_ID.into(),
-                kept_pairs
-                    .iter()
-                    .map(|p| reader_ids[p.reader as usize])
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                col::EXTERNAL_ID.into(),
-                kept_pairs
-                    .iter()
-                    .map(|p| article_ids[p.article as usize])
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                col::DWELL_SECS.into(),
-                kept_pairs
-                    .iter()
-                    .map(|p| p.dwell_ms as f64 / 1000.0)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                col::EVENTS.into(),
-                kept_pairs.iter().map(|p| p.events).collect::<Vec<_>>(),
-            ),
-            Series::new(col::FIRST_SEEN.into(), first_seen)
-                .cast(&crate::contract::parquet::ColType::DatetimeMs.dtype())?
-                .into(),
-            Series::new(col::LAST_SEEN.into(), last_seen)
-                .cast(&crate::contract::parquet::ColType::DatetimeMs.dtype())?
-                .into(),
-        ],
-    )?;
+    let dwell_df = DwellColumns {
+        client_id: kept_pairs.iter().map(|p| reader_ids[p.reader as usize]).collect(),
+        external_id: kept_pairs
+            .iter()
+            .map(|p| article_ids[p.article as usize])
+            .collect(),
+        dwell_secs: kept_pairs.iter().map(|p| p.dwell_ms as f64 / 1000.0).collect(),
+        events: kept_pairs.iter().map(|p| p.events).collect(),
+        first_seen_ms: kept_pairs.iter().map(|p| p.first_seen_ms).collect(),
+        last_seen_ms: kept_pairs.iter().map(|p| p.last_seen_ms).collect(),
+    }
+    .frame()?;
 
     // each kept article on the canonical path most of its events were on (ties:
     // the smaller path), so a renamed slug neither splits nor flips it

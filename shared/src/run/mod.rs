@@ -2,6 +2,7 @@
 //! process by interpreting the state machines ([`runner`]); both through
 //! [`dispatch`].
 
+mod asl;
 pub mod dispatch;
 pub mod lambda;
 pub mod runner;

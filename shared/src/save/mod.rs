@@ -15,8 +15,7 @@ use crate::contract::context::Context;
 use crate::contract::database::{ArticleRow, ModelStart, ModelType, RecRow, Rollback, DEFAULT_SOURCE};
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
-use crate::contract::metrics::Unit;
-use crate::contract::parquet::{self, col, f64s, i64s, strs, ARTICLES, DEFAULTS, DWELL, FACTORS};
+use crate::contract::parquet::{ArticleColumns, Articles, Defaults, Dwell, FactorColumns, Factors};
 use crate::contract::stage::{SaveInput, SaveOutput, TrainOutput};
 use crate::recommend::neighbours::{decay, nearest};
 use crate::save::report::{DwellHistogram, ReportData, Sample, Shown, MAX_SAMPLES, SAMPLE_RECS};
@@ -29,9 +28,9 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let run = &input.run;
     let layout = RunLayout::new(run)?;
     let store = ctx.store.as_ref();
-    let articles_key = layout.articles();
-    let articles = parquet::read(store, &articles_key, &ARTICLES).await?;
-    let rows = article_rows(&articles).map_err(Error::frame(&articles_key))?;
+    let articles = Articles::read(store, &layout.articles()).await?;
+    let rows = article_rows(&articles.columns()?);
+    drop(articles);
     // upserts are idempotent and the heavy work needs no lock: both come first
     let ids = ctx.db()?.upsert_articles(&run.site, &rows).await?;
     let train = train_output(ctx, &layout).await?;
@@ -70,14 +69,14 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         models_pruned = saved.pruned,
         "save done"
     );
-    ctx.metric("save", "recs_written", recs_written as f64, Unit::Count);
-    ctx.metric(
+    ctx.counts(
         "save",
-        "default_recs_written",
-        default_recs_written as f64,
-        Unit::Count,
+        &[
+            ("recs_written", recs_written),
+            ("default_recs_written", default_recs_written),
+            ("pending_discarded", saved.discarded),
+        ],
     );
-    ctx.metric("save", "pending_discarded", saved.discarded as f64, Unit::Count);
 
     let report = ReportData {
         site: run.site.clone(),
@@ -118,13 +117,7 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
 
 /// The dwell-time distribution of the run's pairs.
 async fn dwell_histogram(ctx: &Context, layout: &RunLayout) -> Result<DwellHistogram> {
-    let key = layout.dwell();
-    let df = parquet::read_columns(ctx.store.as_ref(), &key, &DWELL, &[col::DWELL_SECS]).await?;
-    let secs: Vec<f64> = f64s(&df, col::DWELL_SECS)
-        .map_err(Error::frame(&key))?
-        .into_iter()
-        .flatten()
-        .collect();
+    let secs = Dwell::read_seconds(ctx.store.as_ref(), &layout.dwell()).await?;
     Ok(DwellHistogram::of(&secs))
 }
 
@@ -267,23 +260,17 @@ async fn save_models(
     Ok(saved)
 }
 
-fn article_rows(df: &polars::prelude::DataFrame) -> polars::prelude::PolarsResult<Vec<ArticleRow>> {
-    let ids = strs(df, col::EXTERNAL_ID)?;
-    let paths = strs(df, col::PATH)?;
-    let titles = strs(df, col::TITLE)?;
-    let published = i64s(df, col::PUBLISHED_AT)?;
-    let exclude = strs(df, col::EXCLUDE_REASON)?;
-    Ok((0..df.height())
-        .filter_map(|i| {
-            Some(ArticleRow {
-                external_id: ids[i]?.to_string(),
-                title: titles[i].map(str::to_string),
-                path: paths[i].map(str::to_string),
-                published_at: published[i].and_then(DateTime::from_timestamp_millis),
-                exclude_reason: exclude[i].map(str::to_string),
-            })
+/// The database rows of the run's articles.
+fn article_rows(a: &ArticleColumns<'_>) -> Vec<ArticleRow> {
+    (0..a.external_id.len())
+        .map(|i| ArticleRow {
+            external_id: a.external_id[i].to_string(),
+            title: a.title[i].map(str::to_string),
+            path: a.path[i].map(str::to_string),
+            published_at: a.published_at_ms[i].and_then(DateTime::from_timestamp_millis),
+            exclude_reason: a.exclude_reason[i].map(str::to_string),
         })
-        .collect())
+        .collect()
 }
 
 async fn article_recs(
@@ -293,14 +280,14 @@ async fn article_recs(
     ids: &HashMap<String, i64>,
     as_of: DateTime<Utc>,
 ) -> Result<Vec<RecRow>> {
-    let key = layout.factors();
-    let df = parquet::read(ctx.store.as_ref(), &key, &FACTORS).await?;
-    let names: Vec<String> = strs(&df, col::EXTERNAL_ID)
-        .map_err(Error::frame(&key))?
-        .into_iter()
-        .map(|s| s.unwrap_or_default().to_string())
-        .collect();
-    let (values, k) = parquet::factors_values(&df, &key)?;
+    let file = Factors::read(ctx.store.as_ref(), &layout.factors()).await?;
+    let FactorColumns {
+        external_id,
+        values,
+        k,
+    } = file.columns()?;
+    let names: Vec<String> = external_id.into_iter().map(str::to_string).collect();
+    drop(file);
     let meta: HashMap<&str, &ArticleRow> = rows.iter().map(|r| (r.external_id.as_str(), r)).collect();
     // Undated articles are aged as if published when the window opened: old
     // enough not to crowd out fresh stories, recent enough to still be shown.
@@ -344,15 +331,12 @@ async fn article_recs(
 }
 
 async fn default_recs(ctx: &Context, layout: &RunLayout, ids: &HashMap<String, i64>) -> Result<Vec<RecRow>> {
-    let key = layout.defaults();
-    let df = parquet::read(ctx.store.as_ref(), &key, &DEFAULTS).await?;
-    let names = strs(&df, col::EXTERNAL_ID).map_err(Error::frame(&key))?;
-    let scores = f64s(&df, col::SCORE).map_err(Error::frame(&key))?;
-    names
-        .into_iter()
-        .zip(scores)
-        .filter_map(|(n, s)| Some((n?, s?)))
-        .map(|(name, score)| {
+    let file = Defaults::read(ctx.store.as_ref(), &layout.defaults()).await?;
+    let d = file.columns()?;
+    d.external_id
+        .iter()
+        .zip(&d.score)
+        .map(|(&name, &score)| {
             let id = ids.get(name).ok_or_else(|| Error::Empty {
                 stage: "save",
                 what: format!("default article {name} is not in {}", layout.articles()),

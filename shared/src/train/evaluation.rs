@@ -21,7 +21,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sprs::{CsMat, TriMat};
 
-use crate::contract::evaluation::{Evaluation, Metrics};
+use crate::contract::evaluation::{Evaluation, HoldoutMetrics};
 use crate::contract::settings::AlsParams;
 use crate::recommend::als::{self, confidence};
 use crate::recommend::neighbours::{self, decay};
@@ -250,7 +250,7 @@ fn rank_and_auc(scores: &[f32], to: usize) -> Option<(usize, f64)> {
 }
 
 /// Hit rate, MRR and AUC of `ranker` on `questions` at list length `k`.
-pub fn measure(ranker: &dyn Ranker, questions: &[Question], k: usize) -> Metrics {
+pub fn measure(ranker: &dyn Ranker, questions: &[Question], k: usize) -> HoldoutMetrics {
     let mut by_from: HashMap<usize, Vec<Option<usize>>> = HashMap::new();
     for q in questions {
         by_from.entry(q.from).or_default().push(q.to);
@@ -282,7 +282,7 @@ pub fn measure(ranker: &dyn Ranker, questions: &[Question], k: usize) -> Metrics
         (a.0 + p.0, a.1 + p.1, a.2 + p.2, a.3 + p.3)
     });
     let asked = questions.len() as f64;
-    Metrics {
+    HoldoutMetrics {
         questions: questions.len() as u64,
         hit_rate: if asked > 0.0 { hits as f64 / asked } else { 0.0 },
         mrr: if asked > 0.0 { rr / asked } else { 0.0 },

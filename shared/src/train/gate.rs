@@ -1,12 +1,16 @@
 //! The quality gate: whether a new model may replace the current one.
 
-use crate::contract::evaluation::{Evaluation, GateDecision, Metrics};
+use crate::contract::evaluation::{Evaluation, GateDecision, HoldoutMetrics};
 use crate::contract::settings::GateParams;
 
 /// Decides whether a model evaluated as `new` may replace the current model,
 /// whose own evaluation was `current` (`None`: no current model, or it was
 /// not evaluated).
-pub fn quality_gate(new: Option<&Evaluation>, current: Option<&Metrics>, p: &GateParams) -> GateDecision {
+pub fn quality_gate(
+    new: Option<&Evaluation>,
+    current: Option<&HoldoutMetrics>,
+    p: &GateParams,
+) -> GateDecision {
     let decide = |promote: bool, reason: String| GateDecision { promote, reason };
     let Some(new) = new else {
         return decide(
@@ -63,11 +67,11 @@ mod tests {
 
     fn eval(auc: f64, hit_rate: f64, questions: u64) -> Evaluation {
         Evaluation {
-            model: Metrics {
+            model: HoldoutMetrics {
                 questions,
                 auc,
                 hit_rate,
-                ..Metrics::default()
+                ..HoldoutMetrics::default()
             },
             ..Evaluation::default()
         }
@@ -80,10 +84,10 @@ mod tests {
             hit_rate_tolerance: 0.05,
             min_questions: 50,
         };
-        let current = Metrics {
+        let current = HoldoutMetrics {
             questions: 100,
             hit_rate: 0.30,
-            ..Metrics::default()
+            ..HoldoutMetrics::default()
         };
         let g = quality_gate(Some(&eval(0.70, 0.5, 100)), None, &p);
         assert!(!g.promote);

@@ -8,6 +8,7 @@
 //! production model on the whole window, warm-started from the current
 //! model's article factors when there is one.
 
+mod current_model;
 pub mod evaluation;
 pub mod gate;
 
@@ -15,77 +16,65 @@ use std::collections::{BTreeMap, HashMap};
 
 use bytes::Bytes;
 use chrono::Duration;
-use polars::prelude::*;
 use tracing::{info, instrument, warn};
 
+use self::current_model::current_model;
 use self::evaluation::{ArticleFacts, DwellTable, EvalParams, Reading};
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
-use crate::contract::evaluation::Metrics;
 use crate::contract::layout::RunLayout;
 use crate::contract::metrics::Unit;
-use crate::contract::parquet::{self, col, factors_column, i64s, strs, ARTICLES, DWELL, FACTORS};
-use crate::contract::stage::{RunRef, TrainInput, TrainOutput};
+use crate::contract::parquet::{ArticleColumns, Articles, Dwell, DwellColumns, FactorColumns};
+use crate::contract::stage::{TrainInput, TrainOutput};
 use crate::recommend::als;
 use crate::recommend::popularity::RECENT_INTERACTIONS;
 
 /// The dwell table with readers and articles numbered in id order, so the
 /// same table always gives the same matrix.
-///
-/// # Errors
-/// Polars errors (missing columns).
-pub fn dwell_table(dwell: &DataFrame) -> PolarsResult<DwellTable> {
-    let clients = strs(dwell, col::CLIENT_ID)?;
-    let ids = strs(dwell, col::EXTERNAL_ID)?;
-    let secs = parquet::f64s(dwell, col::DWELL_SECS)?;
-    let first = i64s(dwell, col::FIRST_SEEN)?;
-    let last = i64s(dwell, col::LAST_SEEN)?;
-    let mut reader_ix: BTreeMap<&str, u32> = clients.iter().flatten().map(|c| (*c, 0)).collect();
-    let mut article_ix: BTreeMap<&str, u32> = ids.iter().flatten().map(|a| (*a, 0)).collect();
+pub fn dwell_table(dwell: &DwellColumns<'_>) -> DwellTable {
+    let mut reader_ix: BTreeMap<&str, u32> = dwell.client_id.iter().map(|c| (*c, 0)).collect();
+    let mut article_ix: BTreeMap<&str, u32> = dwell.external_id.iter().map(|a| (*a, 0)).collect();
     for (i, v) in reader_ix.values_mut().enumerate() {
         *v = i as u32;
     }
     for (i, v) in article_ix.values_mut().enumerate() {
         *v = i as u32;
     }
-    let readings = (0..dwell.height())
-        .filter_map(|i| {
-            let last_seen_ms = last[i]?;
-            Some(Reading {
-                reader: reader_ix[clients[i]?],
-                article: article_ix[ids[i]?],
-                dwell_secs: secs[i]?,
-                first_seen_ms: first[i].unwrap_or(last_seen_ms),
-                last_seen_ms,
-            })
+    let readings = (0..dwell.client_id.len())
+        .map(|i| Reading {
+            reader: reader_ix[dwell.client_id[i]],
+            article: article_ix[dwell.external_id[i]],
+            dwell_secs: dwell.dwell_secs[i],
+            first_seen_ms: dwell.first_seen_ms[i],
+            last_seen_ms: dwell.last_seen_ms[i],
         })
         .collect();
-    Ok(DwellTable {
+    DwellTable {
         readers: reader_ix.into_keys().map(str::to_string).collect(),
         articles: article_ix.into_keys().map(str::to_string).collect(),
         readings,
-    })
+    }
 }
 
-/// Publish times and exclusions of the table's articles, from `articles.parquet`.
-fn article_facts(table: &DwellTable, articles: &DataFrame) -> PolarsResult<ArticleFacts> {
-    let ids = strs(articles, col::EXTERNAL_ID)?;
-    let published = i64s(articles, col::PUBLISHED_AT)?;
-    let excluded = strs(articles, col::EXCLUDE_REASON)?;
-    let by_id: HashMap<&str, (Option<i64>, bool)> = ids
-        .iter()
-        .enumerate()
-        .filter_map(|(i, id)| Some(((*id)?, (published[i], excluded[i].is_some()))))
+/// Publish times and exclusions of the table's articles.
+fn article_facts(table: &DwellTable, articles: &ArticleColumns<'_>) -> ArticleFacts {
+    let by_id: HashMap<&str, (Option<i64>, bool)> = (0..articles.external_id.len())
+        .map(|i| {
+            (
+                articles.external_id[i],
+                (articles.published_at_ms[i], articles.exclude_reason[i].is_some()),
+            )
+        })
         .collect();
     let (published_ms, excluded) = table
         .articles
         .iter()
         .map(|a| by_id.get(a.as_str()).copied().unwrap_or((None, false)))
         .unzip();
-    Ok(ArticleFacts {
+    ArticleFacts {
         published_ms,
         excluded,
-    })
+    }
 }
 
 /// # Errors
@@ -95,9 +84,8 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let run = &input.run;
     let layout = RunLayout::new(run)?;
     let store = ctx.store.as_ref();
-    let dwell_key = layout.dwell();
-    let dwell = parquet::read(store, &dwell_key, &DWELL).await?;
-    let table = dwell_table(&dwell).map_err(Error::frame(&dwell_key))?;
+    let dwell = Dwell::read(store, &layout.dwell()).await?;
+    let table = dwell_table(&dwell.columns()?);
     drop(dwell);
     if table.readings.is_empty() {
         return Err(Error::Empty {
@@ -105,9 +93,8 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
             what: "the dwell table has no interactions".into(),
         });
     }
-    let articles_key = layout.articles();
-    let articles = parquet::read(store, &articles_key, &ARTICLES).await?;
-    let facts = article_facts(&table, &articles).map_err(Error::frame(&articles_key))?;
+    let articles = Articles::read(store, &layout.articles()).await?;
+    let facts = article_facts(&table, &articles.columns()?);
     drop(articles);
 
     let current = current_model(ctx, run, input.preprocess.current_article_model.as_ref()).await?;
@@ -184,15 +171,13 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         .as_slice()
         .ok_or_else(|| Error::Bug("factors not contiguous".into()))?;
     let n = table.articles.len();
-    let df = DataFrame::new(
-        n,
-        vec![
-            Column::new(col::EXTERNAL_ID.into(), table.articles.clone()),
-            factors_column(values, k),
-        ],
-    )
-    .map_err(Error::frame(&key))?;
-    parquet::write(store, &key, &FACTORS, &df).await?;
+    FactorColumns {
+        external_id: table.articles.iter().map(String::as_str).collect(),
+        values: values.to_vec(),
+        k,
+    }
+    .write(store, &key)
+    .await?;
 
     let output = TrainOutput {
         factors_key: key.to_string(),
@@ -253,72 +238,4 @@ fn report(ctx: &Context, out: &TrainOutput) {
             ctx.metric("train", &format!("{who}_coverage"), m.coverage, Unit::None);
         }
     }
-}
-
-/// The site's current article model (as preprocess found it in the
-/// database), as far as the store still holds its run's files (run prefixes
-/// expire: then there is nothing to start from or compare with).
-struct CurrentModel {
-    run_id: String,
-    metrics: Option<Metrics>,
-    factors: Option<PreviousFactors>,
-}
-
-struct PreviousFactors {
-    k: usize,
-    rows: HashMap<String, Vec<f32>>,
-}
-
-async fn current_model(
-    ctx: &Context,
-    run: &RunRef,
-    model: Option<&crate::contract::stage::CurrentModel>,
-) -> Result<Option<CurrentModel>> {
-    let Some(model) = model else {
-        return Ok(None);
-    };
-    // a re-run of a run that was already saved must not start from itself
-    if model.run_id == run.run_id {
-        return Ok(None);
-    }
-    let layout = RunLayout::new(&RunRef {
-        site: run.site.clone(),
-        run_id: model.run_id.clone(),
-        as_of: run.as_of,
-    })?;
-    let store = ctx.store.as_ref();
-    let metrics = match store.get(&layout.evaluation()).await {
-        Ok(b) => serde_json::from_slice::<TrainOutput>(&b)
-            .map_err(
-                |e| warn!(run_id = %model.run_id, error = %e, "unreadable evaluation of the current model"),
-            )
-            .ok()
-            .and_then(|o| o.evaluation.map(|e| e.model)),
-        Err(Error::NotFound { .. }) => None,
-        Err(e) => return Err(e),
-    };
-    let factors = if ctx.settings.als.warm_start {
-        match parquet::read(store, &layout.factors(), &FACTORS).await {
-            Ok(df) => {
-                let key = layout.factors();
-                let ids = strs(&df, col::EXTERNAL_ID).map_err(Error::frame(&key))?;
-                let (values, k) = parquet::factors_values(&df, &key)?;
-                let rows = ids
-                    .iter()
-                    .zip(values.chunks_exact(k.max(1)))
-                    .filter_map(|(id, v)| Some(((*id)?.to_string(), v.to_vec())))
-                    .collect();
-                Some(PreviousFactors { k, rows })
-            }
-            Err(Error::NotFound { .. }) => None,
-            Err(e) => return Err(e),
-        }
-    } else {
-        None
-    };
-    Ok(Some(CurrentModel {
-        run_id: model.run_id.clone(),
-        metrics,
-        factors,
-    }))
 }

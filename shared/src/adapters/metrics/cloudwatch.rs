@@ -84,20 +84,10 @@ mod tests {
     use super::*;
     use crate::devtools::moto::MotoServer;
 
-    async fn config(moto: &MotoServer) -> aws_config::SdkConfig {
-        let creds = aws_sdk_ssm::config::Credentials::new("testing", "testing", None, None, "moto");
-        aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .endpoint_url(&moto.endpoint)
-            .credentials_provider(creds)
-            .load()
-            .await
-    }
-
     #[tokio::test]
     async fn metrics_reach_cloudwatch_in_batches() {
         let moto = MotoServer::start();
-        let cw = aws_sdk_cloudwatch::Client::new(&config(&moto).await);
+        let cw = aws_sdk_cloudwatch::Client::new(&moto.config().await);
         let sink = CloudWatchMetrics::new(cw.clone(), "ArticleRecTest");
         assert_eq!(sink.flush().await.unwrap(), 0, "nothing recorded, nothing sent");
         for i in 0..2500 {

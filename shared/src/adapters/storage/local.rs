@@ -53,7 +53,9 @@ impl BlobStore for LocalDir {
     async fn get(&self, key: &ObjectKey) -> Result<Bytes> {
         match tokio::fs::read(self.path(key)?).await {
             Ok(b) => Ok(Bytes::from(b)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::NotFound { key: key.clone() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(Error::NotFound { key: key.to_string() })
+            }
             Err(e) => Err(io_err(key.as_str())(e)),
         }
     }

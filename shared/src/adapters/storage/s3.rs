@@ -82,11 +82,7 @@ impl S3Store {
             format!("{prefix}/")
         };
 
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-        if let Some(region) = &opts.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        let shared = loader.load().await;
+        let shared = crate::adapters::sdk::sdk_config(opts.region.as_deref(), None).await;
         let mut conf = aws_sdk_s3::config::Builder::from(&shared)
             .force_path_style(opts.force_path_style)
             .retry_config(
@@ -196,7 +192,7 @@ impl BlobStore for S3Store {
         {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                return Err(Error::NotFound { key: key.clone() })
+                return Err(Error::NotFound { key: key.to_string() })
             }
             Err(e) => return Err(storage_err(&self.bucket, &full, "s3:GetObject", e)),
         };
@@ -338,7 +334,7 @@ mod tests {
     #[tokio::test]
     async fn a_missing_bucket_is_a_clear_non_transient_error() {
         let moto = MotoServer::start();
-        let store = super::S3Store::with_client(moto.client(), "no-such-bucket", "");
+        let store = super::S3Store::with_client(moto.client().await, "no-such-bucket", "");
         let key = crate::contract::layout::ObjectKey::from_listing("a").unwrap();
         let err = store
             .put(&key, bytes::Bytes::from_static(b"x"))

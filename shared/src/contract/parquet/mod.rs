@@ -7,6 +7,12 @@ use std::io::Cursor;
 use bytes::Bytes;
 use polars::prelude::*;
 
+mod files;
+
+pub use files::{
+    ArticleColumns, Articles, DefaultColumns, Defaults, Dwell, DwellColumns, FactorColumns, Factors,
+};
+
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::ObjectKey;
 use crate::contract::storage::BlobStore;
@@ -212,7 +218,7 @@ impl FileSchema {
     /// `Schema` when a column is missing or has another type.
     pub fn conform(&self, key: &ObjectKey, df: &DataFrame) -> Result<DataFrame> {
         let mismatch = || Error::Schema {
-            key: key.clone(),
+            key: key.to_string(),
             expected: self.describe(),
             found: Self::describe_frame(df),
         };
@@ -374,7 +380,7 @@ pub async fn read_columns(
             Ok(c) if c.dtype() == &t.dtype() => cols.push(c.clone()),
             _ => {
                 return Err(Error::Schema {
-                    key: key.clone(),
+                    key: key.to_string(),
                     expected: schema.describe(),
                     found: FileSchema::describe_frame(&df),
                 })

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-
 use crate::contract::error::{Error, Result};
 
 mod options;
