@@ -125,13 +125,17 @@ impl fmt::Display for Summary {
             "  filter:   {} readers x {} articles -> {} readers x {} articles ({} passes)",
             p.readers_before_filter, p.articles_before_filter, p.readers, p.articles, p.filter_passes
         )?;
-        writeln!(
-            f,
-            "  model:    {} factors, {} iterations, final loss {:.5}",
-            self.train.factors,
-            self.train.iterations,
-            self.train.loss.last().copied().unwrap_or(f64::NAN)
-        )?;
+        match &self.train.model {
+            Some(m) if self.train.factors > 0 => writeln!(
+                f,
+                "  model:    {m}: {} iterations, final loss {:.5}, fitted in {:.1}s",
+                self.train.iterations,
+                self.train.loss.last().copied().unwrap_or(f64::NAN),
+                self.train.fit_secs
+            )?,
+            Some(m) => writeln!(f, "  model:    {m}, fitted in {:.1}s", self.train.fit_secs)?,
+            None => writeln!(f, "  model:    none refitted (the gate kept the current model)")?,
+        }
         if self.train.warm_start_articles > 0 {
             writeln!(
                 f,
@@ -141,6 +145,24 @@ impl fmt::Display for Summary {
             )?;
         }
         if let Some(e) = &self.train.evaluation {
+            let measured: Vec<String> = e
+                .leaderboard
+                .iter()
+                .filter_map(|c| c.metrics.map(|m| format!("{} {:.3}", c.spec, m.mrr)))
+                .take(5)
+                .collect();
+            let skipped = e.leaderboard.iter().filter(|c| c.metrics.is_none()).count();
+            writeln!(
+                f,
+                "  leaders:  MRR@{} {}{}",
+                e.k,
+                measured.join(", "),
+                if skipped > 0 {
+                    format!(" ({skipped} not measured: time budget)")
+                } else {
+                    String::new()
+                }
+            )?;
             let (m, p) = (&e.model, &e.popularity);
             writeln!(
                 f,

@@ -30,10 +30,97 @@ pub struct Evaluation {
     pub questions_found: u64,
     /// Recommendation list length the metrics are measured at.
     pub k: u32,
+    /// The chosen model's figures.
     pub model: HoldoutMetrics,
+    /// The popularity baseline's (the defaults' rule on the training part).
     pub popularity: HoldoutMetrics,
-    /// Training loss per iteration of the evaluation model.
+    /// Training loss per iteration of the chosen model's evaluation fit (ALS).
     pub loss: Vec<f64>,
+    /// Every candidate measured, best first, and those not reached.
+    #[serde(default)]
+    pub leaderboard: Vec<Candidate>,
+    /// The best candidate by MRR (ties: hit rate), refitted on the whole window.
+    #[serde(default)]
+    pub winner: Option<ModelSpec>,
+}
+
+/// A model family with its settings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "family", rename_all = "snake_case")]
+pub enum ModelSpec {
+    /// The default recommendations' rule (the baseline every model must beat).
+    Popularity,
+    MostRead,
+    Trending {
+        half_life_hours: f64,
+    },
+    Als {
+        factors: usize,
+        regularization: f32,
+    },
+    ItemKnn {
+        shrinkage: f32,
+    },
+    SequentialRules {
+        window: usize,
+        reverse: f32,
+    },
+    Ease {
+        lambda: f32,
+    },
+}
+
+impl ModelSpec {
+    pub fn family(&self) -> &'static str {
+        match self {
+            ModelSpec::Popularity => "popularity",
+            ModelSpec::MostRead => "most_read",
+            ModelSpec::Trending { .. } => "trending",
+            ModelSpec::Als { .. } => "als",
+            ModelSpec::ItemKnn { .. } => "item_knn",
+            ModelSpec::SequentialRules { .. } => "sequential_rules",
+            ModelSpec::Ease { .. } => "ease",
+        }
+    }
+
+    /// The same list for every article.
+    pub fn is_baseline(&self) -> bool {
+        matches!(
+            self,
+            ModelSpec::Popularity | ModelSpec::MostRead | ModelSpec::Trending { .. }
+        )
+    }
+}
+
+impl std::fmt::Display for ModelSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ModelSpec::Popularity | ModelSpec::MostRead => f.write_str(self.family()),
+            ModelSpec::Trending { half_life_hours } => write!(f, "trending(half_life={half_life_hours}h)"),
+            ModelSpec::Als {
+                factors,
+                regularization,
+            } => write!(f, "als(factors={factors},reg={regularization})"),
+            ModelSpec::ItemKnn { shrinkage } => write!(f, "item_knn(shrinkage={shrinkage})"),
+            ModelSpec::SequentialRules { window, reverse } => {
+                write!(f, "sequential_rules(window={window},reverse={reverse})")
+            }
+            ModelSpec::Ease { lambda } => write!(f, "ease(lambda={lambda})"),
+        }
+    }
+}
+
+/// One line of the leaderboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Candidate {
+    pub spec: ModelSpec,
+    /// `None` when it was not measured (see `skipped`).
+    pub metrics: Option<HoldoutMetrics>,
+    /// Seconds to fit and answer the holdout.
+    pub secs: f64,
+    /// Why it was not measured (the time budget, a failed fit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
 }
 
 /// The gate's decision, with the reason a person reads.

@@ -150,6 +150,10 @@ impl RunLayout {
     pub fn defaults(&self) -> ObjectKey {
         self.key("defaults.parquet")
     }
+    /// The article model's lists (train), which save writes to the database.
+    pub fn article_recs(&self) -> ObjectKey {
+        self.key("article_recs.parquet")
+    }
     pub fn factors(&self) -> ObjectKey {
         self.key("article_factors.parquet")
     }

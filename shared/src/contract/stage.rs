@@ -399,15 +399,32 @@ pub struct TrainInput {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainOutput {
-    pub factors_key: String,
+    /// The chosen family and settings of the saved model (its lists are
+    /// `recs_key`); `None` when nothing was refitted (the gate refused).
+    #[serde(default)]
+    pub model: Option<crate::contract::evaluation::ModelSpec>,
+    /// `article_recs.parquet`: the lists save writes, when the gate promoted.
+    #[serde(default)]
+    pub recs_key: Option<String>,
+    /// Seconds the production fit and its lists took.
+    #[serde(default)]
+    pub fit_secs: f64,
+    /// `article_factors.parquet`, when the saved model is ALS (a later
+    /// run's warm start).
+    #[serde(default)]
+    pub factors_key: Option<String>,
     /// `evaluation.json`: this output, where save reads the gate's decision.
     pub evaluation_key: String,
     pub readers: u64,
     pub articles: u64,
     pub nonzeros: u64,
+    /// ALS only: factors and iterations of the production fit.
+    #[serde(default)]
     pub factors: u32,
+    #[serde(default)]
     pub iterations: u32,
-    /// Loss after each iteration of the production model.
+    /// Loss after each iteration of the production model (ALS).
+    #[serde(default)]
     pub loss: Vec<f64>,
     /// The run the production model started from, when warm-started.
     pub warm_start_from: Option<String>,

@@ -1,7 +1,16 @@
-//! The recommenders the stages share, as pure functions over data: matrix
-//! factorisation ([`als`]), the nearest articles of a factor model
-//! ([`neighbours`]) and the most-read list ([`popularity`]).
+//! The recommenders, as pure functions over data. Every item-item family
+//! implements [`item_item::ItemItem`] over the same [`reads::Reads`]:
+//! matrix factorisation ([`als`], served by [`factor_cosine`]), [`item_knn`],
+//! [`sequential_rules`], [`ease`], and the [`baselines`] they must beat.
+//! [`neighbours`] holds the top-k machinery, [`popularity`] the defaults' rule.
 
 pub mod als;
+pub mod baselines;
+pub mod ease;
+pub mod factor_cosine;
+pub mod item_item;
+pub mod item_knn;
 pub mod neighbours;
 pub mod popularity;
+pub mod reads;
+pub mod sequential_rules;

@@ -61,7 +61,7 @@ fn better(a: &Neighbour, b: &Neighbour) -> std::cmp::Ordering {
 /// The `k` best candidates seen so far. Most candidates of a large catalogue
 /// fail the one comparison with [`TopK::floor`], so a row costs about one
 /// comparison per article instead of a sort.
-struct TopK {
+pub struct TopK {
     k: usize,
     items: Vec<Neighbour>,
     /// Position of the worst kept item, once `items` is full.
@@ -69,7 +69,7 @@ struct TopK {
 }
 
 impl TopK {
-    fn new(k: usize) -> TopK {
+    pub fn new(k: usize) -> TopK {
         TopK {
             k,
             items: Vec::with_capacity(k),
@@ -78,7 +78,7 @@ impl TopK {
     }
 
     /// The score a candidate must beat to enter.
-    fn floor(&self) -> f32 {
+    pub fn floor(&self) -> f32 {
         if self.items.len() < self.k {
             f32::NEG_INFINITY
         } else {
@@ -86,7 +86,7 @@ impl TopK {
         }
     }
 
-    fn push(&mut self, n: Neighbour) {
+    pub fn push(&mut self, n: Neighbour) {
         if self.items.len() < self.k {
             self.items.push(n);
         } else {
@@ -99,7 +99,7 @@ impl TopK {
         }
     }
 
-    fn into_sorted(mut self) -> Vec<Neighbour> {
+    pub fn into_sorted(mut self) -> Vec<Neighbour> {
         self.items.sort_by(better);
         self.items
     }

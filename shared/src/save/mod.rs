@@ -1,4 +1,4 @@
-//! Save: factors, defaults and articles → the database. Articles are upserted;
+//! Save: the article model's lists, defaults and articles → the database. Articles are upserted;
 //! each model is written 'pending', filled, then switched to 'current' in one
 //! transaction. Idempotent per run: a retried save changes nothing.
 
@@ -7,17 +7,15 @@ pub mod report;
 use std::collections::HashMap;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use ndarray::ArrayView2;
+use chrono::DateTime;
 use tracing::{info, instrument, warn};
 
 use crate::contract::context::Context;
 use crate::contract::database::{ArticleRow, ModelStart, ModelType, RecRow, Rollback, DEFAULT_SOURCE};
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
-use crate::contract::parquet::{ArticleColumns, Articles, Defaults, Dwell, FactorColumns, Factors};
+use crate::contract::parquet::{ArticleColumns, ArticleRecs, Articles, Defaults, Dwell};
 use crate::contract::stage::{SaveInput, SaveOutput, TrainOutput};
-use crate::recommend::neighbours::{decay, nearest};
 use crate::save::report::{DwellHistogram, ReportData, Sample, Shown, MAX_SAMPLES, SAMPLE_RECS};
 
 /// # Errors
@@ -39,7 +37,7 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     if gate.promote {
         models.push((
             ModelType::Article,
-            article_recs(ctx, &layout, &rows, &ids, run.as_of).await?,
+            article_recs(ctx, &layout, &train, &ids).await?,
         ));
     } else {
         warn!(reason = %gate.reason, "the quality gate kept the current article model");
@@ -273,61 +271,36 @@ fn article_rows(a: &ArticleColumns<'_>) -> Vec<ArticleRow> {
         .collect()
 }
 
+/// The article model's lists as train wrote them, with database ids.
 async fn article_recs(
     ctx: &Context,
     layout: &RunLayout,
-    rows: &[ArticleRow],
+    train: &TrainOutput,
     ids: &HashMap<String, i64>,
-    as_of: DateTime<Utc>,
 ) -> Result<Vec<RecRow>> {
-    let file = Factors::read(ctx.store.as_ref(), &layout.factors()).await?;
-    let FactorColumns {
-        external_id,
-        values,
-        k,
-    } = file.columns()?;
-    let names: Vec<String> = external_id.into_iter().map(str::to_string).collect();
-    drop(file);
-    let meta: HashMap<&str, &ArticleRow> = rows.iter().map(|r| (r.external_id.as_str(), r)).collect();
-    // Undated articles are aged as if published when the window opened: old
-    // enough not to crowd out fresh stories, recent enough to still be shown.
-    let undated_age = f64::from(ctx.settings.days_of_data);
-    let mut decays = Vec::with_capacity(names.len());
-    let mut excluded = Vec::with_capacity(names.len());
-    for name in &names {
-        let m = meta.get(name.as_str()).ok_or_else(|| Error::Empty {
+    if train.recs_key.is_none() {
+        return Err(Error::Empty {
             stage: "save",
-            what: format!("factors name article {name} that is not in {}", layout.articles()),
-        })?;
-        let age = m.published_at.map_or(undated_age, |p| {
-            (as_of - p).num_milliseconds() as f64 / 86_400_000.0
+            what: "the gate promoted a model but train wrote no article lists".into(),
         });
-        decays.push(decay(age, ctx.settings.half_life_days));
-        excluded.push(m.exclude_reason.is_some());
     }
-    let max_recs = ctx.settings.max_recs;
-    let n = names.len();
-    let lists = crate::contract::tasks::blocking(move || {
-        ArrayView2::from_shape((n, k), &values)
-            .map(|view| nearest(view, &decays, &excluded, max_recs))
-            .map_err(|e| Error::Bug(format!("factor shape: {e}")))
-    })
-    .await??;
-    let mut recs = Vec::with_capacity(n * max_recs);
-    for (src, list) in names.iter().zip(lists) {
-        for nb in list {
-            let target = &names[nb.index];
-            let id = ids
-                .get(target)
-                .ok_or_else(|| Error::Bug(format!("article {target} was not upserted")))?;
-            recs.push(RecRow {
-                source_entity_id: src.clone(),
+    let key = layout.article_recs();
+    let file = ArticleRecs::read(ctx.store.as_ref(), &key).await?;
+    let r = file.columns()?;
+    (0..r.external_id.len())
+        .map(|i| {
+            let target = r.external_id[i];
+            let id = ids.get(target).ok_or_else(|| Error::Empty {
+                stage: "save",
+                what: format!("{key} recommends article {target}, which is not in the run's articles"),
+            })?;
+            Ok(RecRow {
+                source_entity_id: r.source_external_id[i].to_string(),
                 recommended_article_id: *id,
-                score: f64::from(nb.score),
-            });
-        }
-    }
-    Ok(recs)
+                score: r.score[i],
+            })
+        })
+        .collect()
 }
 
 async fn default_recs(ctx: &Context, layout: &RunLayout, ids: &HashMap<String, i64>) -> Result<Vec<RecRow>> {

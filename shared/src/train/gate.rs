@@ -1,11 +1,14 @@
-//! The quality gate: whether a new model may replace the current one.
+//! The quality gate: whether the chosen model may replace the current one.
+//! Relative: it must beat the popularity baseline on the same questions (hit
+//! rate and MRR, by a margin) and not fall behind the current model; an
+//! absolute AUC floor is optional.
 
 use crate::contract::evaluation::{Evaluation, GateDecision, HoldoutMetrics};
 use crate::contract::settings::GateParams;
 
-/// Decides whether a model evaluated as `new` may replace the current model,
-/// whose own evaluation was `current` (`None`: no current model, or it was
-/// not evaluated).
+/// Decides whether the model evaluated in `new` may replace the current
+/// model, whose own evaluation was `current` (`None`: no current model, or it
+/// was not evaluated).
 pub fn quality_gate(
     new: Option<&Evaluation>,
     current: Option<&HoldoutMetrics>,
@@ -19,6 +22,9 @@ pub fn quality_gate(
         );
     };
     let m = &new.model;
+    let name = new
+        .winner
+        .map_or_else(|| "the model".to_string(), |w| w.to_string());
     if m.questions < p.min_questions {
         return decide(
             true,
@@ -28,18 +34,49 @@ pub fn quality_gate(
             ),
         );
     }
-    if m.auc < p.min_auc {
+    let pop = &new.popularity;
+    if new
+        .winner
+        .is_some_and(|w| w == crate::contract::evaluation::ModelSpec::Popularity)
+    {
         return decide(
             false,
-            format!("AUC {:.3} is below the floor {:.3}", m.auc, p.min_auc),
+            format!(
+                "no model beats popularity: the most-read list scores best (hit rate {:.3}, MRR {:.3}); readers get the defaults",
+                pop.hit_rate, pop.mrr
+            ),
         );
     }
+    let lift = 1.0 + p.min_lift;
+    if m.hit_rate < pop.hit_rate * lift || m.mrr < pop.mrr * lift || m.hit_rate <= 0.0 {
+        return decide(
+            false,
+            format!(
+                "no model beats popularity by {:.0}%: the best, {name}, has hit rate {:.3} (popularity {:.3}), MRR {:.3} ({:.3}); readers get the defaults",
+                p.min_lift * 100.0,
+                m.hit_rate,
+                pop.hit_rate,
+                m.mrr,
+                pop.mrr
+            ),
+        );
+    }
+    if p.min_auc > 0.0 && m.auc < p.min_auc {
+        return decide(
+            false,
+            format!("{name}: AUC {:.3} is below the floor {:.3}", m.auc, p.min_auc),
+        );
+    }
+    let beats = format!(
+        "{name} beats popularity: hit rate {:.3} vs {:.3}, MRR {:.3} vs {:.3}",
+        m.hit_rate, pop.hit_rate, m.mrr, pop.mrr
+    );
     if let Some(cur) = current.filter(|c| c.questions >= p.min_questions) {
         if m.hit_rate < cur.hit_rate - p.hit_rate_tolerance {
             return decide(
                 false,
                 format!(
-                    "hit rate {:.3} is more than {:.3} below the current model's {:.3}",
+                    "{name}: hit rate {:.3} is more than {:.3} below the current model's {:.3}",
                     m.hit_rate, p.hit_rate_tolerance, cur.hit_rate
                 ),
             );
@@ -47,32 +84,37 @@ pub fn quality_gate(
         return decide(
             true,
             format!(
-                "AUC {:.3} >= {:.3}; hit rate {:.3} vs current {:.3} (tolerance {:.3})",
-                m.auc, p.min_auc, m.hit_rate, cur.hit_rate, p.hit_rate_tolerance
+                "{beats}; current model {:.3} (tolerance {:.3})",
+                cur.hit_rate, p.hit_rate_tolerance
             ),
         );
     }
     decide(
         true,
-        format!(
-            "AUC {:.3} >= {:.3}; no evaluated current model to compare with",
-            m.auc, p.min_auc
-        ),
+        format!("{beats}; no evaluated current model to compare with"),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::evaluation::ModelSpec;
 
-    fn eval(auc: f64, hit_rate: f64, questions: u64) -> Evaluation {
+    fn metrics(hit_rate: f64, mrr: f64, auc: f64, questions: u64) -> HoldoutMetrics {
+        HoldoutMetrics {
+            questions,
+            auc,
+            hit_rate,
+            mrr,
+            ..HoldoutMetrics::default()
+        }
+    }
+
+    fn eval(model: HoldoutMetrics, winner: ModelSpec) -> Evaluation {
         Evaluation {
-            model: HoldoutMetrics {
-                questions,
-                auc,
-                hit_rate,
-                ..HoldoutMetrics::default()
-            },
+            model,
+            popularity: metrics(0.20, 0.05, 0.7, model.questions),
+            winner: Some(winner),
             ..Evaluation::default()
         }
     }
@@ -80,26 +122,65 @@ mod tests {
     #[test]
     fn gate_decisions() {
         let p = GateParams {
-            min_auc: 0.75,
+            min_auc: 0.0,
+            min_lift: 0.05,
             hit_rate_tolerance: 0.05,
             min_questions: 50,
         };
-        let current = HoldoutMetrics {
-            questions: 100,
-            hit_rate: 0.30,
-            ..HoldoutMetrics::default()
-        };
-        let g = quality_gate(Some(&eval(0.70, 0.5, 100)), None, &p);
+        let ease = ModelSpec::Ease { lambda: 500.0 };
+        let current = metrics(0.30, 0.1, 0.8, 100);
+        // beats popularity, even with a low AUC (the floor is off)
+        let g = quality_gate(Some(&eval(metrics(0.30, 0.10, 0.6, 100), ease)), None, &p);
+        assert!(g.promote, "{g:?}");
+        assert_eq!(
+            g.reason,
+            "ease(lambda=500) beats popularity: hit rate 0.300 vs 0.200, MRR 0.100 vs 0.050; no evaluated current model to compare with"
+        );
+        // better than popularity on hit rate, not on MRR
+        let g = quality_gate(Some(&eval(metrics(0.30, 0.05, 0.9, 100), ease)), None, &p);
         assert!(!g.promote);
-        assert_eq!(g.reason, "AUC 0.700 is below the floor 0.750");
-        let g = quality_gate(Some(&eval(0.80, 0.24, 100)), Some(&current), &p);
+        assert!(
+            g.reason.starts_with("no model beats popularity by 5%"),
+            "{}",
+            g.reason
+        );
+        // popularity itself won
+        let g = quality_gate(
+            Some(&eval(metrics(0.2, 0.05, 0.7, 100), ModelSpec::Popularity)),
+            None,
+            &p,
+        );
+        assert!(
+            !g.promote && g.reason.starts_with("no model beats popularity"),
+            "{g:?}"
+        );
+        // the optional floor
+        let floor = GateParams {
+            min_auc: 0.75,
+            ..p.clone()
+        };
+        let g = quality_gate(Some(&eval(metrics(0.30, 0.10, 0.6, 100), ease)), None, &floor);
+        assert_eq!(g.reason, "ease(lambda=500): AUC 0.600 is below the floor 0.750");
+        // worse than the current model beyond the tolerance
+        let g = quality_gate(
+            Some(&eval(metrics(0.24, 0.10, 0.8, 100), ease)),
+            Some(&current),
+            &p,
+        );
         assert!(!g.promote);
         assert!(g
             .reason
             .contains("hit rate 0.240 is more than 0.050 below the current model's 0.300"));
-        assert!(quality_gate(Some(&eval(0.80, 0.26, 100)), Some(&current), &p).promote);
-        assert!(quality_gate(Some(&eval(0.80, 0.0, 100)), None, &p).promote);
-        let g = quality_gate(Some(&eval(0.10, 0.0, 10)), Some(&current), &p);
+        assert!(
+            quality_gate(
+                Some(&eval(metrics(0.26, 0.10, 0.8, 100), ease)),
+                Some(&current),
+                &p
+            )
+            .promote
+        );
+        // too few questions to judge; nothing evaluated
+        let g = quality_gate(Some(&eval(metrics(0.0, 0.0, 0.1, 10), ease)), Some(&current), &p);
         assert!(g.promote && g.reason.starts_with("not judged"));
         assert!(quality_gate(None, Some(&current), &p).promote);
     }

@@ -1,32 +1,39 @@
-//! Train: `dwell.parquet` + `articles.parquet` → `article_factors.parquet`,
-//! implicit ALS factors of every article, and `evaluation.json`: the model's
-//! figures on a temporal holdout against the popularity baseline, and the
-//! quality gate's decision, which save obeys.
+//! Train: `dwell.parquet` + `articles.parquet` -> `article_recs.parquet`,
+//! every article's list from the model that measured best, and
+//! `evaluation.json`: the leaderboard of every candidate on a temporal
+//! holdout against the popularity baseline, and the quality gate's
+//! decision, which save obeys.
 //!
-//! Two fits per run: one on the window minus the holdout (always cold, so no
-//! holdout read leaks in through a previous model), measured; then the
-//! production model on the whole window, warm-started from the current
-//! model's article factors when there is one.
+//! Each candidate is fitted on the window minus the holdout (always cold, so
+//! no holdout read leaks in through a previous model) and measured; the
+//! winner is refitted on the whole window (ALS warm-started from the current
+//! model's article factors when there is one), only when the gate promotes.
 
 mod current_model;
 pub mod evaluation;
 pub mod gate;
+pub mod selection;
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Duration;
 use tracing::{info, instrument, warn};
 
 use self::current_model::current_model;
-use self::evaluation::{ArticleFacts, DwellTable, EvalParams, Reading};
+use self::evaluation::{ArticleFacts, DwellTable, EvalParams, Fitting, Holdout, Reading};
+use self::selection::{FitParams, Fitted};
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
+use crate::contract::evaluation::{Evaluation, ModelSpec};
 use crate::contract::layout::RunLayout;
 use crate::contract::metrics::Unit;
-use crate::contract::parquet::{ArticleColumns, Articles, Dwell, DwellColumns, FactorColumns};
+use crate::contract::parquet::{
+    ArticleColumns, ArticleRecColumns, Articles, Dwell, DwellColumns, FactorColumns,
+};
 use crate::contract::stage::{TrainInput, TrainOutput};
-use crate::recommend::als;
+use crate::recommend::item_item::Serving;
 use crate::recommend::popularity::RECENT_INTERACTIONS;
 
 /// The dwell table with readers and articles numbered in id order, so the
@@ -100,25 +107,22 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let current = current_model(ctx, run, input.preprocess.current_article_model.as_ref()).await?;
     let settings = &ctx.settings;
     let holdout = settings.quality.holdout_days;
+    let as_of_ms = run.as_of.timestamp_millis();
+    let params = EvalParams {
+        cut_ms: (run.as_of - Duration::milliseconds((holdout * 86_400_000.0) as i64)).timestamp_millis(),
+        k: settings.max_recs,
+        max_questions: settings.quality.max_questions,
+        seed: settings.seed,
+        als: settings.als.clone(),
+        selection: settings.quality.selection.clone(),
+        half_life_days: settings.half_life_days,
+        defaults_half_life_days: settings.defaults_half_life_days,
+        recent_interactions: RECENT_INTERACTIONS,
+        undated_age_days: f64::from(settings.days_of_data),
+    };
     let evaluation = if holdout > 0.0 && holdout < f64::from(settings.days_of_data) {
-        let params = EvalParams {
-            cut_ms: (run.as_of - Duration::milliseconds((holdout * 86_400_000.0) as i64)).timestamp_millis(),
-            k: settings.max_recs,
-            max_questions: settings.quality.max_questions,
-            seed: settings.seed,
-            als: settings.als.clone(),
-            half_life_days: settings.half_life_days,
-            defaults_half_life_days: settings.defaults_half_life_days,
-            recent_interactions: RECENT_INTERACTIONS,
-            undated_age_days: f64::from(settings.days_of_data),
-        };
-        let (table, facts) = (table.clone(), facts.clone());
-        crate::contract::tasks::blocking(move || {
-            evaluation::evaluate(&table, &facts, &params, |it, loss| {
-                info!(iteration = it + 1, loss, "als iteration (evaluation model)")
-            })
-        })
-        .await?
+        let (table, facts, params) = (table.clone(), facts.clone(), params.clone());
+        crate::contract::tasks::blocking(move || evaluate(&table, &facts, &params)).await?
     } else {
         warn!(
             holdout_days = holdout,
@@ -139,82 +143,205 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         warn!(reason = %gate.reason, "quality gate: the current model stays");
     }
 
-    let matrix = table.matrix(settings.als.alpha);
-    let nnz = matrix.nnz() as u64;
-    let k = settings.als.factors;
-    let previous = current.as_ref().and_then(|c| c.factors.as_ref());
-    let start: Vec<Option<Vec<f32>>> = match previous {
-        Some(p) if p.k == k => table.articles.iter().map(|a| p.rows.get(a).cloned()).collect(),
-        Some(p) => {
-            warn!(previous = p.k, now = k, "factor count changed: cold start");
-            Vec::new()
-        }
-        None => Vec::new(),
-    };
-    let warm_start_articles = start.iter().flatten().count() as u64;
-    let mut params = settings.als.clone();
-    if warm_start_articles > 0 {
-        params.iterations = settings.als.warm_iterations;
-    }
-    let seed = settings.seed;
-    let fitted = crate::contract::tasks::blocking(move || {
-        let start: Vec<Option<&[f32]>> = start.iter().map(|s| s.as_deref()).collect();
-        als::fit_warm(&matrix, &params, seed, &start, |it, loss| {
-            info!(iteration = it + 1, loss, "als iteration")
-        })
-    })
-    .await?;
-
-    let key = layout.factors();
-    let values = fitted.articles.as_standard_layout();
-    let values = values
-        .as_slice()
-        .ok_or_else(|| Error::Bug("factors not contiguous".into()))?;
-    let n = table.articles.len();
-    FactorColumns {
-        external_id: table.articles.iter().map(String::as_str).collect(),
-        values: values.to_vec(),
-        k,
-    }
-    .write(store, &key)
-    .await?;
-
-    let output = TrainOutput {
-        factors_key: key.to_string(),
+    let fitting = Fitting::of(&table, &table.readings);
+    let nnz = fitting.reads.len() as u64;
+    let mut output = TrainOutput {
+        model: None,
+        recs_key: None,
+        fit_secs: 0.0,
+        factors_key: None,
         evaluation_key: layout.evaluation().to_string(),
-        readers: table.readers.len() as u64,
-        articles: n as u64,
+        readers: fitting.reads.readers() as u64,
+        articles: fitting.reads.articles() as u64,
         nonzeros: nnz,
-        factors: k as u32,
-        iterations: fitted.loss.len() as u32,
-        loss: fitted.loss,
-        warm_start_from: (warm_start_articles > 0)
-            .then(|| current.as_ref().map(|c| c.run_id.clone()))
-            .flatten(),
-        warm_start_articles,
+        factors: 0,
+        iterations: 0,
+        loss: Vec::new(),
+        warm_start_from: None,
+        warm_start_articles: 0,
         evaluation,
         current_model: current_metrics,
         gate,
     };
+    if output.gate.promote {
+        // not evaluated (holdout off or empty): matrix factorisation, as configured
+        let spec = output
+            .evaluation
+            .as_ref()
+            .and_then(|e| e.winner)
+            .unwrap_or(ModelSpec::Als {
+                factors: settings.als.factors,
+                regularization: settings.als.regularization,
+            });
+        let names: Vec<String> = fitting
+            .articles
+            .iter()
+            .map(|&a| table.articles[a as usize].clone())
+            .collect();
+        let previous = current.as_ref().and_then(|c| c.factors.as_ref());
+        let start: Vec<Option<Vec<f32>>> = match (previous, spec) {
+            (Some(p), ModelSpec::Als { factors, .. }) if p.k == factors => {
+                names.iter().map(|a| p.rows.get(a).cloned()).collect()
+            }
+            (Some(p), ModelSpec::Als { factors, .. }) => {
+                warn!(previous = p.k, now = factors, "factor count changed: cold start");
+                Vec::new()
+            }
+            _ => Vec::new(),
+        };
+        output.warm_start_articles = start.iter().flatten().count() as u64;
+        if output.warm_start_articles > 0 {
+            output.warm_start_from = current.as_ref().map(|c| c.run_id.clone());
+        }
+        let popularity = if spec == ModelSpec::Popularity {
+            fitting.popularity(&table, &facts, &table.readings, as_of_ms, &params)
+        } else {
+            Vec::new()
+        };
+        let (decay, excluded) =
+            fitting.serving_facts(&facts, as_of_ms, params.half_life_days, params.undated_age_days);
+        let (als, selection, seed, k) = (
+            settings.als.clone(),
+            params.selection.clone(),
+            settings.seed,
+            settings.max_recs,
+        );
+        let started = Instant::now();
+        let (fitted, lists) = crate::contract::tasks::blocking(move || -> Result<_> {
+            let start: Vec<Option<&[f32]>> = start.iter().map(|s| s.as_deref()).collect();
+            let p = FitParams {
+                als: &als,
+                selection: &selection,
+                seed,
+                at_ms: as_of_ms,
+                popularity: &popularity,
+                warm_start: &start,
+            };
+            let fitted: Fitted = selection::fit(&spec, &fitting.reads, &p, |it, loss| {
+                info!(iteration = it + 1, loss, "als iteration")
+            })?;
+            let prior = fitting.reads.prior();
+            let serving = Serving {
+                decay: &decay,
+                excluded: &excluded,
+                prior: &prior,
+                k,
+            };
+            let sources: Vec<usize> = (0..fitting.reads.articles()).collect();
+            let lists = fitted.model.neighbours(&sources, &serving);
+            Ok((fitted, lists))
+        })
+        .await??;
+        output.fit_secs = started.elapsed().as_secs_f64();
+        let mut recs = ArticleRecColumns {
+            source_external_id: Vec::new(),
+            external_id: Vec::new(),
+            score: Vec::new(),
+        };
+        for (src, list) in names.iter().zip(&lists) {
+            for n in list {
+                recs.source_external_id.push(src.as_str());
+                recs.external_id.push(names[n.index].as_str());
+                recs.score.push(f64::from(n.score));
+            }
+        }
+        let key = layout.article_recs();
+        recs.write(store, &key).await?;
+        output.recs_key = Some(key.to_string());
+        if let Some(f) = &fitted.factors {
+            let values = f.as_standard_layout();
+            let values = values
+                .as_slice()
+                .ok_or_else(|| Error::Bug("factors not contiguous".into()))?;
+            let key = layout.factors();
+            FactorColumns {
+                external_id: names.iter().map(String::as_str).collect(),
+                values: values.to_vec(),
+                k: f.ncols(),
+            }
+            .write(store, &key)
+            .await?;
+            output.factors_key = Some(key.to_string());
+            output.factors = f.ncols() as u32;
+            output.iterations = fitted.loss.len() as u32;
+        }
+        output.loss = fitted.loss;
+        output.model = Some(spec);
+    }
     let json = serde_json::to_vec_pretty(&output).map_err(|e| Error::Bug(format!("evaluation json: {e}")))?;
     store.put(&layout.evaluation(), Bytes::from(json)).await?;
     report(ctx, &output);
     Ok(output)
 }
 
+/// Every candidate on the holdout, and the winner. `None` when either side
+/// of the cut is empty.
+pub fn evaluate(table: &DwellTable, facts: &ArticleFacts, params: &EvalParams) -> Option<Evaluation> {
+    let h = Holdout::split(table, facts, params)?;
+    let specs = selection::grid(&params.selection, &params.als);
+    let fit = FitParams {
+        als: &params.als,
+        selection: &params.selection,
+        seed: params.seed,
+        at_ms: params.cut_ms,
+        popularity: &h.popularity,
+        warm_start: &[],
+    };
+    let (leaderboard, winner) = selection::select(
+        &h,
+        &specs,
+        &fit,
+        params.k,
+        params.selection.budget_secs,
+        |c| match (&c.metrics, &c.skipped) {
+            (Some(m), _) => info!(
+                candidate = %c.spec,
+                hit_rate = m.hit_rate,
+                mrr = m.mrr,
+                auc = m.auc,
+                coverage = m.coverage,
+                secs = c.secs,
+                "candidate measured"
+            ),
+            (None, reason) => {
+                warn!(candidate = %c.spec, reason = reason.as_deref().unwrap_or(""), "candidate skipped")
+            }
+        },
+    );
+    let of = |spec: ModelSpec| {
+        leaderboard
+            .iter()
+            .find(|c| c.spec == spec)
+            .and_then(|c| c.metrics)
+            .unwrap_or_default()
+    };
+    let (winner, loss) = winner.map_or((None, Vec::new()), |(w, l)| (Some(w), l));
+    Some(Evaluation {
+        holdout_start_ms: params.cut_ms,
+        train_readings: h.train_readings,
+        holdout_readings: h.holdout_readings,
+        questions_found: h.questions_found,
+        k: params.k as u32,
+        model: winner.map(of).unwrap_or_default(),
+        popularity: of(ModelSpec::Popularity),
+        loss,
+        leaderboard,
+        winner,
+    })
+}
+
 fn report(ctx: &Context, out: &TrainOutput) {
-    let final_loss = out.loss.last().copied().unwrap_or(f64::NAN);
     info!(
         readers = out.readers,
         articles = out.articles,
         nnz = out.nonzeros,
-        final_loss,
+        model = %out.model.map(|m| m.to_string()).unwrap_or_default(),
+        fit_secs = out.fit_secs,
         warm_start_articles = out.warm_start_articles,
         "train done"
     );
-    ctx.metric("train", "final_loss", final_loss, Unit::None);
     ctx.metric("train", "nonzeros", out.nonzeros as f64, Unit::Count);
-    ctx.metric("train", "iterations", f64::from(out.iterations), Unit::Count);
+    ctx.metric("train", "fit_seconds", out.fit_secs, Unit::Seconds);
     ctx.metric(
         "train",
         "promoted",
@@ -222,16 +349,14 @@ fn report(ctx: &Context, out: &TrainOutput) {
         Unit::Count,
     );
     if let Some(e) = &out.evaluation {
+        let beats = e.winner.is_some_and(|w| w != ModelSpec::Popularity) && out.gate.promote;
+        ctx.metric(
+            "train",
+            "beats_popularity",
+            f64::from(u8::from(beats)),
+            Unit::Count,
+        );
         for (who, m) in [("model", &e.model), ("popularity", &e.popularity)] {
-            info!(
-                who,
-                questions = m.questions,
-                hit_rate = m.hit_rate,
-                mrr = m.mrr,
-                auc = m.auc,
-                coverage = m.coverage,
-                "holdout evaluation"
-            );
             ctx.metric("train", &format!("{who}_hit_rate"), m.hit_rate, Unit::None);
             ctx.metric("train", &format!("{who}_mrr"), m.mrr, Unit::None);
             ctx.metric("train", &format!("{who}_auc"), m.auc, Unit::None);

@@ -8,7 +8,9 @@
 
 use polars::prelude::*;
 
-use super::{col, read, read_columns, write, ColType, FileSchema, ARTICLES, DEFAULTS, DWELL, FACTORS};
+use super::{
+    col, read, read_columns, write, ColType, FileSchema, ARTICLES, ARTICLE_RECS, DEFAULTS, DWELL, FACTORS,
+};
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::ObjectKey;
 use crate::contract::storage::BlobStore;
@@ -252,6 +254,54 @@ impl DefaultColumns<'_> {
         )
         .map_err(Error::frame(key))?;
         write(store, key, &DEFAULTS, &df).await
+    }
+}
+
+file!(
+    /// `article_recs.parquet`: the article model's lists, as saved (train).
+    ArticleRecs,
+    ARTICLE_RECS
+);
+
+/// The columns of `article_recs.parquet`: each source's list, best first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArticleRecColumns<'a> {
+    pub source_external_id: Vec<&'a str>,
+    pub external_id: Vec<&'a str>,
+    pub score: Vec<f64>,
+}
+
+impl ArticleRecs {
+    /// # Errors
+    /// `Schema` when a column has nulls.
+    pub fn columns(&self) -> Result<ArticleRecColumns<'_>> {
+        let (df, key) = (&self.frame, &self.key);
+        Ok(ArticleRecColumns {
+            source_external_id: required(
+                key,
+                col::SOURCE_EXTERNAL_ID,
+                strs(df, key, col::SOURCE_EXTERNAL_ID)?,
+            )?,
+            external_id: required(key, col::EXTERNAL_ID, strs(df, key, col::EXTERNAL_ID)?)?,
+            score: required(key, col::SCORE, f64s(df, key, col::SCORE)?)?,
+        })
+    }
+}
+
+impl ArticleRecColumns<'_> {
+    /// # Errors
+    /// `Frame` or storage errors.
+    pub async fn write(&self, store: &dyn BlobStore, key: &ObjectKey) -> Result<()> {
+        let df = DataFrame::new(
+            self.external_id.len(),
+            vec![
+                Column::new(col::SOURCE_EXTERNAL_ID.into(), &self.source_external_id),
+                Column::new(col::EXTERNAL_ID.into(), &self.external_id),
+                Column::new(col::SCORE.into(), &self.score),
+            ],
+        )
+        .map_err(Error::frame(key))?;
+        write(store, key, &ARTICLE_RECS, &df).await
     }
 }
 

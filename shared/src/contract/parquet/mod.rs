@@ -10,7 +10,8 @@ use polars::prelude::*;
 mod files;
 
 pub use files::{
-    ArticleColumns, Articles, DefaultColumns, Defaults, Dwell, DwellColumns, FactorColumns, Factors,
+    ArticleColumns, ArticleRecColumns, ArticleRecs, Articles, DefaultColumns, Defaults, Dwell, DwellColumns,
+    FactorColumns, Factors,
 };
 
 use crate::contract::error::{Error, Result};
@@ -46,6 +47,7 @@ pub mod col {
     pub const LAST_SEEN: &str = "last_seen";
     pub const SCORE: &str = "score";
     pub const FACTORS: &str = "factors";
+    pub const SOURCE_EXTERNAL_ID: &str = "source_external_id";
 }
 
 /// Column types used in our files.
@@ -164,6 +166,16 @@ pub const DEFAULTS: FileSchema = FileSchema {
 };
 
 /// `article_factors.parquet`: one latent vector per article.
+pub const ARTICLE_RECS: FileSchema = FileSchema {
+    name: "article_recs",
+    columns: &[
+        (col::SOURCE_EXTERNAL_ID, ColType::Str),
+        (col::EXTERNAL_ID, ColType::Str),
+        (col::SCORE, ColType::F64),
+    ],
+    statistics: true,
+    compressed: true,
+};
 pub const FACTORS: FileSchema = FileSchema {
     name: "article_factors",
     columns: &[(col::EXTERNAL_ID, ColType::Str), (col::FACTORS, ColType::ListF32)],

@@ -11,7 +11,8 @@ use crate::contract::error::{Error, Result};
 mod options;
 
 pub use options::{
-    AlsParams, GateParams, MetricsSink, QualityParams, S3Options, SiteConfig, WordPressOptions,
+    AlsParams, GateParams, MetricsSink, QualityParams, S3Options, SelectionParams, SiteConfig,
+    WordPressOptions, MODEL_FAMILIES,
 };
 
 /// Everything a stage may be configured with.
@@ -296,6 +297,25 @@ impl Settings {
             &mut s.quality.gate.hit_rate_tolerance,
         )?;
         parse_into(&get, "QUALITY_MIN_QUESTIONS", &mut s.quality.gate.min_questions)?;
+        parse_into(&get, "QUALITY_MIN_LIFT", &mut s.quality.gate.min_lift)?;
+        if let Some(v) = get("MODEL_FAMILIES").filter(|v| !v.trim().is_empty()) {
+            s.quality.selection.families = v
+                .split(',')
+                .map(|f| f.trim().to_string())
+                .filter(|f| !f.is_empty())
+                .collect();
+        }
+        parse_into(&get, "TRAIN_BUDGET_SECS", &mut s.quality.selection.budget_secs)?;
+        parse_into(
+            &get,
+            "EASE_MAX_ARTICLES",
+            &mut s.quality.selection.ease_max_articles,
+        )?;
+        parse_into(
+            &get,
+            "RULES_MAX_GAP_HOURS",
+            &mut s.quality.selection.rules_max_gap_hours,
+        )?;
         parse_into(&get, "FETCH_MAP_MIN_HOURS", &mut s.fetch_map_min_hours)?;
         for name in get("SITES").unwrap_or_default().split(',').map(str::trim) {
             if !name.is_empty() {
@@ -358,6 +378,10 @@ impl Settings {
                 "QUALITY_MIN_AUC and QUALITY_HIT_RATE_TOLERANCE must be in [0, 1]".into(),
             ));
         }
+        if !(q.gate.min_lift.is_finite() && q.gate.min_lift >= 0.0) {
+            return Err(Error::Config("QUALITY_MIN_LIFT must be >= 0".into()));
+        }
+        q.selection.check()?;
         crate::contract::names::check_site(&self.site).map_err(|e| Error::Config(format!("SITE: {e}")))?;
         for (name, c) in &self.sites {
             crate::contract::names::check_site(name).map_err(|e| Error::Config(format!("SITES: {e}")))?;

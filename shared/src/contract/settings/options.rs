@@ -75,6 +75,71 @@ pub struct QualityParams {
     /// Holdout questions beyond this many are sampled.
     pub max_questions: usize,
     pub gate: GateParams,
+    pub selection: SelectionParams,
+}
+
+/// Which models train measures on the holdout, and within what limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SelectionParams {
+    /// Families measured (`MODEL_FAMILIES`): any of `most_read`, `trending`,
+    /// `als`, `item_knn`, `sequential_rules`, `ease`. The popularity
+    /// baseline is always measured.
+    pub families: Vec<String>,
+    /// Seconds the measuring may take; candidates not reached are skipped,
+    /// so the stage stays inside the Lambda limit.
+    pub budget_secs: f64,
+    /// EASE models only this many most-read articles (it holds three dense
+    /// `n x n` f32 matrices at its peak: 2.7 GB at 15,000).
+    pub ease_max_articles: usize,
+    /// Reads further apart than this form no sequential rule.
+    pub rules_max_gap_hours: f64,
+}
+
+pub const MODEL_FAMILIES: [&str; 6] = [
+    "most_read",
+    "trending",
+    "als",
+    "item_knn",
+    "sequential_rules",
+    "ease",
+];
+
+impl Default for SelectionParams {
+    fn default() -> Self {
+        SelectionParams {
+            families: MODEL_FAMILIES.iter().map(|f| (*f).to_string()).collect(),
+            budget_secs: 480.0,
+            ease_max_articles: 15_000,
+            rules_max_gap_hours: 12.0,
+        }
+    }
+}
+
+impl SelectionParams {
+    /// # Errors
+    /// `Config` naming the first out-of-range field.
+    pub fn check(&self) -> Result<()> {
+        if let Some(f) = self
+            .families
+            .iter()
+            .find(|f| !MODEL_FAMILIES.contains(&f.as_str()))
+        {
+            return Err(Error::Config(format!(
+                "MODEL_FAMILIES: unknown family {f:?} (known: {})",
+                MODEL_FAMILIES.join(", ")
+            )));
+        }
+        if !(self.budget_secs.is_finite() && self.budget_secs > 0.0) {
+            return Err(Error::Config("TRAIN_BUDGET_SECS must be > 0".into()));
+        }
+        if self.ease_max_articles == 0 || self.ease_max_articles > 40_000 {
+            return Err(Error::Config("EASE_MAX_ARTICLES must be in 1..=40000".into()));
+        }
+        if !(self.rules_max_gap_hours.is_finite() && self.rules_max_gap_hours > 0.0) {
+            return Err(Error::Config("RULES_MAX_GAP_HOURS must be > 0".into()));
+        }
+        Ok(())
+    }
 }
 
 impl Default for QualityParams {
@@ -83,10 +148,12 @@ impl Default for QualityParams {
             holdout_days: 2.0,
             max_questions: 20_000,
             gate: GateParams {
-                min_auc: 0.75,
+                min_auc: 0.0,
+                min_lift: 0.05,
                 hit_rate_tolerance: 0.05,
                 min_questions: 50,
             },
+            selection: SelectionParams::default(),
         }
     }
 }
@@ -175,7 +242,11 @@ impl WordPressOptions {
 /// What the gate requires of a new model.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GateParams {
+    /// Optional absolute AUC floor; 0 (the default) turns it off.
     pub min_auc: f64,
+    /// How much better than the popularity baseline (relative, on hit rate
+    /// and on MRR) a model must be to be promoted.
+    pub min_lift: f64,
     /// How far (absolute) the hit rate may fall below the current model's.
     pub hit_rate_tolerance: f64,
     /// Fewer questions than this cannot judge a model: it is promoted.

@@ -167,6 +167,7 @@ pub fn render(d: &ReportData) -> String {
     dwell_section(&mut h, d);
     training_section(&mut h, d);
     evaluation_section(&mut h, d);
+    leaderboard_section(&mut h, d);
     defaults_section(&mut h, d);
     samples_section(&mut h, d);
     h.push_str("</body></html>\n");
@@ -282,24 +283,90 @@ fn training_section(h: &mut String, d: &ReportData) {
         ),
         None => "cold start".into(),
     };
+    let model = match &t.model {
+        Some(m) => format!("model {} fitted in {:.1} s", esc(&m.to_string()), t.fit_secs),
+        None => "no model refitted (the gate kept the current one)".into(),
+    };
     let _ = write!(
         h,
-        "<p>{} readers x {} articles, {} non-zeros, {} factors, {} iterations, {warm}.</p>",
+        "<p>{} readers x {} articles, {} non-zeros; {model}.</p>",
         num(t.readers),
         num(t.articles),
         num(t.nonzeros),
-        t.factors,
-        t.iterations
     );
-    let mut series = vec![("production fit", t.loss.as_slice(), "#2b6cb0")];
-    if let Some(e) = &t.evaluation {
+    if t.factors > 0 {
+        let _ = write!(
+            h,
+            "<p>{} factors, {} iterations, {warm}.</p>",
+            t.factors, t.iterations
+        );
+    }
+    let mut series = Vec::new();
+    if !t.loss.is_empty() {
+        series.push(("production fit", t.loss.as_slice(), "#2b6cb0"));
+    }
+    if let Some(e) = t.evaluation.as_ref().filter(|e| !e.loss.is_empty()) {
         series.push(("evaluation fit", e.loss.as_slice(), "#c05621"));
     }
-    let _ = write!(
-        h,
-        "<div class=\"chart\">{}</div></section>",
-        line_chart(&series, "loss per iteration")
-    );
+    if !series.is_empty() {
+        let _ = write!(
+            h,
+            "<div class=\"chart\">{}</div>",
+            line_chart(&series, "loss per iteration")
+        );
+    }
+    h.push_str("</section>");
+}
+
+/// Every candidate's figures on the holdout, best first, and why the winner won.
+fn leaderboard_section(h: &mut String, d: &ReportData) {
+    let Some(e) = d.train.as_ref().and_then(|t| t.evaluation.as_ref()) else {
+        return;
+    };
+    if e.leaderboard.is_empty() {
+        return;
+    }
+    h.push_str("<section id=\"leaderboard\"><h2>Model selection</h2>");
+    let why = match &e.winner {
+        Some(w) if w.is_baseline() && *w == crate::contract::evaluation::ModelSpec::Popularity => {
+            "No model beats the popularity baseline on this site's holdout: readers get the defaults."
+                .to_string()
+        }
+        Some(w) => format!(
+            "{} has the best MRR@{} (ties: hit rate) of {} candidates.",
+            esc(&w.to_string()),
+            e.k,
+            e.leaderboard.iter().filter(|c| c.metrics.is_some()).count()
+        ),
+        None => "No candidate could be measured.".into(),
+    };
+    let _ = write!(h, "<p>{why}</p>");
+    h.push_str("<table><tr><th>candidate</th><th class=\"n\">MRR</th><th class=\"n\">hit rate</th><th class=\"n\">AUC</th><th class=\"n\">coverage</th><th class=\"n\">seconds</th></tr>");
+    for c in &e.leaderboard {
+        let name = esc(&c.spec.to_string());
+        let name = if Some(c.spec) == e.winner {
+            format!("<b>{name}</b>")
+        } else {
+            name
+        };
+        match (&c.metrics, &c.skipped) {
+            (Some(m), _) => {
+                let _ = write!(
+                    h,
+                    "<tr><td>{name}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.2}</td></tr>",
+                    m.mrr, m.hit_rate, m.auc, m.coverage, c.secs
+                );
+            }
+            (None, why) => {
+                let _ = write!(
+                    h,
+                    "<tr><td>{name}</td><td colspan=\"5\" class=\"muted\">not measured: {}</td></tr>",
+                    esc(why.as_deref().unwrap_or(""))
+                );
+            }
+        }
+    }
+    h.push_str("</table></section>");
 }
 
 fn evaluation_section(h: &mut String, d: &ReportData) {
@@ -322,7 +389,7 @@ fn evaluation_section(h: &mut String, d: &ReportData) {
         num(e.holdout_readings)
     );
     let mut series: Vec<(&str, &HoldoutMetrics, &str)> = vec![
-        ("this model", &e.model, "#2b6cb0"),
+        ("chosen model", &e.model, "#2b6cb0"),
         ("popularity", &e.popularity, "#a0aec0"),
     ];
     if let Some(p) = previous {
@@ -482,7 +549,10 @@ mod tests {
             }),
             dwell: DwellHistogram::of(&(0..2_493_544).map(|i| f64::from(i % 900)).collect::<Vec<_>>()),
             train: Some(TrainOutput {
-                factors_key: "k".into(),
+                model: Some(crate::contract::evaluation::ModelSpec::Ease { lambda: 500.0 }),
+                recs_key: Some("k".into()),
+                fit_secs: 12.5,
+                factors_key: None,
                 evaluation_key: "k".into(),
                 readers: 794_515,
                 articles: 20_000,
@@ -501,6 +571,13 @@ mod tests {
                     model: metrics,
                     popularity: metrics,
                     loss: (0..15).map(|i| 1.0 / f64::from(i + 2)).collect(),
+                    leaderboard: vec![crate::contract::evaluation::Candidate {
+                        spec: crate::contract::evaluation::ModelSpec::Ease { lambda: 500.0 },
+                        metrics: Some(metrics),
+                        secs: 30.0,
+                        skipped: None,
+                    }],
+                    winner: Some(crate::contract::evaluation::ModelSpec::Ease { lambda: 500.0 }),
                 }),
                 current_model: Some(metrics),
                 gate: GateDecision {

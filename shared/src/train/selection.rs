@@ -1,0 +1,405 @@
+//! Model selection: every candidate (each family over a small grid) is fitted
+//! on the training part and answers the same holdout questions with its
+//! served lists; the best by MRR (ties: hit rate) wins and is refitted on the
+//! whole window. Nothing is assumed: the popularity baseline is a candidate
+//! too, and a family wins only where it measures best.
+
+use std::time::Instant;
+
+use ndarray::Array2;
+
+use crate::contract::error::Result;
+use crate::contract::evaluation::{Candidate, HoldoutMetrics, ModelSpec};
+use crate::contract::settings::{AlsParams, SelectionParams};
+use crate::recommend::als;
+use crate::recommend::baselines::SameForAll;
+use crate::recommend::ease::Ease;
+use crate::recommend::factor_cosine::FactorCosine;
+use crate::recommend::item_item::ItemItem;
+use crate::recommend::item_knn::ItemKnn;
+use crate::recommend::reads::Reads;
+use crate::recommend::sequential_rules::{RuleParams, SequentialRules};
+use crate::train::evaluation::Holdout;
+
+/// The candidates measured, cheapest first, so a time budget cuts the
+/// expensive ones. The popularity baseline always comes first.
+pub fn grid(selection: &SelectionParams, als: &AlsParams) -> Vec<ModelSpec> {
+    let on = |f: &str| selection.families.iter().any(|x| x == f);
+    let mut specs = vec![ModelSpec::Popularity];
+    if on("most_read") {
+        specs.push(ModelSpec::MostRead);
+    }
+    if on("trending") {
+        specs.extend([6.0, 24.0].map(|h| ModelSpec::Trending { half_life_hours: h }));
+    }
+    if on("sequential_rules") {
+        specs.extend(
+            [(1, 0.0), (3, 0.0), (3, 0.5), (10, 0.5)]
+                .map(|(window, reverse)| ModelSpec::SequentialRules { window, reverse }),
+        );
+    }
+    if on("item_knn") {
+        specs.extend([0.0, 10.0, 100.0].map(|shrinkage| ModelSpec::ItemKnn { shrinkage }));
+    }
+    if on("als") {
+        let mut factors = vec![32, als.factors, 128];
+        factors.sort_unstable();
+        factors.dedup();
+        specs.extend(factors.into_iter().map(|factors| ModelSpec::Als {
+            factors,
+            regularization: als.regularization,
+        }));
+    }
+    if on("ease") {
+        specs.extend([100.0, 500.0, 3000.0].map(|lambda| ModelSpec::Ease { lambda }));
+    }
+    specs
+}
+
+/// What a fit needs besides the reads.
+#[derive(Debug, Clone)]
+pub struct FitParams<'a> {
+    pub als: &'a AlsParams,
+    pub selection: &'a SelectionParams,
+    pub seed: u64,
+    /// Reference time of trending (the cut, or the run's as-of).
+    pub at_ms: i64,
+    /// The defaults' rule per article (the popularity candidate).
+    pub popularity: &'a [f32],
+    /// A previous ALS model's article factors to start from.
+    pub warm_start: &'a [Option<&'a [f32]>],
+}
+
+/// A fitted candidate: its model and, for ALS, its loss and factors.
+pub struct Fitted {
+    pub model: Box<dyn ItemItem>,
+    pub loss: Vec<f64>,
+    pub factors: Option<Array2<f32>>,
+}
+
+/// # Errors
+/// `Bug` when EASE's Gram matrix cannot be factorised.
+pub fn fit(
+    spec: &ModelSpec,
+    reads: &Reads,
+    p: &FitParams<'_>,
+    on_iteration: impl FnMut(u32, f64),
+) -> Result<Fitted> {
+    let plain = |model: Box<dyn ItemItem>| Fitted {
+        model,
+        loss: Vec::new(),
+        factors: None,
+    };
+    Ok(match *spec {
+        ModelSpec::Popularity => plain(Box::new(SameForAll::new(p.popularity.to_vec()))),
+        ModelSpec::MostRead => plain(Box::new(SameForAll::most_read(reads))),
+        ModelSpec::Trending { half_life_hours } => {
+            plain(Box::new(SameForAll::trending(reads, p.at_ms, half_life_hours)))
+        }
+        ModelSpec::SequentialRules { window, reverse } => plain(Box::new(SequentialRules::fit(
+            reads.clone(),
+            RuleParams {
+                window,
+                reverse,
+                max_gap_ms: (p.selection.rules_max_gap_hours * 3_600_000.0) as i64,
+            },
+        ))),
+        ModelSpec::ItemKnn { shrinkage } => plain(Box::new(ItemKnn::fit(reads.clone(), shrinkage))),
+        ModelSpec::Ease { lambda } => {
+            plain(Box::new(Ease::fit(reads, lambda, p.selection.ease_max_articles)?))
+        }
+        ModelSpec::Als {
+            factors,
+            regularization,
+        } => {
+            let params = AlsParams {
+                factors,
+                regularization,
+                ..p.als.clone()
+            };
+            let warm = p.warm_start.iter().any(|s| s.is_some_and(|v| v.len() == factors));
+            let params = AlsParams {
+                iterations: if warm {
+                    p.als.warm_iterations
+                } else {
+                    p.als.iterations
+                },
+                ..params
+            };
+            let matrix = reads.confidence_matrix(params.alpha);
+            let f = als::fit_warm(&matrix, &params, p.seed, p.warm_start, on_iteration);
+            Fitted {
+                model: Box::new(FactorCosine::new(f.articles.view())),
+                loss: f.loss,
+                factors: Some(f.articles),
+            }
+        }
+    })
+}
+
+/// The leaderboard (best first, then what was skipped) and the winner with
+/// its evaluation loss. `budget_secs` bounds the measuring; a candidate is
+/// started only while time is left.
+pub fn select(
+    holdout: &Holdout,
+    specs: &[ModelSpec],
+    p: &FitParams<'_>,
+    k: usize,
+    budget_secs: f64,
+    mut on_candidate: impl FnMut(&Candidate),
+) -> (Vec<Candidate>, Option<(ModelSpec, Vec<f64>)>) {
+    let started = Instant::now();
+    let serving = holdout.serving(k);
+    let mut board: Vec<(Candidate, Vec<f64>)> = Vec::with_capacity(specs.len());
+    for spec in specs {
+        let elapsed = started.elapsed().as_secs_f64();
+        let candidate = if elapsed > budget_secs && !board.is_empty() {
+            (
+                Candidate {
+                    spec: *spec,
+                    metrics: None,
+                    secs: 0.0,
+                    skipped: Some(format!("time budget of {budget_secs:.0} s spent")),
+                },
+                Vec::new(),
+            )
+        } else {
+            let t = Instant::now();
+            match fit(spec, &holdout.fitting.reads, p, |_, _| {}) {
+                Ok(fitted) => {
+                    let lists = fitted.model.neighbours(&holdout.sources, &serving);
+                    (
+                        Candidate {
+                            spec: *spec,
+                            metrics: Some(holdout.measure(&lists, k)),
+                            secs: t.elapsed().as_secs_f64(),
+                            skipped: None,
+                        },
+                        fitted.loss,
+                    )
+                }
+                Err(e) => (
+                    Candidate {
+                        spec: *spec,
+                        metrics: None,
+                        secs: t.elapsed().as_secs_f64(),
+                        skipped: Some(format!("fit failed: {e}")),
+                    },
+                    Vec::new(),
+                ),
+            }
+        };
+        on_candidate(&candidate.0);
+        board.push(candidate);
+    }
+    // best first: MRR, then hit rate, then the earlier (cheaper) candidate
+    let key = |m: &Option<HoldoutMetrics>| m.map(|m| (m.mrr, m.hit_rate));
+    let mut order: Vec<usize> = (0..board.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (ka, kb) = (key(&board[a].0.metrics), key(&board[b].0.metrics));
+        match (ka, kb) {
+            (Some(x), Some(y)) => y.0.total_cmp(&x.0).then(y.1.total_cmp(&x.1)).then(a.cmp(&b)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => a.cmp(&b),
+        }
+    });
+    let winner = order
+        .first()
+        .filter(|&&i| board[i].0.metrics.is_some())
+        .map(|&i| (board[i].0.spec, board[i].1.clone()));
+    let mut slots: Vec<Option<(Candidate, Vec<f64>)>> = board.into_iter().map(Some).collect();
+    let leaderboard = order
+        .iter()
+        .filter_map(|&i| slots[i].take().map(|c| c.0))
+        .collect();
+    (leaderboard, winner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::evaluation::{ArticleFacts, DwellTable, EvalParams, Reading};
+
+    fn reading(reader: u32, article: u32, first: i64) -> Reading {
+        Reading {
+            reader,
+            article,
+            dwell_secs: 60.0,
+            first_seen_ms: first,
+            last_seen_ms: first + 60_000,
+        }
+    }
+
+    fn params(cut_ms: i64) -> EvalParams {
+        EvalParams {
+            cut_ms,
+            k: 3,
+            max_questions: 10_000,
+            seed: 7,
+            als: AlsParams {
+                factors: 8,
+                iterations: 8,
+                ..AlsParams::default()
+            },
+            selection: SelectionParams::default(),
+            half_life_days: 30.0,
+            defaults_half_life_days: 10.0,
+            recent_interactions: 5_000,
+            undated_age_days: 28.0,
+        }
+    }
+
+    fn run(table: &DwellTable, p: &EvalParams) -> (Vec<Candidate>, ModelSpec) {
+        let facts = ArticleFacts {
+            published_ms: vec![Some(0); table.articles.len()],
+            excluded: vec![false; table.articles.len()],
+        };
+        let holdout = Holdout::split(table, &facts, p).unwrap();
+        let fit = FitParams {
+            als: &p.als,
+            selection: &p.selection,
+            seed: p.seed,
+            at_ms: p.cut_ms,
+            popularity: &holdout.popularity,
+            warm_start: &[],
+        };
+        let specs = grid(&p.selection, &p.als);
+        let (board, winner) = select(&holdout, &specs, &fit, p.k, 600.0, |_| {});
+        assert_eq!(board.len(), specs.len());
+        (board, winner.unwrap().0)
+    }
+
+    fn table(readings: Vec<Reading>, readers: usize, articles: usize) -> DwellTable {
+        DwellTable {
+            readers: (0..readers).map(|r| format!("r{r:04}")).collect(),
+            articles: (0..articles).map(|a| format!("a{a:03}")).collect(),
+            readings,
+        }
+    }
+
+    /// Readers walk a fixed chain of articles (0 -> 1 -> 2 ...) from a random
+    /// start: what comes next is the order, not the topic or popularity.
+    #[test]
+    fn reading_in_a_fixed_order_is_won_by_sequential_rules() {
+        let (n_articles, readers) = (40u32, 400u32);
+        let mut rows = Vec::new();
+        for r in 0..readers {
+            let start = (r * 7919) % n_articles;
+            for s in 0..6u32 {
+                let t = if s < 4 { 1_000 } else { 100_000 } + i64::from(s) * 10;
+                rows.push(reading(r, (start + s) % n_articles, t));
+            }
+        }
+        let (board, winner) = run(
+            &table(rows, readers as usize, n_articles as usize),
+            &params(50_000),
+        );
+        assert_eq!(winner.family(), "sequential_rules", "{board:#?}");
+        let best = board[0].metrics.unwrap();
+        let pop = board
+            .iter()
+            .find(|c| c.spec == ModelSpec::Popularity)
+            .unwrap()
+            .metrics
+            .unwrap();
+        assert!(
+            best.hit_rate > 0.9 && best.hit_rate > pop.hit_rate + 0.5,
+            "{board:#?}"
+        );
+    }
+
+    /// Readers keep to a topic: co-reading carries the signal, any
+    /// item-item family beats every baseline.
+    #[test]
+    fn reading_by_topic_is_won_by_an_item_item_model() {
+        let (topics, per_topic, readers) = (4u32, 8u32, 240u32);
+        let mut rows = Vec::new();
+        for r in 0..readers {
+            let base = (r % topics) * per_topic;
+            for s in 0..6u32 {
+                let t = if s < 4 { 1_000 } else { 100_000 } + i64::from(s);
+                rows.push(reading(r, base + (r / topics + s * 3) % per_topic, t));
+            }
+        }
+        let (board, winner) = run(
+            &table(rows, readers as usize, (topics * per_topic) as usize),
+            &params(50_000),
+        );
+        assert!(!winner.is_baseline(), "{winner} won: {board:#?}");
+        let best = board[0].metrics.unwrap();
+        let baseline_best = board
+            .iter()
+            .filter(|c| c.spec.is_baseline())
+            .filter_map(|c| c.metrics)
+            .map(|m| m.hit_rate)
+            .fold(0.0, f64::max);
+        assert!(best.hit_rate > baseline_best + 0.2, "{board:#?}");
+    }
+
+    /// What readers open after the cut is what became popular in the last
+    /// hours, read by other readers than the old stories: trending wins.
+    #[test]
+    fn a_fresh_wave_of_reading_is_won_by_trending() {
+        let hour = 3_600_000;
+        let cut = 100 * hour;
+        let mut rows = Vec::new();
+        for r in 0..200u32 {
+            for s in 0..3u32 {
+                rows.push(reading(r, (r + s * 3) % 10, 1_000 + i64::from(s)));
+            }
+        }
+        for r in 200..300u32 {
+            rows.push(reading(r, 10 + r % 5, cut - hour));
+            rows.push(reading(r, 10 + (r + 1) % 5, cut - hour + 1));
+        }
+        for r in 300..500u32 {
+            rows.push(reading(r, r % 10, cut + 1_000));
+            rows.push(reading(r, 10 + r % 5, cut + 2_000));
+        }
+        let (board, winner) = run(&table(rows, 500, 15), &params(cut));
+        assert_eq!(winner.family(), "trending", "{board:#?}");
+    }
+
+    #[test]
+    fn the_grid_follows_the_families_asked_for_and_the_budget_skips_the_rest() {
+        let selection = SelectionParams {
+            families: vec!["ease".into()],
+            ..SelectionParams::default()
+        };
+        let specs = grid(&selection, &AlsParams::default());
+        assert_eq!(specs[0], ModelSpec::Popularity);
+        assert!(specs[1..].iter().all(|s| s.family() == "ease"));
+        let rows = (0..50u32)
+            .flat_map(|r| {
+                [
+                    reading(r, r % 5, 10),
+                    reading(r, (r + 1) % 5, 100_000),
+                    reading(r, (r + 2) % 5, 100_001),
+                ]
+            })
+            .collect();
+        let p = params(50_000);
+        let t = table(rows, 50, 5);
+        let facts = ArticleFacts {
+            published_ms: vec![None; 5],
+            excluded: vec![false; 5],
+        };
+        let holdout = Holdout::split(&t, &facts, &p).unwrap();
+        let fit = FitParams {
+            als: &p.als,
+            selection: &selection,
+            seed: 1,
+            at_ms: p.cut_ms,
+            popularity: &holdout.popularity,
+            warm_start: &[],
+        };
+        let (board, winner) = select(&holdout, &specs, &fit, 3, 0.0, |_| {});
+        // a zero budget measures the first candidate only
+        assert_eq!(board.iter().filter(|c| c.metrics.is_some()).count(), 1);
+        assert_eq!(winner.unwrap().0, ModelSpec::Popularity);
+        assert!(board[1..]
+            .iter()
+            .all(|c| c.skipped.as_deref().is_some_and(|s| s.contains("time budget"))));
+    }
+}
