@@ -19,6 +19,7 @@ bench: ## Benchmarks (release build); figures are printed
 	$(CARGO) bench -p article-rec-core --features devtools --bench preprocess
 	$(CARGO) bench -p article-rec-core --features devtools --bench save
 	$(CARGO) bench -p article-rec-core --features devtools --bench train
+	$(CARGO) bench -p article-rec-core --features devtools --bench selection
 
 lambda: ## Build the five Lambda functions (profile lambda: release + thin LTO; needs cargo-lambda)
 	cargo lambda build --profile lambda -p fetch -p preprocess -p defaults -p train -p save --locked

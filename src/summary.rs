@@ -3,7 +3,9 @@
 use std::fmt;
 
 use article_rec::contract::database::DEFAULT_SOURCE;
-use article_rec::contract::stage::{FetchOutput, PreprocessOutput, RunRef, SaveOutput, TrainOutput};
+use article_rec::contract::stage::{
+    DefaultsOutput, FetchOutput, PreprocessOutput, RunRef, SaveOutput, TrainOutput,
+};
 use article_rec::run::runner::RunReport;
 use article_rec::Context;
 use serde_json::{json, Value};
@@ -12,6 +14,7 @@ pub struct Summary {
     run: RunRef,
     fetch: FetchOutput,
     preprocess: PreprocessOutput,
+    defaults_run: DefaultsOutput,
     train: TrainOutput,
     save: SaveOutput,
     /// Seconds per stage (a stage's invocations summed: plan, hours, window).
@@ -69,6 +72,7 @@ impl Summary {
             run: run.clone(),
             fetch: part(s, &["fetch"])?,
             preprocess: part(s, &["preprocess"])?,
+            defaults_run: part(s, &["model", "defaults"])?,
             train: part(s, &["model", "train"])?,
             save: part(s, &["save"])?,
             timings: per_stage(report),
@@ -89,6 +93,7 @@ impl Summary {
             "run": self.run,
             "fetch": self.fetch,
             "preprocess": self.preprocess,
+            "defaults": self.defaults_run,
             "train": self.train,
             "save": self.save,
             "seconds": self.timings.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
@@ -170,6 +175,19 @@ impl fmt::Display for Summary {
                 m.questions, m.hit_rate, p.hit_rate, m.mrr, p.mrr, m.auc, p.auc, m.coverage, p.coverage,
                 k = e.k
             )?;
+        }
+        if let Some(rule) = &self.defaults_run.rule {
+            match self.defaults_run.leaderboard.iter().find(|s| s.rule == *rule) {
+                Some(s) => writeln!(
+                    f,
+                    "  defaults: rule {rule}: new readers' first reads, hit rate {:.3}, MRR {:.3} ({} questions, best of {} rules)",
+                    s.hit_rate,
+                    s.mrr,
+                    s.questions,
+                    self.defaults_run.leaderboard.len()
+                )?,
+                None => writeln!(f, "  defaults: rule {rule} (not measured: no holdout)")?,
+            }
         }
         writeln!(
             f,

@@ -122,10 +122,13 @@ async fn whole_job_on_generated_data() {
     assert!(e.model.questions >= 200, "{e:?}");
     assert!(e.model.hit_rate > e.popularity.hit_rate + 0.08, "{e:?}");
     assert!(e.model.mrr > 1.5 * e.popularity.mrr, "{e:?}");
-    assert!(
-        e.model.auc > 0.8 && e.model.auc > e.popularity.auc + 0.05,
-        "{e:?}"
-    );
+    // AUC over the served lists (what a list leaves out counts as tied)
+    assert!(e.model.auc > e.popularity.auc + 0.05, "{e:?}");
+    // the winner was chosen among measured candidates, and it is what was refitted
+    assert!(e.leaderboard.len() > 10, "{e:?}");
+    assert_eq!(e.leaderboard[0].spec, e.winner.unwrap());
+    assert_eq!(train.model, e.winner);
+    assert!(!e.winner.unwrap().is_baseline(), "{e:?}");
     assert!(e.model.coverage > e.popularity.coverage, "{e:?}");
     assert!(train.gate.promote, "{:?}", train.gate);
     assert_eq!(train.warm_start_from, None);
@@ -248,6 +251,10 @@ async fn an_empty_window_is_a_clear_error_and_leaves_nothing_current() {
 async fn later_runs_warm_start_and_the_gate_keeps_a_worse_model_out() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = context(dir.path()).await;
+    // matrix factorisation only: its warm start is what is under test
+    let mut als_only = ctx.settings.clone();
+    als_only.quality.selection.families = vec!["als".into()];
+    let ctx = Context::from_settings(als_only).await.unwrap();
     generated(&ctx, 11).await;
     let first = run_ref("first");
     article_rec::run::runner::run_pipeline(&ctx, &first)
@@ -383,18 +390,27 @@ async fn the_run_report_opens_in_a_browser_with_every_section_and_chart() {
         assert!(dom.contains(&format!("id=\"{id}\"")), "section {id} missing");
     }
     assert!(
-        dom.matches("<svg").count() >= 4,
-        "funnel, dwell, loss and metrics charts"
+        dom.matches("<svg").count() >= 3,
+        "funnel, dwell and metrics charts"
     );
+    // the leaderboard: a row per candidate, the winner in bold
+    let board = dom
+        .split("id=\"leaderboard\"")
+        .nth(1)
+        .expect("leaderboard section");
+    let board = board.split("</table>").next().unwrap();
+    let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
+    let e = train.evaluation.as_ref().unwrap();
+    assert_eq!(board.matches("<tr>").count(), e.leaderboard.len() + 1, "{board}");
     assert!(
-        dom.matches("<polyline").count() >= 2,
-        "production and evaluation loss"
+        board.contains(&format!("<b>{}</b>", e.winner.unwrap())),
+        "{board}"
     );
     assert!(
         dom.contains("Quality gate: <span class=\"ok\">promoted</span>"),
         "{dom}"
     );
-    assert!(dom.contains("this model") && dom.contains("popularity"));
+    assert!(dom.contains("chosen model") && dom.contains("popularity"));
     let samples = dom.split("id=\"samples\"").nth(1).unwrap();
     assert!(
         samples.matches("<li>").count() >= 10,

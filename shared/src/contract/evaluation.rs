@@ -129,3 +129,35 @@ pub struct GateDecision {
     pub promote: bool,
     pub reason: String,
 }
+
+/// A rule for the default list.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case")]
+pub enum DefaultsRule {
+    /// Dwell per reader over the most recent interactions, publish-decayed.
+    Original,
+    /// Readers per article whose first read is within the last `hours` (all: `None`).
+    MostRead { hours: Option<f64> },
+    /// Reads weighted by `0.5 ^ (hours ago / half_life_hours)`.
+    Trending { half_life_hours: f64 },
+}
+
+impl std::fmt::Display for DefaultsRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DefaultsRule::Original => f.write_str("original"),
+            DefaultsRule::MostRead { hours: None } => f.write_str("most_read(window)"),
+            DefaultsRule::MostRead { hours: Some(h) } => write!(f, "most_read({h}h)"),
+            DefaultsRule::Trending { half_life_hours } => write!(f, "trending(half_life={half_life_hours}h)"),
+        }
+    }
+}
+
+/// A rule's figures on the unknown readers' first reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RuleScore {
+    pub rule: DefaultsRule,
+    pub questions: u64,
+    pub hit_rate: f64,
+    pub mrr: f64,
+}

@@ -384,10 +384,17 @@ pub struct DefaultsInput {
     pub run: RunRef,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DefaultsOutput {
     pub defaults_key: String,
     pub count: u64,
+    /// The rule that scored best on the readers the training part does not
+    /// know (the original rule when there is no holdout).
+    #[serde(default)]
+    pub rule: Option<crate::contract::evaluation::DefaultsRule>,
+    /// Every rule's figures, best first.
+    #[serde(default)]
+    pub leaderboard: Vec<crate::contract::evaluation::RuleScore>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

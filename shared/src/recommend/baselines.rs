@@ -1,9 +1,12 @@
 //! The same list for every article: baselines an item-item model must beat,
 //! and that win where it cannot. Most read (readers per article), trending
 //! (reads weighted by how recent they are), or any given score per article
-//! (the defaults' rule).
+//! (the defaults' rule). Served as they are: their scores already say what
+//! they mean to (the defaults' rule has its own decay), so neither the
+//! article model's publish decay nor the prior is applied.
 
-use crate::recommend::item_item::{scale_to_unit, ItemItem};
+use crate::recommend::item_item::{scale_to_unit, ItemItem, Serving};
+use crate::recommend::neighbours::{Neighbour, TopK};
 use crate::recommend::reads::Reads;
 
 pub struct SameForAll {
@@ -46,6 +49,27 @@ impl ItemItem for SameForAll {
     fn affinities(&self, _from: usize, out: &mut [f32]) {
         out.copy_from_slice(&self.score);
     }
+
+    fn neighbours(&self, sources: &[usize], serving: &Serving<'_>) -> Vec<Vec<Neighbour>> {
+        // one ranking; each source's list is it without the source
+        let mut best = TopK::new(serving.k + 1);
+        for (j, &score) in self.score.iter().enumerate() {
+            if score > best.floor() && !serving.excluded[j] {
+                best.push(Neighbour { index: j, score });
+            }
+        }
+        let top = best.into_sorted();
+        sources
+            .iter()
+            .map(|&from| {
+                top.iter()
+                    .filter(|n| n.index != from)
+                    .take(serving.k)
+                    .copied()
+                    .collect()
+            })
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -79,5 +103,20 @@ mod tests {
         // 3 * 0.5^4 against 2 * 0.5^(1/6)
         let want = (3.0 * 0.5f64.powi(4) / (2.0 * 0.5f64.powf(1.0 / 6.0))) as f32;
         assert!((t.scores()[0] - want).abs() < 1e-6);
+        // served as scored: no decay, never the source or an excluded article
+        let serving = Serving {
+            decay: &[0.0, 1.0],
+            excluded: &[false, false],
+            prior: &[0.0, 0.0],
+            k: 1,
+        };
+        let lists = t.neighbours(&[0, 1], &serving);
+        assert_eq!((lists[0][0].index, lists[0][0].score), (1, 1.0));
+        assert_eq!(lists[1][0].index, 0);
+        let excluded = Serving {
+            excluded: &[true, false],
+            ..serving
+        };
+        assert!(t.neighbours(&[1], &excluded)[0].is_empty());
     }
 }

@@ -1,0 +1,211 @@
+//! Model selection's costs, printed: EASE's fit time and peak memory at
+//! BENCH_EASE_ARTICLES (20,000) x BENCH_EASE_READERS (500,000); item-kNN's
+//! lists for BENCH_KNN_ARTICLES (50,000) articles; and the whole selection
+//! (every family's grid, measured on a holdout, as the train stage runs it) on
+//! BENCH_NNZ (5,000,000) reads of BENCH_ARTICLES (40,000) articles.
+//!
+//! `cargo bench -p article-rec-core --features devtools --bench selection`.
+//! BENCH_PART (`ease`, `knn`, `selection`, or all) runs one part; peak memory
+//! is the process's, so run `ease` alone for its figure.
+#![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
+// A bench binary takes its size from the environment, not from Settings.
+#![allow(clippy::disallowed_methods)]
+
+mod common;
+
+use std::time::Instant;
+
+use article_rec::contract::settings::{AlsParams, SelectionParams};
+use article_rec::recommend::ease::Ease;
+use article_rec::recommend::item_item::{ItemItem, Serving};
+use article_rec::recommend::item_knn::ItemKnn;
+use article_rec::recommend::reads::{Read, Reads};
+use article_rec::train::evaluation::{ArticleFacts, DwellTable, EvalParams, Reading};
+use rand::{Rng, SeedableRng};
+
+fn env_usize(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Readers of 50 topics with Zipf-like popularity in time order over 28
+/// days, 2 to 18 reads each: (reader, article, first seen ms).
+fn reading(readers: usize, articles: usize, seed: u64) -> Vec<(u32, u32, i64)> {
+    let topics = 50.min(articles);
+    let per_topic = articles / topics;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(readers * 10);
+    let mut seen = std::collections::HashSet::new();
+    let span = 28 * 86_400_000i64;
+    for r in 0..readers {
+        let topic = rng.random_range(0..topics);
+        seen.clear();
+        let reads = rng.random_range(2..=18usize).min(articles);
+        let mut t = rng.random_range(0..span);
+        while seen.len() < reads {
+            let g = if rng.random::<f64>() < 0.8 {
+                topic
+            } else {
+                rng.random_range(0..topics)
+            };
+            let rank = (rng.random::<f64>().powi(2) * per_topic as f64) as usize;
+            let a = (g * per_topic + rank.min(per_topic - 1)) as u32;
+            if seen.insert(a) {
+                out.push((r as u32, a, t.min(span - 1)));
+                t += rng.random_range(30_000..3_600_000);
+            }
+        }
+    }
+    out
+}
+
+fn reads_of(rows: &[(u32, u32, i64)], readers: usize, articles: usize) -> Reads {
+    let rows = rows
+        .iter()
+        .map(|&(r, a, t)| {
+            (
+                r,
+                Read {
+                    article: a,
+                    first_seen_ms: t,
+                    dwell_secs: 60.0,
+                },
+            )
+        })
+        .collect();
+    Reads::new(readers, articles, rows)
+}
+
+fn ease() {
+    let articles = env_usize("BENCH_EASE_ARTICLES", 20_000);
+    let readers = env_usize("BENCH_EASE_READERS", 500_000);
+    let reads = reads_of(&reading(readers, articles, 1), readers, articles);
+    let rss_before = common::peak_rss_mib();
+    let t = Instant::now();
+    let model = Ease::fit(&reads, 500.0, articles).unwrap();
+    let fit = t.elapsed().as_secs_f64();
+    println!(
+        "ease: {} articles x {readers} readers ({} reads): fit {fit:.1} s, peak RSS {:.0} MiB (before the fit {rss_before:.0} MiB)",
+        model.modelled(),
+        reads.len(),
+        common::peak_rss_mib()
+    );
+    let t = Instant::now();
+    let lists = serve(&model, articles);
+    println!(
+        "ease: lists of 20 for all {articles} articles in {:.1} s ({} listed)",
+        t.elapsed().as_secs_f64(),
+        lists
+    );
+}
+
+fn serve(model: &dyn ItemItem, articles: usize) -> usize {
+    let ones = vec![1f32; articles];
+    let prior = vec![0f32; articles];
+    let excluded = vec![false; articles];
+    let serving = Serving {
+        decay: &ones,
+        excluded: &excluded,
+        prior: &prior,
+        k: 20,
+    };
+    let sources: Vec<usize> = (0..articles).collect();
+    model.neighbours(&sources, &serving).iter().map(Vec::len).sum()
+}
+
+fn knn() {
+    let articles = env_usize("BENCH_KNN_ARTICLES", 50_000);
+    let readers = env_usize("BENCH_KNN_READERS", 500_000);
+    let reads = reads_of(&reading(readers, articles, 2), readers, articles);
+    let n = reads.len();
+    let t = Instant::now();
+    let model = ItemKnn::fit(reads, 10.0);
+    let fit = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let listed = serve(&model, articles);
+    println!(
+        "item_knn: {articles} articles, {readers} readers ({n} reads): index {fit:.2} s, lists of 20 for every article {:.1} s ({listed} listed), peak RSS {:.0} MiB",
+        t.elapsed().as_secs_f64(),
+        common::peak_rss_mib()
+    );
+}
+
+fn selection() {
+    let nnz = env_usize("BENCH_NNZ", 5_000_000);
+    let articles = env_usize("BENCH_ARTICLES", 40_000);
+    let readers = nnz / 10;
+    let rows = reading(readers, articles, 3);
+    let table = DwellTable {
+        readers: (0..readers).map(|r| format!("r{r:07}")).collect(),
+        articles: (0..articles).map(|a| format!("a{a:06}")).collect(),
+        readings: rows
+            .iter()
+            .map(|&(reader, article, t)| Reading {
+                reader,
+                article,
+                dwell_secs: 60.0,
+                first_seen_ms: t,
+                last_seen_ms: t + 60_000,
+            })
+            .collect(),
+    };
+    let facts = ArticleFacts {
+        published_ms: vec![Some(0); articles],
+        excluded: vec![false; articles],
+    };
+    let params = EvalParams {
+        cut_ms: 26 * 86_400_000,
+        k: 20,
+        max_questions: 20_000,
+        seed: 42,
+        als: AlsParams::default(),
+        selection: SelectionParams {
+            budget_secs: 1e9,
+            ..SelectionParams::default()
+        },
+        half_life_days: 30.0,
+        defaults_half_life_days: 10.0,
+        recent_interactions: 5_000,
+        undated_age_days: 28.0,
+    };
+    let t = Instant::now();
+    let e = article_rec::train::evaluate(&table, &facts, &params).unwrap();
+    println!(
+        "selection: {} reads, {readers} readers, {articles} articles, {} questions: every candidate in {:.1} s, peak RSS {:.0} MiB",
+        table.readings.len(),
+        e.model.questions,
+        t.elapsed().as_secs_f64(),
+        common::peak_rss_mib()
+    );
+    for c in &e.leaderboard {
+        match c.metrics {
+            Some(m) => println!(
+                "  {:<40} {:>7.1} s  MRR {:.4}  hit rate {:.4}",
+                c.spec.to_string(),
+                c.secs,
+                m.mrr,
+                m.hit_rate
+            ),
+            None => println!(
+                "  {:<40} skipped: {}",
+                c.spec.to_string(),
+                c.skipped.as_deref().unwrap_or("")
+            ),
+        }
+    }
+}
+
+fn main() {
+    let part = std::env::var("BENCH_PART").unwrap_or_default();
+    if part.is_empty() || part == "ease" {
+        ease();
+    }
+    if part.is_empty() || part == "knn" {
+        knn();
+    }
+    if part.is_empty() || part == "selection" {
+        selection();
+    }
+}
