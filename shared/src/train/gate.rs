@@ -155,10 +155,7 @@ mod tests {
             "{g:?}"
         );
         // the optional floor
-        let floor = GateParams {
-            min_auc: 0.75,
-            ..p.clone()
-        };
+        let floor = GateParams { min_auc: 0.75, ..p };
         let g = quality_gate(Some(&eval(metrics(0.30, 0.10, 0.6, 100), ease)), None, &floor);
         assert_eq!(g.reason, "ease(lambda=500): AUC 0.600 is below the floor 0.750");
         // worse than the current model beyond the tolerance
