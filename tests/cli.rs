@@ -28,6 +28,7 @@ fn run_on_embedded_defaults_prints_a_summary() {
     for needle in [
         "events:",
         "filter:",
+        "leaders:  MRR@20 ",
         "saved:",
         "default recommendations:",
         "article-rec.sqlite",
@@ -46,6 +47,17 @@ fn run_on_embedded_defaults_prints_a_summary() {
     let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["save"]["newly_saved"], true);
     assert!(summary["save"]["recs_written"].as_u64().unwrap() > 0);
+    // on the sample site the promoted model reads better than the most-read list
+    let e = &summary["train"]["evaluation"];
+    let (best, popularity) = (&e["model"], &e["popularity"]);
+    for figure in ["hit_rate", "mrr"] {
+        assert!(
+            best[figure].as_f64().unwrap() > popularity[figure].as_f64().unwrap(),
+            "{figure}: {e}"
+        );
+    }
+    assert_eq!(summary["train"]["gate"]["promote"], true, "{}", summary["train"]);
+    assert!(summary["defaults"]["rule"].is_object(), "{}", summary["defaults"]);
 
     // rollback puts the first run's models back, both of them
     let out = cli()

@@ -411,6 +411,13 @@ async fn the_run_report_opens_in_a_browser_with_every_section_and_chart() {
         "{dom}"
     );
     assert!(dom.contains("chosen model") && dom.contains("popularity"));
+    // the defaults' rules, one row each
+    let rules = dom
+        .split("id=\"default-rules\"")
+        .nth(1)
+        .expect("the defaults' rules");
+    let rules = rules.split("</table>").next().unwrap();
+    assert_eq!(rules.matches("<tr>").count(), 1 + 6, "{rules}");
     let samples = dom.split("id=\"samples\"").nth(1).unwrap();
     assert!(
         samples.matches("<li>").count() >= 10,

@@ -446,13 +446,23 @@ pub struct TrainOutput {
 
 /// Save reads the run's files; the earlier stages' outputs the state carries
 /// only feed the run report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SaveInput {
     pub run: RunRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch: Option<FetchOutput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub preprocess: Option<PreprocessOutput>,
+    /// The defaults and train outputs (the state's `model`), for the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelOutputs>,
+}
+
+/// What the Parallel state of defaults and train hands on.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ModelOutputs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults: Option<DefaultsOutput>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

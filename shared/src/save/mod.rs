@@ -83,6 +83,7 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         days_of_data: ctx.settings.days_of_data,
         fetch: input.fetch.as_ref().map(|f| f.counts.clone()),
         funnel: input.preprocess.as_ref().map(|p| p.funnel.clone()),
+        defaults_run: input.model.as_ref().and_then(|m| m.defaults.clone()),
         dwell: dwell_histogram(ctx, &layout).await?,
         article_model_id,
         popularity_model_id: Some(popularity_model_id),

@@ -115,6 +115,8 @@ pub struct ReportData {
     pub funnel: Option<Funnel>,
     pub dwell: DwellHistogram,
     pub train: Option<TrainOutput>,
+    /// The defaults stage's output: the rule chosen and every rule's figures.
+    pub defaults_run: Option<crate::contract::stage::DefaultsOutput>,
     /// The article model this run saved, if the gate let it.
     pub article_model_id: Option<i64>,
     pub popularity_model_id: Option<i64>,
@@ -433,6 +435,27 @@ fn defaults_section(h: &mut String, d: &ReportData) {
         h.push_str("<p class=\"muted\">None.</p></section>");
         return;
     }
+    if let Some(run) = d.defaults_run.as_ref().filter(|r| !r.leaderboard.is_empty()) {
+        let chosen = run.rule.map(|r| r.to_string()).unwrap_or_default();
+        let _ = write!(
+            h,
+            "<p>Rule <b>{}</b>: the best of {} at predicting what a reader new after the holdout cut opened first.</p>\
+             <table id=\"default-rules\"><tr><th>rule</th><th class=\"n\">MRR</th><th class=\"n\">hit rate</th><th class=\"n\">questions</th></tr>",
+            esc(&chosen),
+            run.leaderboard.len()
+        );
+        for r in &run.leaderboard {
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{}</td></tr>",
+                esc(&r.rule.to_string()),
+                r.mrr,
+                r.hit_rate,
+                num(r.questions)
+            );
+        }
+        h.push_str("</table>");
+    }
     h.push_str("<p>What a reader the site does not know yet is shown.</p><table><tr><th class=\"n\">#</th><th>article</th><th class=\"n\">score</th></tr>");
     for (i, a) in d.defaults.iter().enumerate() {
         let _ = write!(
@@ -548,6 +571,17 @@ mod tests {
                 pairs: 2_493_544,
             }),
             dwell: DwellHistogram::of(&(0..2_493_544).map(|i| f64::from(i % 900)).collect::<Vec<_>>()),
+            defaults_run: Some(crate::contract::stage::DefaultsOutput {
+                defaults_key: "k".into(),
+                count: 20,
+                rule: Some(crate::contract::evaluation::DefaultsRule::MostRead { hours: Some(6.0) }),
+                leaderboard: vec![crate::contract::evaluation::RuleScore {
+                    rule: crate::contract::evaluation::DefaultsRule::MostRead { hours: Some(6.0) },
+                    questions: 900,
+                    hit_rate: 0.4,
+                    mrr: 0.1,
+                }],
+            }),
             train: Some(TrainOutput {
                 model: Some(crate::contract::evaluation::ModelSpec::Ease { lambda: 500.0 }),
                 recs_key: Some("k".into()),
