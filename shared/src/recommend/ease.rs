@@ -3,15 +3,13 @@
 //! binary reader x article matrix. Readers of A are served the candidates of
 //! row A of B: `B[A, j] = -P[j, A] / P[j, j]`.
 //!
-//! Dense: the Cholesky factorisation and inverse are faer's (blocked, in
-//! parallel, f32). The fit holds three `n x n` matrices at its peak (the Gram
-//! matrix factorised in place, the inverse, faer's scratch), the model one
-//! (P); so catalogues are capped: only the `max_articles` most-read articles
-//! of the window are in the model, the others get no EASE neighbours (their
-//! lists come from the popularity prior).
+//! Dense, f32, one `n x n` matrix throughout: the Gram matrix is inverted in
+//! place ([`crate::recommend::spd_inverse`]: faer's blocked Cholesky, then
+//! the triangular inverse and product in place) and becomes P. Catalogues
+//! are capped: only the `max_articles` most-read articles of the window are
+//! in the model, the others get no EASE neighbours (their lists come from
+//! the popularity prior).
 
-use faer::dyn_stack::{MemBuffer, MemStack};
-use faer::linalg::cholesky::llt::{factor, inverse};
 use faer::{Mat, Par};
 
 use crate::contract::error::{Error, Result};
@@ -67,19 +65,11 @@ impl Ease {
         for j in 0..n {
             g.col_as_slice_mut(j)[j] += lambda.max(f32::MIN_POSITIVE);
         }
-        let par = Par::rayon(0);
-        let mut mem = MemBuffer::new(
-            factor::cholesky_in_place_scratch::<f32>(n, par, Default::default())
-                .or(inverse::inverse_scratch::<f32>(n, par)),
-        );
-        let stack = MemStack::new(&mut mem);
-        factor::cholesky_in_place(g.as_mut(), Default::default(), par, stack, Default::default())
-            .map_err(|e| Error::Bug(format!("EASE Gram matrix: {e:?}")))?;
-        let mut p = Mat::<f32>::zeros(n, n);
-        inverse::inverse(p.as_mut(), g.as_ref(), par, stack);
-        drop(g);
-        drop(mem);
-        // faer fills the lower triangle; a column of P is then one slice
+        // one n x n buffer throughout: the Gram matrix becomes P in place
+        crate::recommend::spd_inverse::invert_in_place(g.as_mut(), Par::rayon(0))
+            .map_err(|pivot| Error::Bug(format!("EASE Gram matrix is not positive definite at {pivot}")))?;
+        let mut p = g;
+        // the inverse is in the lower triangle; a column of P is then one slice
         for j in 0..n {
             for i in j + 1..n {
                 let v = p.col_as_slice(j)[i];

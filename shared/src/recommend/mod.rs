@@ -14,3 +14,4 @@ pub mod neighbours;
 pub mod popularity;
 pub mod reads;
 pub mod sequential_rules;
+pub mod spd_inverse;

@@ -88,8 +88,8 @@ pub struct SelectionParams {
     /// Seconds the measuring may take; candidates not reached are skipped,
     /// so the stage stays inside the Lambda limit.
     pub budget_secs: f64,
-    /// EASE models only this many most-read articles (it holds three dense
-    /// `n x n` f32 matrices at its peak: 2.7 GB at 15,000).
+    /// EASE models only this many most-read articles (it holds one dense
+    /// `n x n` f32 matrix: 1.6 GB at 20,000, and its fit is cubic in `n`).
     pub ease_max_articles: usize,
     /// Reads further apart than this form no sequential rule.
     pub rules_max_gap_hours: f64,
@@ -109,7 +109,7 @@ impl Default for SelectionParams {
         SelectionParams {
             families: MODEL_FAMILIES.iter().map(|f| (*f).to_string()).collect(),
             budget_secs: 480.0,
-            ease_max_articles: 15_000,
+            ease_max_articles: 20_000,
             rules_max_gap_hours: 12.0,
         }
     }
