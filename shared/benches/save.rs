@@ -24,13 +24,6 @@ use rand::{Rng, SeedableRng};
 
 const MAX_RECS: usize = 20;
 
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn bench_knn(n: usize, k: usize) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let factors = Array2::from_shape_fn((n, k), |_| rng.random::<f32>() - 0.5);
@@ -116,9 +109,9 @@ async fn bench_copy(recs: usize) {
 }
 
 fn main() {
-    let n = env_usize("BENCH_ARTICLES", 50_000);
-    let k = env_usize("BENCH_FACTORS", 64);
-    let recs = env_usize("BENCH_RECS", 1_000_000);
+    let n = common::env_usize("BENCH_ARTICLES", 50_000);
+    let k = common::env_usize("BENCH_FACTORS", 64);
+    let recs = common::env_usize("BENCH_RECS", 1_000_000);
     bench_knn(n, k);
     tokio::runtime::Runtime::new().unwrap().block_on(bench_copy(recs));
 }

@@ -23,13 +23,6 @@ use article_rec::recommend::reads::{Read, Reads};
 use article_rec::train::evaluation::{ArticleFacts, DwellTable, EvalParams, Reading};
 use rand::{Rng, SeedableRng};
 
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Readers of 50 topics with Zipf-like popularity in time order over 28
 /// days, 2 to 18 reads each: (reader, article, first seen ms).
 fn reading(readers: usize, articles: usize, seed: u64) -> Vec<(u32, u32, i64)> {
@@ -79,8 +72,8 @@ fn reads_of(rows: &[(u32, u32, i64)], readers: usize, articles: usize) -> Reads 
 }
 
 fn ease() {
-    let articles = env_usize("BENCH_EASE_ARTICLES", 20_000);
-    let readers = env_usize("BENCH_EASE_READERS", 500_000);
+    let articles = common::env_usize("BENCH_EASE_ARTICLES", 20_000);
+    let readers = common::env_usize("BENCH_EASE_READERS", 500_000);
     let reads = reads_of(&reading(readers, articles, 1), readers, articles);
     let rss_before = common::peak_rss_mib();
     let t = Instant::now();
@@ -116,8 +109,8 @@ fn serve(model: &dyn ItemItem, articles: usize) -> usize {
 }
 
 fn knn() {
-    let articles = env_usize("BENCH_KNN_ARTICLES", 50_000);
-    let readers = env_usize("BENCH_KNN_READERS", 500_000);
+    let articles = common::env_usize("BENCH_KNN_ARTICLES", 50_000);
+    let readers = common::env_usize("BENCH_KNN_READERS", 500_000);
     let reads = reads_of(&reading(readers, articles, 2), readers, articles);
     let n = reads.len();
     let t = Instant::now();
@@ -133,8 +126,8 @@ fn knn() {
 }
 
 fn selection() {
-    let nnz = env_usize("BENCH_NNZ", 5_000_000);
-    let articles = env_usize("BENCH_ARTICLES", 40_000);
+    let nnz = common::env_usize("BENCH_NNZ", 5_000_000);
+    let articles = common::env_usize("BENCH_ARTICLES", 40_000);
     let readers = nnz / 10;
     let rows = reading(readers, articles, 3);
     let table = DwellTable {

@@ -22,13 +22,6 @@ use article_rec::recommend::als::{self, confidence};
 use rand::{Rng, SeedableRng};
 use sprs::{CsMat, TriMat};
 
-fn env_usize(key: &str, default: usize) -> usize {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// Readers of 50 topics with Zipf-like article popularity; about 10 reads each.
 fn matrix(nnz: usize, articles: usize, seed: u64) -> CsMat<f32> {
     let readers = nnz / 10;
@@ -76,10 +69,10 @@ fn write_for_python(m: &CsMat<f32>, dir: &std::path::Path) {
 }
 
 fn main() {
-    let nnz = env_usize("BENCH_NNZ", 5_000_000);
-    let articles = env_usize("BENCH_ARTICLES", 40_000);
-    let factors = env_usize("BENCH_FACTORS", 64);
-    let iterations = env_usize("BENCH_ITERATIONS", 3) as u32;
+    let nnz = common::env_usize("BENCH_NNZ", 5_000_000);
+    let articles = common::env_usize("BENCH_ARTICLES", 40_000);
+    let factors = common::env_usize("BENCH_FACTORS", 64);
+    let iterations = common::env_usize("BENCH_ITERATIONS", 3) as u32;
     let threads = rayon::current_num_threads();
 
     let m = matrix(nnz, articles, 1);

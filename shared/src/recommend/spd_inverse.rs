@@ -87,21 +87,39 @@ fn invert_lower(mut l: MatMut<'_, f32>, par: Par) {
     }
 }
 
+/// `lhs * rhs` of a narrow strip into a new matrix (one side triangular),
+/// so the in-place products' leaves run at matmul speed.
+fn strip(
+    lhs: MatRef<'_, f32>,
+    lhs_structure: BlockStructure,
+    rhs: MatRef<'_, f32>,
+    rhs_structure: BlockStructure,
+    par: Par,
+) -> Mat<f32> {
+    let mut out = Mat::<f32>::zeros(lhs.nrows(), rhs.ncols());
+    triangular::matmul(
+        out.as_mut(),
+        BlockStructure::Rectangular,
+        Accum::Replace,
+        lhs,
+        lhs_structure,
+        rhs,
+        rhs_structure,
+        1.0,
+        par,
+    );
+    out
+}
+
 /// `B <- B T`, `T` lower triangular (its lower triangle read).
 fn times_lower_from_right(mut b: MatMut<'_, f32>, t: MatRef<'_, f32>, par: Par) {
     let k = t.nrows();
     if k <= LEAF {
-        // a narrow strip: through a copy, at matmul speed
-        let mut out = Mat::<f32>::zeros(b.nrows(), k);
-        triangular::matmul(
-            out.as_mut(),
-            BlockStructure::Rectangular,
-            Accum::Replace,
+        let out = strip(
             b.rb(),
             BlockStructure::Rectangular,
             t,
             BlockStructure::TriangularLower,
-            1.0,
             par,
         );
         b.copy_from(&out);
@@ -119,16 +137,11 @@ fn times_lower_from_right(mut b: MatMut<'_, f32>, t: MatRef<'_, f32>, par: Par) 
 fn lower_times_from_left(t: MatRef<'_, f32>, mut b: MatMut<'_, f32>, par: Par) {
     let m = t.nrows();
     if m <= LEAF {
-        let mut out = Mat::<f32>::zeros(m, b.ncols());
-        triangular::matmul(
-            out.as_mut(),
-            BlockStructure::Rectangular,
-            Accum::Replace,
+        let out = strip(
             t,
             BlockStructure::TriangularLower,
             b.rb(),
             BlockStructure::Rectangular,
-            1.0,
             par,
         );
         b.copy_from(&out);
@@ -146,16 +159,11 @@ fn lower_times_from_left(t: MatRef<'_, f32>, mut b: MatMut<'_, f32>, par: Par) {
 fn lower_t_times_from_left(t: MatRef<'_, f32>, mut b: MatMut<'_, f32>, par: Par) {
     let m = t.nrows();
     if m <= LEAF {
-        let mut out = Mat::<f32>::zeros(m, b.ncols());
-        triangular::matmul(
-            out.as_mut(),
-            BlockStructure::Rectangular,
-            Accum::Replace,
+        let out = strip(
             t.transpose(),
             BlockStructure::TriangularUpper,
             b.rb(),
             BlockStructure::Rectangular,
-            1.0,
             par,
         );
         b.copy_from(&out);

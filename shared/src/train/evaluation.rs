@@ -331,10 +331,11 @@ pub fn measure(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn reading(reader: u32, article: u32, first: i64) -> Reading {
+    /// A minute's read starting at `first`.
+    pub(crate) fn reading(reader: u32, article: u32, first: i64) -> Reading {
         Reading {
             reader,
             article,

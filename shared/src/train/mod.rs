@@ -143,16 +143,16 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         warn!(reason = %gate.reason, "quality gate: the current model stays");
     }
 
-    let fitting = Fitting::of(&table, &table.readings);
-    let nnz = fitting.reads.len() as u64;
+    // dwell_table numbers exactly the readers and articles of its readings
+    let nnz = table.readings.len() as u64;
     let mut output = TrainOutput {
         model: None,
         recs_key: None,
         fit_secs: 0.0,
         factors_key: None,
         evaluation_key: layout.evaluation().to_string(),
-        readers: fitting.reads.readers() as u64,
-        articles: fitting.reads.articles() as u64,
+        readers: table.readers.len() as u64,
+        articles: table.articles.len() as u64,
         nonzeros: nnz,
         factors: 0,
         iterations: 0,
@@ -164,6 +164,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         gate,
     };
     if output.gate.promote {
+        let fitting = Fitting::of(&table, &table.readings);
         // not evaluated (holdout off or empty): matrix factorisation, as configured
         let spec = output
             .evaluation

@@ -219,17 +219,8 @@ pub fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::train::evaluation::tests::reading;
     use crate::train::evaluation::{ArticleFacts, DwellTable, EvalParams, Reading};
-
-    fn reading(reader: u32, article: u32, first: i64) -> Reading {
-        Reading {
-            reader,
-            article,
-            dwell_secs: 60.0,
-            first_seen_ms: first,
-            last_seen_ms: first + 60_000,
-        }
-    }
 
     fn params(cut_ms: i64) -> EvalParams {
         EvalParams {
