@@ -35,16 +35,14 @@ fn run_id_of(as_of: DateTime<Utc>) -> String {
 
 async fn generate_into(ctx: &Context, spec: &Spec) -> anyhow::Result<generate::Truth> {
     let input = InputLayout::new(&ctx.settings.input_prefix)?;
-    let data = generate::generate(spec, &input)?;
-    generate::write_to(
-        &data,
+    Ok(generate::write_stream(
+        spec,
         ctx.input.as_ref(),
         ctx.store.as_ref(),
         &input,
         &ctx.settings.site,
     )
-    .await?;
-    Ok(data.truth)
+    .await?)
 }
 
 async fn has_input(ctx: &Context, run: &RunRef) -> anyhow::Result<bool> {

@@ -73,9 +73,10 @@ async fn generate_once(dir: &Path, events: u64) {
         spec.readers = readers_per_day;
         spec.articles = 5000;
         spec.sessions_per_reader = 1.5;
-        let g = generate::generate(&spec, &input).unwrap();
-        total += g.truth.lines;
-        generate::write(&g, &store, &input, "example").await.unwrap();
+        let truth = generate::write_stream(&spec, &store, &store, &input, "example")
+            .await
+            .unwrap();
+        total += truth.lines;
     }
     std::fs::write(dir.join("done"), total.to_string()).unwrap();
 }

@@ -1,8 +1,12 @@
 //! Realistic synthetic Snowplow enriched events, seeded: many readers with a home
-//! topic, Zipf-like article popularity within topics, page views followed by page
-//! pings every 10 to 30 s, AMP readers (some on AMP viewer paths), bots, other
-//! apps' and non-page events, duplicates and malformed lines. Written as the
-//! Snowplow S3 loader writes: one folder per hour of gzipped TSV.
+//! topic who come in sessions, Zipf-like article popularity within topics, fresh
+//! stories read most (interest halves every two days), and a "related stories"
+//! box on every story (earlier coverage of its topic) that readers follow, so
+//! the order of reads carries signal; page views followed by page pings every 10
+//! to 30 s, AMP readers (some on AMP viewer paths), bots, other apps' and
+//! non-page events, duplicates and malformed lines. Written as the Snowplow S3
+//! loader writes: one folder per hour of gzipped TSV, generated an hour at a
+//! time ([`stream`], [`write_stream`]) so memory does not grow with the window.
 //!
 //! [`Truth`] says what a correct fetch must find, so tests can check it.
 
@@ -236,12 +240,22 @@ fn tstamp(ms: i64) -> String {
         .to_string()
 }
 
-/// Cumulative Zipf weights `1/(k+1)^s`.
-/// Readers' interest in a story halves every this many days after publication.
-const FRESH_HALF_LIFE_DAYS: f64 = 7.0;
+/// Readers' interest in a story halves every this many days after publication:
+/// news is read fresh.
+const FRESH_HALF_LIFE_DAYS: f64 = 2.0;
 /// Draws before a reader settles for whatever story came up.
 const FRESH_TRIES: usize = 12;
+/// Links in a story's "related stories" box: the latest earlier coverage of its
+/// topic, and one more story of the topic.
+const RELATED_LINKS: usize = 4;
+/// Chance that a reader's next page is one of the related links of the story
+/// just read (when the linked story is out): the order of reads carries signal
+/// that co-reading over the whole window does not.
+const FOLLOW_LINK: f64 = 0.45;
+/// Stories published before the window, at most this long before it.
+const BACK_CATALOGUE_DAYS: i64 = 7;
 
+/// Cumulative Zipf weights `1/(k+1)^s`.
 fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
     let mut acc = 0.0;
     (0..n)
@@ -258,22 +272,156 @@ fn pick(rng: &mut ChaCha8Rng, cdf: &[f64]) -> usize {
     cdf.partition_point(|&c| c <= x).min(cdf.len().saturating_sub(1))
 }
 
-struct Builder<'a> {
-    spec: &'a Spec,
-    cols: Cols,
-    rng: ChaCha8Rng,
-    /// (collector ms, line) per hour.
-    hours: BTreeMap<DateTime<Utc>, Vec<(i64, String)>>,
-    truth: Truth,
-    /// Hours and indexes of valid page-event lines, for duplicates.
-    valid_lines: Vec<(DateTime<Utc>, usize)>,
+/// The site's stories and how readers choose among them.
+struct World {
+    catalog: Vec<CatalogEntry>,
+    published_ms: Vec<i64>,
+    by_cluster: Vec<Vec<usize>>,
+    cluster_cdf: Vec<Vec<f64>>,
+    global_cdf: Vec<f64>,
+    related: Vec<Vec<usize>>,
+    link_cdf: Vec<f64>,
 }
 
-impl Builder<'_> {
+impl World {
+    fn new(spec: &Spec, rng: &mut ChaCha8Rng) -> World {
+        let clusters = spec.clusters.max(1);
+        let span_ms = i64::from(spec.days) * 86_400_000;
+        let catalog: Vec<CatalogEntry> = (0..spec.articles)
+            .map(|i| {
+                let id = 100_000 + i;
+                let age_ms = rng.random_range(3_600_000..span_ms + BACK_CATALOGUE_DAYS * 86_400_000);
+                CatalogEntry {
+                    external_id: id.to_string(),
+                    path: format!("/article/{id}/story-{i}-topic-{}", i % clusters),
+                    title: Some(format!("Story {i} on topic {}", i % clusters)),
+                    published_at: DateTime::from_timestamp_millis(spec.end.timestamp_millis() - age_ms),
+                    exclude_reason: None,
+                }
+            })
+            .collect();
+        let published_ms: Vec<i64> = catalog
+            .iter()
+            .map(|e| e.published_at.map_or(i64::MIN, |p| p.timestamp_millis()))
+            .collect();
+        let by_cluster: Vec<Vec<usize>> = (0..clusters)
+            .map(|c| (0..spec.articles).filter(|i| i % clusters == c).collect())
+            .collect();
+        let mut related = vec![Vec::new(); spec.articles];
+        for topic in &by_cluster {
+            let mut by_time = topic.clone();
+            by_time.sort_by_key(|&a| (published_ms[a], a));
+            for (j, &a) in by_time.iter().enumerate() {
+                let earlier = by_time[..j].iter().rev().take(RELATED_LINKS - 1).copied();
+                let mut links: Vec<usize> = earlier.collect();
+                let more = topic[rng.random_range(0..topic.len())];
+                if more != a && !links.contains(&more) {
+                    links.push(more);
+                }
+                related[a] = links;
+            }
+        }
+        World {
+            cluster_cdf: by_cluster.iter().map(|a| zipf_cdf(a.len(), 1.1)).collect(),
+            global_cdf: zipf_cdf(spec.articles, 1.1),
+            by_cluster,
+            catalog,
+            published_ms,
+            related,
+            link_cdf: zipf_cdf(RELATED_LINKS, 1.0),
+        }
+    }
+
+    /// The story a reader opens at `t_ms`, after `last` (if any).
+    fn next_story(
+        &self,
+        rng: &mut ChaCha8Rng,
+        home: usize,
+        bot: bool,
+        last: Option<usize>,
+        t_ms: i64,
+    ) -> usize {
+        if let Some(prev) = last.filter(|_| !bot) {
+            let links = &self.related[prev];
+            if !links.is_empty() && rng.random::<f64>() < FOLLOW_LINK {
+                let b = links[pick(rng, &self.link_cdf[..links.len()])];
+                if self.published_ms[b] <= t_ms {
+                    return b;
+                }
+            }
+        }
+        // a story is not read before it is published, and interest halves
+        // every FRESH_HALF_LIFE_DAYS
+        let mut settled = None;
+        let mut a = 0;
+        for _ in 0..FRESH_TRIES {
+            a = if bot || rng.random::<f64>() >= 0.8 {
+                pick(rng, &self.global_cdf)
+            } else {
+                self.by_cluster[home][pick(rng, &self.cluster_cdf[home])]
+            };
+            let age_days = (t_ms - self.published_ms[a]) as f64 / 86_400_000.0;
+            if age_days >= 0.0 {
+                settled = Some(a);
+                if rng.random::<f64>() < 0.5f64.powf(age_days / FRESH_HALF_LIFE_DAYS) {
+                    break;
+                }
+            }
+        }
+        settled.unwrap_or(a)
+    }
+}
+
+struct Person {
+    reader: Reader,
+    home: usize,
+}
+
+/// One visit of one reader, drawn before any event so that sessions can be
+/// played in time order.
+#[derive(Clone, Copy)]
+struct SessionPlan {
+    start_ms: i64,
+    person: u32,
+    /// 1-based index of the session among the reader's.
+    index: u32,
+    /// The session's own random stream: its events do not depend on the order
+    /// sessions are played in.
+    stream: u64,
+}
+
+/// Lines of an hour still open to events.
+#[derive(Default)]
+struct OpenHour {
+    /// (collector ms, line)
+    lines: Vec<(i64, String)>,
+    /// Indexes of valid page-event lines, for duplicates and malformed copies.
+    valid: Vec<usize>,
+}
+
+/// Where the events go, an hour at a time.
+struct Sink<'a> {
+    spec: &'a Spec,
+    cols: Cols,
+    open: BTreeMap<DateTime<Utc>, OpenHour>,
+    open_lines: usize,
+    peak_open_lines: usize,
+    truth: Truth,
+}
+
+impl Sink<'_> {
     #[allow(clippy::too_many_arguments)]
-    fn emit(&mut self, r: &Reader, sid: &str, sidx: u32, kind: Kind, t_ms: i64, page: &Page<'_>) {
+    fn emit(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        r: &Reader,
+        sid: &str,
+        sidx: u32,
+        kind: Kind,
+        t_ms: i64,
+        page: &Page<'_>,
+    ) {
         let spec = self.spec;
-        let rng = &mut self.rng;
         let latency = rng.random_range(50..2000);
         let collector = t_ms + latency;
         // Only events that happened and arrived in the period: an event arriving
@@ -395,56 +543,58 @@ impl Builder<'_> {
         else {
             return;
         };
-        let lines = self.hours.entry(hour).or_default();
+        let open = self.open.entry(hour).or_default();
         if page_event && !other_app && r.bot.is_none() {
-            self.valid_lines.push((hour, lines.len()));
+            open.valid.push(open.lines.len());
         }
-        lines.push((collector, v.join("\t")));
+        open.lines.push((collector, v.join("\t")));
+        self.open_lines += 1;
+        self.peak_open_lines = self.peak_open_lines.max(self.open_lines);
     }
 }
 
-/// Generates everything the spec asks for. Same spec, same output.
-/// Keys of malformed lines in [`Truth`] are the objects [`write`] will create.
+/// One hour partition's lines, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HourLines {
+    /// Start of the hour, UTC.
+    pub hour: DateTime<Utc>,
+    pub lines: Vec<String>,
+}
+
+/// The generated data an hour at a time, in time order: sessions are played
+/// in the order they start, and an hour is handed out as soon as no session
+/// still to come can reach it, so memory holds the hours a session spans, not
+/// the window.
+pub struct Stream<'a> {
+    spec: &'a Spec,
+    input: InputLayout,
+    world: World,
+    people: Vec<Person>,
+    sessions: Vec<SessionPlan>,
+    next_session: usize,
+    sink: Sink<'a>,
+    /// Duplicates and malformed copies each hour receives; an hour without a
+    /// valid line passes its share on to the next.
+    extras_due: BTreeMap<DateTime<Utc>, (usize, Vec<MalformedKind>)>,
+    carried: (usize, Vec<MalformedKind>),
+    extras_rng: ChaCha8Rng,
+}
+
+/// Starts generating what the spec asks for. Same spec, same output.
 ///
 /// # Errors
 /// `InvalidInput` when the app id cannot be part of an object name.
-pub fn generate(spec: &Spec, input: &InputLayout) -> Result<Generated> {
+pub fn stream<'a>(spec: &'a Spec, input: &InputLayout) -> Result<Stream<'a>> {
     // checked before anything else: the app id names every object written
     part_key(input, spec.end, &spec.app_id)?;
     let mut rng = ChaCha8Rng::seed_from_u64(spec.seed);
     let clusters = spec.clusters.max(1);
     let start = spec.end - Duration::days(i64::from(spec.days));
     let span_ms = (spec.end - start).num_milliseconds().max(1);
+    let world = World::new(spec, &mut rng);
 
-    let catalog: Vec<CatalogEntry> = (0..spec.articles)
-        .map(|i| {
-            let id = 100_000 + i;
-            let age_ms = rng.random_range(3_600_000..span_ms + 30 * 86_400_000);
-            CatalogEntry {
-                external_id: id.to_string(),
-                path: format!("/article/{id}/story-{i}-topic-{}", i % clusters),
-                title: Some(format!("Story {i} on topic {}", i % clusters)),
-                published_at: DateTime::from_timestamp_millis(spec.end.timestamp_millis() - age_ms),
-                exclude_reason: None,
-            }
-        })
-        .collect();
-    let by_cluster: Vec<Vec<usize>> = (0..clusters)
-        .map(|c| (0..spec.articles).filter(|i| i % clusters == c).collect())
-        .collect();
-    let cluster_cdf: Vec<Vec<f64>> = by_cluster.iter().map(|a| zipf_cdf(a.len(), 1.1)).collect();
-    let global_cdf = zipf_cdf(spec.articles, 1.1);
-    let fronts = ["/", "/section/news/", "/section/food/", "/newsletters/"];
-
-    let mut b = Builder {
-        spec,
-        cols: Cols::new(),
-        rng: ChaCha8Rng::seed_from_u64(spec.seed ^ 0x5eed),
-        hours: BTreeMap::new(),
-        truth: Truth::default(),
-        valid_lines: Vec::new(),
-    };
-
+    let mut people = Vec::with_capacity(spec.readers + spec.bots);
+    let mut sessions = Vec::new();
     for r in 0..spec.readers + spec.bots {
         let bot = (r >= spec.readers).then_some(if r % 2 == 0 {
             BotKind::UserAgent
@@ -461,7 +611,7 @@ pub fn generate(spec: &Spec, input: &InputLayout) -> Result<Generated> {
             ip: format!("10.{}.{}.{}", r % 250, (r / 250) % 250, rng.random_range(1..255)),
         };
         let home = rng.random_range(0..clusters);
-        let sessions = if bot.is_some() {
+        let count = if bot.is_some() {
             3
         } else {
             // geometric with the requested mean
@@ -472,134 +622,230 @@ pub fn generate(spec: &Spec, input: &InputLayout) -> Result<Generated> {
             }
             n
         };
-        for s in 0..sessions {
-            let sid = uuid(&mut rng);
-            let mut t = start.timestamp_millis() + rng.random_range(0..span_ms);
-            let pages = if bot.is_some() {
-                rng.random_range(20..50)
-            } else {
-                rng.random_range(1..=5)
-            };
-            for _ in 0..pages {
-                let (path, title) = if rng.random::<f64>() < 0.1 {
-                    (fronts[rng.random_range(0..fronts.len())].to_string(), "Front")
-                } else {
-                    let mut a = 0;
-                    // news is read fresh: a story is not read before it is
-                    // published, and interest halves every FRESH_HALF_LIFE_DAYS
-                    for _ in 0..FRESH_TRIES {
-                        a = if bot.is_some() || rng.random::<f64>() >= 0.8 {
-                            pick(&mut rng, &global_cdf)
-                        } else {
-                            by_cluster[home][pick(&mut rng, &cluster_cdf[home])]
-                        };
-                        let published = catalog[a].published_at.map_or(i64::MIN, |p| p.timestamp_millis());
-                        let age_days = (t - published) as f64 / 86_400_000.0;
-                        if age_days >= 0.0
-                            && rng.random::<f64>() < 0.5f64.powf(age_days / FRESH_HALF_LIFE_DAYS)
-                        {
-                            break;
-                        }
-                    }
-                    let e = &catalog[a];
-                    let path = if reader.amp_viewer {
-                        format!("/v/s/{}{}/", spec.host, e.path)
-                    } else {
-                        format!("{}/", e.path)
-                    };
-                    (path, e.title.as_deref().unwrap_or(""))
-                };
-                let page = Page { path, title };
-                b.emit(&reader, &sid, s + 1, Kind::View, t, &page);
-                let dwell_ms = if bot.is_some() {
-                    0
-                } else {
-                    rng.random_range(5_000..300_000)
-                };
-                let mut at = 0;
-                loop {
-                    at += rng.random_range(10_000..=30_000);
-                    if at > dwell_ms {
-                        break;
-                    }
-                    b.emit(&reader, &sid, s + 1, Kind::Ping, t + at, &page);
-                }
-                if bot.is_none() && rng.random::<f64>() < 0.05 {
-                    // came back to the tab after a long break: the gap is not reading
-                    at += rng.random_range(660_000..1_200_000);
-                    b.emit(&reader, &sid, s + 1, Kind::Ping, t + at, &page);
-                }
-                if rng.random::<f64>() < 0.03 {
-                    b.emit(&reader, &sid, s + 1, Kind::Struct, t + at / 2, &page);
-                }
-                t += at + rng.random_range(2_000..60_000);
-            }
+        for index in 1..=count {
+            sessions.push(SessionPlan {
+                start_ms: start.timestamp_millis() + rng.random_range(0..span_ms),
+                person: r as u32,
+                index,
+                stream: sessions.len() as u64,
+            });
+        }
+        people.push(Person { reader, home });
+    }
+    sessions.sort_by_key(|s| (s.start_ms, s.stream));
+
+    let mut extras_rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0xd0b1e);
+    let hours = (span_ms / 3_600_000).max(1);
+    let first_hour = start.duration_trunc(Duration::hours(1)).unwrap_or(start);
+    let mut extras_due: BTreeMap<DateTime<Utc>, (usize, Vec<MalformedKind>)> = BTreeMap::new();
+    let due_hour = |rng: &mut ChaCha8Rng| first_hour + Duration::hours(rng.random_range(0..hours));
+    for _ in 0..spec.duplicates {
+        extras_due.entry(due_hour(&mut extras_rng)).or_default().0 += 1;
+    }
+    for kind in [
+        MalformedKind::FieldCount,
+        MalformedKind::Timestamp,
+        MalformedKind::Json,
+        MalformedKind::EventId,
+    ] {
+        for _ in 0..spec.malformed_per_kind {
+            extras_due
+                .entry(due_hour(&mut extras_rng))
+                .or_default()
+                .1
+                .push(kind);
         }
     }
-
-    finish(b, catalog, input)
+    Ok(Stream {
+        spec,
+        input: input.clone(),
+        world,
+        people,
+        sessions,
+        next_session: 0,
+        sink: Sink {
+            spec,
+            cols: Cols::new(),
+            open: BTreeMap::new(),
+            open_lines: 0,
+            peak_open_lines: 0,
+            truth: Truth::default(),
+        },
+        extras_due,
+        carried: (0, Vec::new()),
+        extras_rng,
+    })
 }
 
-fn finish(mut b: Builder<'_>, catalog: Vec<CatalogEntry>, input: &InputLayout) -> Result<Generated> {
-    let spec = b.spec;
-    // Duplicates: Snowplow delivers at least once, so the same line can arrive twice.
-    let mut dup_positions: BTreeMap<DateTime<Utc>, Vec<usize>> = BTreeMap::new();
-    if !b.valid_lines.is_empty() {
-        for _ in 0..spec.duplicates {
-            let (h, i) = b.valid_lines[b.rng.random_range(0..b.valid_lines.len())];
-            dup_positions.entry(h).or_default().push(i);
-            b.truth.duplicates += 1;
-        }
+impl Stream<'_> {
+    /// The site's catalogue (complete before the first hour).
+    pub fn catalog(&self) -> &[CatalogEntry] {
+        &self.world.catalog
     }
-    // Malformed lines are corrupted copies of valid page events, so each one
-    // reaches the check it is meant to fail.
-    let mut malformed: BTreeMap<DateTime<Utc>, Vec<(MalformedKind, String)>> = BTreeMap::new();
-    if !b.valid_lines.is_empty() {
-        for kind in [
-            MalformedKind::FieldCount,
-            MalformedKind::Timestamp,
-            MalformedKind::Json,
-            MalformedKind::EventId,
-        ] {
-            for _ in 0..spec.malformed_per_kind {
-                let (h, i) = b.valid_lines[b.rng.random_range(0..b.valid_lines.len())];
-                let bad = corrupt(&b.hours[&h][i].1, kind);
-                malformed.entry(h).or_default().push((kind, bad));
+
+    /// The most lines held in memory at once so far.
+    pub fn peak_open_lines(&self) -> usize {
+        self.sink.peak_open_lines
+    }
+
+    /// The next hour with lines, or `None` when all are out.
+    ///
+    /// # Errors
+    /// `InvalidInput` when an hour's object key cannot be built.
+    pub fn next_hour(&mut self) -> Result<Option<HourLines>> {
+        loop {
+            if let Some(&hour) = self.sink.open.keys().next() {
+                let hour_end = (hour + Duration::hours(1)).timestamp_millis();
+                let reachable = self
+                    .sessions
+                    .get(self.next_session)
+                    .is_some_and(|s| s.start_ms < hour_end);
+                if !reachable {
+                    return self.close(hour).map(Some);
+                }
             }
+            if self.next_session >= self.sessions.len() {
+                return Ok(None);
+            }
+            self.play(self.next_session);
+            self.next_session += 1;
         }
     }
-    let mut hours = BTreeMap::new();
-    for (hour, mut lines) in std::mem::take(&mut b.hours) {
-        for &i in dup_positions.get(&hour).into_iter().flatten() {
-            let copy = lines[i].clone();
-            lines.push(copy);
+
+    /// What a correct fetch of everything handed out must report.
+    pub fn truth(self) -> Truth {
+        self.sink.truth
+    }
+
+    fn play(&mut self, k: usize) {
+        let plan = self.sessions[k];
+        let person = &self.people[plan.person as usize];
+        let reader = &person.reader;
+        let bot = reader.bot.is_some();
+        let mut rng = ChaCha8Rng::seed_from_u64(self.spec.seed ^ 0x5e55);
+        rng.set_stream(plan.stream);
+        let sid = uuid(&mut rng);
+        let fronts = ["/", "/section/news/", "/section/food/", "/newsletters/"];
+        let pages = if bot {
+            rng.random_range(20..50)
+        } else {
+            rng.random_range(1..=6)
+        };
+        let mut t = plan.start_ms;
+        let mut last = None;
+        for _ in 0..pages {
+            let (path, title) = if rng.random::<f64>() < 0.1 {
+                (fronts[rng.random_range(0..fronts.len())].to_string(), "Front")
+            } else {
+                let a = self.world.next_story(&mut rng, person.home, bot, last, t);
+                last = Some(a);
+                let e = &self.world.catalog[a];
+                let path = if reader.amp_viewer {
+                    format!("/v/s/{}{}/", self.spec.host, e.path)
+                } else {
+                    format!("{}/", e.path)
+                };
+                (path, e.title.as_deref().unwrap_or(""))
+            };
+            let page = Page { path, title };
+            let sink = &mut self.sink;
+            sink.emit(&mut rng, reader, &sid, plan.index, Kind::View, t, &page);
+            let dwell_ms = if bot { 0 } else { rng.random_range(5_000..300_000) };
+            let mut at = 0;
+            loop {
+                at += rng.random_range(10_000..=30_000);
+                if at > dwell_ms {
+                    break;
+                }
+                sink.emit(&mut rng, reader, &sid, plan.index, Kind::Ping, t + at, &page);
+            }
+            if !bot && rng.random::<f64>() < 0.05 {
+                // came back to the tab after a long break: the gap is not reading
+                at += rng.random_range(660_000..1_200_000);
+                sink.emit(&mut rng, reader, &sid, plan.index, Kind::Ping, t + at, &page);
+            }
+            if rng.random::<f64>() < 0.03 {
+                sink.emit(
+                    &mut rng,
+                    reader,
+                    &sid,
+                    plan.index,
+                    Kind::Struct,
+                    t + at / 2,
+                    &page,
+                );
+            }
+            t += at + rng.random_range(2_000..60_000);
+        }
+    }
+
+    /// Hands out an hour no session still to come can reach: its lines in
+    /// collector order, with Snowplow's at-least-once duplicates and the
+    /// malformed lines due to it.
+    fn close(&mut self, hour: DateTime<Utc>) -> Result<HourLines> {
+        let OpenHour { mut lines, valid } = self.sink.open.remove(&hour).unwrap_or_default();
+        self.sink.open_lines -= lines.len();
+        let rest = self.extras_due.split_off(&(hour + Duration::hours(1)));
+        for (_, (dups, bad)) in std::mem::replace(&mut self.extras_due, rest) {
+            self.carried.0 += dups;
+            self.carried.1.extend(bad);
+        }
+        let mut malformed = Vec::new();
+        if !valid.is_empty() {
+            let rng = &mut self.extras_rng;
+            for _ in 0..std::mem::take(&mut self.carried.0) {
+                let copy = lines[valid[rng.random_range(0..valid.len())]].clone();
+                lines.push(copy);
+                self.sink.truth.duplicates += 1;
+            }
+            // Malformed lines are corrupted copies of valid page events, so each
+            // one reaches the check it is meant to fail.
+            for kind in std::mem::take(&mut self.carried.1) {
+                let i = valid[rng.random_range(0..valid.len())];
+                malformed.push((kind, corrupt(&lines[i].1, kind)));
+            }
         }
         lines.sort_by_key(|(t, _)| *t);
         let mut out: Vec<(String, Option<MalformedKind>)> =
             lines.into_iter().map(|(_, l)| (l, None)).collect();
-        for (kind, bad) in malformed.remove(&hour).into_iter().flatten() {
-            let at = b.rng.random_range(0..=out.len());
+        for (kind, bad) in malformed {
+            let at = self.extras_rng.random_range(0..=out.len());
             out.insert(at, (bad, Some(kind)));
         }
         let mut plain = Vec::with_capacity(out.len());
         for (n, (line, kind)) in out.into_iter().enumerate() {
             if let Some(kind) = kind {
-                b.truth.malformed.push(Malformed {
-                    key: part_key(input, hour, &spec.app_id)?,
+                self.sink.truth.malformed.push(Malformed {
+                    key: part_key(&self.input, hour, &self.spec.app_id)?,
                     line: n as u64 + 1,
                     kind,
                 });
             }
             plain.push(line);
         }
-        b.truth.lines += plain.len() as u64;
-        hours.insert(hour, plain);
+        self.sink.truth.lines += plain.len() as u64;
+        Ok(HourLines { hour, lines: plain })
     }
+}
+
+/// Generates everything the spec asks for, in memory (small specs: tests).
+/// Same spec, same output. Keys of malformed lines in [`Truth`] are the
+/// objects [`write`] will create.
+///
+/// # Errors
+/// `InvalidInput` when the app id cannot be part of an object name.
+pub fn generate(spec: &Spec, input: &InputLayout) -> Result<Generated> {
+    let mut s = stream(spec, input)?;
+    let mut hours = BTreeMap::new();
+    while let Some(h) = s.next_hour()? {
+        hours.insert(h.hour, h.lines);
+    }
+    let catalog = s.catalog().to_vec();
     Ok(Generated {
         app_id: spec.app_id.clone(),
         hours,
         catalog,
-        truth: b.truth,
+        truth: s.truth(),
     })
 }
 
@@ -682,17 +928,48 @@ pub async fn write_hours(
     let mut keys = Vec::new();
     for (hour, lines) in &gen.hours {
         let key = part_key(input, *hour, &gen.app_id)?;
-        let mut gz = GzEncoder::new(Vec::new(), Compression::default());
-        for l in lines {
-            gz.write_all(l.as_bytes())
-                .and_then(|()| gz.write_all(b"\n"))
-                .map_err(|e| Error::Bug(format!("gzip: {e}")))?;
-        }
-        let body = gz.finish().map_err(|e| Error::Bug(format!("gzip: {e}")))?;
-        raw.put(&key, Bytes::from(body)).await?;
+        raw.put(&key, gzip(lines)?).await?;
         keys.push(key);
     }
     Ok(keys)
+}
+
+/// Generates and writes as it goes: the catalogue to `data`, each hour to
+/// `raw` as soon as it is complete, so memory holds about an hour of lines
+/// whatever the window.
+///
+/// # Errors
+/// `InvalidInput` for an app id that cannot name an object; storage errors.
+pub async fn write_stream(
+    spec: &Spec,
+    raw: &dyn BlobStore,
+    data: &dyn BlobStore,
+    input: &InputLayout,
+    site: &str,
+) -> Result<Truth> {
+    let mut s = stream(spec, input)?;
+    let catalog_key = crate::contract::layout::catalog(site)?;
+    data.put(
+        &catalog_key,
+        Bytes::from(crate::adapters::site::catalog_file::to_jsonl(s.catalog())?),
+    )
+    .await?;
+    while let Some(h) = s.next_hour()? {
+        let key = part_key(input, h.hour, &spec.app_id)?;
+        raw.put(&key, gzip(&h.lines)?).await?;
+    }
+    Ok(s.truth())
+}
+
+fn gzip(lines: &[String]) -> Result<Bytes> {
+    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    for l in lines {
+        gz.write_all(l.as_bytes())
+            .and_then(|()| gz.write_all(b"\n"))
+            .map_err(|e| Error::Bug(format!("gzip: {e}")))?;
+    }
+    let body = gz.finish().map_err(|e| Error::Bug(format!("gzip: {e}")))?;
+    Ok(Bytes::from(body))
 }
 
 #[cfg(test)]
@@ -749,5 +1026,100 @@ mod tests {
         assert_eq!(keep, g.truth.valid_events + g.truth.duplicates);
         assert!(g.truth.bot_events > 0 && g.truth.other_app_events > 0);
         assert!(g.truth.non_page_events > 0);
+    }
+
+    #[test]
+    fn an_hour_is_handed_out_once_no_session_can_reach_it() {
+        let mut spec = small();
+        spec.days = 7;
+        let input = InputLayout::new("in").unwrap();
+        let mut s = stream(&spec, &input).unwrap();
+        let (mut largest, mut hours, mut last) = (0, 0, None);
+        while let Some(h) = s.next_hour().unwrap() {
+            assert!(last < Some(h.hour), "hours in order, each once");
+            last = Some(h.hour);
+            largest = largest.max(h.lines.len());
+            hours += 1;
+        }
+        assert!(hours > 24 * 6, "{hours} hours");
+        // a session spans at most a few hours: what is held is a few hours'
+        // lines, not the week's
+        assert!(
+            s.peak_open_lines() <= 4 * largest,
+            "held {} lines at once, the largest hour has {largest}",
+            s.peak_open_lines()
+        );
+        let truth = s.truth();
+        assert_eq!(truth.duplicates, spec.duplicates as u64);
+        assert_eq!(truth.malformed.len(), 4 * spec.malformed_per_kind);
+    }
+
+    /// Article index of a story's page path (AMP viewer paths included).
+    fn story(path: &str) -> Option<usize> {
+        let id: usize = path.split("/article/").nth(1)?.split('/').next()?.parse().ok()?;
+        id.checked_sub(100_000)
+    }
+
+    #[test]
+    fn readers_follow_related_links_so_the_order_of_reads_carries_signal() {
+        let spec = small();
+        let input = InputLayout::new("in").unwrap();
+        let mut s = stream(&spec, &input).unwrap();
+        let related = s.world.related.clone();
+        let published = s.world.published_ms.clone();
+        let mut sessions: BTreeMap<String, Vec<(i64, usize)>> = BTreeMap::new();
+        let col = |n: &str| FIELDS.iter().position(|f| *f == n).unwrap();
+        let (event, sid, path, t) = (
+            col("event"),
+            col("domain_sessionid"),
+            col("page_urlpath"),
+            col("dvce_created_tstamp"),
+        );
+        while let Some(h) = s.next_hour().unwrap() {
+            for l in &h.lines {
+                let v: Vec<&str> = l.split('\t').collect();
+                if v.len() != FIELD_COUNT || v[event] != "page_view" {
+                    continue;
+                }
+                if let Some(a) = story(v[path]) {
+                    sessions.entry(v[sid].to_string()).or_default().push((
+                        chrono::NaiveDateTime::parse_from_str(v[t], "%Y-%m-%d %H:%M:%S%.3f")
+                            .map(|d| d.and_utc().timestamp_millis())
+                            .unwrap_or(0),
+                        a,
+                    ));
+                }
+            }
+        }
+        let (mut followed, mut pairs, mut reads, mut unpublished) = (0, 0, 0, 0);
+        for reads_of in sessions.values_mut() {
+            reads_of.sort_unstable();
+            reads += reads_of.len();
+            unpublished += reads_of.iter().filter(|(t, a)| *t < published[*a]).count();
+            for w in reads_of.windows(2) {
+                pairs += 1;
+                followed += usize::from(related[w[0].1].contains(&w[1].1));
+            }
+        }
+        assert!(pairs > 500, "{pairs} consecutive reads");
+        // 4 links among 40 stories: by chance about 1 in 10 next reads is linked
+        let share = followed as f64 / pairs as f64;
+        assert!(
+            share > 0.3,
+            "{followed} of {pairs} next reads follow a related link"
+        );
+        assert_eq!(
+            unpublished, 0,
+            "{unpublished} of {reads} reads before publication"
+        );
+        for (a, links) in related.iter().enumerate() {
+            assert!(
+                links.len() <= RELATED_LINKS && !links.contains(&a),
+                "story {a}: {links:?}"
+            );
+        }
+        // only a topic's first story can lack earlier coverage
+        let unlinked = related.iter().filter(|l| l.is_empty()).count();
+        assert!(unlinked <= spec.clusters, "{unlinked} stories without links");
     }
 }
