@@ -126,9 +126,9 @@ async fn whole_job_on_generated_data() {
     assert!(e.model.auc > e.popularity.auc + 0.05, "{e:?}");
     // the winner was chosen among measured candidates, and it is what was refitted
     assert!(e.leaderboard.len() > 10, "{e:?}");
-    assert_eq!(e.leaderboard[0].spec, e.winner.unwrap());
+    assert_eq!(Some(&e.leaderboard[0].spec), e.winner.as_ref());
     assert_eq!(train.model, e.winner);
-    assert!(!e.winner.unwrap().is_baseline(), "{e:?}");
+    assert!(!e.winner.as_ref().unwrap().is_baseline(), "{e:?}");
     assert!(e.model.coverage > e.popularity.coverage, "{e:?}");
     assert!(train.gate.promote, "{:?}", train.gate);
     assert_eq!(train.warm_start_from, None);
@@ -403,7 +403,7 @@ async fn the_run_report_opens_in_a_browser_with_every_section_and_chart() {
     let e = train.evaluation.as_ref().unwrap();
     assert_eq!(board.matches("<tr>").count(), e.leaderboard.len() + 1, "{board}");
     assert!(
-        board.contains(&format!("<b>{}</b>", e.winner.unwrap())),
+        board.contains(&format!("<b>{}</b>", e.winner.as_ref().unwrap())),
         "{board}"
     );
     assert!(

@@ -61,8 +61,7 @@ async fn bench_copy(recs: usize) {
             external_id: format!("{}", 1_000_000 + i),
             title: Some(format!("Article {i}")),
             path: Some(format!("/article/{}/some-slug", 1_000_000 + i)),
-            published_at: None,
-            exclude_reason: None,
+            ..ArticleRow::default()
         })
         .collect();
     let t = Instant::now();

@@ -2,10 +2,11 @@
 //! BENCH_EASE_ARTICLES (20,000) x BENCH_EASE_READERS (500,000); item-kNN's
 //! lists for BENCH_KNN_ARTICLES (50,000) articles; and the whole selection
 //! (every family's grid, measured on a holdout, as the train stage runs it) on
-//! BENCH_NNZ (5,000,000) reads of BENCH_ARTICLES (40,000) articles.
+//! BENCH_NNZ (5,000,000) reads of BENCH_ARTICLES (40,000) articles; content
+//! neighbours (TF-IDF) for BENCH_CONTENT_ARTICLES (50,000) generated stories.
 //!
 //! `cargo bench -p article-rec-core --features devtools --bench selection`.
-//! BENCH_PART (`ease`, `knn`, `selection`, or all) runs one part; peak memory
+//! BENCH_PART (`ease`, `knn`, `content`, `selection`, or all) runs one part; peak memory
 //! is the process's, so run `ease` alone for its figure.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 // A bench binary takes its size from the environment, not from Settings.
@@ -16,6 +17,7 @@ mod common;
 use std::time::Instant;
 
 use article_rec::contract::settings::{AlsParams, SelectionParams};
+use article_rec::recommend::content_tfidf::{Analyzer, ArticleText, ContentTfidf};
 use article_rec::recommend::ease::Ease;
 use article_rec::recommend::item_item::{ItemItem, Serving};
 use article_rec::recommend::item_knn::ItemKnn;
@@ -125,6 +127,42 @@ fn knn() {
     );
 }
 
+fn content() {
+    let articles = common::env_usize("BENCH_CONTENT_ARTICLES", 50_000);
+    let input = article_rec::contract::layout::InputLayout::new("in").unwrap();
+    let end = "2026-06-01T00:00:00Z".parse().unwrap();
+    let mut spec = article_rec::devtools::generate::Spec::sample("bench", end, 28, 9);
+    (spec.readers, spec.bots, spec.articles, spec.clusters) = (0, 0, articles, 50);
+    let stream = article_rec::devtools::generate::stream(&spec, &input).unwrap();
+    let rss_before = common::peak_rss_mib();
+    let t = Instant::now();
+    let analyzer = Analyzer::new("english").unwrap();
+    let docs: Vec<Vec<String>> = stream
+        .catalog()
+        .iter()
+        .map(|e| {
+            analyzer.terms(&ArticleText {
+                title: e.title.as_deref(),
+                excerpt: e.excerpt.as_deref(),
+                section: e.section.as_deref(),
+                tags: &e.tags,
+            })
+        })
+        .collect();
+    let analysed = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let model = ContentTfidf::fit(&docs);
+    let fit = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let listed = serve(&model, articles);
+    println!(
+        "content: {articles} articles ({} terms): text to terms {analysed:.2} s, TF-IDF {fit:.2} s, lists of 20 for every article {:.2} s ({listed} listed), peak RSS {:.0} MiB (before {rss_before:.0} MiB)",
+        docs.iter().map(Vec::len).sum::<usize>(),
+        t.elapsed().as_secs_f64(),
+        common::peak_rss_mib()
+    );
+}
+
 fn selection() {
     let nnz = common::env_usize("BENCH_NNZ", 5_000_000);
     let articles = common::env_usize("BENCH_ARTICLES", 40_000);
@@ -144,9 +182,21 @@ fn selection() {
             })
             .collect(),
     };
+    // text that follows the topics of `reading` (50 of them), loosely
+    let per_topic = (articles / 50.min(articles)).max(1);
     let facts = ArticleFacts {
         published_ms: vec![Some(0); articles],
         excluded: vec![false; articles],
+        terms: (0..articles)
+            .map(|a| {
+                let topic = a / per_topic;
+                vec![
+                    format!("topic{topic}"),
+                    format!("word{}", (topic * 7 + a) % 300),
+                    format!("rank{}", a % 40),
+                ]
+            })
+            .collect(),
     };
     let params = EvalParams {
         cut_ms: 26 * 86_400_000,
@@ -197,6 +247,9 @@ fn main() {
     }
     if part.is_empty() || part == "knn" {
         knn();
+    }
+    if part.is_empty() || part == "content" {
+        content();
     }
     if part.is_empty() || part == "selection" {
         selection();

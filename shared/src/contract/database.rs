@@ -32,13 +32,18 @@ impl ModelType {
 pub const DEFAULT_SOURCE: &str = "default";
 
 /// An article row to upsert.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ArticleRow {
     pub external_id: String,
     pub title: Option<String>,
     pub path: Option<String>,
     pub published_at: Option<DateTime<Utc>>,
     pub exclude_reason: Option<String>,
+    /// The article's text for content neighbours (ours, not the API's).
+    pub excerpt: Option<String>,
+    pub section: Option<String>,
+    /// One tag per line ([`crate::contract::site::CatalogEntry::tags_text`]).
+    pub tags: Option<String>,
 }
 
 /// A recommendation row to insert.

@@ -45,7 +45,7 @@ pub struct Evaluation {
 }
 
 /// A model family with its settings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "family", rename_all = "snake_case")]
 pub enum ModelSpec {
     /// The default recommendations' rule (the baseline every model must beat).
@@ -68,6 +68,14 @@ pub enum ModelSpec {
     Ease {
         lambda: f32,
     },
+    /// TF-IDF cosine over the articles' title, excerpt and terms.
+    Content,
+    /// `w * base + (1 - w) * content`, `w = n / (n + k)` for a source read
+    /// by `n` readers: content speaks for the little-read articles.
+    Hybrid {
+        base: Box<ModelSpec>,
+        k: f32,
+    },
 }
 
 impl ModelSpec {
@@ -80,6 +88,8 @@ impl ModelSpec {
             ModelSpec::ItemKnn { .. } => "item_knn",
             ModelSpec::SequentialRules { .. } => "sequential_rules",
             ModelSpec::Ease { .. } => "ease",
+            ModelSpec::Content => "content",
+            ModelSpec::Hybrid { .. } => "hybrid",
         }
     }
 
@@ -106,6 +116,8 @@ impl std::fmt::Display for ModelSpec {
                 write!(f, "sequential_rules(window={window},reverse={reverse})")
             }
             ModelSpec::Ease { lambda } => write!(f, "ease(lambda={lambda})"),
+            ModelSpec::Content => f.write_str("content"),
+            ModelSpec::Hybrid { base, k } => write!(f, "hybrid({base},k={k})"),
         }
     }
 }

@@ -47,7 +47,7 @@ pub trait Site: Send + Sync + std::fmt::Debug {
 }
 
 /// One article's metadata.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CatalogEntry {
     pub external_id: String,
     pub path: String,
@@ -58,6 +58,34 @@ pub struct CatalogEntry {
     /// Why the article must never be recommended (e.g. "sponsored"), if so.
     #[serde(default)]
     pub exclude_reason: Option<String>,
+    /// A short summary in plain text (WordPress: the excerpt).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
+    /// The site's section (WordPress: the first category).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<String>,
+    /// Tag names (WordPress: the other categories, then the tags).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+}
+
+impl CatalogEntry {
+    /// The tags as stored in one text column: one per line, each trimmed and
+    /// on one line, empty ones dropped; `None` without tags.
+    pub fn tags_text(tags: &[String]) -> Option<String> {
+        let clean: Vec<String> = tags
+            .iter()
+            .map(|t| t.split_whitespace().collect::<Vec<_>>().join(" "))
+            .filter(|t| !t.is_empty())
+            .collect();
+        (!clean.is_empty()).then(|| clean.join("\n"))
+    }
+
+    /// The tags of a text column written by [`CatalogEntry::tags_text`].
+    pub fn tags_of(text: Option<&str>) -> Vec<String> {
+        text.map(|t| t.lines().filter(|l| !l.is_empty()).map(str::to_string).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// An article a path points at.

@@ -255,6 +255,173 @@ const FOLLOW_LINK: f64 = 0.45;
 /// Stories published before the window, at most this long before it.
 const BACK_CATALOGUE_DAYS: i64 = 7;
 
+/// Words of the stories: topic `c` draws from the words at positions
+/// `c, c + clusters, ...`; every topic also draws from [`COMMON_WORDS`], and
+/// a fifth of the words come from any topic, so text similarity follows the
+/// topics, imperfectly.
+const TOPIC_WORDS: [&str; 96] = [
+    "council",
+    "storm",
+    "stadium",
+    "recipe",
+    "museum",
+    "startup",
+    "clinic",
+    "school",
+    "budget",
+    "flood",
+    "playoff",
+    "restaurant",
+    "gallery",
+    "investor",
+    "vaccine",
+    "teacher",
+    "mayor",
+    "rain",
+    "coach",
+    "chef",
+    "theater",
+    "merger",
+    "hospital",
+    "student",
+    "election",
+    "wind",
+    "quarterback",
+    "bakery",
+    "concert",
+    "earnings",
+    "nurse",
+    "campus",
+    "senator",
+    "drought",
+    "league",
+    "menu",
+    "novel",
+    "shares",
+    "doctor",
+    "classroom",
+    "vote",
+    "heatwave",
+    "season",
+    "kitchen",
+    "festival",
+    "market",
+    "patient",
+    "tuition",
+    "ordinance",
+    "forecast",
+    "referee",
+    "brunch",
+    "exhibit",
+    "layoffs",
+    "surgery",
+    "principal",
+    "zoning",
+    "hurricane",
+    "roster",
+    "tasting",
+    "album",
+    "inflation",
+    "therapy",
+    "curriculum",
+    "hearing",
+    "snow",
+    "draft",
+    "wine",
+    "painting",
+    "founder",
+    "pharmacy",
+    "graduation",
+    "police",
+    "temperature",
+    "trade",
+    "dinner",
+    "film",
+    "bank",
+    "outbreak",
+    "exam",
+    "transit",
+    "climate",
+    "injury",
+    "cafe",
+    "dance",
+    "economy",
+    "insurance",
+    "library",
+    "housing",
+    "wildfire",
+    "championship",
+    "cocktail",
+    "poetry",
+    "tax",
+    "research",
+    "scholarship",
+];
+const COMMON_WORDS: [&str; 16] = [
+    "city",
+    "new",
+    "residents",
+    "week",
+    "plan",
+    "report",
+    "local",
+    "year",
+    "people",
+    "says",
+    "district",
+    "after",
+    "first",
+    "record",
+    "change",
+    "night",
+];
+
+fn section_name(topic: usize) -> String {
+    format!("Section {topic}")
+}
+
+struct StoryText {
+    title: String,
+    excerpt: String,
+    tags: Vec<String>,
+}
+
+fn story_text(rng: &mut ChaCha8Rng, topic: usize, clusters: usize) -> StoryText {
+    let own: Vec<&str> = TOPIC_WORDS
+        .iter()
+        .skip(topic % TOPIC_WORDS.len())
+        .step_by(clusters.max(1))
+        .copied()
+        .collect();
+    let word = |rng: &mut ChaCha8Rng| -> &str {
+        let x = rng.random::<f64>();
+        if x < 0.2 || own.is_empty() {
+            TOPIC_WORDS[rng.random_range(0..TOPIC_WORDS.len())]
+        } else if x < 0.45 {
+            COMMON_WORDS[rng.random_range(0..COMMON_WORDS.len())]
+        } else {
+            own[rng.random_range(0..own.len())]
+        }
+    };
+    let sentence = |rng: &mut ChaCha8Rng, n: usize| -> String {
+        let words: Vec<&str> = (0..n).map(|_| word(rng)).collect();
+        capitalise(&words.join(" "))
+    };
+    StoryText {
+        title: sentence(rng, 6),
+        excerpt: format!("{}.", sentence(rng, 16)),
+        tags: (0..rng.random_range(0..3))
+            .map(|_| format!("Tag {topic}-{}", rng.random_range(0..6)))
+            .collect(),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map_or_else(String::new, |f| f.to_uppercase().chain(c).collect())
+}
+
 /// Cumulative Zipf weights `1/(k+1)^s`.
 fn zipf_cdf(n: usize, s: f64) -> Vec<f64> {
     let mut acc = 0.0;
@@ -290,13 +457,18 @@ impl World {
         let catalog: Vec<CatalogEntry> = (0..spec.articles)
             .map(|i| {
                 let id = 100_000 + i;
+                let topic = i % clusters;
                 let age_ms = rng.random_range(3_600_000..span_ms + BACK_CATALOGUE_DAYS * 86_400_000);
+                let text = story_text(rng, topic, clusters);
                 CatalogEntry {
                     external_id: id.to_string(),
-                    path: format!("/article/{id}/story-{i}-topic-{}", i % clusters),
-                    title: Some(format!("Story {i} on topic {}", i % clusters)),
+                    path: format!("/article/{id}/story-{i}-topic-{topic}"),
+                    title: Some(text.title),
                     published_at: DateTime::from_timestamp_millis(spec.end.timestamp_millis() - age_ms),
                     exclude_reason: None,
+                    excerpt: Some(text.excerpt),
+                    section: Some(section_name(topic)),
+                    tags: text.tags,
                 }
             })
             .collect();
@@ -1102,11 +1274,13 @@ mod tests {
             }
         }
         assert!(pairs > 500, "{pairs} consecutive reads");
-        // 4 links among 40 stories: by chance about 1 in 10 next reads is linked
+        // by chance a next read is linked as often as links are among stories
+        let chance =
+            related.iter().map(Vec::len).sum::<usize>() as f64 / (related.len() * related.len()) as f64;
         let share = followed as f64 / pairs as f64;
         assert!(
-            share > 0.3,
-            "{followed} of {pairs} next reads follow a related link"
+            share > 2.5 * chance,
+            "{followed} of {pairs} next reads follow a related link (chance {chance:.3})"
         );
         assert_eq!(
             unpublished, 0,

@@ -18,6 +18,10 @@ pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry]) -> PolarsRes
     let by_id: HashMap<&str, &CatalogEntry> = catalog.iter().map(|e| (e.external_id.as_str(), e)).collect();
     let entries: Vec<Option<&&CatalogEntry>> =
         kept.iter().map(|k| by_id.get(k.external_id.as_str())).collect();
+    let tags: Vec<Option<String>> = entries
+        .iter()
+        .map(|e| e.and_then(|e| CatalogEntry::tags_text(&e.tags)))
+        .collect();
     ArticleColumns {
         external_id: kept.iter().map(|k| k.external_id.as_str()).collect(),
         path: kept
@@ -41,6 +45,15 @@ pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry]) -> PolarsRes
             .iter()
             .map(|e| e.and_then(|e| e.exclude_reason.as_deref()))
             .collect(),
+        excerpt: entries
+            .iter()
+            .map(|e| e.and_then(|e| e.excerpt.as_deref()))
+            .collect(),
+        section: entries
+            .iter()
+            .map(|e| e.and_then(|e| e.section.as_deref()))
+            .collect(),
+        tags: tags.iter().map(Option::as_deref).collect(),
     }
     .frame()
 }
@@ -68,6 +81,9 @@ mod tests {
             title: Some("Two".into()),
             published_at: Some("2026-01-01T00:00:00Z".parse().unwrap()),
             exclude_reason: Some("sponsored".into()),
+            excerpt: Some("Two things".into()),
+            section: Some("News".into()),
+            tags: vec!["Budget ".into(), "".into(), "D.C.\nCouncil".into()],
         }];
         let t = article_table(&kept, &catalog).unwrap();
         let t = crate::contract::parquet::ARTICLES
@@ -89,5 +105,10 @@ mod tests {
         assert_eq!(title, [None, Some("Two")]);
         assert_eq!(t.column(col::PUBLISHED_AT).unwrap().null_count(), 1);
         assert_eq!(t.column(col::EXCLUDE_REASON).unwrap().null_count(), 1);
+        let tags: Vec<_> = t.column(col::TAGS).unwrap().str().unwrap().iter().collect();
+        // one tag per line, each cleaned to one line
+        assert_eq!(tags, [None, Some("Budget\nD.C. Council")]);
+        let tags = CatalogEntry::tags_of(tags[1]);
+        assert_eq!(tags, ["Budget", "D.C. Council"]);
     }
 }

@@ -71,6 +71,9 @@ pub(super) async fn article_metadata(
                         .or_else(|| Some(k.path.clone())),
                     published_at: e.published_at,
                     exclude_reason: e.exclude_reason,
+                    excerpt: e.excerpt,
+                    section: e.section,
+                    tags: CatalogEntry::tags_text(&e.tags),
                 });
             }
             Lookup::Unknown { exclude_reason } => {
@@ -81,6 +84,7 @@ pub(super) async fn article_metadata(
                     path: Some(k.path.clone()),
                     published_at: None,
                     exclude_reason,
+                    ..ArticleRow::default()
                 });
             }
             Lookup::Failed(why) => {
@@ -106,6 +110,9 @@ pub(super) async fn article_metadata(
             title: r.title,
             published_at: r.published_at,
             exclude_reason: r.exclude_reason,
+            excerpt: r.excerpt,
+            section: r.section,
+            tags: CatalogEntry::tags_of(r.tags.as_deref()),
         })
         .collect();
     Ok((catalog, counts))

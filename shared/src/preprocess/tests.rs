@@ -392,6 +392,7 @@ async fn a_blocked_wordpress_excludes_nothing_and_a_later_answer_replaces_stale_
                 path: Some("/article/516627/x".into()),
                 published_at: None,
                 exclude_reason: Some("no public WordPress post (HTTP 403)".into()),
+                ..ArticleRow::default()
             }],
         )
         .await
@@ -530,7 +531,7 @@ fn the_refresh_rule() {
         title: None,
         path: None,
         published_at: published.map(|p| p.parse().unwrap()),
-        exclude_reason: None,
+        ..ArticleRow::default()
     };
     assert!(needs_refresh(None, as_of), "never looked up");
     assert!(needs_refresh(Some(&row(None)), as_of), "no publish time yet");

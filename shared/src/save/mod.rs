@@ -268,6 +268,9 @@ fn article_rows(a: &ArticleColumns<'_>) -> Vec<ArticleRow> {
             path: a.path[i].map(str::to_string),
             published_at: a.published_at_ms[i].and_then(DateTime::from_timestamp_millis),
             exclude_reason: a.exclude_reason[i].map(str::to_string),
+            excerpt: a.excerpt[i].map(str::to_string),
+            section: a.section[i].map(str::to_string),
+            tags: a.tags[i].map(str::to_string),
         })
         .collect()
 }

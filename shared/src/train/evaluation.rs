@@ -45,6 +45,9 @@ pub struct DwellTable {
 pub struct ArticleFacts {
     pub published_ms: Vec<Option<i64>>,
     pub excluded: Vec<bool>,
+    /// Text terms ([`crate::recommend::content_tfidf::Analyzer::terms`]);
+    /// may be empty (no text known).
+    pub terms: Vec<Vec<String>>,
 }
 
 /// How the evaluation is run.
@@ -125,6 +128,14 @@ impl Fitting {
     }
 
     /// Publish decay at `at_ms` and exclusion of each model article.
+    /// The text terms of each model article.
+    pub fn terms(&self, facts: &ArticleFacts) -> Vec<Vec<String>> {
+        self.articles
+            .iter()
+            .map(|&a| facts.terms.get(a as usize).cloned().unwrap_or_default())
+            .collect()
+    }
+
     pub fn serving_facts(
         &self,
         facts: &ArticleFacts,
@@ -203,6 +214,8 @@ pub struct Holdout {
     pub prior: Vec<f32>,
     /// The defaults' rule on the training part (the popularity baseline).
     pub popularity: Vec<f32>,
+    /// Text terms of each model article.
+    pub terms: Vec<Vec<String>>,
     pub questions: Vec<Question>,
     /// Distinct `from` of the questions, ascending.
     pub sources: Vec<usize>,
@@ -249,6 +262,7 @@ impl Holdout {
         sources.dedup();
         Some(Holdout {
             prior: fitting.reads.prior(),
+            terms: fitting.terms(facts),
             fitting,
             decay,
             excluded,
@@ -407,6 +421,7 @@ pub(crate) mod tests {
         let facts = ArticleFacts {
             published_ms: vec![Some(0); 10],
             excluded: vec![false; 10],
+            terms: Vec::new(),
         };
         let params = EvalParams {
             cut_ms: 5_000,

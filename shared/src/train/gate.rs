@@ -24,7 +24,8 @@ pub fn quality_gate(
     let m = &new.model;
     let name = new
         .winner
-        .map_or_else(|| "the model".to_string(), |w| w.to_string());
+        .as_ref()
+        .map_or_else(|| "the model".to_string(), ToString::to_string);
     if m.questions < p.min_questions {
         return decide(
             true,
@@ -37,7 +38,8 @@ pub fn quality_gate(
     let pop = &new.popularity;
     if new
         .winner
-        .is_some_and(|w| w == crate::contract::evaluation::ModelSpec::Popularity)
+        .as_ref()
+        .is_some_and(|w| *w == crate::contract::evaluation::ModelSpec::Popularity)
     {
         return decide(
             false,
@@ -130,14 +132,14 @@ mod tests {
         let ease = ModelSpec::Ease { lambda: 500.0 };
         let current = metrics(0.30, 0.1, 0.8, 100);
         // beats popularity, even with a low AUC (the floor is off)
-        let g = quality_gate(Some(&eval(metrics(0.30, 0.10, 0.6, 100), ease)), None, &p);
+        let g = quality_gate(Some(&eval(metrics(0.30, 0.10, 0.6, 100), ease.clone())), None, &p);
         assert!(g.promote, "{g:?}");
         assert_eq!(
             g.reason,
             "ease(lambda=500) beats popularity: hit rate 0.300 vs 0.200, MRR 0.100 vs 0.050; no evaluated current model to compare with"
         );
         // better than popularity on hit rate, not on MRR
-        let g = quality_gate(Some(&eval(metrics(0.30, 0.05, 0.9, 100), ease)), None, &p);
+        let g = quality_gate(Some(&eval(metrics(0.30, 0.05, 0.9, 100), ease.clone())), None, &p);
         assert!(!g.promote);
         assert!(
             g.reason.starts_with("no model beats popularity by 5%"),
@@ -156,11 +158,15 @@ mod tests {
         );
         // the optional floor
         let floor = GateParams { min_auc: 0.75, ..p };
-        let g = quality_gate(Some(&eval(metrics(0.30, 0.10, 0.6, 100), ease)), None, &floor);
+        let g = quality_gate(
+            Some(&eval(metrics(0.30, 0.10, 0.6, 100), ease.clone())),
+            None,
+            &floor,
+        );
         assert_eq!(g.reason, "ease(lambda=500): AUC 0.600 is below the floor 0.750");
         // worse than the current model beyond the tolerance
         let g = quality_gate(
-            Some(&eval(metrics(0.24, 0.10, 0.8, 100), ease)),
+            Some(&eval(metrics(0.24, 0.10, 0.8, 100), ease.clone())),
             Some(&current),
             &p,
         );
@@ -170,14 +176,18 @@ mod tests {
             .contains("hit rate 0.240 is more than 0.050 below the current model's 0.300"));
         assert!(
             quality_gate(
-                Some(&eval(metrics(0.26, 0.10, 0.8, 100), ease)),
+                Some(&eval(metrics(0.26, 0.10, 0.8, 100), ease.clone())),
                 Some(&current),
                 &p
             )
             .promote
         );
         // too few questions to judge; nothing evaluated
-        let g = quality_gate(Some(&eval(metrics(0.0, 0.0, 0.1, 10), ease)), Some(&current), &p);
+        let g = quality_gate(
+            Some(&eval(metrics(0.0, 0.0, 0.1, 10), ease.clone())),
+            Some(&current),
+            &p,
+        );
         assert!(g.promote && g.reason.starts_with("not judged"));
         assert!(quality_gate(None, Some(&current), &p).promote);
     }

@@ -32,7 +32,9 @@ use crate::contract::metrics::Unit;
 use crate::contract::parquet::{
     ArticleColumns, ArticleRecColumns, Articles, Dwell, DwellColumns, FactorColumns,
 };
+use crate::contract::site::CatalogEntry;
 use crate::contract::stage::{TrainInput, TrainOutput};
+use crate::recommend::content_tfidf::{Analyzer, ArticleText};
 use crate::recommend::item_item::Serving;
 use crate::recommend::popularity::RECENT_INTERACTIONS;
 
@@ -63,8 +65,26 @@ pub fn dwell_table(dwell: &DwellColumns<'_>) -> DwellTable {
     }
 }
 
-/// Publish times and exclusions of the table's articles.
-fn article_facts(table: &DwellTable, articles: &ArticleColumns<'_>) -> ArticleFacts {
+/// Publish times, exclusions and text terms of the table's articles.
+fn article_facts(table: &DwellTable, articles: &ArticleColumns<'_>, analyzer: &Analyzer) -> ArticleFacts {
+    let text: HashMap<&str, usize> = (0..articles.external_id.len())
+        .map(|i| (articles.external_id[i], i))
+        .collect();
+    let terms = table
+        .articles
+        .iter()
+        .map(|a| {
+            text.get(a.as_str()).map_or_else(Vec::new, |&i| {
+                let tags = CatalogEntry::tags_of(articles.tags[i]);
+                analyzer.terms(&ArticleText {
+                    title: articles.title[i],
+                    excerpt: articles.excerpt[i],
+                    section: articles.section[i],
+                    tags: &tags,
+                })
+            })
+        })
+        .collect();
     let by_id: HashMap<&str, (Option<i64>, bool)> = (0..articles.external_id.len())
         .map(|i| {
             (
@@ -81,6 +101,7 @@ fn article_facts(table: &DwellTable, articles: &ArticleColumns<'_>) -> ArticleFa
     ArticleFacts {
         published_ms,
         excluded,
+        terms,
     }
 }
 
@@ -101,7 +122,8 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         });
     }
     let articles = Articles::read(store, &layout.articles()).await?;
-    let facts = article_facts(&table, &articles.columns()?);
+    let analyzer = Analyzer::new(&ctx.settings.quality.selection.content_language)?;
+    let facts = article_facts(&table, &articles.columns()?, &analyzer);
     drop(articles);
 
     let current = current_model(ctx, run, input.preprocess.current_article_model.as_ref()).await?;
@@ -169,7 +191,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         let spec = output
             .evaluation
             .as_ref()
-            .and_then(|e| e.winner)
+            .and_then(|e| e.winner.clone())
             .unwrap_or(ModelSpec::Als {
                 factors: settings.als.factors,
                 regularization: settings.als.regularization,
@@ -180,11 +202,19 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
             .map(|&a| table.articles[a as usize].clone())
             .collect();
         let previous = current.as_ref().and_then(|c| c.factors.as_ref());
-        let start: Vec<Option<Vec<f32>>> = match (previous, spec) {
-            (Some(p), ModelSpec::Als { factors, .. }) if p.k == factors => {
+        let als_factors = match &spec {
+            ModelSpec::Als { factors, .. } => Some(*factors),
+            ModelSpec::Hybrid { base, .. } => match **base {
+                ModelSpec::Als { factors, .. } => Some(factors),
+                _ => None,
+            },
+            _ => None,
+        };
+        let start: Vec<Option<Vec<f32>>> = match (previous, als_factors) {
+            (Some(p), Some(factors)) if p.k == factors => {
                 names.iter().map(|a| p.rows.get(a).cloned()).collect()
             }
-            (Some(p), ModelSpec::Als { factors, .. }) => {
+            (Some(p), Some(factors)) => {
                 warn!(previous = p.k, now = factors, "factor count changed: cold start");
                 Vec::new()
             }
@@ -207,6 +237,8 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
             settings.seed,
             settings.max_recs,
         );
+        let terms = fitting.terms(&facts);
+        let fit_spec = spec.clone();
         let started = Instant::now();
         let (fitted, lists) = crate::contract::tasks::blocking(move || -> Result<_> {
             let start: Vec<Option<&[f32]>> = start.iter().map(|s| s.as_deref()).collect();
@@ -217,8 +249,9 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
                 at_ms: as_of_ms,
                 popularity: &popularity,
                 warm_start: &start,
+                terms: &terms,
             };
-            let fitted: Fitted = selection::fit(&spec, &fitting.reads, &p, |it, loss| {
+            let fitted: Fitted = selection::fit(&fit_spec, &fitting.reads, &p, |it, loss| {
                 info!(iteration = it + 1, loss, "als iteration")
             })?;
             let prior = fitting.reads.prior();
@@ -267,7 +300,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
             output.iterations = fitted.loss.len() as u32;
         }
         output.loss = fitted.loss;
-        output.model = Some(spec);
+        output.model = Some(spec.clone());
     }
     let json = serde_json::to_vec_pretty(&output).map_err(|e| Error::Bug(format!("evaluation json: {e}")))?;
     store.put(&layout.evaluation(), Bytes::from(json)).await?;
@@ -287,6 +320,7 @@ pub fn evaluate(table: &DwellTable, facts: &ArticleFacts, params: &EvalParams) -
         at_ms: params.cut_ms,
         popularity: &h.popularity,
         warm_start: &[],
+        terms: &h.terms,
     };
     let (leaderboard, winner) = selection::select(
         &h,
@@ -323,7 +357,7 @@ pub fn evaluate(table: &DwellTable, facts: &ArticleFacts, params: &EvalParams) -
         holdout_readings: h.holdout_readings,
         questions_found: h.questions_found,
         k: params.k as u32,
-        model: winner.map(of).unwrap_or_default(),
+        model: winner.clone().map(of).unwrap_or_default(),
         popularity: of(ModelSpec::Popularity),
         loss,
         leaderboard,
@@ -336,7 +370,7 @@ fn report(ctx: &Context, out: &TrainOutput) {
         readers = out.readers,
         articles = out.articles,
         nnz = out.nonzeros,
-        model = %out.model.map(|m| m.to_string()).unwrap_or_default(),
+        model = %out.model.as_ref().map(ToString::to_string).unwrap_or_default(),
         fit_secs = out.fit_secs,
         warm_start_articles = out.warm_start_articles,
         "train done"
@@ -350,7 +384,7 @@ fn report(ctx: &Context, out: &TrainOutput) {
         Unit::Count,
     );
     if let Some(e) = &out.evaluation {
-        let beats = e.winner.is_some_and(|w| w != ModelSpec::Popularity) && out.gate.promote;
+        let beats = e.winner.as_ref().is_some_and(|w| *w != ModelSpec::Popularity) && out.gate.promote;
         ctx.metric(
             "train",
             "beats_popularity",

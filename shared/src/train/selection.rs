@@ -4,6 +4,7 @@
 //! whole window. Nothing is assumed: the popularity baseline is a candidate
 //! too, and a family wins only where it measures best.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use ndarray::Array2;
@@ -13,8 +14,10 @@ use crate::contract::evaluation::{Candidate, HoldoutMetrics, ModelSpec};
 use crate::contract::settings::{AlsParams, SelectionParams};
 use crate::recommend::als;
 use crate::recommend::baselines::SameForAll;
+use crate::recommend::content_tfidf::ContentTfidf;
 use crate::recommend::ease::Ease;
 use crate::recommend::factor_cosine::FactorCosine;
+use crate::recommend::hybrid::Hybrid;
 use crate::recommend::item_item::ItemItem;
 use crate::recommend::item_knn::ItemKnn;
 use crate::recommend::reads::Reads;
@@ -53,8 +56,17 @@ pub fn grid(selection: &SelectionParams, als: &AlsParams) -> Vec<ModelSpec> {
     if on("ease") {
         specs.extend([100.0, 500.0, 3000.0].map(|lambda| ModelSpec::Ease { lambda }));
     }
+    if on("content") {
+        specs.push(ModelSpec::Content);
+    }
     specs
 }
+
+/// The blends measured for the best collaborative candidate (`hybrid`):
+/// `k` readers at which content and readers weigh the same. The two ends,
+/// the collaborative model alone and content alone, are candidates of their
+/// own, so the blend chosen can never be worse on the holdout than either.
+pub const HYBRID_KS: [f32; 3] = [2.0, 10.0, 50.0];
 
 /// What a fit needs besides the reads.
 #[derive(Debug, Clone)]
@@ -68,35 +80,59 @@ pub struct FitParams<'a> {
     pub popularity: &'a [f32],
     /// A previous ALS model's article factors to start from.
     pub warm_start: &'a [Option<&'a [f32]>],
+    /// Each article's text terms (content and hybrid).
+    pub terms: &'a [Vec<String>],
 }
 
 /// A fitted candidate: its model and, for ALS, its loss and factors.
 pub struct Fitted {
-    pub model: Box<dyn ItemItem>,
+    pub model: Arc<dyn ItemItem>,
     pub loss: Vec<f64>,
     pub factors: Option<Array2<f32>>,
 }
 
+/// Content neighbours of the articles' terms; `None` when no article has text.
+pub fn content(terms: &[Vec<String>]) -> Option<ContentTfidf> {
+    terms
+        .iter()
+        .any(|t| !t.is_empty())
+        .then(|| ContentTfidf::fit(terms))
+}
+
 /// # Errors
-/// `Bug` when EASE's Gram matrix cannot be factorised.
+/// `Bug` when EASE's Gram matrix cannot be factorised; `InvalidInput` for
+/// content without any article text.
 pub fn fit(
     spec: &ModelSpec,
     reads: &Reads,
     p: &FitParams<'_>,
-    on_iteration: impl FnMut(u32, f64),
+    mut on_iteration: impl FnMut(u32, f64),
 ) -> Result<Fitted> {
-    let plain = |model: Box<dyn ItemItem>| Fitted {
+    fit_dyn(spec, reads, p, &mut on_iteration)
+}
+
+/// Why content cannot be fitted.
+pub const NO_TEXT: &str = "no article has text (title, excerpt, section or tags)";
+
+fn fit_dyn(
+    spec: &ModelSpec,
+    reads: &Reads,
+    p: &FitParams<'_>,
+    on_iteration: &mut dyn FnMut(u32, f64),
+) -> Result<Fitted> {
+    let plain = |model: Arc<dyn ItemItem>| Fitted {
         model,
         loss: Vec::new(),
         factors: None,
     };
-    Ok(match *spec {
-        ModelSpec::Popularity => plain(Box::new(SameForAll::new(p.popularity.to_vec()))),
-        ModelSpec::MostRead => plain(Box::new(SameForAll::most_read(reads))),
+    let no_text = || crate::contract::error::Error::InvalidInput(NO_TEXT.into());
+    Ok(match spec.clone() {
+        ModelSpec::Popularity => plain(Arc::new(SameForAll::new(p.popularity.to_vec()))),
+        ModelSpec::MostRead => plain(Arc::new(SameForAll::most_read(reads))),
         ModelSpec::Trending { half_life_hours } => {
-            plain(Box::new(SameForAll::trending(reads, p.at_ms, half_life_hours)))
+            plain(Arc::new(SameForAll::trending(reads, p.at_ms, half_life_hours)))
         }
-        ModelSpec::SequentialRules { window, reverse } => plain(Box::new(SequentialRules::fit(
+        ModelSpec::SequentialRules { window, reverse } => plain(Arc::new(SequentialRules::fit(
             reads.clone(),
             RuleParams {
                 window,
@@ -104,9 +140,9 @@ pub fn fit(
                 max_gap_ms: (p.selection.rules_max_gap_hours * 3_600_000.0) as i64,
             },
         ))),
-        ModelSpec::ItemKnn { shrinkage } => plain(Box::new(ItemKnn::fit(reads.clone(), shrinkage))),
+        ModelSpec::ItemKnn { shrinkage } => plain(Arc::new(ItemKnn::fit(reads.clone(), shrinkage))),
         ModelSpec::Ease { lambda } => {
-            plain(Box::new(Ease::fit(reads, lambda, p.selection.ease_max_articles)?))
+            plain(Arc::new(Ease::fit(reads, lambda, p.selection.ease_max_articles)?))
         }
         ModelSpec::Als {
             factors,
@@ -129,17 +165,36 @@ pub fn fit(
             let matrix = reads.confidence_matrix(params.alpha);
             let f = als::fit_warm(&matrix, &params, p.seed, p.warm_start, on_iteration);
             Fitted {
-                model: Box::new(FactorCosine::new(f.articles.view())),
+                model: Arc::new(FactorCosine::new(f.articles.view())),
                 loss: f.loss,
                 factors: Some(f.articles),
+            }
+        }
+        ModelSpec::Content => plain(Arc::new(content(p.terms).ok_or_else(no_text)?)),
+        ModelSpec::Hybrid { base, k } => {
+            let text = content(p.terms).ok_or_else(no_text)?;
+            let base = fit_dyn(&base, reads, p, on_iteration)?;
+            Fitted {
+                model: Arc::new(Hybrid::new(
+                    base.model,
+                    Arc::new(text),
+                    reads.readers_per_article(),
+                    k,
+                )),
+                ..base
             }
         }
     })
 }
 
+/// A measured model kept for the blends, with its (MRR, hit rate).
+type Kept = (ModelSpec, Arc<dyn ItemItem>, (f64, f64));
+
 /// The leaderboard (best first, then what was skipped) and the winner with
 /// its evaluation loss. `budget_secs` bounds the measuring; a candidate is
-/// started only while time is left.
+/// started only while time is left. With `hybrid` among the families, the
+/// best collaborative candidate is then blended with content over
+/// [`HYBRID_KS`].
 pub fn select(
     holdout: &Holdout,
     specs: &[ModelSpec],
@@ -151,46 +206,71 @@ pub fn select(
     let started = Instant::now();
     let serving = holdout.serving(k);
     let mut board: Vec<(Candidate, Vec<f64>)> = Vec::with_capacity(specs.len());
+    let skipped = |spec: &ModelSpec, secs: f64, why: String| Candidate {
+        spec: spec.clone(),
+        metrics: None,
+        secs,
+        skipped: Some(why),
+    };
+    let out_of_time =
+        |board: &[(Candidate, Vec<f64>)]| started.elapsed().as_secs_f64() > budget_secs && !board.is_empty();
+    let measure = |spec: &ModelSpec, model: &dyn ItemItem, t: Instant| Candidate {
+        spec: spec.clone(),
+        metrics: Some(holdout.measure(&model.neighbours(&holdout.sources, &serving), k)),
+        secs: t.elapsed().as_secs_f64(),
+        skipped: None,
+    };
+    // kept for the blends: content, and the best collaborative model so far
+    let mut text: Option<Arc<dyn ItemItem>> = None;
+    let mut best_collaborative: Option<Kept> = None;
     for spec in specs {
-        let elapsed = started.elapsed().as_secs_f64();
-        let candidate = if elapsed > budget_secs && !board.is_empty() {
+        let candidate = if out_of_time(&board) {
             (
-                Candidate {
-                    spec: *spec,
-                    metrics: None,
-                    secs: 0.0,
-                    skipped: Some(format!("time budget of {budget_secs:.0} s spent")),
-                },
+                skipped(spec, 0.0, format!("time budget of {budget_secs:.0} s spent")),
                 Vec::new(),
             )
+        } else if *spec == ModelSpec::Content && content(p.terms).is_none() {
+            (skipped(spec, 0.0, NO_TEXT.into()), Vec::new())
         } else {
             let t = Instant::now();
             match fit(spec, &holdout.fitting.reads, p, |_, _| {}) {
                 Ok(fitted) => {
-                    let lists = fitted.model.neighbours(&holdout.sources, &serving);
-                    (
-                        Candidate {
-                            spec: *spec,
-                            metrics: Some(holdout.measure(&lists, k)),
-                            secs: t.elapsed().as_secs_f64(),
-                            skipped: None,
-                        },
-                        fitted.loss,
-                    )
+                    let c = measure(spec, fitted.model.as_ref(), t);
+                    let m = c.metrics.map(|m| (m.mrr, m.hit_rate)).unwrap_or_default();
+                    if *spec == ModelSpec::Content {
+                        text = Some(fitted.model.clone());
+                    } else if !spec.is_baseline() && best_collaborative.as_ref().is_none_or(|b| m > b.2) {
+                        best_collaborative = Some((spec.clone(), fitted.model.clone(), m));
+                    }
+                    (c, fitted.loss)
                 }
                 Err(e) => (
-                    Candidate {
-                        spec: *spec,
-                        metrics: None,
-                        secs: t.elapsed().as_secs_f64(),
-                        skipped: Some(format!("fit failed: {e}")),
-                    },
+                    skipped(spec, t.elapsed().as_secs_f64(), format!("fit failed: {e}")),
                     Vec::new(),
                 ),
             }
         };
         on_candidate(&candidate.0);
         board.push(candidate);
+    }
+    let blend = p.selection.families.iter().any(|f| f == "hybrid");
+    if let (true, Some(text), Some((base, model, _))) = (blend, text, best_collaborative) {
+        let readers = holdout.fitting.reads.readers_per_article();
+        for k_readers in HYBRID_KS {
+            let spec = ModelSpec::Hybrid {
+                base: Box::new(base.clone()),
+                k: k_readers,
+            };
+            let candidate = if out_of_time(&board) {
+                skipped(&spec, 0.0, format!("time budget of {budget_secs:.0} s spent"))
+            } else {
+                let t = Instant::now();
+                let h = Hybrid::new(model.clone(), text.clone(), readers.clone(), k_readers);
+                measure(&spec, &h, t)
+            };
+            on_candidate(&candidate);
+            board.push((candidate, Vec::new()));
+        }
     }
     // best first: MRR, then hit rate, then the earlier (cheaper) candidate
     let key = |m: &Option<HoldoutMetrics>| m.map(|m| (m.mrr, m.hit_rate));
@@ -207,7 +287,7 @@ pub fn select(
     let winner = order
         .first()
         .filter(|&&i| board[i].0.metrics.is_some())
-        .map(|&i| (board[i].0.spec, board[i].1.clone()));
+        .map(|&i| (board[i].0.spec.clone(), board[i].1.clone()));
     let mut slots: Vec<Option<(Candidate, Vec<f64>)>> = board.into_iter().map(Some).collect();
     let leaderboard = order
         .iter()
@@ -242,9 +322,20 @@ mod tests {
     }
 
     fn run(table: &DwellTable, p: &EvalParams) -> (Vec<Candidate>, ModelSpec) {
+        let (board, winner) = run_with_text(table, p, Vec::new());
+        assert_eq!(board.len(), grid(&p.selection, &p.als).len());
+        (board, winner)
+    }
+
+    fn run_with_text(
+        table: &DwellTable,
+        p: &EvalParams,
+        terms: Vec<Vec<String>>,
+    ) -> (Vec<Candidate>, ModelSpec) {
         let facts = ArticleFacts {
             published_ms: vec![Some(0); table.articles.len()],
             excluded: vec![false; table.articles.len()],
+            terms,
         };
         let holdout = Holdout::split(table, &facts, p).unwrap();
         let fit = FitParams {
@@ -254,11 +345,68 @@ mod tests {
             at_ms: p.cut_ms,
             popularity: &holdout.popularity,
             warm_start: &[],
+            terms: &holdout.terms,
         };
         let specs = grid(&p.selection, &p.als);
         let (board, winner) = select(&holdout, &specs, &fit, p.k, 600.0, |_| {});
-        assert_eq!(board.len(), specs.len());
         (board, winner.unwrap().0)
+    }
+
+    /// What readers open next is about the same thing as what they read,
+    /// while who read what before the cut carries nothing: content wins (or
+    /// a blend leaning on it), and the blends are measured beside it.
+    #[test]
+    fn reading_that_follows_the_text_is_won_by_content() {
+        let (topics, articles) = (8u32, 40u32);
+        let mut rows = Vec::new();
+        // before the cut: reading at random
+        for r in 0..400u32 {
+            for s in 0..3u32 {
+                rows.push(reading(
+                    r,
+                    (r * 7 + s * 13 + r / 40) % articles,
+                    1_000 + i64::from(s),
+                ));
+            }
+        }
+        // after: two stories of one topic
+        for r in 400..700u32 {
+            let a = (r * 11) % articles;
+            let b = (a + topics * (1 + r % 4)) % articles;
+            rows.push(reading(r, a, 100_000));
+            rows.push(reading(r, b, 100_001));
+        }
+        let terms: Vec<Vec<String>> = (0..articles)
+            .map(|a| {
+                vec![
+                    format!("topic{}", a % topics),
+                    format!("word{}", a % topics),
+                    format!("own{a}"),
+                ]
+            })
+            .collect();
+        let (board, winner) = run_with_text(&table(rows, 700, articles as usize), &params(50_000), terms);
+        assert!(
+            matches!(winner.family(), "content" | "hybrid"),
+            "{winner} won: {board:#?}"
+        );
+        let of = |family: &str| {
+            board
+                .iter()
+                .filter(|c| c.spec.family() == family)
+                .filter_map(|c| c.metrics)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(of("hybrid").len(), HYBRID_KS.len(), "{board:#?}");
+        let best = board[0].metrics.unwrap();
+        let pop = of("popularity")[0];
+        assert!(best.hit_rate > pop.hit_rate + 0.3, "{board:#?}");
+        // never worse on the holdout than either part of a blend
+        for part in ["content", "item_knn", "ease", "als", "sequential_rules"] {
+            for m in of(part) {
+                assert!(best.mrr >= m.mrr, "{part}: {board:#?}");
+            }
+        }
     }
 
     fn table(readings: Vec<Reading>, readers: usize, articles: usize) -> DwellTable {
@@ -375,6 +523,7 @@ mod tests {
         let facts = ArticleFacts {
             published_ms: vec![None; 5],
             excluded: vec![false; 5],
+            terms: Vec::new(),
         };
         let holdout = Holdout::split(&t, &facts, &p).unwrap();
         let fit = FitParams {
@@ -384,6 +533,7 @@ mod tests {
             at_ms: p.cut_ms,
             popularity: &holdout.popularity,
             warm_start: &[],
+            terms: &holdout.terms,
         };
         let (board, winner) = select(&holdout, &specs, &fit, 3, 0.0, |_| {});
         // a zero budget measures the first candidate only

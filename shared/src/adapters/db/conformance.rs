@@ -9,6 +9,9 @@ fn article(id: &str, title: Option<&str>) -> ArticleRow {
         path: Some(format!("/article/{id}/x")),
         published_at: Some("2026-01-01T00:00:00Z".parse().unwrap()),
         exclude_reason: None,
+        excerpt: Some(format!("What happened to {id}")),
+        section: Some("News".into()),
+        tags: Some("Budget\nD.C. Council".into()),
     }
 }
 
@@ -82,6 +85,9 @@ pub(crate) async fn story(db: &dyn RecDb) {
             title: None,
             exclude_reason: None,
             published_at: None,
+            excerpt: None,
+            section: None,
+            tags: None,
             ..article("3", None)
         }],
     )
@@ -415,8 +421,7 @@ pub(crate) async fn dying_save(db: &dyn RecDb) -> DyingSave {
             external_id: i.to_string(),
             title: None,
             path: None,
-            published_at: None,
-            exclude_reason: None,
+            ..ArticleRow::default()
         })
         .collect();
     let ids = db.upsert_articles(site, &arts).await.unwrap();

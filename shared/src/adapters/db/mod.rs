@@ -20,17 +20,25 @@ use crate::contract::error::{Error, Result};
 /// The `ON CONFLICT` assignments of an article upsert: fill in what the new
 /// row carries and keep the rest, or replace every field with the new row's.
 fn article_conflict_set(excluded: &str, replace: bool) -> String {
-    ["title", "path", "published_at", "exclude_reason"]
-        .iter()
-        .map(|c| {
-            if replace {
-                format!("{c} = {excluded}.{c}")
-            } else {
-                format!("{c} = COALESCE({excluded}.{c}, article.{c})")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    [
+        "title",
+        "path",
+        "published_at",
+        "exclude_reason",
+        "excerpt",
+        "section",
+        "tags",
+    ]
+    .iter()
+    .map(|c| {
+        if replace {
+            format!("{c} = {excluded}.{c}")
+        } else {
+            format!("{c} = COALESCE({excluded}.{c}, article.{c})")
+        }
+    })
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// A model in one of these states was saved and switched in once; a retried

@@ -78,7 +78,7 @@ impl SqliteDb {
         let mut tx = self.pool.begin().await.map_err(Error::db("begin"))?;
         for chunk in rows.chunks(CHUNK / 2) {
             let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason) ",
+                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason, excerpt, section, tags) ",
             );
             q.push_values(chunk, |mut b, r| {
                 b.push_bind(site)
@@ -86,7 +86,10 @@ impl SqliteDb {
                     .push_bind(&r.title)
                     .push_bind(&r.path)
                     .push_bind(r.published_at)
-                    .push_bind(&r.exclude_reason);
+                    .push_bind(&r.exclude_reason)
+                    .push_bind(&r.excerpt)
+                    .push_bind(&r.section)
+                    .push_bind(&r.tags);
             });
             q.push(format!(
                 " ON CONFLICT (site, external_id) DO UPDATE SET {}, updated_at = {}",
@@ -191,7 +194,7 @@ impl RecDb for SqliteDb {
     async fn articles(&self, site: &str, external_ids: &[String]) -> Result<Vec<ArticleRow>> {
         let ids = serde_json::to_string(external_ids).map_err(|e| Error::Bug(e.to_string()))?;
         let rows = sqlx::query(
-            "SELECT external_id, title, path, published_at, exclude_reason FROM article \
+            "SELECT external_id, title, path, published_at, exclude_reason, excerpt, section, tags FROM article \
              WHERE site = ? AND external_id IN (SELECT value FROM json_each(?)) ORDER BY external_id",
         )
         .bind(site)
@@ -207,6 +210,9 @@ impl RecDb for SqliteDb {
                 path: r.get(2),
                 published_at: r.get(3),
                 exclude_reason: r.get(4),
+                excerpt: r.get(5),
+                section: r.get(6),
+                tags: r.get(7),
             })
             .collect())
     }

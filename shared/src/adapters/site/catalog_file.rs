@@ -44,9 +44,15 @@ mod tests {
             title: Some("Seven".into()),
             published_at: Some("2026-01-01T00:00:00Z".parse().unwrap()),
             exclude_reason: None,
+            excerpt: Some("Seven things".into()),
+            section: Some("News".into()),
+            tags: vec!["Budget".into()],
         };
         let text = to_jsonl(std::slice::from_ref(&e)).unwrap();
         assert_eq!(parse(&text).unwrap(), vec![e]);
+        // the text fields are optional
+        let bare = parse(r#"{"external_id":"8","path":"/article/8/x"}"#).unwrap();
+        assert_eq!((bare[0].excerpt.as_ref(), bare[0].tags.len()), (None, 0));
         let err = parse("\n{\"external_id\":\"1\"}\n").unwrap_err().to_string();
         assert!(err.contains("line 2"), "{err}");
     }

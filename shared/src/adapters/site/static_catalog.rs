@@ -75,7 +75,7 @@ mod tests {
             path: "/article/7/seven".into(),
             title: Some("Seven".into()),
             published_at: Some("2026-01-01T00:00:00Z".parse().unwrap()),
-            exclude_reason: None,
+            ..CatalogEntry::default()
         };
         let cat = StaticCatalog::new(vec![entry.clone()]);
         let key = |id: &str| ArticleKey {

@@ -174,6 +174,10 @@ pub struct ArticleColumns<'a> {
     pub published_at_ms: Vec<Option<i64>>,
     /// Why the article must never be recommended.
     pub exclude_reason: Vec<Option<&'a str>>,
+    pub excerpt: Vec<Option<&'a str>>,
+    pub section: Vec<Option<&'a str>>,
+    /// One tag per line.
+    pub tags: Vec<Option<&'a str>>,
 }
 
 impl Articles {
@@ -187,6 +191,9 @@ impl Articles {
             title: strs(df, key, col::TITLE)?,
             published_at_ms: i64s(df, key, col::PUBLISHED_AT)?,
             exclude_reason: strs(df, key, col::EXCLUDE_REASON)?,
+            excerpt: strs(df, key, col::EXCERPT)?,
+            section: strs(df, key, col::SECTION)?,
+            tags: strs(df, key, col::TAGS)?,
         })
     }
 }
@@ -205,6 +212,9 @@ impl ArticleColumns<'_> {
                 Column::new(col::TITLE.into(), &self.title),
                 datetime_ms(col::PUBLISHED_AT, &self.published_at_ms)?,
                 Column::new(col::EXCLUDE_REASON.into(), &self.exclude_reason),
+                Column::new(col::EXCERPT.into(), &self.excerpt),
+                Column::new(col::SECTION.into(), &self.section),
+                Column::new(col::TAGS.into(), &self.tags),
             ],
         )
     }
@@ -386,6 +396,9 @@ mod tests {
             title: vec![None, Some("Two")],
             published_at_ms: vec![Some(5), None],
             exclude_reason: vec![None, Some("sponsored")],
+            excerpt: vec![Some("What happened"), None],
+            section: vec![Some("News"), None],
+            tags: vec![Some("Budget\nSchools"), None],
         };
         articles.write(&store, &key("r/articles.parquet")).await.unwrap();
         let back = Articles::read(&store, &key("r/articles.parquet")).await.unwrap();

@@ -40,6 +40,10 @@ pub mod col {
     pub const TITLE: &str = "title";
     pub const PUBLISHED_AT: &str = "published_at";
     pub const EXCLUDE_REASON: &str = "exclude_reason";
+    pub const EXCERPT: &str = "excerpt";
+    pub const SECTION: &str = "section";
+    /// One tag per line.
+    pub const TAGS: &str = "tags";
     /// Seconds of reading, summed over the reader's visits to the article.
     pub const DWELL_SECS: &str = "dwell_secs";
     pub const EVENTS: &str = "events";
@@ -137,6 +141,9 @@ pub const ARTICLES: FileSchema = FileSchema {
         (col::TITLE, ColType::Str),
         (col::PUBLISHED_AT, ColType::DatetimeMs),
         (col::EXCLUDE_REASON, ColType::Str),
+        (col::EXCERPT, ColType::Str),
+        (col::SECTION, ColType::Str),
+        (col::TAGS, ColType::Str),
     ],
     statistics: true,
     compressed: true,

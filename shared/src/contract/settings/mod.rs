@@ -12,7 +12,7 @@ mod options;
 
 pub use options::{
     AlsParams, GateParams, MetricsSink, QualityParams, S3Options, SelectionParams, SiteConfig,
-    WordPressOptions, MODEL_FAMILIES,
+    WordPressOptions, CONTENT_LANGUAGES, MODEL_FAMILIES,
 };
 
 /// Everything a stage may be configured with.
@@ -316,6 +316,9 @@ impl Settings {
             "RULES_MAX_GAP_HOURS",
             &mut s.quality.selection.rules_max_gap_hours,
         )?;
+        if let Some(v) = get("CONTENT_LANGUAGE").filter(|v| !v.trim().is_empty()) {
+            s.quality.selection.content_language = v.trim().to_lowercase();
+        }
         parse_into(&get, "FETCH_MAP_MIN_HOURS", &mut s.fetch_map_min_hours)?;
         for name in get("SITES").unwrap_or_default().split(',').map(str::trim) {
             if !name.is_empty() {

@@ -82,8 +82,9 @@ pub struct QualityParams {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectionParams {
     /// Families measured (`MODEL_FAMILIES`): any of `most_read`, `trending`,
-    /// `als`, `item_knn`, `sequential_rules`, `ease`. The popularity
-    /// baseline is always measured.
+    /// `als`, `item_knn`, `sequential_rules`, `ease`, `content` (TF-IDF over
+    /// the articles' text) and `hybrid` (the best collaborative candidate
+    /// blended with content). The popularity baseline is always measured.
     pub families: Vec<String>,
     /// Seconds the measuring may take; candidates not reached are skipped,
     /// so the stage stays inside the Lambda limit.
@@ -93,15 +94,38 @@ pub struct SelectionParams {
     pub ease_max_articles: usize,
     /// Reads further apart than this form no sequential rule.
     pub rules_max_gap_hours: f64,
+    /// The language of the articles' text (`CONTENT_LANGUAGE`): its stop
+    /// words and stemmer.
+    pub content_language: String,
 }
 
-pub const MODEL_FAMILIES: [&str; 6] = [
+/// Languages the content model has a stemmer and stop words for.
+pub const CONTENT_LANGUAGES: [&str; 14] = [
+    "danish",
+    "dutch",
+    "english",
+    "finnish",
+    "french",
+    "german",
+    "hungarian",
+    "italian",
+    "norwegian",
+    "portuguese",
+    "romanian",
+    "russian",
+    "spanish",
+    "swedish",
+];
+
+pub const MODEL_FAMILIES: [&str; 8] = [
     "most_read",
     "trending",
     "als",
     "item_knn",
     "sequential_rules",
     "ease",
+    "content",
+    "hybrid",
 ];
 
 impl Default for SelectionParams {
@@ -111,6 +135,7 @@ impl Default for SelectionParams {
             budget_secs: 480.0,
             ease_max_articles: 20_000,
             rules_max_gap_hours: 12.0,
+            content_language: "english".into(),
         }
     }
 }
@@ -137,6 +162,13 @@ impl SelectionParams {
         }
         if !(self.rules_max_gap_hours.is_finite() && self.rules_max_gap_hours > 0.0) {
             return Err(Error::Config("RULES_MAX_GAP_HOURS must be > 0".into()));
+        }
+        if !CONTENT_LANGUAGES.contains(&self.content_language.as_str()) {
+            return Err(Error::Config(format!(
+                "CONTENT_LANGUAGE {:?} is not one of {}",
+                self.content_language,
+                CONTENT_LANGUAGES.join(", ")
+            )));
         }
         Ok(())
     }

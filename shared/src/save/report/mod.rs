@@ -346,7 +346,7 @@ fn leaderboard_section(h: &mut String, d: &ReportData) {
     h.push_str("<table><tr><th>candidate</th><th class=\"n\">MRR</th><th class=\"n\">hit rate</th><th class=\"n\">AUC</th><th class=\"n\">coverage</th><th class=\"n\">seconds</th></tr>");
     for c in &e.leaderboard {
         let name = esc(&c.spec.to_string());
-        let name = if Some(c.spec) == e.winner {
+        let name = if e.winner.as_ref() == Some(&c.spec) {
             format!("<b>{name}</b>")
         } else {
             name

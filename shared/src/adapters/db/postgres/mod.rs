@@ -208,9 +208,13 @@ impl PgDb {
             let published: Vec<Option<chrono::DateTime<chrono::Utc>>> =
                 chunk.iter().map(|r| r.published_at).collect();
             let exclude: Vec<Option<&str>> = chunk.iter().map(|r| r.exclude_reason.as_deref()).collect();
+            let excerpt: Vec<Option<&str>> = chunk.iter().map(|r| r.excerpt.as_deref()).collect();
+            let section: Vec<Option<&str>> = chunk.iter().map(|r| r.section.as_deref()).collect();
+            let tags: Vec<Option<&str>> = chunk.iter().map(|r| r.tags.as_deref()).collect();
             let sql = format!(
-                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason) \
-                 SELECT $1::text, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[]) \
+                "INSERT INTO article (site, external_id, title, path, published_at, exclude_reason, excerpt, section, tags) \
+                 SELECT $1::text, * FROM UNNEST($2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], \
+                 $7::text[], $8::text[], $9::text[]) \
                  ON CONFLICT (site, external_id) DO UPDATE SET {}, updated_at = now() \
                  RETURNING external_id, id",
                 super::article_conflict_set("EXCLUDED", replace)
@@ -222,6 +226,9 @@ impl PgDb {
                 .bind(&path)
                 .bind(&published)
                 .bind(&exclude)
+                .bind(&excerpt)
+                .bind(&section)
+                .bind(&tags)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(Error::db("upsert articles"))?;
@@ -306,7 +313,7 @@ impl RecDb for PgDb {
 
     async fn articles(&self, site: &str, external_ids: &[String]) -> Result<Vec<ArticleRow>> {
         let rows = sqlx::query(
-            "SELECT external_id, title, path, published_at, exclude_reason FROM article \
+            "SELECT external_id, title, path, published_at, exclude_reason, excerpt, section, tags FROM article \
              WHERE site = $1 AND external_id = ANY($2) ORDER BY external_id",
         )
         .bind(site)
@@ -322,6 +329,9 @@ impl RecDb for PgDb {
                 path: r.get(2),
                 published_at: r.get(3),
                 exclude_reason: r.get(4),
+                excerpt: r.get(5),
+                section: r.get(6),
+                tags: r.get(7),
             })
             .collect())
     }

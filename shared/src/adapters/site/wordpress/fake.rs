@@ -66,6 +66,39 @@ impl Shared {
     }
 }
 
+/// The site's terms: id -> (name as WordPress renders it, taxonomy).
+const TERMS: [(u64, &str, &str); 3] = [
+    (7, "News", "category"),
+    (101, "D.C. Council", "post_tag"),
+    (102, "Education &amp; Schools", "post_tag"),
+];
+
+/// A post as WordPress answers for this query: with `_embed` (all, or a
+/// list naming `wp:term`) its terms under `_embedded`, one list per
+/// taxonomy, but only when `_fields` lets `_embedded` through.
+fn answer(mut post: Value, q: &HashMap<String, String>) -> Value {
+    let embed = q
+        .get("_embed")
+        .is_some_and(|e| e.is_empty() || e.split(',').any(|x| x == "wp:term"));
+    let fields_allow = q
+        .get("_fields")
+        .is_none_or(|f| f.split(',').any(|x| x == "_embedded"));
+    if embed && fields_allow {
+        let terms = |key: &str| -> Vec<Value> {
+            post[key]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|id| TERMS.iter().find(|t| id == &Value::from(t.0)))
+                .map(|(id, name, taxonomy)| serde_json::json!({"id": id, "name": name, "taxonomy": taxonomy}))
+                .collect()
+        };
+        let embedded = serde_json::json!({"wp:term": [terms("categories"), terms("tags")]});
+        post["_embedded"] = embedded;
+    }
+    post
+}
+
 fn json(status: StatusCode, body: String, headers: HeaderMap) -> Response {
     let mut r = (status, headers, body).into_response();
     r.headers_mut().insert(
@@ -88,12 +121,16 @@ fn truncated(post: &Value) -> String {
     full[..full.len() / 2].to_string()
 }
 
-async fn one(State(st): State<Shared>, Path(id): Path<String>) -> Response {
+async fn one(
+    State(st): State<Shared>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     let n = st.hit(&format!("post/{id}"));
     if let Some(blocked) = firewall(&st) {
         return blocked;
     }
-    let Some(post) = id.parse().ok().and_then(|id| st.post(id)) else {
+    let Some(post) = id.parse().ok().and_then(|id| st.post(id)).map(|p| answer(p, &q)) else {
         return json(StatusCode::NOT_FOUND, NOT_FOUND.into(), HeaderMap::new());
     };
     match post["id"].as_u64() {
@@ -113,7 +150,12 @@ async fn list(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>
         return blocked;
     }
     if let Some(slug) = q.get("slug") {
-        let found: Vec<&Value> = st.posts.iter().filter(|p| p["slug"] == slug.as_str()).collect();
+        let found: Vec<Value> = st
+            .posts
+            .iter()
+            .filter(|p| p["slug"] == slug.as_str())
+            .map(|p| answer(p.clone(), &q))
+            .collect();
         return json(
             StatusCode::OK,
             serde_json::to_string(&found).unwrap(),
@@ -124,7 +166,11 @@ async fn list(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>
         .get("include")
         .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_default();
-    let posts: Vec<Value> = ids.iter().filter_map(|&id| st.post(id)).collect();
+    let posts: Vec<Value> = ids
+        .iter()
+        .filter_map(|&id| st.post(id))
+        .map(|p| answer(p, &q))
+        .collect();
     if ids.contains(&BROKEN) {
         return json(StatusCode::OK, truncated(&Value::Array(posts)), HeaderMap::new());
     }

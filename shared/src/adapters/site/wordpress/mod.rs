@@ -24,8 +24,12 @@ use crate::contract::settings::WordPressOptions;
 use crate::contract::site::{ArticleKey, CatalogEntry, Lookup, Site};
 
 /// The fields asked for, which keeps responses small. `modified_gmt` is not
-/// used yet; it is logged, to tell a stale cache from an edited post.
-const FIELDS: &str = "id,link,title,date_gmt,modified_gmt";
+/// used yet; it is logged, to tell a stale cache from an edited post. The
+/// term names come embedded (`_embed=wp:term`), which WordPress honours
+/// under `_fields` only when `_links` and `_embedded` are among them.
+const FIELDS: &str = "id,link,title,date_gmt,modified_gmt,excerpt,categories,tags,_links,_embedded";
+/// Only the posts' terms (categories and tags) are embedded, not authors or media.
+const EMBED: &str = "wp:term";
 /// Ids per list request (`include=`); the answer comes in pages of `page_size`.
 const IDS_PER_LIST: usize = 100;
 /// The longest wait a `Retry-After` may impose.
@@ -75,11 +79,54 @@ struct WpPost {
     date_gmt: Option<String>,
     #[serde(default)]
     modified_gmt: Option<String>,
+    #[serde(default)]
+    excerpt: Option<Rendered>,
+    #[serde(default, rename = "_embedded")]
+    embedded: Option<Embedded>,
 }
 
 #[derive(Debug, Deserialize)]
 struct Rendered {
     rendered: String,
+}
+
+/// `_embedded`: the post's terms, one list per taxonomy.
+#[derive(Debug, Default, Deserialize)]
+struct Embedded {
+    #[serde(default, rename = "wp:term")]
+    terms: Vec<Vec<WpTerm>>,
+}
+
+/// A term; a taxonomy the API does not expose comes as an error object,
+/// which parses with an empty name and is dropped.
+#[derive(Debug, Deserialize)]
+struct WpTerm {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    taxonomy: String,
+}
+
+/// Plain text of a rendered HTML fragment: tags dropped, entities decoded,
+/// white space collapsed; `None` when no word is left (WordPress renders an
+/// empty excerpt as an ellipsis).
+fn plain_text(html: &str) -> Option<String> {
+    let mut text = String::with_capacity(html.len());
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' if in_tag => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let decoded = html_escape::decode_html_entities(&text);
+    let words = decoded.split_whitespace().collect::<Vec<_>>().join(" ");
+    words.chars().any(char::is_alphanumeric).then_some(words)
 }
 
 /// The outcome of one request after its retries.
@@ -152,7 +199,9 @@ impl WordPress {
             return Lookup::Failed(format!("post id {id:?} is not a number"));
         }
         let mut url = self.posts_url(&format!("/{id}"));
-        url.query_pairs_mut().append_pair("_fields", FIELDS);
+        url.query_pairs_mut()
+            .append_pair("_fields", FIELDS)
+            .append_pair("_embed", EMBED);
         match self.get(url).await {
             Reply::Ok { body, .. } => match serde_json::from_slice::<WpPost>(&body) {
                 Ok(post) => entry_of(post).map_or_else(Lookup::Failed, Lookup::Found),
@@ -169,7 +218,8 @@ impl WordPress {
         let mut url = self.posts_url("");
         url.query_pairs_mut()
             .append_pair("slug", slug)
-            .append_pair("_fields", FIELDS);
+            .append_pair("_fields", FIELDS)
+            .append_pair("_embed", EMBED);
         match self.get(url).await {
             Reply::Ok { body, .. } => match serde_json::from_slice::<Vec<WpPost>>(&body) {
                 Ok(posts) => match posts.into_iter().next() {
@@ -204,7 +254,8 @@ impl WordPress {
                 .append_pair("include", &include)
                 .append_pair("per_page", &self.opts.page_size.to_string())
                 .append_pair("page", &page.to_string())
-                .append_pair("_fields", FIELDS);
+                .append_pair("_fields", FIELDS)
+                .append_pair("_embed", EMBED);
             let (body, total_pages) = match self.get(url).await {
                 Reply::Ok { body, total_pages } => (body, total_pages.unwrap_or(1)),
                 Reply::Missing(status) => return Err(failed(format!("page {page} of posts: HTTP {status}"))),
@@ -335,12 +386,29 @@ fn entry_of(post: WpPost) -> std::result::Result<CatalogEntry, String> {
     let title = html_escape::decode_html_entities(&post.title.rendered)
         .trim()
         .to_string();
+    let mut categories = Vec::new();
+    let mut tags = Vec::new();
+    for term in post.embedded.unwrap_or_default().terms.into_iter().flatten() {
+        let Some(name) = plain_text(&term.name) else {
+            continue;
+        };
+        match term.taxonomy.as_str() {
+            "category" => categories.push(name),
+            "post_tag" => tags.push(name),
+            _ => {}
+        }
+    }
+    let mut categories = categories.into_iter();
+    let section = categories.next();
     Ok(CatalogEntry {
         external_id: post.id.to_string(),
         path: normalise_path(link.path()).into_owned(),
         title: (!title.is_empty()).then_some(title),
         published_at,
         exclude_reason: None,
+        excerpt: post.excerpt.and_then(|e| plain_text(&e.rendered)),
+        section,
+        tags: categories.chain(tags).collect(),
     })
 }
 

@@ -95,6 +95,27 @@ async fn a_normal_post_by_id_and_by_slug() {
 }
 
 #[tokio::test]
+async fn excerpts_sections_and_tags_come_with_the_post_and_a_post_without_them_still_works() {
+    let wp = FakeWordPress::start().await;
+    let client = WordPress::new(&wp.url, opts()).unwrap();
+    let all = client.metadata(&[key(516670), key(516627)]).await;
+    let with = found(&all[0]);
+    assert_eq!(
+        with.excerpt.as_deref(),
+        Some("Parents and teachers asked the D.C. Council for more school funding at Thursday\u{2019}s budget hearing \u{2026}")
+    );
+    assert_eq!(with.section.as_deref(), Some("News"));
+    assert_eq!(with.tags, ["D.C. Council", "Education & Schools"]);
+    // WordPress's empty excerpt is an ellipsis: no text; no tags
+    let without = found(&all[1]);
+    assert_eq!(without.excerpt, None);
+    assert_eq!(without.section.as_deref(), Some("News"));
+    assert!(without.tags.is_empty());
+    // one by id and by slug: the same text
+    assert_eq!(&client.post_by_id("516670").await, &all[0]);
+}
+
+#[tokio::test]
 async fn an_unknown_slug_or_id_is_excluded_not_failed() {
     let wp = FakeWordPress::start().await;
     let client = WordPress::new(&wp.url, opts()).unwrap();
