@@ -90,17 +90,7 @@ impl ItemItem for Hybrid {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Fixed(Vec<Vec<f32>>);
-
-    impl ItemItem for Fixed {
-        fn articles(&self) -> usize {
-            self.0.len()
-        }
-        fn affinities(&self, from: usize, out: &mut [f32]) {
-            out.copy_from_slice(&self.0[from]);
-        }
-    }
+    use crate::recommend::item_item::Fixed;
 
     #[test]
     fn the_weight_follows_the_readers() {

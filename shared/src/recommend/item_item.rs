@@ -87,20 +87,23 @@ pub fn scale_to_unit(values: &mut [f32]) {
     }
 }
 
+/// A model of given affinities, for tests.
+#[cfg(test)]
+pub(crate) struct Fixed(pub(crate) Vec<Vec<f32>>);
+
+#[cfg(test)]
+impl ItemItem for Fixed {
+    fn articles(&self) -> usize {
+        self.0.len()
+    }
+    fn affinities(&self, from: usize, out: &mut [f32]) {
+        out.copy_from_slice(&self.0[from]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    struct Fixed(Vec<Vec<f32>>);
-
-    impl ItemItem for Fixed {
-        fn articles(&self) -> usize {
-            self.0.len()
-        }
-        fn affinities(&self, from: usize, out: &mut [f32]) {
-            out.copy_from_slice(&self.0[from]);
-        }
-    }
 
     #[test]
     fn the_prior_orders_what_the_model_does_not_know_and_decay_and_exclusion_apply() {

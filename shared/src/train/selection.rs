@@ -229,7 +229,7 @@ pub fn select(
                 skipped(spec, 0.0, format!("time budget of {budget_secs:.0} s spent")),
                 Vec::new(),
             )
-        } else if *spec == ModelSpec::Content && content(p.terms).is_none() {
+        } else if *spec == ModelSpec::Content && p.terms.iter().all(Vec::is_empty) {
             (skipped(spec, 0.0, NO_TEXT.into()), Vec::new())
         } else {
             let t = Instant::now();
