@@ -175,6 +175,19 @@ impl fmt::Display for Summary {
                 m.questions, m.hit_rate, p.hit_rate, m.mrr, p.mrr, m.auc, p.auc, m.coverage, p.coverage,
                 k = e.k
             )?;
+            if let (Some(ms), Some(ps)) = (&e.model_slices, &e.popularity_slices) {
+                writeln!(
+                    f,
+                    "  slices:   cold (under {} readers) {} questions, hit rate {:.3} (popularity {:.3}); warm {} questions, hit rate {:.3} ({:.3})",
+                    e.cold_readers,
+                    ms.cold.questions,
+                    ms.cold.hit_rate,
+                    ps.cold.hit_rate,
+                    ms.warm.questions,
+                    ms.warm.hit_rate,
+                    ps.warm.hit_rate
+                )?;
+            }
         }
         if let Some(rule) = &self.defaults_run.rule {
             match self.defaults_run.leaderboard.iter().find(|s| s.rule == *rule) {

@@ -4,10 +4,13 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
+
 use article_rec::contract::database::ModelType;
 use article_rec::contract::database::DEFAULT_SOURCE;
+use article_rec::contract::evaluation::ModelSpec;
 use article_rec::contract::layout::{InputLayout, RunLayout};
-use article_rec::contract::parquet::{self, col, ARTICLES};
+use article_rec::contract::parquet::{self, col, ARTICLES, EVENTS};
 use article_rec::contract::settings::Settings;
 use article_rec::contract::stage::{RunRef, SaveOutput, Stage, TrainOutput};
 use article_rec::devtools::generate::{self, Spec, Truth};
@@ -154,6 +157,55 @@ async fn whole_job_on_generated_data() {
     }
     let defaults = &recs[DEFAULT_SOURCE];
     assert!(!defaults.is_empty() && defaults.len() <= max);
+
+    // the stories nobody has read yet, the freshest published after the last
+    // event, are sources with lists from their text, and are recommended
+    let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
+        .await
+        .unwrap();
+    let last_event_ms = parquet::i64s(&events, col::ACTIVITY_TIME)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap();
+    let freshest = truth.fresh.last().unwrap();
+    let published: DateTime<Utc> = AS_OF.parse::<DateTime<Utc>>().unwrap() - chrono::Duration::minutes(1);
+    assert!(published.timestamp_millis() > last_event_ms);
+    assert_eq!(truth.fresh.len(), 4);
+    let unread = report.state["preprocess"]["metadata"]["unread"].as_u64().unwrap();
+    assert!(unread >= 4, "{unread} unread candidates");
+    let fresh_recs = all_recs(&ctx, &truth.fresh).await;
+    for f in &truth.fresh {
+        assert!(articles.contains(f), "{f} is a source");
+        let list = &fresh_recs[f];
+        assert!(!list.is_empty() && list.len() <= max, "{f}: {list:?}");
+    }
+    assert!(!fresh_recs[freshest].is_empty());
+    assert!(
+        recs.values().flatten().any(|(r, _)| truth.fresh.contains(r)),
+        "no fresh story is recommended anywhere"
+    );
+
+    // the cold questions (fresh or barely read articles) are won clearly,
+    // and the warm ones are not lost against the collaborative part alone
+    let (ms, ps) = (e.model_slices.unwrap(), e.popularity_slices.unwrap());
+    assert!(ms.cold.questions >= 50, "{ms:?}");
+    assert!(ms.cold.hit_rate > ps.cold.hit_rate + 0.05, "{ms:?} vs {ps:?}");
+    let collaborative = match e.winner.as_ref().unwrap() {
+        ModelSpec::Hybrid { base, .. } => (**base).clone(),
+        other => other.clone(),
+    };
+    let base = e
+        .leaderboard
+        .iter()
+        .find(|c| c.spec == collaborative)
+        .and_then(|c| c.slices)
+        .unwrap();
+    assert!(
+        ms.warm.hit_rate >= base.warm.hit_rate - 0.01,
+        "{ms:?} vs {base:?}"
+    );
     assert!((defaults[0].1 - 1.0).abs() < 1e-6, "best default scaled to 1");
 
     // the SQLite file itself: one current model of each type, recs only for surviving articles

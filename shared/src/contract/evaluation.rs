@@ -42,6 +42,24 @@ pub struct Evaluation {
     /// The best candidate by MRR (ties: hit rate), refitted on the whole window.
     #[serde(default)]
     pub winner: Option<ModelSpec>,
+    /// A question is cold when its source or its answer had fewer than this
+    /// many readers before the cut (or was published after it).
+    #[serde(default)]
+    pub cold_readers: u32,
+    /// The chosen model's figures on the cold and warm questions.
+    #[serde(default)]
+    pub model_slices: Option<Slices>,
+    /// The popularity baseline's.
+    #[serde(default)]
+    pub popularity_slices: Option<Slices>,
+}
+
+/// Figures on the holdout's two slices: questions about fresh or barely read
+/// articles (cold), and the rest (warm). Together they are all the questions.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Slices {
+    pub cold: HoldoutMetrics,
+    pub warm: HoldoutMetrics,
 }
 
 /// A model family with its settings.
@@ -133,6 +151,9 @@ pub struct Candidate {
     /// Why it was not measured (the time budget, a failed fit).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// The same figures on the cold and the warm questions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slices: Option<Slices>,
 }
 
 /// The gate's decision, with the reason a person reads.

@@ -44,6 +44,17 @@ pub trait Site: Send + Sync + std::fmt::Debug {
     /// Metadata of these articles, in the same order. Never fails as a whole:
     /// a failing article is [`Lookup::Failed`] and the rest go on.
     async fn metadata(&self, articles: &[ArticleKey]) -> Vec<Lookup>;
+
+    /// The stories published in `[since, until)`, whether or not anyone read
+    /// them: the candidate window's unread articles.
+    ///
+    /// # Errors
+    /// Why the listing failed; the run goes on with the articles read.
+    async fn published(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> std::result::Result<Vec<CatalogEntry>, String>;
 }
 
 /// One article's metadata.

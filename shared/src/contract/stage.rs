@@ -356,6 +356,16 @@ pub struct MetadataCounts {
     pub excluded: u64,
     /// The lookup failed: no metadata this run; asked again next run.
     pub failed: u64,
+    /// Stories the site listed as published within the window.
+    #[serde(default)]
+    pub listed: u64,
+    /// Of those, the ones no kept reader read: sources and candidates all
+    /// the same (content speaks for them).
+    #[serde(default)]
+    pub unread: u64,
+    /// 1 when the listing failed this run (the run goes on with the articles read).
+    #[serde(default)]
+    pub listing_failed: u64,
 }
 
 /// A site's current model, as the database had it when preprocess ran.

@@ -125,6 +125,9 @@ pub struct Truth {
     pub other_app_events: u64,
     pub non_page_events: u64,
     pub malformed: Vec<Malformed>,
+    /// Stories published in the last hours that nobody has read yet, the
+    /// freshest a minute before the end: content alone must speak for them.
+    pub fresh: Vec<String>,
 }
 
 /// Generated hour partitions, before they are written.
@@ -254,6 +257,9 @@ const RELATED_LINKS: usize = 4;
 const FOLLOW_LINK: f64 = 0.45;
 /// Stories published before the window, at most this long before it.
 const BACK_CATALOGUE_DAYS: i64 = 7;
+/// Minutes before the end at which the stories nobody has read yet were
+/// published (beyond the catalogue readers choose from).
+const FRESH_MINUTES: [i64; 4] = [150, 40, 5, 1];
 
 /// Words of the stories: topic `c` draws from the words at positions
 /// `c, c + clusters, ...`; every topic also draws from [`COMMON_WORDS`], and
@@ -472,6 +478,25 @@ impl World {
                 }
             })
             .collect();
+        // their own stream: the readers' draws do not move when they are added
+        let mut fresh_rng = ChaCha8Rng::seed_from_u64(spec.seed ^ 0xf2e5);
+        let mut catalog = catalog;
+        for (j, minutes) in FRESH_MINUTES.iter().enumerate() {
+            let i = spec.articles + j;
+            let id = 100_000 + i;
+            let topic = j % clusters;
+            let text = story_text(&mut fresh_rng, topic, clusters);
+            catalog.push(CatalogEntry {
+                external_id: id.to_string(),
+                path: format!("/article/{id}/story-{i}-topic-{topic}"),
+                title: Some(text.title),
+                published_at: Some(spec.end - Duration::minutes(*minutes)),
+                exclude_reason: None,
+                excerpt: Some(text.excerpt),
+                section: Some(section_name(topic)),
+                tags: text.tags,
+            });
+        }
         let published_ms: Vec<i64> = catalog
             .iter()
             .map(|e| e.published_at.map_or(i64::MIN, |p| p.timestamp_millis()))
@@ -479,7 +504,7 @@ impl World {
         let by_cluster: Vec<Vec<usize>> = (0..clusters)
             .map(|c| (0..spec.articles).filter(|i| i % clusters == c).collect())
             .collect();
-        let mut related = vec![Vec::new(); spec.articles];
+        let mut related = vec![Vec::new(); catalog.len()];
         for topic in &by_cluster {
             let mut by_time = topic.clone();
             by_time.sort_by_key(|&a| (published_ms[a], a));
@@ -828,6 +853,10 @@ pub fn stream<'a>(spec: &'a Spec, input: &InputLayout) -> Result<Stream<'a>> {
                 .push(kind);
         }
     }
+    let fresh = world.catalog[spec.articles..]
+        .iter()
+        .map(|e| e.external_id.clone())
+        .collect();
     Ok(Stream {
         spec,
         input: input.clone(),
@@ -841,7 +870,10 @@ pub fn stream<'a>(spec: &'a Spec, input: &InputLayout) -> Result<Stream<'a>> {
             open: BTreeMap::new(),
             open_lines: 0,
             peak_open_lines: 0,
-            truth: Truth::default(),
+            truth: Truth {
+                fresh,
+                ..Truth::default()
+            },
         },
         extras_due,
         carried: (0, Vec::new()),

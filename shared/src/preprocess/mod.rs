@@ -1,5 +1,8 @@
 //! Preprocess: `events.parquet` + the site's catalogue → `articles.parquet` and
 //! `dwell.parquet` for the 2-core of readers and articles; reports the funnel.
+//! `articles.parquet` also holds the stories the site lists as published in
+//! the window that no kept reader read: the candidate window, so a story
+//! published minutes before the run gets a list and can be recommended.
 
 pub mod articles;
 pub mod dwell;
@@ -11,7 +14,7 @@ pub mod transform;
 
 use std::sync::Arc;
 
-use tracing::{info, instrument};
+use tracing::{info, instrument, warn};
 
 use self::metadata::article_metadata;
 use self::transform::transform;
@@ -20,9 +23,24 @@ use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
 use crate::contract::parquet::{self, col, ARTICLES, DWELL, EVENTS};
-use crate::contract::site::Site;
-use crate::contract::stage::{PreprocessInput, PreprocessOutput};
+use crate::contract::site::{ArticleKey, CatalogEntry, Site};
+use crate::contract::stage::{MetadataCounts, PreprocessInput, PreprocessOutput};
 use crate::preprocess::articles::article_table;
+
+/// The listed stories no kept reader read, in id order, counted in `counts`.
+fn unread_stories(
+    kept: &[ArticleKey],
+    mut listed: Vec<CatalogEntry>,
+    counts: &mut MetadataCounts,
+) -> Vec<CatalogEntry> {
+    counts.listed = listed.len() as u64;
+    let read: std::collections::HashSet<&str> = kept.iter().map(|k| k.external_id.as_str()).collect();
+    listed.retain(|e| !read.contains(e.external_id.as_str()));
+    listed.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+    listed.dedup_by(|a, b| a.external_id == b.external_id);
+    counts.unread = listed.len() as u64;
+    listed
+}
 
 /// The columns of `events.parquet` preprocessing reads; event ids and the
 /// rest are fetch's business and are not decoded.
@@ -53,9 +71,25 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
             what: "no reader x article pairs left after the 2-core filter".into(),
         });
     }
-    let (catalog, metadata) =
+    let (mut catalog, mut metadata) =
         article_metadata(ctx, site.as_ref(), &run.site, &prepared.kept, run.as_of).await?;
-    let articles_df = article_table(&prepared.kept, &catalog).map_err(Error::frame(&layout.articles()))?;
+    let since = run.as_of - chrono::TimeDelta::days(i64::from(ctx.settings.days_of_data));
+    let mut articles = prepared.kept.clone();
+    match site.published(since, run.as_of).await {
+        Ok(listed) => {
+            let unread = unread_stories(&prepared.kept, listed, &mut metadata);
+            articles.extend(unread.iter().map(|e| ArticleKey {
+                external_id: e.external_id.clone(),
+                path: e.path.clone(),
+            }));
+            catalog.extend(unread);
+        }
+        Err(why) => {
+            metadata.listing_failed = 1;
+            warn!(source = site.source(), error = %why, "no listing of the window's stories this run: only the articles read are candidates");
+        }
+    }
+    let articles_df = article_table(&articles, &catalog).map_err(Error::frame(&layout.articles()))?;
     let current_article_model = ctx
         .db()?
         .current_model(&run.site, crate::contract::database::ModelType::Article)
@@ -75,6 +109,8 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
             ("pairs", funnel.pairs),
             ("metadata_looked_up", metadata.looked_up),
             ("metadata_failed", metadata.failed),
+            ("unread_candidates", metadata.unread),
+            ("listing_failed", metadata.listing_failed),
         ],
     );
     Ok(PreprocessOutput {

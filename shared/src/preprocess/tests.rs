@@ -313,7 +313,10 @@ async fn metadata_comes_from_wordpress_once_settled() {
             found: 3,
             unknown: 0,
             excluded: 0,
-            failed: 0
+            failed: 0,
+            listed: 3,
+            unread: 0,
+            listing_failed: 0
         }
     );
     let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
@@ -337,7 +340,7 @@ async fn metadata_comes_from_wordpress_once_settled() {
         published[1].and_then(DateTime::from_timestamp_millis),
         Some("2021-05-12T18:09:09Z".parse().unwrap())
     );
-    assert_eq!(wp.hits("list"), 1, "three ids, one page");
+    assert_eq!(wp.hits("list"), 2, "three ids, one page; the listing, one page");
 
     // the next run asks only for the story published within the last day (516670)
     let second = RunRef {
@@ -360,10 +363,13 @@ async fn metadata_comes_from_wordpress_once_settled() {
             found: 1,
             unknown: 0,
             excluded: 0,
-            failed: 0
+            failed: 0,
+            listed: 3,
+            unread: 0,
+            listing_failed: 0
         }
     );
-    assert_eq!(wp.hits("list"), 2);
+    assert_eq!(wp.hits("list"), 4);
     let again_articles = parquet::read(ctx.store.as_ref(), &second_layout.articles(), &ARTICLES)
         .await
         .unwrap();
@@ -402,8 +408,12 @@ async fn a_blocked_wordpress_excludes_nothing_and_a_later_answer_replaces_stale_
         .await
         .unwrap();
     assert_eq!(
-        (blocked.metadata.failed, blocked.metadata.excluded),
-        (3, 0),
+        (
+            blocked.metadata.failed,
+            blocked.metadata.excluded,
+            blocked.metadata.listing_failed
+        ),
+        (3, 0, 1),
         "{:?}",
         blocked.metadata
     );
@@ -461,7 +471,10 @@ async fn without_an_api_the_articles_go_on_without_metadata() {
             found: 0,
             unknown: 3,
             excluded: 0,
-            failed: 0
+            failed: 0,
+            listed: 0,
+            unread: 0,
+            listing_failed: 0
         }
     );
     let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
@@ -543,4 +556,66 @@ fn the_refresh_rule() {
         !needs_refresh(Some(&row(Some("2026-11-22T11:59:59Z"))), as_of),
         "settled"
     );
+}
+
+/// The candidate window: a story the catalogue lists as published in the
+/// window is in `articles.parquet` though nobody read it; one published
+/// before the window or after the run is not.
+#[tokio::test]
+async fn stories_published_in_the_window_are_candidates_though_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, layout, run) = wcp_context(dir.path(), None).await;
+    let story = |id: &str, published: &str| CatalogEntry {
+        external_id: id.into(),
+        path: format!("/article/{id}/story-{id}"),
+        title: Some(format!("Story {id}")),
+        published_at: Some(published.parse().unwrap()),
+        excerpt: Some("Fresh off the press".into()),
+        ..CatalogEntry::default()
+    };
+    let catalog = [
+        story("900001", "2021-05-13T23:55:00Z"), // five minutes before the run
+        story("900002", "2021-03-01T00:00:00Z"), // before the window
+        story("900003", "2021-05-14T00:00:01Z"), // after the run
+        story("516627", "2021-05-12T18:09:09Z"), // read
+    ];
+    ctx.store
+        .put(
+            &crate::contract::layout::catalog("wcp").unwrap(),
+            bytes::Bytes::from(crate::adapters::site::catalog_file::to_jsonl(&catalog).unwrap()),
+        )
+        .await
+        .unwrap();
+    let out = run_stage(PreprocessInput { run }, &ctx).await.unwrap();
+    assert_eq!(
+        (
+            out.metadata.listed,
+            out.metadata.unread,
+            out.metadata.listing_failed
+        ),
+        (2, 1, 0),
+        "{:?}",
+        out.metadata
+    );
+    let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = strs(&articles, col::EXTERNAL_ID)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(ids.len(), 4, "three read, one unread: {ids:?}");
+    assert_eq!(ids.last(), Some(&"900001"));
+    let excerpts = strs(&articles, col::EXCERPT).unwrap();
+    assert_eq!(excerpts.last().copied().flatten(), Some("Fresh off the press"));
+    let dwell = parquet::read(ctx.store.as_ref(), &layout.dwell(), &DWELL)
+        .await
+        .unwrap();
+    let read: Vec<&str> = strs(&dwell, col::EXTERNAL_ID)
+        .unwrap()
+        .into_iter()
+        .flatten()
+        .collect();
+    assert!(!read.contains(&"900001"), "an unread story has no dwell");
 }

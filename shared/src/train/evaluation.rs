@@ -15,7 +15,7 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use crate::contract::evaluation::HoldoutMetrics;
+use crate::contract::evaluation::{HoldoutMetrics, Slices};
 use crate::contract::settings::{AlsParams, SelectionParams};
 use crate::recommend::item_item::Serving;
 use crate::recommend::neighbours::{decay, Neighbour};
@@ -65,14 +65,19 @@ pub struct EvalParams {
     pub recent_interactions: usize,
     /// Age given to articles without a publish date.
     pub undated_age_days: f64,
+    /// Fewer readers than this before the cut make an article cold.
+    pub cold_readers: u32,
 }
 
 /// A question: the reader read `from`, then `to` (indices into the model's
-/// articles; `to` is `None` when the model never saw it).
+/// articles; `to` is `None` when the model never saw it). `cold`: either had
+/// fewer than [`EvalParams::cold_readers`] readers before the cut, or was
+/// published after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Question {
     pub from: usize,
     pub to: Option<usize>,
+    pub cold: bool,
 }
 
 /// Each reader's consecutive holdout reads `(A, B)`, in first-seen order
@@ -88,7 +93,8 @@ pub fn next_reads(holdout: &[Reading]) -> Vec<(u32, u32)> {
 }
 
 /// Reads of `readings` with readers and articles renumbered densely in
-/// first-seen order of the slice given: what a model fitted on them knows.
+/// first-seen order of the slice given, then the unread candidates: what a
+/// model fitted on them knows.
 #[derive(Debug, Clone)]
 pub struct Fitting {
     pub reads: Reads,
@@ -99,7 +105,10 @@ pub struct Fitting {
 }
 
 impl Fitting {
-    pub fn of(table: &DwellTable, readings: &[Reading]) -> Fitting {
+    /// `candidate(a)`: whether table article `a`, if none of `readings` is
+    /// of it, is in the model all the same (a source and a candidate nobody
+    /// read: content speaks for it).
+    pub fn of(table: &DwellTable, readings: &[Reading], candidate: impl Fn(usize) -> bool) -> Fitting {
         let mut index: Vec<Option<usize>> = vec![None; table.articles.len()];
         let mut reader_ix: Vec<Option<u32>> = vec![None; table.readers.len()];
         let (mut articles, mut n_readers) = (Vec::new(), 0u32);
@@ -119,6 +128,12 @@ impl Fitting {
                 dwell_secs: r.dwell_secs,
             };
             rows.push((u, read));
+        }
+        for (a, slot) in index.iter_mut().enumerate() {
+            if slot.is_none() && candidate(a) {
+                articles.push(a as u32);
+                *slot = Some(articles.len() - 1);
+            }
         }
         Fitting {
             reads: Reads::new(n_readers as usize, articles.len(), rows),
@@ -234,7 +249,15 @@ impl Holdout {
         if train.is_empty() || holdout.is_empty() {
             return None;
         }
-        let fitting = Fitting::of(table, &train);
+        // the stories published before the cut were in the catalogue then, read or not
+        let fitting = Fitting::of(table, &train, |a| {
+            facts
+                .published_ms
+                .get(a)
+                .copied()
+                .flatten()
+                .is_some_and(|p| p < params.cut_ms)
+        });
         let (decay, excluded) = fitting.serving_facts(
             facts,
             params.cut_ms,
@@ -242,6 +265,20 @@ impl Holdout {
             params.undated_age_days,
         );
         let popularity = fitting.popularity(table, facts, &train, params.cut_ms, params);
+        // a reader reads an article once in the table: readings are readers
+        let mut readers_before = vec![0u32; table.articles.len()];
+        for r in &train {
+            readers_before[r.article as usize] += 1;
+        }
+        let cold = |a: u32| {
+            readers_before[a as usize] < params.cold_readers
+                || facts
+                    .published_ms
+                    .get(a as usize)
+                    .copied()
+                    .flatten()
+                    .is_some_and(|p| p >= params.cut_ms)
+        };
         let mut questions: Vec<Question> = next_reads(&holdout)
             .into_iter()
             .filter(|&(_, to)| !facts.excluded[to as usize])
@@ -249,6 +286,7 @@ impl Holdout {
                 Some(Question {
                     from: fitting.index[from as usize]?,
                     to: fitting.index[to as usize],
+                    cold: cold(from) || cold(to),
                 })
             })
             .collect();
@@ -286,8 +324,21 @@ impl Holdout {
 
     /// Hit rate, MRR, AUC and coverage of `lists` (one per [`Holdout::sources`]).
     pub fn measure(&self, lists: &[Vec<Neighbour>], k: usize) -> HoldoutMetrics {
-        let recommendable = self.excluded.iter().filter(|&&e| !e).count();
-        measure(&self.sources, lists, &self.questions, recommendable, k)
+        measure(&self.sources, lists, &self.questions, self.recommendable(), k)
+    }
+
+    /// The same figures on the cold questions and on the warm ones.
+    pub fn measure_slices(&self, lists: &[Vec<Neighbour>], k: usize) -> Slices {
+        let (cold, warm): (Vec<Question>, Vec<Question>) = self.questions.iter().partition(|q| q.cold);
+        let recommendable = self.recommendable();
+        Slices {
+            cold: measure(&self.sources, lists, &cold, recommendable, k),
+            warm: measure(&self.sources, lists, &warm, recommendable, k),
+        }
+    }
+
+    fn recommendable(&self) -> usize {
+        self.excluded.iter().filter(|&&e| !e).count()
     }
 }
 
@@ -371,6 +422,14 @@ pub(crate) mod tests {
         assert_eq!(next_reads(&rows), [(1, 2), (2, 3), (4, 5)]);
     }
 
+    fn question(from: usize, to: Option<usize>) -> Question {
+        Question {
+            from,
+            to,
+            cold: false,
+        }
+    }
+
     fn list(ids: &[usize]) -> Vec<Neighbour> {
         ids.iter()
             .enumerate()
@@ -387,10 +446,10 @@ pub(crate) mod tests {
         let sources = [0, 2];
         let lists = [list(&[2, 1, 3]), list(&[3, 1, 4])];
         let questions = [
-            Question { from: 0, to: Some(2) }, // rank 1
-            Question { from: 2, to: Some(1) }, // rank 2
-            Question { from: 0, to: Some(3) }, // rank 3, outside k = 2
-            Question { from: 2, to: None },    // unknown: a miss, no AUC
+            question(0, Some(2)), // rank 1
+            question(2, Some(1)), // rank 2
+            question(0, Some(3)), // rank 3, outside k = 2
+            question(2, None),    // unknown: a miss, no AUC
         ];
         let m = measure(&sources, &lists, &questions, 6, 2);
         assert_eq!(m.questions, 4);
@@ -418,8 +477,11 @@ pub(crate) mod tests {
             articles: (0..10).map(|a| format!("a{a}")).collect(),
             readings: rows,
         };
+        // 5 to 8 nobody read, but published before the cut; 9 after it
+        let mut published_ms = vec![Some(0); 10];
+        published_ms[9] = Some(6_000);
         let facts = ArticleFacts {
-            published_ms: vec![Some(0); 10],
+            published_ms,
             excluded: vec![false; 10],
             terms: Vec::new(),
         };
@@ -434,16 +496,25 @@ pub(crate) mod tests {
             defaults_half_life_days: 10.0,
             recent_interactions: 5_000,
             undated_age_days: 28.0,
+            cold_readers: 14,
         };
         let h = Holdout::split(&table, &facts, &params).unwrap();
         assert_eq!((h.train_readings, h.holdout_readings), (80, 120));
-        assert_eq!(h.fitting.reads.articles(), 5, "only articles read before the cut");
+        assert_eq!(
+            h.fitting.reads.articles(),
+            9,
+            "the articles read before the cut, then those published before it"
+        );
+        assert_eq!(&h.fitting.articles[5..], [5, 6, 7, 8]);
         assert_eq!(h.fitting.reads.readers(), 40);
         // two questions a reader; the second's answer (article 9) the model never saw
         assert_eq!(h.questions_found, 80);
         assert_eq!(h.questions.iter().filter(|q| q.to.is_none()).count(), 40);
-        assert_eq!(h.sources.len(), 5);
-        assert!(h.sources.windows(2).all(|w| w[0] < w[1]));
+        // before the cut article 0 had 14 readers, 1 and 2 had 13 each (cold
+        // at 14), 3 and 4 had 20: cold are the 40 questions answered by
+        // article 9 (published after the cut) and the 27 asked from 1 or 2
+        assert_eq!(h.questions.iter().filter(|q| q.cold).count(), 67);
+        assert!(h.questions.iter().filter(|q| q.to.is_none()).all(|q| q.cold));
         let small = EvalParams {
             max_questions: 10,
             ..params.clone()

@@ -1,6 +1,7 @@
 //! The quality gate: whether the chosen model may replace the current one.
 //! Relative: it must beat the popularity baseline on the same questions (hit
-//! rate and MRR, by a margin) and not fall behind the current model; an
+//! rate and MRR, by a margin), not lose to it on the cold or the warm
+//! questions (beyond the tolerance), and not fall behind the current model; an
 //! absolute AUC floor is optional.
 
 use crate::contract::evaluation::{Evaluation, GateDecision, HoldoutMetrics};
@@ -69,10 +70,28 @@ pub fn quality_gate(
             format!("{name}: AUC {:.3} is below the floor {:.3}", m.auc, p.min_auc),
         );
     }
-    let beats = format!(
+    let mut beats = format!(
         "{name} beats popularity: hit rate {:.3} vs {:.3}, MRR {:.3} vs {:.3}",
         m.hit_rate, pop.hit_rate, m.mrr, pop.mrr
     );
+    if let (Some(ms), Some(ps)) = (&new.model_slices, &new.popularity_slices) {
+        // a model that wins overall may still serve fresh (or well read)
+        // stories worse than the most-read list: each judged slice must hold
+        for (slice, sm, sp) in [("cold", &ms.cold, &ps.cold), ("warm", &ms.warm, &ps.warm)] {
+            if sm.questions >= p.min_questions && sm.hit_rate < sp.hit_rate - p.hit_rate_tolerance {
+                return decide(
+                    false,
+                    format!(
+                        "{name} loses to popularity on the {slice} questions: hit rate {:.3} vs {:.3} ({} questions, tolerance {:.3}); readers get the defaults",
+                        sm.hit_rate, sp.hit_rate, sm.questions, p.hit_rate_tolerance
+                    ),
+                );
+            }
+            if sm.questions > 0 {
+                beats.push_str(&format!(", {slice} {:.3} vs {:.3}", sm.hit_rate, sp.hit_rate));
+            }
+        }
+    }
     if let Some(cur) = current.filter(|c| c.questions >= p.min_questions) {
         if m.hit_rate < cur.hit_rate - p.hit_rate_tolerance {
             return decide(
@@ -100,7 +119,7 @@ pub fn quality_gate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::evaluation::ModelSpec;
+    use crate::contract::evaluation::{ModelSpec, Slices};
 
     fn metrics(hit_rate: f64, mrr: f64, auc: f64, questions: u64) -> HoldoutMetrics {
         HoldoutMetrics {
@@ -190,5 +209,45 @@ mod tests {
         );
         assert!(g.promote && g.reason.starts_with("not judged"));
         assert!(quality_gate(None, Some(&current), &p).promote);
+    }
+
+    #[test]
+    fn the_gate_looks_at_the_cold_and_the_warm_questions() {
+        let p = GateParams {
+            min_auc: 0.0,
+            min_lift: 0.05,
+            hit_rate_tolerance: 0.05,
+            min_questions: 50,
+        };
+        let ease = ModelSpec::Ease { lambda: 500.0 };
+        let with_slices = |cold: (f64, u64), pop_cold: f64| Evaluation {
+            model_slices: Some(Slices {
+                cold: metrics(cold.0, 0.1, 0.8, cold.1),
+                warm: metrics(0.35, 0.12, 0.8, 200),
+            }),
+            popularity_slices: Some(Slices {
+                cold: metrics(pop_cold, 0.05, 0.7, cold.1),
+                warm: metrics(0.20, 0.05, 0.7, 200),
+            }),
+            ..eval(metrics(0.30, 0.10, 0.8, 260), ease.clone())
+        };
+        // wins overall and on both slices: promoted, both named
+        let g = quality_gate(Some(&with_slices((0.25, 60), 0.10)), None, &p);
+        assert!(g.promote, "{g:?}");
+        assert!(
+            g.reason.contains("cold 0.250 vs 0.100, warm 0.350 vs 0.200"),
+            "{}",
+            g.reason
+        );
+        // wins overall on the warm questions, loses the cold ones
+        let g = quality_gate(Some(&with_slices((0.05, 60), 0.20)), None, &p);
+        assert!(!g.promote);
+        assert_eq!(
+            g.reason,
+            "ease(lambda=500) loses to popularity on the cold questions: hit rate 0.050 vs 0.200 (60 questions, tolerance 0.050); readers get the defaults"
+        );
+        // within the tolerance, or too few cold questions to judge: promoted
+        assert!(quality_gate(Some(&with_slices((0.16, 60), 0.20)), None, &p).promote);
+        assert!(quality_gate(Some(&with_slices((0.05, 49), 0.20)), None, &p).promote);
     }
 }

@@ -39,10 +39,12 @@ use crate::recommend::item_item::Serving;
 use crate::recommend::popularity::RECENT_INTERACTIONS;
 
 /// The dwell table with readers and articles numbered in id order, so the
-/// same table always gives the same matrix.
-pub fn dwell_table(dwell: &DwellColumns<'_>) -> DwellTable {
+/// same table always gives the same matrix; its articles are those read and
+/// the `unread` ones (the candidate window's stories nobody read).
+pub fn dwell_table(dwell: &DwellColumns<'_>, unread: &[&str]) -> DwellTable {
     let mut reader_ix: BTreeMap<&str, u32> = dwell.client_id.iter().map(|c| (*c, 0)).collect();
-    let mut article_ix: BTreeMap<&str, u32> = dwell.external_id.iter().map(|a| (*a, 0)).collect();
+    let mut article_ix: BTreeMap<&str, u32> =
+        dwell.external_id.iter().chain(unread).map(|a| (*a, 0)).collect();
     for (i, v) in reader_ix.values_mut().enumerate() {
         *v = i as u32;
     }
@@ -113,7 +115,9 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let layout = RunLayout::new(run)?;
     let store = ctx.store.as_ref();
     let dwell = Dwell::read(store, &layout.dwell()).await?;
-    let table = dwell_table(&dwell.columns()?);
+    let articles = Articles::read(store, &layout.articles()).await?;
+    let article_columns = articles.columns()?;
+    let table = dwell_table(&dwell.columns()?, &article_columns.external_id);
     drop(dwell);
     if table.readings.is_empty() {
         return Err(Error::Empty {
@@ -121,9 +125,9 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
             what: "the dwell table has no interactions".into(),
         });
     }
-    let articles = Articles::read(store, &layout.articles()).await?;
     let analyzer = Analyzer::new(&ctx.settings.quality.selection.content_language)?;
-    let facts = article_facts(&table, &articles.columns()?, &analyzer);
+    let facts = article_facts(&table, &article_columns, &analyzer);
+    drop(article_columns);
     drop(articles);
 
     let current = current_model(ctx, run, input.preprocess.current_article_model.as_ref()).await?;
@@ -141,6 +145,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         defaults_half_life_days: settings.defaults_half_life_days,
         recent_interactions: RECENT_INTERACTIONS,
         undated_age_days: f64::from(settings.days_of_data),
+        cold_readers: settings.quality.cold_readers,
     };
     let evaluation = if holdout > 0.0 && holdout < f64::from(settings.days_of_data) {
         let (table, facts, params) = (table.clone(), facts.clone(), params.clone());
@@ -165,7 +170,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         warn!(reason = %gate.reason, "quality gate: the current model stays");
     }
 
-    // dwell_table numbers exactly the readers and articles of its readings
+    // dwell_table numbers the readers of its readings, the articles read or listed
     let nnz = table.readings.len() as u64;
     let mut output = TrainOutput {
         model: None,
@@ -186,7 +191,8 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         gate,
     };
     if output.gate.promote {
-        let fitting = Fitting::of(&table, &table.readings);
+        // every article of the table: read in the window, or listed in it
+        let fitting = Fitting::of(&table, &table.readings, |_| true);
         // not evaluated (holdout off or empty): matrix factorisation, as configured
         let spec = output
             .evaluation
@@ -343,13 +349,9 @@ pub fn evaluate(table: &DwellTable, facts: &ArticleFacts, params: &EvalParams) -
             }
         },
     );
-    let of = |spec: ModelSpec| {
-        leaderboard
-            .iter()
-            .find(|c| c.spec == spec)
-            .and_then(|c| c.metrics)
-            .unwrap_or_default()
-    };
+    let find = |spec: &ModelSpec| leaderboard.iter().find(|c| c.spec == *spec);
+    let of = |spec: ModelSpec| find(&spec).and_then(|c| c.metrics).unwrap_or_default();
+    let slices_of = |spec: &ModelSpec| find(spec).and_then(|c| c.slices);
     let (winner, loss) = winner.map_or((None, Vec::new()), |(w, l)| (Some(w), l));
     Some(Evaluation {
         holdout_start_ms: params.cut_ms,
@@ -359,6 +361,9 @@ pub fn evaluate(table: &DwellTable, facts: &ArticleFacts, params: &EvalParams) -
         k: params.k as u32,
         model: winner.clone().map(of).unwrap_or_default(),
         popularity: of(ModelSpec::Popularity),
+        cold_readers: params.cold_readers,
+        model_slices: winner.as_ref().and_then(slices_of),
+        popularity_slices: slices_of(&ModelSpec::Popularity),
         loss,
         leaderboard,
         winner,
@@ -396,6 +401,25 @@ fn report(ctx: &Context, out: &TrainOutput) {
             ctx.metric("train", &format!("{who}_mrr"), m.mrr, Unit::None);
             ctx.metric("train", &format!("{who}_auc"), m.auc, Unit::None);
             ctx.metric("train", &format!("{who}_coverage"), m.coverage, Unit::None);
+        }
+        for (who, slices) in [("model", &e.model_slices), ("popularity", &e.popularity_slices)] {
+            if let Some(s) = slices {
+                for (slice, m) in [("cold", &s.cold), ("warm", &s.warm)] {
+                    ctx.metric(
+                        "train",
+                        &format!("{who}_{slice}_hit_rate"),
+                        m.hit_rate,
+                        Unit::None,
+                    );
+                    ctx.metric("train", &format!("{who}_{slice}_mrr"), m.mrr, Unit::None);
+                }
+                ctx.metric(
+                    "train",
+                    &format!("{who}_cold_questions"),
+                    s.cold.questions as f64,
+                    Unit::Count,
+                );
+            }
         }
     }
 }

@@ -165,7 +165,7 @@ fn fit_dyn(
             let matrix = reads.confidence_matrix(params.alpha);
             let f = als::fit_warm(&matrix, &params, p.seed, p.warm_start, on_iteration);
             Fitted {
-                model: Arc::new(FactorCosine::new(f.articles.view())),
+                model: Arc::new(FactorCosine::new(f.articles.view(), &reads.readers_per_article())),
                 loss: f.loss,
                 factors: Some(f.articles),
             }
@@ -211,14 +211,19 @@ pub fn select(
         metrics: None,
         secs,
         skipped: Some(why),
+        slices: None,
     };
     let out_of_time =
         |board: &[(Candidate, Vec<f64>)]| started.elapsed().as_secs_f64() > budget_secs && !board.is_empty();
-    let measure = |spec: &ModelSpec, model: &dyn ItemItem, t: Instant| Candidate {
-        spec: spec.clone(),
-        metrics: Some(holdout.measure(&model.neighbours(&holdout.sources, &serving), k)),
-        secs: t.elapsed().as_secs_f64(),
-        skipped: None,
+    let measure = |spec: &ModelSpec, model: &dyn ItemItem, t: Instant| {
+        let lists = model.neighbours(&holdout.sources, &serving);
+        Candidate {
+            spec: spec.clone(),
+            metrics: Some(holdout.measure(&lists, k)),
+            secs: t.elapsed().as_secs_f64(),
+            skipped: None,
+            slices: Some(holdout.measure_slices(&lists, k)),
+        }
     };
     // kept for the blends: content, and the best collaborative model so far
     let mut text: Option<Arc<dyn ItemItem>> = None;
@@ -318,6 +323,7 @@ mod tests {
             defaults_half_life_days: 10.0,
             recent_interactions: 5_000,
             undated_age_days: 28.0,
+            cold_readers: 5,
         }
     }
 

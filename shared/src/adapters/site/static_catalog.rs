@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::adapters::site::catalog_file;
 use crate::contract::error::{Error, Result};
@@ -62,6 +63,21 @@ impl Site for StaticCatalog {
             })
             .collect()
     }
+
+    async fn published(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> std::result::Result<Vec<CatalogEntry>, String> {
+        let mut out: Vec<CatalogEntry> = self
+            .entries
+            .values()
+            .filter(|e| e.published_at.is_some_and(|p| p >= since && p < until))
+            .cloned()
+            .collect();
+        out.sort_by(|a, b| a.external_id.cmp(&b.external_id));
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -86,6 +102,31 @@ mod tests {
             cat.metadata(&[key("7"), key("8")]).await,
             [Lookup::Found(entry), Lookup::Unknown { exclude_reason: None }]
         );
+    }
+
+    #[tokio::test]
+    async fn the_window_lists_the_stories_published_in_it() {
+        let at = |id: &str, t: Option<&str>| CatalogEntry {
+            external_id: id.into(),
+            path: format!("/article/{id}/x"),
+            published_at: t.map(|t| t.parse().unwrap()),
+            ..CatalogEntry::default()
+        };
+        let cat = StaticCatalog::new(vec![
+            at("1", Some("2026-01-01T00:00:00Z")),
+            at("2", Some("2026-01-02T00:00:00Z")),
+            at("3", Some("2026-01-03T00:00:00Z")),
+            at("4", None),
+        ]);
+        let listed = cat
+            .published(
+                "2026-01-01T00:00:00Z".parse().unwrap(),
+                "2026-01-03T00:00:00Z".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+        let ids: Vec<&str> = listed.iter().map(|e| e.external_id.as_str()).collect();
+        assert_eq!(ids, ["1", "2"], "since included, until not, undated never");
     }
 
     #[tokio::test]

@@ -290,6 +290,7 @@ impl Settings {
         parse_into(&get, "ALS_WARM_ITERATIONS", &mut s.als.warm_iterations)?;
         parse_into(&get, "HOLDOUT_DAYS", &mut s.quality.holdout_days)?;
         parse_into(&get, "EVAL_MAX_QUESTIONS", &mut s.quality.max_questions)?;
+        parse_into(&get, "COLD_READERS", &mut s.quality.cold_readers)?;
         parse_into(&get, "QUALITY_MIN_AUC", &mut s.quality.gate.min_auc)?;
         parse_into(
             &get,

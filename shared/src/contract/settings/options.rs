@@ -74,6 +74,9 @@ pub struct QualityParams {
     pub holdout_days: f64,
     /// Holdout questions beyond this many are sampled.
     pub max_questions: usize,
+    /// A holdout question is cold when its source or answer had fewer
+    /// readers than this before the cut (`COLD_READERS`).
+    pub cold_readers: u32,
     pub gate: GateParams,
     pub selection: SelectionParams,
 }
@@ -179,6 +182,7 @@ impl Default for QualityParams {
         QualityParams {
             holdout_days: 2.0,
             max_questions: 20_000,
+            cold_readers: 5,
             gate: GateParams {
                 min_auc: 0.0,
                 min_lift: 0.05,

@@ -415,7 +415,28 @@ fn evaluation_section(h: &mut String, d: &ReportData) {
             num(m.questions)
         );
     }
-    h.push_str("</table></section>");
+    h.push_str("</table>");
+    if let (Some(model), Some(pop)) = (&e.model_slices, &e.popularity_slices) {
+        let _ = write!(
+            h,
+            "<h3>Fresh and read articles</h3><p>A question is cold when A or B had fewer than {} readers before the cut, or was published after it: what content has to answer.</p>\
+             <table id=\"slices\"><tr><th>slice</th><th class=\"n\">questions</th><th class=\"n\">hit rate</th><th class=\"n\">popularity</th><th class=\"n\">MRR</th><th class=\"n\">popularity</th></tr>",
+            e.cold_readers
+        );
+        for (name, m, p) in [("cold", &model.cold, &pop.cold), ("warm", &model.warm, &pop.warm)] {
+            let _ = write!(
+                h,
+                "<tr><td>{name}</td><td class=\"n\">{}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td><td class=\"n\">{:.3}</td></tr>",
+                num(m.questions),
+                m.hit_rate,
+                p.hit_rate,
+                m.mrr,
+                p.mrr
+            );
+        }
+        h.push_str("</table>");
+    }
+    h.push_str("</section>");
 }
 
 fn article_cell(a: &Shown) -> String {
@@ -550,6 +571,16 @@ mod tests {
             auc: 0.91,
             coverage: 0.42,
         };
+        let slices = crate::contract::evaluation::Slices {
+            cold: HoldoutMetrics {
+                questions: 6_000,
+                ..metrics
+            },
+            warm: HoldoutMetrics {
+                questions: 14_000,
+                ..metrics
+            },
+        };
         let mut fetch = FetchCounts::default();
         fetch.parsed.lines = 21_000_000;
         fetch.parsed.events = 20_000_000;
@@ -610,8 +641,12 @@ mod tests {
                         metrics: Some(metrics),
                         secs: 30.0,
                         skipped: None,
+                        slices: Some(slices),
                     }],
                     winner: Some(crate::contract::evaluation::ModelSpec::Ease { lambda: 500.0 }),
+                    cold_readers: 5,
+                    model_slices: Some(slices),
+                    popularity_slices: Some(slices),
                 }),
                 current_model: Some(metrics),
                 gate: GateDecision {
@@ -632,5 +667,10 @@ mod tests {
         let html = render(&data);
         assert!(html.len() < 2 * 1024 * 1024, "{} bytes", html.len());
         assert!(html.contains("19,990,000"), "counts are shown grouped");
+        assert!(
+            html.contains("<tr><td>cold</td><td class=\"n\">6,000</td>"),
+            "the cold slice is shown"
+        );
+        assert!(html.contains("<tr><td>warm</td><td class=\"n\">14,000</td>"));
     }
 }

@@ -166,11 +166,14 @@ async fn list(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>
         .get("include")
         .map(|v| v.split(',').filter_map(|x| x.parse().ok()).collect())
         .unwrap_or_default();
-    let posts: Vec<Value> = ids
-        .iter()
-        .filter_map(|&id| st.post(id))
-        .map(|p| answer(p, &q))
-        .collect();
+    let posts: Vec<Value> = if q.contains_key("include") {
+        ids.iter()
+            .filter_map(|&id| st.post(id))
+            .map(|p| answer(p, &q))
+            .collect()
+    } else {
+        listing(&st.posts, &q)
+    };
     if ids.contains(&BROKEN) {
         return json(StatusCode::OK, truncated(&Value::Array(posts)), HeaderMap::new());
     }
@@ -195,6 +198,34 @@ async fn list(State(st): State<Shared>, Query(q): Query<HashMap<String, String>>
     headers.insert("x-wp-total", posts.len().into());
     headers.insert("x-wp-totalpages", pages.into());
     json(StatusCode::OK, serde_json::to_string(&body).unwrap(), headers)
+}
+
+/// Every post, or those with `after` < local `date` < `before` as WordPress
+/// compares them (the post's local date against the parameter's digits,
+/// whatever zone the parameter names), newest first for `orderby=date`.
+fn listing(posts: &[Value], q: &HashMap<String, String>) -> Vec<Value> {
+    let local = |v: &str| v.get(..19).unwrap_or(v).to_string();
+    let mut out: Vec<Value> = posts
+        .iter()
+        .filter(|p| {
+            let date = p["date"].as_str().unwrap_or_default();
+            q.get("after").is_none_or(|a| date > local(a).as_str())
+                && q.get("before").is_none_or(|b| date < local(b).as_str())
+        })
+        .map(|p| answer(p.clone(), q))
+        .collect();
+    if q.get("orderby").is_some_and(|o| o == "date") {
+        let asc = q.get("order").is_some_and(|o| o == "asc");
+        out.sort_by(|a, b| {
+            let (x, y) = (a["date"].as_str(), b["date"].as_str());
+            if asc {
+                x.cmp(&y)
+            } else {
+                y.cmp(&x)
+            }
+        });
+    }
+    out
 }
 
 pub(crate) struct FakeWordPress {

@@ -32,6 +32,12 @@ const FIELDS: &str = "id,link,title,date_gmt,modified_gmt,excerpt,categories,tag
 const EMBED: &str = "wp:term";
 /// Ids per list request (`include=`); the answer comes in pages of `page_size`.
 const IDS_PER_LIST: usize = 100;
+/// WordPress compares `after` and `before` with the post's local date, in
+/// the site's time zone: the window asked for is widened by the largest
+/// offset there is, and the answer cut to the window by `date_gmt`.
+const LOCAL_TIME_MARGIN: chrono::TimeDelta = chrono::TimeDelta::hours(14);
+/// At most this many pages of a listing (100 posts each at most).
+const MAX_LISTING_PAGES: u32 = 200;
 /// The longest wait a `Retry-After` may impose.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
@@ -280,6 +286,57 @@ impl WordPress {
         }
     }
 
+    /// Posts published in `[since, until)`, newest first, paging through the list.
+    async fn posts_published(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> std::result::Result<Vec<CatalogEntry>, String> {
+        let local = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        let mut out = Vec::new();
+        let mut page = 1u32;
+        loop {
+            let mut url = self.posts_url("");
+            url.query_pairs_mut()
+                .append_pair("after", &local(since - LOCAL_TIME_MARGIN))
+                .append_pair("before", &local(until + LOCAL_TIME_MARGIN))
+                .append_pair("orderby", "date")
+                .append_pair("order", "desc")
+                .append_pair("per_page", &self.opts.page_size.to_string())
+                .append_pair("page", &page.to_string())
+                .append_pair("_fields", FIELDS)
+                .append_pair("_embed", EMBED);
+            let (body, total_pages) = match self.get(url).await {
+                Reply::Ok { body, total_pages } => (body, total_pages.unwrap_or(1)),
+                Reply::Missing(status) => return Err(format!("page {page} of the listing: HTTP {status}")),
+                Reply::Refused(status) => {
+                    return Err(format!("page {page} of the listing: {}", refused(status)))
+                }
+                Reply::Failed(why) => return Err(format!("page {page} of the listing: {why}")),
+            };
+            let posts: Vec<WpPost> = serde_json::from_slice(&body)
+                .map_err(|e| format!("page {page} of the listing: invalid JSON from WordPress: {e}"))?;
+            for post in posts {
+                let entry = entry_of(post)?;
+                if entry.published_at.is_some_and(|p| p >= since && p < until) {
+                    out.push(entry);
+                }
+            }
+            if page >= total_pages {
+                return Ok(out);
+            }
+            if page >= MAX_LISTING_PAGES {
+                warn!(
+                    pages = total_pages,
+                    read = page,
+                    "listing cut short: more pages than read"
+                );
+                return Ok(out);
+            }
+            page += 1;
+        }
+    }
+
     /// GET with pacing, timeout and retries. Returns the final answer.
     async fn get(&self, url: reqwest::Url) -> Reply {
         let mut delay = self.opts.backoff;
@@ -482,6 +539,14 @@ impl Site for WordPress {
         out.into_iter()
             .map(|l| l.unwrap_or_else(|| Lookup::Failed("not looked up".into())))
             .collect()
+    }
+
+    async fn published(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> std::result::Result<Vec<CatalogEntry>, String> {
+        self.posts_published(since, until).await
     }
 }
 

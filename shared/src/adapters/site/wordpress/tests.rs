@@ -170,6 +170,50 @@ async fn metadata_pages_through_the_list() {
 }
 
 #[tokio::test]
+async fn the_listing_gives_the_posts_published_in_the_window_whatever_the_sites_time_zone() {
+    // the site is on Washington time (UTC-4 in May): 516627 is 14:09 local, 18:09 UTC
+    let wp = FakeWordPress::start().await;
+    let client = WordPress::new(
+        &wp.url,
+        WordPressOptions {
+            page_size: 1,
+            ..opts()
+        },
+    )
+    .unwrap();
+    let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+    let listed = client
+        .published(t("2021-05-12T17:00:00Z"), t("2021-05-13T10:00:00Z"))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed.iter().map(|e| e.external_id.as_str()).collect();
+    // 516670 is published at 10:00 UTC: the end of the window is not in it
+    assert_eq!(ids, ["516627"], "{listed:?}");
+    assert_eq!(
+        wp.hits("list"),
+        2,
+        "one page a post: the widened window holds two, the answer is cut to one"
+    );
+    let all = client
+        .published(t("2021-05-01T00:00:00Z"), t("2021-06-01T00:00:00Z"))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = all.iter().map(|e| e.external_id.as_str()).collect();
+    assert_eq!(ids, ["516670", "516627", "516542"], "newest first");
+    let with_text = all.iter().find(|e| e.external_id == "516670").unwrap();
+    assert!(
+        with_text.excerpt.is_some() && !with_text.tags.is_empty(),
+        "{with_text:?}"
+    );
+    wp.block(true);
+    let err = client
+        .published(t("2021-05-01T00:00:00Z"), t("2021-06-01T00:00:00Z"))
+        .await
+        .unwrap_err();
+    assert!(err.contains("403"), "{err}");
+}
+
+#[tokio::test]
 async fn a_server_error_is_retried() {
     let wp = FakeWordPress::start().await;
     let client = WordPress::new(&wp.url, opts()).unwrap();
