@@ -45,7 +45,7 @@ pub trait Site: Send + Sync + std::fmt::Debug {
     /// a failing article is [`Lookup::Failed`] and the rest go on.
     async fn metadata(&self, articles: &[ArticleKey]) -> Vec<Lookup>;
 
-    /// The stories published in `[since, until)`, whether or not anyone read
+    /// The stories published in `[since, until]` (until: the run's time), whether or not anyone read
     /// them: the candidate window's unread articles.
     ///
     /// # Errors

@@ -126,7 +126,7 @@ pub struct Truth {
     pub non_page_events: u64,
     pub malformed: Vec<Malformed>,
     /// Stories published in the last hours that nobody has read yet, the
-    /// freshest a minute before the end: content alone must speak for them.
+    /// freshest at the end, after every event: content alone must speak for them.
     pub fresh: Vec<String>,
 }
 
@@ -258,8 +258,9 @@ const FOLLOW_LINK: f64 = 0.45;
 /// Stories published before the window, at most this long before it.
 const BACK_CATALOGUE_DAYS: i64 = 7;
 /// Minutes before the end at which the stories nobody has read yet were
-/// published (beyond the catalogue readers choose from).
-const FRESH_MINUTES: [i64; 4] = [150, 40, 5, 1];
+/// published (beyond the catalogue readers choose from); the last at the end
+/// itself, after every event.
+const FRESH_MINUTES: [i64; 4] = [150, 40, 5, 0];
 
 /// Words of the stories: topic `c` draws from the words at positions
 /// `c, c + clusters, ...`; every topic also draws from [`COMMON_WORDS`], and
@@ -422,6 +423,37 @@ fn story_text(rng: &mut ChaCha8Rng, topic: usize, clusters: usize) -> StoryText 
     }
 }
 
+/// Names (people, places, teams) each topic's stories mention: drawn
+/// Zipf-like, so a few recur across a topic and most are rare, as in a real
+/// newsroom's vocabulary.
+const NAMES_PER_TOPIC: usize = 400;
+/// Names a story mentions.
+const NAMES_PER_STORY: usize = 3;
+const SYLLABLES: [&str; 16] = [
+    "ka", "lo", "mi", "ne", "ru", "sa", "to", "vi", "da", "fe", "go", "hu", "ji", "pe", "qua", "zo",
+];
+
+/// The `rank`th name of `topic`: a made-up word, the same every time.
+fn name(topic: usize, rank: usize) -> String {
+    let mut n = topic * NAMES_PER_TOPIC + rank;
+    let mut word = String::new();
+    for _ in 0..4 {
+        word.push_str(SYLLABLES[n % SYLLABLES.len()]);
+        n /= SYLLABLES.len();
+    }
+    capitalise(&word)
+}
+
+/// The sentence naming a story's people and places, from its own stream so
+/// that the readers' draws do not depend on it.
+fn names_sentence(seed: u64, id: usize, topic: usize, cdf: &[f64]) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x4a3e_0000_0000 ^ id as u64);
+    let names: Vec<String> = (0..NAMES_PER_STORY)
+        .map(|_| name(topic, pick(&mut rng, cdf)))
+        .collect();
+    format!(" With {}.", names.join(", "))
+}
+
 fn capitalise(s: &str) -> String {
     let mut c = s.chars();
     c.next()
@@ -460,6 +492,7 @@ impl World {
     fn new(spec: &Spec, rng: &mut ChaCha8Rng) -> World {
         let clusters = spec.clusters.max(1);
         let span_ms = i64::from(spec.days) * 86_400_000;
+        let name_cdf = zipf_cdf(NAMES_PER_TOPIC, 1.0);
         let catalog: Vec<CatalogEntry> = (0..spec.articles)
             .map(|i| {
                 let id = 100_000 + i;
@@ -472,7 +505,7 @@ impl World {
                     title: Some(text.title),
                     published_at: DateTime::from_timestamp_millis(spec.end.timestamp_millis() - age_ms),
                     exclude_reason: None,
-                    excerpt: Some(text.excerpt),
+                    excerpt: Some(text.excerpt + &names_sentence(spec.seed, id, topic, &name_cdf)),
                     section: Some(section_name(topic)),
                     tags: text.tags,
                 }
@@ -492,7 +525,7 @@ impl World {
                 title: Some(text.title),
                 published_at: Some(spec.end - Duration::minutes(*minutes)),
                 exclude_reason: None,
-                excerpt: Some(text.excerpt),
+                excerpt: Some(text.excerpt + &names_sentence(spec.seed, id, topic, &name_cdf)),
                 section: Some(section_name(topic)),
                 tags: text.tags,
             });

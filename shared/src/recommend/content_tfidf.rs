@@ -8,7 +8,11 @@
 //! times the smooth IDF `ln((1 + N) / (1 + df)) + 1` of the site's own corpus,
 //! each vector L2-normalised (as scikit-learn's `TfidfVectorizer` does by
 //! default, with `sublinear_tf`). Terms found in a single article are dropped:
-//! they link it to nothing.
+//! they link it to nothing. In a catalogue of [`MAX_DF_MIN_ARTICLES`] or
+//! more, so are the terms in more than [`MAX_DF_SHARE`] of the articles
+//! (scikit-learn's `max_df`, gensim's `no_above`): words every story uses
+//! ("said", "new", a site-wide section) tell little, and they are what an
+//! exact cosine pays for, since every source touches all their postings.
 //!
 //! A row is computed on demand through the inverted index (term -> articles),
 //! so a source costs the postings of its own terms, and a served list costs
@@ -121,6 +125,12 @@ impl Analyzer {
     }
 }
 
+/// Terms in more than this share of the articles are dropped...
+pub const MAX_DF_SHARE: f64 = 0.2;
+/// ...in a catalogue of at least this many articles (in a smaller one the
+/// share says little and every posting list is short).
+pub const MAX_DF_MIN_ARTICLES: usize = 1_000;
+
 /// TF-IDF vectors of a catalogue and their inverted index.
 pub struct ContentTfidf {
     /// Per article: (term, weight), L2-normalised.
@@ -155,6 +165,11 @@ impl ContentTfidf {
             })
             .collect();
         let n = docs.len() as f32;
+        let max_df = if docs.len() >= MAX_DF_MIN_ARTICLES {
+            (MAX_DF_SHARE * docs.len() as f64) as u32
+        } else {
+            u32::MAX
+        };
         let idf: Vec<f32> = df
             .iter()
             .map(|&d| ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)
@@ -166,7 +181,7 @@ impl ContentTfidf {
             .map(|(a, tf)| {
                 let mut row: Vec<(u32, f32)> = tf
                     .into_iter()
-                    .filter(|&(t, _)| df[t as usize] > 1)
+                    .filter(|&(t, _)| (2..=max_df).contains(&df[t as usize]))
                     .map(|(t, c)| (t, (1.0 + (c as f32).ln()) * idf[t as usize]))
                     .collect();
                 let norm = row.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
@@ -323,6 +338,39 @@ mod tests {
         // article 2 keeps only "b": its vector is the unit vector of b
         assert!((out[2] - wb / norm).abs() < 1e-6, "{out:?}");
         assert_eq!(out[3], 0.0);
+    }
+
+    #[test]
+    fn in_a_large_catalogue_the_terms_of_more_than_a_fifth_of_the_articles_are_dropped() {
+        // "said" in 30% of the articles, "storm" in exactly 20%, "vote" in 10%
+        let n = MAX_DF_MIN_ARTICLES;
+        let docs: Vec<Vec<String>> = (0..n)
+            .map(|i| {
+                let mut d = vec![format!("own{}", i / 2)];
+                if i % 10 < 3 {
+                    d.push("said".into());
+                }
+                if i % 5 == 0 {
+                    d.push("storm".into());
+                }
+                if i % 10 == 1 {
+                    d.push("vote".into());
+                }
+                d
+            })
+            .collect();
+        let m = ContentTfidf::fit(&docs);
+        // article 0: own0, said, storm -> said dropped
+        assert_eq!(m.vector(0).len(), 2, "{:?}", m.vector(0));
+        // article 1: own0, said, vote -> said dropped
+        assert_eq!(m.vector(1).len(), 2, "{:?}", m.vector(1));
+        let mut out = vec![0.0; n];
+        m.affinities(1, &mut out);
+        assert!(out[11] > 0.0, "vote links 1 and 11");
+        assert_eq!(out[2], 0.0, "said no longer links 1 and 2");
+        // one article fewer: the same share is kept in full
+        let small = ContentTfidf::fit(&docs[..n - 1]);
+        assert_eq!(small.vector(0).len(), 3);
     }
 
     #[test]

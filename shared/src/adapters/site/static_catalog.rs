@@ -72,7 +72,7 @@ impl Site for StaticCatalog {
         let mut out: Vec<CatalogEntry> = self
             .entries
             .values()
-            .filter(|e| e.published_at.is_some_and(|p| p >= since && p < until))
+            .filter(|e| e.published_at.is_some_and(|p| p >= since && p <= until))
             .cloned()
             .collect();
         out.sort_by(|a, b| a.external_id.cmp(&b.external_id));
@@ -117,6 +117,7 @@ mod tests {
             at("2", Some("2026-01-02T00:00:00Z")),
             at("3", Some("2026-01-03T00:00:00Z")),
             at("4", None),
+            at("5", Some("2026-01-03T00:00:00.001Z")),
         ]);
         let listed = cat
             .published(
@@ -126,7 +127,11 @@ mod tests {
             .await
             .unwrap();
         let ids: Vec<&str> = listed.iter().map(|e| e.external_id.as_str()).collect();
-        assert_eq!(ids, ["1", "2"], "since included, until not, undated never");
+        assert_eq!(
+            ids,
+            ["1", "2", "3"],
+            "since and until included (a story of the run's minute), undated never"
+        );
     }
 
     #[tokio::test]

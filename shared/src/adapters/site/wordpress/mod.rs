@@ -286,7 +286,7 @@ impl WordPress {
         }
     }
 
-    /// Posts published in `[since, until)`, newest first, paging through the list.
+    /// Posts published in `[since, until]`, newest first, paging through the list.
     async fn posts_published(
         &self,
         since: DateTime<Utc>,
@@ -318,7 +318,7 @@ impl WordPress {
                 .map_err(|e| format!("page {page} of the listing: invalid JSON from WordPress: {e}"))?;
             for post in posts {
                 let entry = entry_of(post)?;
-                if entry.published_at.is_some_and(|p| p >= since && p < until) {
+                if entry.published_at.is_some_and(|p| p >= since && p <= until) {
                     out.push(entry);
                 }
             }

@@ -183,17 +183,22 @@ async fn the_listing_gives_the_posts_published_in_the_window_whatever_the_sites_
     .unwrap();
     let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
     let listed = client
-        .published(t("2021-05-12T17:00:00Z"), t("2021-05-13T10:00:00Z"))
+        .published(t("2021-05-12T17:00:00Z"), t("2021-05-13T09:59:59Z"))
         .await
         .unwrap();
     let ids: Vec<&str> = listed.iter().map(|e| e.external_id.as_str()).collect();
-    // 516670 is published at 10:00 UTC: the end of the window is not in it
+    // 516670 is published at 10:00 UTC, a second after the window
     assert_eq!(ids, ["516627"], "{listed:?}");
     assert_eq!(
         wp.hits("list"),
         2,
         "one page a post: the widened window holds two, the answer is cut to one"
     );
+    let to_the_second = client
+        .published(t("2021-05-12T17:00:00Z"), t("2021-05-13T10:00:00Z"))
+        .await
+        .unwrap();
+    assert_eq!(to_the_second.len(), 2, "the end of the window is in it");
     let all = client
         .published(t("2021-05-01T00:00:00Z"), t("2021-06-01T00:00:00Z"))
         .await
