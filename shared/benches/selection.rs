@@ -153,6 +153,8 @@ fn content() {
     let t = Instant::now();
     let model = ContentTfidf::fit(&docs);
     let fit = t.elapsed().as_secs_f64();
+    // the catalogue also holds the generator's few stories nobody has read yet
+    let articles = docs.len();
     let t = Instant::now();
     let listed = serve(&model, articles);
     println!(
@@ -212,6 +214,7 @@ fn selection() {
         defaults_half_life_days: 10.0,
         recent_interactions: 5_000,
         undated_age_days: 28.0,
+        cold_readers: 5,
     };
     let t = Instant::now();
     let e = article_rec::train::evaluate(&table, &facts, &params).unwrap();

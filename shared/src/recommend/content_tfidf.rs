@@ -125,6 +125,9 @@ impl Analyzer {
     }
 }
 
+/// Covers the f32 rounding of [`Serving::score`] against its upper bound.
+const BOUND_SLACK: f32 = 1.0 + 1e-4;
+
 /// Terms in more than this share of the articles are dropped...
 pub const MAX_DF_SHARE: f64 = 0.2;
 /// ...in a catalogue of at least this many articles (in a smaller one the
@@ -242,6 +245,9 @@ impl ItemItem for ContentTfidf {
             })
             .collect();
         by_prior.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+        // score(j, c) = ((1 - w) c + w prior_j) decay_j <= c max_decay + max_j score(j, 0)
+        let max_decay = serving.decay.iter().copied().fold(0f32, f32::max);
+        let max_rest = (0..n).map(|j| serving.score(j, 0.0)).fold(0f32, f32::max);
         sources
             .par_iter()
             .map_init(
@@ -249,11 +255,19 @@ impl ItemItem for ContentTfidf {
                 |(buf, touched), &from| {
                     self.cosines(from, buf, touched);
                     let mut best = TopK::new(serving.k);
+                    let mut floor = best.floor();
                     for &j in touched.iter() {
                         let j = j as usize;
-                        let score = serving.score(j, buf[j].clamp(0.0, 1.0));
-                        if j != from && !serving.excluded[j] && score > best.floor() {
+                        let cosine = buf[j].clamp(0.0, 1.0);
+                        // most candidates share a word or two: once the list is
+                        // full, the bound turns them away without their facts
+                        if (cosine * max_decay + max_rest) * BOUND_SLACK < floor {
+                            continue;
+                        }
+                        let score = serving.score(j, cosine);
+                        if j != from && !serving.excluded[j] && score > floor {
                             best.push(Neighbour { index: j, score });
+                            floor = best.floor();
                         }
                     }
                     let mut untouched = 0;
