@@ -191,12 +191,12 @@ async fn whole_job_on_generated_data() {
     );
 
     // on the cold questions (fresh or barely read articles) content carries
-    // the winner far above its collaborative part and not below popularity
-    // (not yet by a clear margin: see issue 20's notes), and the warm ones
-    // are not lost against the collaborative part alone
+    // the winner far above its collaborative part and clearly above
+    // popularity, and the warm ones are not lost against the collaborative
+    // part alone
     let (ms, ps) = (e.model_slices.unwrap(), e.popularity_slices.unwrap());
     assert!(ms.cold.questions >= 50, "{ms:?}");
-    assert!(ms.cold.hit_rate >= ps.cold.hit_rate, "{ms:?} vs {ps:?}");
+    assert!(ms.cold.hit_rate > ps.cold.hit_rate + 0.1, "{ms:?} vs {ps:?}");
     let collaborative = match e.winner.as_ref().unwrap() {
         ModelSpec::Hybrid { base, .. } => (**base).clone(),
         other => other.clone(),

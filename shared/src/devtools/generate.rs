@@ -598,7 +598,17 @@ impl World {
                 }
             }
         }
-        settled.unwrap_or(a)
+        // every draw was a story not out yet: the most read one of the topic
+        // that is out (the back catalogue is out before the window starts)
+        settled
+            .or_else(|| {
+                let out = |&b: &usize| self.published_ms[b] <= t_ms;
+                self.by_cluster[home].iter().copied().find(out).or_else(|| {
+                    let all = 0..self.by_cluster.iter().map(Vec::len).sum::<usize>();
+                    all.into_iter().find(out)
+                })
+            })
+            .unwrap_or(a)
     }
 }
 
@@ -1297,11 +1307,12 @@ mod tests {
         id.checked_sub(100_000)
     }
 
-    #[test]
-    fn readers_follow_related_links_so_the_order_of_reads_carries_signal() {
-        let spec = small();
+    /// Every session's story reads (time, catalogue index) in time order, and
+    /// the world's related links and publication times.
+    #[allow(clippy::type_complexity)]
+    fn story_reads(spec: &Spec) -> (Vec<Vec<(i64, usize)>>, Vec<Vec<usize>>, Vec<i64>) {
         let input = InputLayout::new("in").unwrap();
-        let mut s = stream(&spec, &input).unwrap();
+        let mut s = stream(spec, &input).unwrap();
         let related = s.world.related.clone();
         let published = s.world.published_ms.clone();
         let mut sessions: BTreeMap<String, Vec<(i64, usize)>> = BTreeMap::new();
@@ -1328,9 +1339,43 @@ mod tests {
                 }
             }
         }
-        let (mut followed, mut pairs, mut reads, mut unpublished) = (0, 0, 0, 0);
-        for reads_of in sessions.values_mut() {
+        let mut sessions: Vec<Vec<(i64, usize)>> = sessions.into_values().collect();
+        for reads_of in &mut sessions {
             reads_of.sort_unstable();
+        }
+        (sessions, related, published)
+    }
+
+    /// Early in a long window most of the catalogue is not out yet: a
+    /// reader whose draws all miss still opens a story that is out.
+    #[test]
+    fn no_story_is_read_before_it_is_published_even_early_in_a_long_window() {
+        let mut spec = Spec::sample("site", "2026-01-29T00:00:00Z".parse().unwrap(), 28, 7);
+        spec.readers = 150;
+        spec.articles = 60;
+        let (sessions, _, published) = story_reads(&spec);
+        let reads: Vec<&(i64, usize)> = sessions.iter().flatten().collect();
+        let early = reads
+            .iter()
+            .filter(|(t, _)| *t < spec.end.timestamp_millis() - 21 * 86_400_000)
+            .count();
+        assert!(early > 100, "{early} reads in the first week");
+        let unpublished: Vec<_> = reads.iter().filter(|(t, a)| *t < published[*a]).collect();
+        assert!(
+            unpublished.is_empty(),
+            "{} of {} reads before publication, e.g. {:?}",
+            unpublished.len(),
+            reads.len(),
+            unpublished.first()
+        );
+    }
+
+    #[test]
+    fn readers_follow_related_links_so_the_order_of_reads_carries_signal() {
+        let spec = small();
+        let (mut sessions, related, published) = story_reads(&spec);
+        let (mut followed, mut pairs, mut reads, mut unpublished) = (0, 0, 0, 0);
+        for reads_of in &mut sessions {
             reads += reads_of.len();
             unpublished += reads_of.iter().filter(|(t, a)| *t < published[*a]).count();
             for w in reads_of.windows(2) {
