@@ -297,6 +297,23 @@ async fn wcp_context(dir: &std::path::Path, wordpress: Option<&str>) -> (Context
     (ctx, layout, run)
 }
 
+/// The next run of the site on the same events: its output and layout.
+async fn rerun(ctx: &Context, layout: &RunLayout, run: RunRef) -> (PreprocessOutput, RunLayout) {
+    let second = RunRef {
+        run_id: "second".into(),
+        ..run
+    };
+    let second_layout = RunLayout::new(&second).unwrap();
+    let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
+        .await
+        .unwrap();
+    parquet::write(ctx.store.as_ref(), &second_layout.events(), &EVENTS, &events)
+        .await
+        .unwrap();
+    let out = run_stage(PreprocessInput { run: second }, ctx).await.unwrap();
+    (out, second_layout)
+}
+
 #[tokio::test]
 async fn metadata_comes_from_wordpress_once_settled() {
     let wp = crate::adapters::site::fake::FakeWordPress::start().await;
@@ -343,18 +360,7 @@ async fn metadata_comes_from_wordpress_once_settled() {
     assert_eq!(wp.hits("list"), 2, "three ids, one page; the listing, one page");
 
     // the next run asks only for the story published within the last day (516670)
-    let second = RunRef {
-        run_id: "second".into(),
-        ..run
-    };
-    let second_layout = RunLayout::new(&second).unwrap();
-    let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
-        .await
-        .unwrap();
-    parquet::write(ctx.store.as_ref(), &second_layout.events(), &EVENTS, &events)
-        .await
-        .unwrap();
-    let again = run_stage(PreprocessInput { run: second }, &ctx).await.unwrap();
+    let (again, second_layout) = rerun(&ctx, &layout, run).await;
     assert_eq!(
         again.metadata,
         MetadataCounts {
@@ -426,18 +432,7 @@ async fn a_blocked_wordpress_excludes_nothing_and_a_later_answer_replaces_stale_
     assert!(stored.is_empty(), "a failed lookup stores nothing: {stored:?}");
 
     wp.block(false);
-    let second = RunRef {
-        run_id: "second".into(),
-        ..run
-    };
-    let second_layout = RunLayout::new(&second).unwrap();
-    let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
-        .await
-        .unwrap();
-    parquet::write(ctx.store.as_ref(), &second_layout.events(), &EVENTS, &events)
-        .await
-        .unwrap();
-    let answered = run_stage(PreprocessInput { run: second }, &ctx).await.unwrap();
+    let (answered, _) = rerun(&ctx, &layout, run).await;
     assert_eq!(
         (answered.metadata.found, answered.metadata.excluded),
         (3, 0),

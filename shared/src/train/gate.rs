@@ -140,14 +140,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn gate_decisions() {
-        let p = GateParams {
+    /// No AUC floor, a 5-point lift, a 5-point tolerance, 50 questions.
+    fn params() -> GateParams {
+        GateParams {
             min_auc: 0.0,
             min_lift: 0.05,
             hit_rate_tolerance: 0.05,
             min_questions: 50,
-        };
+        }
+    }
+
+    #[test]
+    fn gate_decisions() {
+        let p = params();
         let ease = ModelSpec::Ease { lambda: 500.0 };
         let current = metrics(0.30, 0.1, 0.8, 100);
         // beats popularity, even with a low AUC (the floor is off)
@@ -213,12 +218,7 @@ mod tests {
 
     #[test]
     fn the_gate_looks_at_the_cold_and_the_warm_questions() {
-        let p = GateParams {
-            min_auc: 0.0,
-            min_lift: 0.05,
-            hit_rate_tolerance: 0.05,
-            min_questions: 50,
-        };
+        let p = params();
         let ease = ModelSpec::Ease { lambda: 500.0 };
         let with_slices = |cold: (f64, u64), pop_cold: f64| Evaluation {
             model_slices: Some(Slices {

@@ -242,6 +242,44 @@ impl WordPress {
         }
     }
 
+    /// One page of the posts list with `query` (besides paging, fields and
+    /// embeds): its posts and the page count WordPress reports.
+    ///
+    /// # Errors
+    /// Why the page failed, prefixed with "page N of `what`".
+    async fn page_of_posts(
+        &self,
+        query: &[(&str, &str)],
+        page: u32,
+        what: &str,
+    ) -> std::result::Result<(Vec<WpPost>, u32), PageFailure> {
+        let failed = |why: String| PageFailure {
+            why: format!("page {page} of {what}: {why}"),
+            refused: false,
+        };
+        let mut url = self.posts_url("");
+        url.query_pairs_mut()
+            .extend_pairs(query)
+            .append_pair("per_page", &self.opts.page_size.to_string())
+            .append_pair("page", &page.to_string())
+            .append_pair("_fields", FIELDS)
+            .append_pair("_embed", EMBED);
+        let (body, total_pages) = match self.get(url).await {
+            Reply::Ok { body, total_pages } => (body, total_pages.unwrap_or(1)),
+            Reply::Missing(status) => return Err(failed(format!("HTTP {status}"))),
+            Reply::Refused(status) => {
+                return Err(PageFailure {
+                    refused: true,
+                    ..failed(refused(status))
+                })
+            }
+            Reply::Failed(why) => return Err(failed(why)),
+        };
+        let posts =
+            serde_json::from_slice(&body).map_err(|e| failed(format!("invalid JSON from WordPress: {e}")))?;
+        Ok((posts, total_pages))
+    }
+
     /// Published posts among `ids`, paging through the list endpoint.
     ///
     /// # Errors
@@ -250,33 +288,15 @@ impl WordPress {
         &self,
         ids: &[&str],
     ) -> std::result::Result<HashMap<String, CatalogEntry>, PageFailure> {
-        let failed = |why: String| PageFailure { why, refused: false };
         let mut found = HashMap::with_capacity(ids.len());
         let include = ids.join(",");
         let mut page = 1u32;
         loop {
-            let mut url = self.posts_url("");
-            url.query_pairs_mut()
-                .append_pair("include", &include)
-                .append_pair("per_page", &self.opts.page_size.to_string())
-                .append_pair("page", &page.to_string())
-                .append_pair("_fields", FIELDS)
-                .append_pair("_embed", EMBED);
-            let (body, total_pages) = match self.get(url).await {
-                Reply::Ok { body, total_pages } => (body, total_pages.unwrap_or(1)),
-                Reply::Missing(status) => return Err(failed(format!("page {page} of posts: HTTP {status}"))),
-                Reply::Refused(status) => {
-                    return Err(PageFailure {
-                        why: format!("page {page} of posts: {}", refused(status)),
-                        refused: true,
-                    })
-                }
-                Reply::Failed(why) => return Err(failed(format!("page {page} of posts: {why}"))),
-            };
-            let posts: Vec<WpPost> = serde_json::from_slice(&body)
-                .map_err(|e| failed(format!("page {page} of posts: invalid JSON from WordPress: {e}")))?;
+            let (posts, total_pages) = self
+                .page_of_posts(&[("include", &include)], page, "posts")
+                .await?;
             for post in posts {
-                let entry = entry_of(post).map_err(failed)?;
+                let entry = entry_of(post).map_err(|why| PageFailure { why, refused: false })?;
                 found.insert(entry.external_id.clone(), entry);
             }
             if page >= total_pages {
@@ -293,29 +313,20 @@ impl WordPress {
         until: DateTime<Utc>,
     ) -> std::result::Result<Vec<CatalogEntry>, String> {
         let local = |t: DateTime<Utc>| t.format("%Y-%m-%dT%H:%M:%S").to_string();
+        let (after, before) = (local(since - LOCAL_TIME_MARGIN), local(until + LOCAL_TIME_MARGIN));
+        let query = [
+            ("after", after.as_str()),
+            ("before", before.as_str()),
+            ("orderby", "date"),
+            ("order", "desc"),
+        ];
         let mut out = Vec::new();
         let mut page = 1u32;
         loop {
-            let mut url = self.posts_url("");
-            url.query_pairs_mut()
-                .append_pair("after", &local(since - LOCAL_TIME_MARGIN))
-                .append_pair("before", &local(until + LOCAL_TIME_MARGIN))
-                .append_pair("orderby", "date")
-                .append_pair("order", "desc")
-                .append_pair("per_page", &self.opts.page_size.to_string())
-                .append_pair("page", &page.to_string())
-                .append_pair("_fields", FIELDS)
-                .append_pair("_embed", EMBED);
-            let (body, total_pages) = match self.get(url).await {
-                Reply::Ok { body, total_pages } => (body, total_pages.unwrap_or(1)),
-                Reply::Missing(status) => return Err(format!("page {page} of the listing: HTTP {status}")),
-                Reply::Refused(status) => {
-                    return Err(format!("page {page} of the listing: {}", refused(status)))
-                }
-                Reply::Failed(why) => return Err(format!("page {page} of the listing: {why}")),
-            };
-            let posts: Vec<WpPost> = serde_json::from_slice(&body)
-                .map_err(|e| format!("page {page} of the listing: invalid JSON from WordPress: {e}"))?;
+            let (posts, total_pages) = self
+                .page_of_posts(&query, page, "the listing")
+                .await
+                .map_err(|f| f.why)?;
             for post in posts {
                 let entry = entry_of(post)?;
                 if entry.published_at.is_some_and(|p| p >= since && p <= until) {

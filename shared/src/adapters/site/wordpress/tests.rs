@@ -14,6 +14,11 @@ fn opts() -> WordPressOptions {
     }
 }
 
+/// A client of `wp` asking for `page_size` posts a page.
+fn paged(wp: &FakeWordPress, page_size: usize) -> WordPress {
+    WordPress::new(&wp.url, WordPressOptions { page_size, ..opts() }).unwrap()
+}
+
 fn key(id: impl ToString) -> ArticleKey {
     let id = id.to_string();
     ArticleKey {
@@ -147,14 +152,7 @@ async fn an_unknown_slug_or_id_is_excluded_not_failed() {
 #[tokio::test]
 async fn metadata_pages_through_the_list() {
     let wp = FakeWordPress::start().await;
-    let client = WordPress::new(
-        &wp.url,
-        WordPressOptions {
-            page_size: 2,
-            ..opts()
-        },
-    )
-    .unwrap();
+    let client = paged(&wp, 2);
     let ids = wp.ids();
     assert_eq!(ids.len(), 3);
     let keys: Vec<ArticleKey> = ids.iter().map(key).collect();
@@ -173,14 +171,7 @@ async fn metadata_pages_through_the_list() {
 async fn the_listing_gives_the_posts_published_in_the_window_whatever_the_sites_time_zone() {
     // the site is on Washington time (UTC-4 in May): 516627 is 14:09 local, 18:09 UTC
     let wp = FakeWordPress::start().await;
-    let client = WordPress::new(
-        &wp.url,
-        WordPressOptions {
-            page_size: 1,
-            ..opts()
-        },
-    )
-    .unwrap();
+    let client = paged(&wp, 1);
     let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
     let listed = client
         .published(t("2021-05-12T17:00:00Z"), t("2021-05-13T09:59:59Z"))
