@@ -349,6 +349,29 @@ fn each_function_gets_exactly_the_adapters_its_stage_opens() {
     }
 }
 
+/// `CONTENT_EMBEDDINGS=<name>` is read from `models/<name>/` in the data
+/// bucket by train, and by nothing else; no function may overwrite it.
+#[test]
+fn only_train_reads_the_operators_embedding_model_and_none_writes_it() {
+    let t = Template::load();
+    let d = deployment();
+    let key = article_rec::contract::layout::embedding_model("potion-base-8M", "model.safetensors").unwrap();
+    let arn = format!("arn:aws:s3:::article-rec-data/{}", key.as_str());
+    for stage in Stage::ALL {
+        let f = t.function_for(stage.name());
+        let statements = t.statements(&f, &d);
+        assert_eq!(
+            !allows(&statements, "s3:GetObject", &arn).is_empty(),
+            stage == Stage::Train,
+            "{f}: s3:GetObject on {arn}"
+        );
+        assert!(
+            allows(&statements, "s3:PutObject", &arn).is_empty(),
+            "{f} may overwrite {arn}"
+        );
+    }
+}
+
 /// S3 answers 403, not 404, for a key that does not exist unless the caller
 /// may `s3:ListBucket` the bucket (documented for GetObject; moto always
 /// answers 404, so this pins it): every function that reads a bucket by key

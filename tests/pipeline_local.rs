@@ -503,3 +503,85 @@ async fn the_run_report_opens_in_a_browser_with_every_section_and_chart() {
         png.len()
     );
 }
+
+/// An operator's static embedding model in the store (`CONTENT_EMBEDDINGS`
+/// names `models/<name>/`): its candidate is measured on the holdout beside
+/// the others; a model that is not there fails the run, naming the file.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operators_embedding_model_in_the_store_is_a_measured_candidate() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = context(dir.path()).await.settings.clone();
+    settings.quality.selection.embeddings = Some("news-words".into());
+    let ctx = Context::from_settings(settings).await.unwrap();
+    generated(&ctx, 11).await;
+    let err = article_rec::run::runner::run_pipeline(&ctx, &run_ref("no-model"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("models/news-words/model.safetensors"), "{err}");
+
+    // a model whose tokens are the catalogue's words, each a fixed
+    // pseudo-random vector: a text's mean vector is a projection of its words
+    let catalog = ctx
+        .store
+        .get(&article_rec::contract::layout::catalog("example").unwrap())
+        .await
+        .unwrap();
+    let mut words = std::collections::BTreeSet::new();
+    for line in std::str::from_utf8(&catalog).unwrap().lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        let mut text = String::new();
+        for f in ["title", "excerpt", "section"] {
+            text += e[f].as_str().unwrap_or("");
+            text.push(' ');
+        }
+        for t in e["tags"].as_array().into_iter().flatten() {
+            text += t.as_str().unwrap_or("");
+            text.push(' ');
+        }
+        for w in text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+        {
+            words.insert(w.to_lowercase());
+        }
+    }
+    let vector = |w: &str| -> Vec<f32> {
+        let mut h = w.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        (0..64)
+            .map(|_| {
+                h = h.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+                ((h >> 40) as f32 / (1u64 << 24) as f32) - 0.5
+            })
+            .collect()
+    };
+    let mut vocab: Vec<(&str, Vec<f32>)> = vec![("[UNK]", vec![0.0; 64])];
+    vocab.extend(words.iter().map(|w| (w.as_str(), vector(w))));
+    assert!(vocab.len() > 500, "{} words", vocab.len());
+    let (weights, tokenizer) = article_rec::recommend::model2vec::model_files(&vocab, true);
+    for (file, bytes) in [("model.safetensors", weights), ("tokenizer.json", tokenizer)] {
+        let key = article_rec::contract::layout::embedding_model("news-words", file).unwrap();
+        ctx.store.put(&key, bytes.into()).await.unwrap();
+    }
+    let report = article_rec::run::runner::run_pipeline(&ctx, &run_ref("with-model"))
+        .await
+        .unwrap();
+    let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
+    let e = train.evaluation.unwrap();
+    let measured = |spec: &ModelSpec| {
+        e.leaderboard
+            .iter()
+            .find(|c| c.spec == *spec)
+            .and_then(|c| c.metrics)
+            .unwrap_or_else(|| panic!("{spec} not measured: {:#?}", e.leaderboard))
+    };
+    let vectors = measured(&ModelSpec::Embedding);
+    let popularity = measured(&ModelSpec::Popularity);
+    assert!(
+        vectors.hit_rate > popularity.hit_rate + 0.1,
+        "{vectors:?} vs {popularity:?}"
+    );
+    assert!(train.gate.promote, "{:?}", train.gate);
+}

@@ -199,6 +199,7 @@ fn selection() {
                 ]
             })
             .collect(),
+        embeddings: Vec::new(),
     };
     let params = EvalParams {
         cut_ms: 26 * 86_400_000,

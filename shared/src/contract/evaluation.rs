@@ -88,11 +88,17 @@ pub enum ModelSpec {
     },
     /// TF-IDF cosine over the articles' title, excerpt and terms.
     Content,
+    /// Cosine of the articles' vectors from the operator's static embedding
+    /// model (`CONTENT_EMBEDDINGS`).
+    Embedding,
     /// `w * base + (1 - w) * content`, `w = n / (n + k)` for a source read
-    /// by `n` readers: content speaks for the little-read articles.
+    /// by `n` readers: content speaks for the little-read articles. The
+    /// content part is TF-IDF, or the embeddings when `embedding`.
     Hybrid {
         base: Box<ModelSpec>,
         k: f32,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        embedding: bool,
     },
 }
 
@@ -107,6 +113,7 @@ impl ModelSpec {
             ModelSpec::SequentialRules { .. } => "sequential_rules",
             ModelSpec::Ease { .. } => "ease",
             ModelSpec::Content => "content",
+            ModelSpec::Embedding => "embedding",
             ModelSpec::Hybrid { .. } => "hybrid",
         }
     }
@@ -134,8 +141,17 @@ impl std::fmt::Display for ModelSpec {
                 write!(f, "sequential_rules(window={window},reverse={reverse})")
             }
             ModelSpec::Ease { lambda } => write!(f, "ease(lambda={lambda})"),
-            ModelSpec::Content => f.write_str("content"),
-            ModelSpec::Hybrid { base, k } => write!(f, "hybrid({base},k={k})"),
+            ModelSpec::Content | ModelSpec::Embedding => f.write_str(self.family()),
+            ModelSpec::Hybrid {
+                base,
+                k,
+                embedding: false,
+            } => write!(f, "hybrid({base},k={k})"),
+            ModelSpec::Hybrid {
+                base,
+                k,
+                embedding: true,
+            } => write!(f, "hybrid({base},embedding,k={k})"),
         }
     }
 }
@@ -193,4 +209,38 @@ pub struct RuleScore {
     pub questions: u64,
     pub hit_rate: f64,
     pub mrr: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The spec is stored (evaluation.json, the model table): a hybrid
+    /// written before embeddings existed still reads as the TF-IDF blend,
+    /// and that blend is written the same as before.
+    #[test]
+    fn a_hybrid_spec_reads_and_writes_as_before_and_names_its_text_part() {
+        let old = r#"{"family":"hybrid","base":{"family":"ease","lambda":500.0},"k":10.0}"#;
+        let spec: ModelSpec = serde_json::from_str(old).unwrap();
+        let tfidf = ModelSpec::Hybrid {
+            base: Box::new(ModelSpec::Ease { lambda: 500.0 }),
+            k: 10.0,
+            embedding: false,
+        };
+        assert_eq!(spec, tfidf);
+        assert_eq!(serde_json::to_string(&tfidf).unwrap(), old);
+        assert_eq!(tfidf.to_string(), "hybrid(ease(lambda=500),k=10)");
+        let vectors = ModelSpec::Hybrid {
+            base: Box::new(ModelSpec::Ease { lambda: 500.0 }),
+            k: 10.0,
+            embedding: true,
+        };
+        let json = serde_json::to_string(&vectors).unwrap();
+        assert_eq!(serde_json::from_str::<ModelSpec>(&json).unwrap(), vectors);
+        assert_eq!(vectors.to_string(), "hybrid(ease(lambda=500),embedding,k=10)");
+        assert_eq!(
+            serde_json::to_string(&ModelSpec::Embedding).unwrap(),
+            r#"{"family":"embedding"}"#
+        );
+    }
 }

@@ -256,6 +256,17 @@ pub fn catalog(site: &str) -> Result<ObjectKey> {
     Ok(ObjectKey::new(format!("catalog/{site}/articles.jsonl")))
 }
 
+/// A file of the operator's static embedding model `name` in the store
+/// (`CONTENT_EMBEDDINGS=name`).
+///
+/// # Errors
+/// `InvalidInput` for a name that cannot be one key segment.
+pub fn embedding_model(name: &str, file: &str) -> Result<ObjectKey> {
+    check_segment("CONTENT_EMBEDDINGS model name", name, 100)?;
+    check_segment("model file", file, 100)?;
+    Ok(ObjectKey::new(format!("models/{name}/{file}")))
+}
+
 /// Where the Snowplow S3 loader writes: `<prefix>/YYYY/MM/DD/HH/` hour partitions.
 #[derive(Debug, Clone)]
 pub struct InputLayout {

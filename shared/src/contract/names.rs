@@ -4,7 +4,7 @@
 use crate::contract::error::{Error, Result};
 
 /// Top-level names that are not run prefixes, so no site may be called that.
-pub const RESERVED_TOP_LEVEL: &[&str] = &["catalog", "cache", "enriched", "snowplow"];
+pub const RESERVED_TOP_LEVEL: &[&str] = &["catalog", "cache", "enriched", "models", "snowplow"];
 
 /// The longest site name: a schedule names each site's execution
 /// `<site>-<schedule execution id>`, and Step Functions allows 80 characters,

@@ -48,6 +48,9 @@ pub struct ArticleFacts {
     /// Text terms ([`crate::recommend::content_tfidf::Analyzer::terms`]);
     /// may be empty (no text known).
     pub terms: Vec<Vec<String>>,
+    /// Text vectors from the operator's embedding model; empty when there
+    /// is no model (or no text).
+    pub embeddings: Vec<Vec<f32>>,
 }
 
 /// How the evaluation is run.
@@ -142,7 +145,6 @@ impl Fitting {
         }
     }
 
-    /// Publish decay at `at_ms` and exclusion of each model article.
     /// The text terms of each model article.
     pub fn terms(&self, facts: &ArticleFacts) -> Vec<Vec<String>> {
         self.articles
@@ -151,6 +153,15 @@ impl Fitting {
             .collect()
     }
 
+    /// The text vector of each model article (empty: none).
+    pub fn embeddings(&self, facts: &ArticleFacts) -> Vec<Vec<f32>> {
+        self.articles
+            .iter()
+            .map(|&a| facts.embeddings.get(a as usize).cloned().unwrap_or_default())
+            .collect()
+    }
+
+    /// Publish decay at `at_ms` and exclusion of each model article.
     pub fn serving_facts(
         &self,
         facts: &ArticleFacts,
@@ -231,6 +242,8 @@ pub struct Holdout {
     pub popularity: Vec<f32>,
     /// Text terms of each model article.
     pub terms: Vec<Vec<String>>,
+    /// Text vectors of each model article (empty: none).
+    pub embeddings: Vec<Vec<f32>>,
     pub questions: Vec<Question>,
     /// Distinct `from` of the questions, ascending.
     pub sources: Vec<usize>,
@@ -301,6 +314,7 @@ impl Holdout {
         Some(Holdout {
             prior: fitting.reads.prior(),
             terms: fitting.terms(facts),
+            embeddings: fitting.embeddings(facts),
             fitting,
             decay,
             excluded,
@@ -484,6 +498,7 @@ pub(crate) mod tests {
             published_ms,
             excluded: vec![false; 10],
             terms: Vec::new(),
+            embeddings: Vec::new(),
         };
         let params = EvalParams {
             cut_ms: 5_000,

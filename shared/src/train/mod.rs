@@ -19,6 +19,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Duration;
+use rayon::prelude::*;
 use tracing::{info, instrument, warn};
 
 use self::current_model::current_model;
@@ -36,6 +37,7 @@ use crate::contract::site::CatalogEntry;
 use crate::contract::stage::{TrainInput, TrainOutput};
 use crate::recommend::content_tfidf::{Analyzer, ArticleText};
 use crate::recommend::item_item::Serving;
+use crate::recommend::model2vec::{self, StaticModel};
 use crate::recommend::popularity::RECENT_INTERACTIONS;
 
 /// The dwell table with readers and articles numbered in id order, so the
@@ -67,11 +69,35 @@ pub fn dwell_table(dwell: &DwellColumns<'_>, unread: &[&str]) -> DwellTable {
     }
 }
 
-/// Publish times, exclusions and text terms of the table's articles.
-fn article_facts(table: &DwellTable, articles: &ArticleColumns<'_>, analyzer: &Analyzer) -> ArticleFacts {
+/// Publish times, exclusions, text terms and (with a model) text vectors
+/// of the table's articles.
+fn article_facts(
+    table: &DwellTable,
+    articles: &ArticleColumns<'_>,
+    analyzer: &Analyzer,
+    model: Option<&StaticModel>,
+) -> ArticleFacts {
     let text: HashMap<&str, usize> = (0..articles.external_id.len())
         .map(|i| (articles.external_id[i], i))
         .collect();
+    let embeddings = model.map_or_else(Vec::new, |m| {
+        table
+            .articles
+            .par_iter()
+            .map(|a| {
+                text.get(a.as_str()).map_or_else(Vec::new, |&i| {
+                    let tags = CatalogEntry::tags_of(articles.tags[i]);
+                    let parts = [articles.title[i], articles.excerpt[i], articles.section[i]];
+                    let all: Vec<&str> = parts
+                        .into_iter()
+                        .flatten()
+                        .chain(tags.iter().map(String::as_str))
+                        .collect();
+                    m.encode(&all.join(". "))
+                })
+            })
+            .collect()
+    });
     let terms = table
         .articles
         .iter()
@@ -104,7 +130,66 @@ fn article_facts(table: &DwellTable, articles: &ArticleColumns<'_>, analyzer: &A
         published_ms,
         excluded,
         terms,
+        embeddings,
     }
+}
+
+/// The operator's static embedding model, when `CONTENT_EMBEDDINGS` names
+/// one: an absolute path is a local folder, a name is `models/<name>/` in
+/// the store. `config.json` may be absent; the other two files may not.
+///
+/// # Errors
+/// `Config` naming the file that is missing or not in the model2vec format.
+async fn embedding_model(ctx: &Context) -> Result<Option<StaticModel>> {
+    let Some(at) = ctx.settings.quality.selection.embeddings.as_deref() else {
+        return Ok(None);
+    };
+    let mut files: Vec<Option<Bytes>> = Vec::new();
+    for file in [
+        model2vec::WEIGHTS_FILE,
+        model2vec::TOKENIZER_FILE,
+        model2vec::CONFIG_FILE,
+    ] {
+        let optional = file == model2vec::CONFIG_FILE;
+        let got = if at.starts_with('/') {
+            let path = std::path::Path::new(at).join(file);
+            match tokio::fs::read(&path).await {
+                Ok(b) => Some(Bytes::from(b)),
+                Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(e) => {
+                    return Err(Error::Config(format!(
+                        "CONTENT_EMBEDDINGS: cannot read {}: {e}",
+                        path.display()
+                    )))
+                }
+            }
+        } else {
+            let key = crate::contract::layout::embedding_model(at, file)?;
+            match ctx.store.get(&key).await {
+                Ok(b) => Some(b),
+                Err(Error::NotFound { .. }) if optional => None,
+                Err(Error::NotFound { key }) => {
+                    return Err(Error::Config(format!(
+                        "CONTENT_EMBEDDINGS: no {key} in the store"
+                    )))
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        files.push(got);
+    }
+    let [Some(weights), Some(tokenizer), config] =
+        <[Option<Bytes>; 3]>::try_from(files).map_err(|_| Error::Bug("three model files".into()))?
+    else {
+        return Err(Error::Bug("a required model file was skipped".into()));
+    };
+    let model = StaticModel::load(&weights, &tokenizer, config.as_deref())?;
+    info!(
+        model = at,
+        dimensions = model.dim(),
+        "static embedding model loaded"
+    );
+    Ok(Some(model))
 }
 
 /// # Errors
@@ -126,7 +211,9 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         });
     }
     let analyzer = Analyzer::new(&ctx.settings.quality.selection.content_language)?;
-    let facts = article_facts(&table, &article_columns, &analyzer);
+    let model = embedding_model(ctx).await?;
+    let facts = article_facts(&table, &article_columns, &analyzer, model.as_ref());
+    drop(model);
     drop(article_columns);
     drop(articles);
 
@@ -244,6 +331,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
             settings.max_recs,
         );
         let terms = fitting.terms(&facts);
+        let embeddings = fitting.embeddings(&facts);
         let fit_spec = spec.clone();
         let started = Instant::now();
         let (fitted, lists) = crate::contract::tasks::blocking(move || -> Result<_> {
@@ -256,6 +344,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
                 popularity: &popularity,
                 warm_start: &start,
                 terms: &terms,
+                embeddings: &embeddings,
             };
             let fitted: Fitted = selection::fit(&fit_spec, &fitting.reads, &p, |it, loss| {
                 info!(iteration = it + 1, loss, "als iteration")
@@ -327,6 +416,7 @@ pub fn evaluate(table: &DwellTable, facts: &ArticleFacts, params: &EvalParams) -
         popularity: &h.popularity,
         warm_start: &[],
         terms: &h.terms,
+        embeddings: &h.embeddings,
     };
     let (leaderboard, winner) = selection::select(
         &h,

@@ -14,6 +14,7 @@ use crate::contract::evaluation::{Candidate, HoldoutMetrics, ModelSpec};
 use crate::contract::settings::{AlsParams, SelectionParams};
 use crate::recommend::als;
 use crate::recommend::baselines::SameForAll;
+use crate::recommend::content_embedding::EmbeddingCosine;
 use crate::recommend::content_tfidf::ContentTfidf;
 use crate::recommend::ease::Ease;
 use crate::recommend::factor_cosine::FactorCosine;
@@ -59,10 +60,14 @@ pub fn grid(selection: &SelectionParams, als: &AlsParams) -> Vec<ModelSpec> {
     if on("content") {
         specs.push(ModelSpec::Content);
     }
+    if on("embedding") && selection.embeddings.is_some() {
+        specs.push(ModelSpec::Embedding);
+    }
     specs
 }
 
-/// The blends measured for the best collaborative candidate (`hybrid`):
+/// The blends measured for the best collaborative candidate (`hybrid`),
+/// with the better of the text candidates (TF-IDF or embeddings):
 /// `k` readers at which content and readers weigh the same. The two ends,
 /// the collaborative model alone and content alone, are candidates of their
 /// own, so the blend chosen can never be worse on the holdout than either.
@@ -82,6 +87,8 @@ pub struct FitParams<'a> {
     pub warm_start: &'a [Option<&'a [f32]>],
     /// Each article's text terms (content and hybrid).
     pub terms: &'a [Vec<String>],
+    /// Each article's text vector, empty for none (embedding and hybrid).
+    pub embeddings: &'a [Vec<f32>],
 }
 
 /// A fitted candidate: its model and, for ALS, its loss and factors.
@@ -99,9 +106,17 @@ pub fn content(terms: &[Vec<String>]) -> Option<ContentTfidf> {
         .then(|| ContentTfidf::fit(terms))
 }
 
+/// Neighbours of the articles' text vectors; `None` when no article has one.
+pub fn embedding(vectors: &[Vec<f32>]) -> Option<EmbeddingCosine> {
+    vectors
+        .iter()
+        .any(|v| !v.is_empty())
+        .then(|| EmbeddingCosine::new(vectors))
+}
+
 /// # Errors
 /// `Bug` when EASE's Gram matrix cannot be factorised; `InvalidInput` for
-/// content without any article text.
+/// content without any article text, embeddings without any vector.
 pub fn fit(
     spec: &ModelSpec,
     reads: &Reads,
@@ -113,6 +128,8 @@ pub fn fit(
 
 /// Why content cannot be fitted.
 pub const NO_TEXT: &str = "no article has text (title, excerpt, section or tags)";
+/// Why embeddings cannot be fitted.
+pub const NO_VECTORS: &str = "no article has a vector from the CONTENT_EMBEDDINGS model";
 
 fn fit_dyn(
     spec: &ModelSpec,
@@ -126,6 +143,14 @@ fn fit_dyn(
         factors: None,
     };
     let no_text = || crate::contract::error::Error::InvalidInput(NO_TEXT.into());
+    let no_vectors = || crate::contract::error::Error::InvalidInput(NO_VECTORS.into());
+    let text = |embedded: bool| -> Result<Arc<dyn ItemItem>> {
+        Ok(if embedded {
+            Arc::new(embedding(p.embeddings).ok_or_else(no_vectors)?)
+        } else {
+            Arc::new(content(p.terms).ok_or_else(no_text)?)
+        })
+    };
     Ok(match spec.clone() {
         ModelSpec::Popularity => plain(Arc::new(SameForAll::new(p.popularity.to_vec()))),
         ModelSpec::MostRead => plain(Arc::new(SameForAll::most_read(reads))),
@@ -170,17 +195,13 @@ fn fit_dyn(
                 factors: Some(f.articles),
             }
         }
-        ModelSpec::Content => plain(Arc::new(content(p.terms).ok_or_else(no_text)?)),
-        ModelSpec::Hybrid { base, k } => {
-            let text = content(p.terms).ok_or_else(no_text)?;
+        ModelSpec::Content => plain(text(false)?),
+        ModelSpec::Embedding => plain(text(true)?),
+        ModelSpec::Hybrid { base, k, embedding } => {
+            let text = text(embedding)?;
             let base = fit_dyn(&base, reads, p, on_iteration)?;
             Fitted {
-                model: Arc::new(Hybrid::new(
-                    base.model,
-                    Arc::new(text),
-                    reads.readers_per_article(),
-                    k,
-                )),
+                model: Arc::new(Hybrid::new(base.model, text, reads.readers_per_article(), k)),
                 ..base
             }
         }
@@ -225,8 +246,8 @@ pub fn select(
             slices: Some(holdout.measure_slices(&lists, k)),
         }
     };
-    // kept for the blends: content, and the best collaborative model so far
-    let mut text: Option<Arc<dyn ItemItem>> = None;
+    // kept for the blends: the best text model, and the best collaborative model so far
+    let mut text: Option<Kept> = None;
     let mut best_collaborative: Option<Kept> = None;
     for spec in specs {
         let candidate = if out_of_time(&board) {
@@ -236,15 +257,21 @@ pub fn select(
             )
         } else if *spec == ModelSpec::Content && p.terms.iter().all(Vec::is_empty) {
             (skipped(spec, 0.0, NO_TEXT.into()), Vec::new())
+        } else if *spec == ModelSpec::Embedding && p.embeddings.iter().all(Vec::is_empty) {
+            (skipped(spec, 0.0, NO_VECTORS.into()), Vec::new())
         } else {
             let t = Instant::now();
             match fit(spec, &holdout.fitting.reads, p, |_, _| {}) {
                 Ok(fitted) => {
                     let c = measure(spec, fitted.model.as_ref(), t);
                     let m = c.metrics.map(|m| (m.mrr, m.hit_rate)).unwrap_or_default();
-                    if *spec == ModelSpec::Content {
-                        text = Some(fitted.model.clone());
-                    } else if !spec.is_baseline() && best_collaborative.as_ref().is_none_or(|b| m > b.2) {
+                    let is_text = matches!(spec, ModelSpec::Content | ModelSpec::Embedding);
+                    if is_text && text.as_ref().is_none_or(|b| m > b.2) {
+                        text = Some((spec.clone(), fitted.model.clone(), m));
+                    } else if !is_text
+                        && !spec.is_baseline()
+                        && best_collaborative.as_ref().is_none_or(|b| m > b.2)
+                    {
                         best_collaborative = Some((spec.clone(), fitted.model.clone(), m));
                     }
                     (c, fitted.loss)
@@ -259,12 +286,13 @@ pub fn select(
         board.push(candidate);
     }
     let blend = p.selection.families.iter().any(|f| f == "hybrid");
-    if let (true, Some(text), Some((base, model, _))) = (blend, text, best_collaborative) {
+    if let (true, Some((text_spec, text, _)), Some((base, model, _))) = (blend, text, best_collaborative) {
         let readers = holdout.fitting.reads.readers_per_article();
         for k_readers in HYBRID_KS {
             let spec = ModelSpec::Hybrid {
                 base: Box::new(base.clone()),
                 k: k_readers,
+                embedding: text_spec == ModelSpec::Embedding,
             };
             let candidate = if out_of_time(&board) {
                 skipped(&spec, 0.0, format!("time budget of {budget_secs:.0} s spent"))
@@ -328,7 +356,7 @@ mod tests {
     }
 
     fn run(table: &DwellTable, p: &EvalParams) -> (Vec<Candidate>, ModelSpec) {
-        let (board, winner) = run_with_text(table, p, Vec::new());
+        let (board, winner) = run_with_text(table, p, Vec::new(), Vec::new());
         assert_eq!(board.len(), grid(&p.selection, &p.als).len());
         (board, winner)
     }
@@ -337,11 +365,13 @@ mod tests {
         table: &DwellTable,
         p: &EvalParams,
         terms: Vec<Vec<String>>,
+        embeddings: Vec<Vec<f32>>,
     ) -> (Vec<Candidate>, ModelSpec) {
         let facts = ArticleFacts {
             published_ms: vec![Some(0); table.articles.len()],
             excluded: vec![false; table.articles.len()],
             terms,
+            embeddings,
         };
         let holdout = Holdout::split(table, &facts, p).unwrap();
         let fit = FitParams {
@@ -352,18 +382,16 @@ mod tests {
             popularity: &holdout.popularity,
             warm_start: &[],
             terms: &holdout.terms,
+            embeddings: &holdout.embeddings,
         };
         let specs = grid(&p.selection, &p.als);
         let (board, winner) = select(&holdout, &specs, &fit, p.k, 600.0, |_| {});
         (board, winner.unwrap().0)
     }
 
-    /// What readers open next is about the same thing as what they read,
-    /// while who read what before the cut carries nothing: content wins (or
-    /// a blend leaning on it), and the blends are measured beside it.
-    #[test]
-    fn reading_that_follows_the_text_is_won_by_content() {
-        let (topics, articles) = (8u32, 40u32);
+    /// Before the cut readers read at random; after it, two stories of one
+    /// topic (article `a`'s topic is `a % topics`).
+    fn reading_by_topic_after_the_cut(topics: u32, articles: u32) -> DwellTable {
         let mut rows = Vec::new();
         // before the cut: reading at random
         for r in 0..400u32 {
@@ -382,6 +410,15 @@ mod tests {
             rows.push(reading(r, a, 100_000));
             rows.push(reading(r, b, 100_001));
         }
+        table(rows, 700, articles as usize)
+    }
+
+    /// What readers open next is about the same thing as what they read,
+    /// while who read what before the cut carries nothing: content wins (or
+    /// a blend leaning on it), and the blends are measured beside it.
+    #[test]
+    fn reading_that_follows_the_text_is_won_by_content() {
+        let (topics, articles) = (8u32, 40u32);
         let terms: Vec<Vec<String>> = (0..articles)
             .map(|a| {
                 vec![
@@ -391,7 +428,8 @@ mod tests {
                 ]
             })
             .collect();
-        let (board, winner) = run_with_text(&table(rows, 700, articles as usize), &params(50_000), terms);
+        let reads = reading_by_topic_after_the_cut(topics, articles);
+        let (board, winner) = run_with_text(&reads, &params(50_000), terms, Vec::new());
         assert!(
             matches!(winner.family(), "content" | "hybrid"),
             "{winner} won: {board:#?}"
@@ -413,6 +451,55 @@ mod tests {
                 assert!(best.mrr >= m.mrr, "{part}: {board:#?}");
             }
         }
+    }
+
+    /// With an operator's embedding model, its candidate is measured beside
+    /// TF-IDF, and the blends take the better text model: here the vectors
+    /// know the topics and the words do not.
+    #[test]
+    fn an_embedding_model_is_a_candidate_and_the_blends_take_the_better_text() {
+        let (topics, articles) = (8u32, 40u32);
+        let reads = reading_by_topic_after_the_cut(topics, articles);
+        let terms: Vec<Vec<String>> = (0..articles)
+            .map(|a| vec![format!("own{a}"), format!("pair{}", a / 2)])
+            .collect();
+        let embeddings: Vec<Vec<f32>> = (0..articles)
+            .map(|a| {
+                let mut v = vec![0.0; topics as usize + 1];
+                v[(a % topics) as usize] = 1.0;
+                v[topics as usize] = 0.3 * (a as f32 / articles as f32);
+                v
+            })
+            .collect();
+        let mut p = params(50_000);
+        p.selection.embeddings = Some("test-model".into());
+        let (board, winner) = run_with_text(&reads, &p, terms.clone(), embeddings);
+        let measured = |spec: &ModelSpec| board.iter().find(|c| c.spec == *spec).and_then(|c| c.metrics);
+        let vectors = measured(&ModelSpec::Embedding).expect("the embedding candidate is measured");
+        let words = measured(&ModelSpec::Content).unwrap();
+        assert!(vectors.mrr > words.mrr + 0.1, "{board:#?}");
+        let blends: Vec<&ModelSpec> = board
+            .iter()
+            .map(|c| &c.spec)
+            .filter(|s| s.family() == "hybrid")
+            .collect();
+        assert_eq!(blends.len(), HYBRID_KS.len());
+        assert!(
+            blends
+                .iter()
+                .all(|s| matches!(s, ModelSpec::Hybrid { embedding: true, .. })),
+            "{blends:?}"
+        );
+        assert!(
+            winner.to_string().contains("embedding"),
+            "{winner} won: {board:#?}"
+        );
+        // without the setting there is no such candidate, and no vectors: skipped
+        let (board, _) = run_with_text(&reads, &params(50_000), terms.clone(), Vec::new());
+        assert!(board.iter().all(|c| c.spec != ModelSpec::Embedding));
+        let (board, _) = run_with_text(&reads, &p, terms, Vec::new());
+        let c = board.iter().find(|c| c.spec == ModelSpec::Embedding).unwrap();
+        assert_eq!(c.skipped.as_deref(), Some(NO_VECTORS), "{c:?}");
     }
 
     fn table(readings: Vec<Reading>, readers: usize, articles: usize) -> DwellTable {
@@ -530,6 +617,7 @@ mod tests {
             published_ms: vec![None; 5],
             excluded: vec![false; 5],
             terms: Vec::new(),
+            embeddings: Vec::new(),
         };
         let holdout = Holdout::split(&t, &facts, &p).unwrap();
         let fit = FitParams {
@@ -540,6 +628,7 @@ mod tests {
             popularity: &holdout.popularity,
             warm_start: &[],
             terms: &holdout.terms,
+            embeddings: &holdout.embeddings,
         };
         let (board, winner) = select(&holdout, &specs, &fit, 3, 0.0, |_| {});
         // a zero budget measures the first candidate only

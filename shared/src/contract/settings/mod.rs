@@ -320,6 +320,9 @@ impl Settings {
         if let Some(v) = get("CONTENT_LANGUAGE").filter(|v| !v.trim().is_empty()) {
             s.quality.selection.content_language = v.trim().to_lowercase();
         }
+        s.quality.selection.embeddings = get("CONTENT_EMBEDDINGS")
+            .map(|v| v.trim().trim_end_matches('/').to_string())
+            .filter(|v| !v.is_empty());
         parse_into(&get, "FETCH_MAP_MIN_HOURS", &mut s.fetch_map_min_hours)?;
         for name in get("SITES").unwrap_or_default().split(',').map(str::trim) {
             if !name.is_empty() {
@@ -440,6 +443,24 @@ mod tests {
         assert_eq!(s.als.factors, 64);
         assert_eq!(s.als.iterations, 15);
         assert!((s.als.regularization - 0.01).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_embedding_model_is_off_by_default_and_is_a_folder_or_a_model_name() {
+        assert_eq!(from(&[]).unwrap().quality.selection.embeddings, None);
+        let at = |v: &str| from(&[("CONTENT_EMBEDDINGS", v)]).map(|s| s.quality.selection.embeddings);
+        assert_eq!(at("  ").unwrap(), None);
+        assert_eq!(
+            at("/opt/models/potion/").unwrap().as_deref(),
+            Some("/opt/models/potion")
+        );
+        assert_eq!(at("potion-base-8M").unwrap().as_deref(), Some("potion-base-8M"));
+        let e = at("../secrets").unwrap_err().to_string();
+        assert!(e.contains("CONTENT_EMBEDDINGS"), "{e}");
+        assert!(
+            at("models/potion").is_err(),
+            "a name is one segment under models/"
+        );
     }
 
     #[test]

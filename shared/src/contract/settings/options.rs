@@ -100,6 +100,10 @@ pub struct SelectionParams {
     /// The language of the articles' text (`CONTENT_LANGUAGE`): its stop
     /// words and stemmer.
     pub content_language: String,
+    /// Where the operator's static embedding model is (`CONTENT_EMBEDDINGS`):
+    /// an absolute path is a local folder, anything else a key prefix in
+    /// the job's store. Off (`None`) by default; nothing is downloaded.
+    pub embeddings: Option<String>,
 }
 
 /// Languages the content model has a stemmer and stop words for.
@@ -120,7 +124,7 @@ pub const CONTENT_LANGUAGES: [&str; 14] = [
     "swedish",
 ];
 
-pub const MODEL_FAMILIES: [&str; 8] = [
+pub const MODEL_FAMILIES: [&str; 9] = [
     "most_read",
     "trending",
     "als",
@@ -128,6 +132,7 @@ pub const MODEL_FAMILIES: [&str; 8] = [
     "sequential_rules",
     "ease",
     "content",
+    "embedding",
     "hybrid",
 ];
 
@@ -139,6 +144,7 @@ impl Default for SelectionParams {
             ease_max_articles: 20_000,
             rules_max_gap_hours: 12.0,
             content_language: "english".into(),
+            embeddings: None,
         }
     }
 }
@@ -165,6 +171,14 @@ impl SelectionParams {
         }
         if !(self.rules_max_gap_hours.is_finite() && self.rules_max_gap_hours > 0.0) {
             return Err(Error::Config("RULES_MAX_GAP_HOURS must be > 0".into()));
+        }
+        if let Some(at) = self.embeddings.as_deref().filter(|at| !at.starts_with('/')) {
+            crate::contract::names::check_segment(
+                "CONTENT_EMBEDDINGS (an absolute path or a model name under models/ in the store)",
+                at,
+                100,
+            )
+            .map_err(|e| Error::Config(e.to_string()))?;
         }
         if !CONTENT_LANGUAGES.contains(&self.content_language.as_str()) {
             return Err(Error::Config(format!(
