@@ -104,6 +104,15 @@ impl Summary {
     }
 }
 
+/// "1 hour", "2 hours".
+fn hours(n: u64) -> String {
+    if n == 1 {
+        "1 hour".into()
+    } else {
+        format!("{n} hours")
+    }
+}
+
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let c = &self.fetch.counts;
@@ -115,8 +124,14 @@ impl fmt::Display for Summary {
         )?;
         writeln!(
             f,
-            "  events:   {} lines read, {} kept, {} duplicates, {} bad rows, {} bots ({} hours parsed, {} cached)",
-            c.parsed.lines, c.kept, c.duplicates, c.parsed.bad, c.parsed.bots, c.hours_parsed, c.hours_cached
+            "  events:   {} lines read, {} kept, {} duplicates, {} bad rows, {} bots ({} parsed, {} cached)",
+            c.parsed.lines,
+            c.kept,
+            c.duplicates,
+            c.parsed.bad,
+            c.parsed.bots,
+            hours(c.hours_parsed),
+            c.hours_cached
         )?;
         if self.fanned_out > 0 {
             writeln!(
@@ -255,5 +270,15 @@ impl fmt::Display for Summary {
             writeln!(f, "  recommendations for article {src}: {}", top.join(", "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn one_hour_is_singular() {
+        assert_eq!(super::hours(1), "1 hour");
+        assert_eq!(super::hours(0), "0 hours");
+        assert_eq!(super::hours(671), "671 hours");
     }
 }

@@ -45,7 +45,7 @@ impl Context {
         };
         if let (Some(name), Some(aws)) = (secret, &aws) {
             // the secret replaces the URL in memory only; Debug of Settings redacts it
-            settings.database_url = secrets::secure_parameter(&aws_sdk_ssm::Client::new(aws), name).await?;
+            settings.database_url = secrets::secure_parameter(aws, name).await?;
         }
         let metrics: Arc<dyn Metrics> = match (settings.metrics_sink, &aws) {
             (MetricsSink::CloudWatch, Some(aws)) => Arc::new(CloudWatchMetrics::new(
