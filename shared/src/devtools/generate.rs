@@ -603,10 +603,12 @@ impl World {
         settled
             .or_else(|| {
                 let out = |&b: &usize| self.published_ms[b] <= t_ms;
-                self.by_cluster[home].iter().copied().find(out).or_else(|| {
-                    let all = 0..self.by_cluster.iter().map(Vec::len).sum::<usize>();
-                    all.into_iter().find(out)
-                })
+                self.by_cluster[home]
+                    .iter()
+                    .copied()
+                    .find(out)
+                    // the catalogue readers choose from: never the stories nobody reads
+                    .or_else(|| (0..self.by_cluster.iter().map(Vec::len).sum::<usize>()).find(out))
             })
             .unwrap_or(a)
     }

@@ -144,45 +144,41 @@ async fn embedding_model(ctx: &Context) -> Result<Option<StaticModel>> {
     let Some(at) = ctx.settings.quality.selection.embeddings.as_deref() else {
         return Ok(None);
     };
-    let mut files: Vec<Option<Bytes>> = Vec::new();
-    for file in [
-        model2vec::WEIGHTS_FILE,
-        model2vec::TOKENIZER_FILE,
-        model2vec::CONFIG_FILE,
-    ] {
+    let read = |file: &'static str| async move {
         let optional = file == model2vec::CONFIG_FILE;
-        let got = if at.starts_with('/') {
+        if at.starts_with('/') {
             let path = std::path::Path::new(at).join(file);
             match tokio::fs::read(&path).await {
-                Ok(b) => Some(Bytes::from(b)),
-                Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => None,
-                Err(e) => {
-                    return Err(Error::Config(format!(
-                        "CONTENT_EMBEDDINGS: cannot read {}: {e}",
-                        path.display()
-                    )))
-                }
+                Ok(b) => Ok(Some(Bytes::from(b))),
+                Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(Error::Config(format!(
+                    "CONTENT_EMBEDDINGS: cannot read {}: {e}",
+                    path.display()
+                ))),
             }
         } else {
-            let key = crate::contract::layout::embedding_model(at, file)?;
-            match ctx.store.get(&key).await {
-                Ok(b) => Some(b),
-                Err(Error::NotFound { .. }) if optional => None,
-                Err(Error::NotFound { key }) => {
-                    return Err(Error::Config(format!(
-                        "CONTENT_EMBEDDINGS: no {key} in the store"
-                    )))
-                }
-                Err(e) => return Err(e),
+            match ctx
+                .store
+                .get(&crate::contract::layout::embedding_model(at, file)?)
+                .await
+            {
+                Ok(b) => Ok(Some(b)),
+                Err(Error::NotFound { .. }) if optional => Ok(None),
+                Err(Error::NotFound { key }) => Err(Error::Config(format!(
+                    "CONTENT_EMBEDDINGS: no {key} in the store"
+                ))),
+                Err(e) => Err(e),
             }
-        };
-        files.push(got);
-    }
-    let [Some(weights), Some(tokenizer), config] =
-        <[Option<Bytes>; 3]>::try_from(files).map_err(|_| Error::Bug("three model files".into()))?
-    else {
-        return Err(Error::Bug("a required model file was skipped".into()));
+        }
     };
+    let missing = |file: &str| Error::Bug(format!("{file} is required but was read as absent"));
+    let weights = read(model2vec::WEIGHTS_FILE)
+        .await?
+        .ok_or_else(|| missing(model2vec::WEIGHTS_FILE))?;
+    let tokenizer = read(model2vec::TOKENIZER_FILE)
+        .await?
+        .ok_or_else(|| missing(model2vec::TOKENIZER_FILE))?;
+    let config = read(model2vec::CONFIG_FILE).await?;
     let model = StaticModel::load(&weights, &tokenizer, config.as_deref())?;
     info!(
         model = at,
