@@ -240,6 +240,23 @@ fn the_schedule_serves_every_site_and_the_hours_fan_out_by_plan() {
     let pipeline: serde_json::Value = serde_json::from_str(&read("statemachine/pipeline.asl.json")).unwrap();
     let states = &pipeline["States"];
     assert_eq!(states["Start"]["Next"], "FetchPlan");
+    // an operator's run (`article-rec aws run`) names its window's end in the
+    // input; the schedule's runs end at the execution's start
+    assert_eq!(pipeline["StartAt"], "AsOf");
+    assert_eq!(states["AsOf"]["Choices"][0]["Variable"], "$.as_of");
+    assert_eq!(states["AsOf"]["Choices"][0]["IsPresent"], true);
+    assert_eq!(states["AsOf"]["Choices"][0]["Next"], "StartAsOf");
+    assert_eq!(states["AsOf"]["Default"], "Start");
+    assert_eq!(states["StartAsOf"]["Parameters"]["run"]["as_of.$"], "$.as_of");
+    assert_eq!(
+        states["StartAsOf"]["Parameters"]["run"]["run_id.$"],
+        "$$.Execution.Name"
+    );
+    assert_eq!(states["StartAsOf"]["Next"], "FetchPlan");
+    assert_eq!(
+        states["Start"]["Parameters"]["run"]["as_of.$"],
+        "$$.Execution.StartTime"
+    );
     assert_eq!(states["FetchPlan"]["Parameters"]["action"], "plan");
     assert_eq!(
         states["ManyHours"]["Choices"][0]["Variable"],

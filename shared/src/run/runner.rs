@@ -83,6 +83,84 @@ pub fn stage_order() -> Result<Vec<Stage>> {
     Ok(out)
 }
 
+/// A state of the pipeline that runs a stage: a Task (with the key its
+/// `ResultPath` names, `$.fetch` -> `fetch`, and the enclosing Parallel's key
+/// when inside one) or a Map whose iterations run it (no result).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StageState {
+    pub name: String,
+    pub stage: Stage,
+    /// Where the Task's result sits in the state after it: `["fetch"]`,
+    /// `["model", "defaults"]`; empty for a Map or a discarded result.
+    pub result_path: Vec<String>,
+}
+
+/// Every state of the pipeline that runs a stage, by state name:
+/// what an execution's history is read with (`article-rec aws`).
+///
+/// # Errors
+/// `Bug` when the definition is not valid JSON or names an unknown stage.
+pub fn stage_states() -> Result<Vec<StageState>> {
+    let def = definition()?;
+    let mut out = Vec::new();
+    collect_stage_states(&def, &[], &mut out)?;
+    Ok(out)
+}
+
+fn result_key(state: &Value) -> Option<String> {
+    state["ResultPath"]
+        .as_str()
+        .and_then(|p| p.strip_prefix("$."))
+        .filter(|k| !k.is_empty() && !k.contains(['.', '[']))
+        .map(str::to_string)
+}
+
+fn collect_stage_states(machine: &Value, prefix: &[String], out: &mut Vec<StageState>) -> Result<()> {
+    let Some(states) = machine["States"].as_object() else {
+        return Ok(());
+    };
+    for (name, s) in states {
+        match s["Type"].as_str() {
+            Some("Task") => {
+                if let Some(stage) = task_stage(s)? {
+                    let mut result_path = prefix.to_vec();
+                    match result_key(s) {
+                        Some(k) => result_path.push(k),
+                        None => result_path.clear(),
+                    }
+                    out.push(StageState {
+                        name: name.clone(),
+                        stage,
+                        result_path,
+                    });
+                }
+            }
+            Some("Parallel") => {
+                let mut inner = prefix.to_vec();
+                inner.extend(result_key(s));
+                for b in s["Branches"].as_array().into_iter().flatten() {
+                    collect_stage_states(b, &inner, out)?;
+                }
+            }
+            Some("Map") => {
+                let mut inner = Vec::new();
+                if let Some(p) = processor(s) {
+                    collect_stage_states(p, &[], &mut inner)?;
+                }
+                if let Some(first) = inner.first() {
+                    out.push(StageState {
+                        name: name.clone(),
+                        stage: first.stage,
+                        result_path: Vec::new(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 fn definition() -> Result<Value> {
     parse_definition(DEFINITION, "pipeline.asl.json")
 }
@@ -524,6 +602,33 @@ mod tests {
     #[test]
     fn runs_stages_in_the_definitions_order() {
         assert_eq!(stage_order().unwrap(), Stage::ALL);
+    }
+
+    /// What `article-rec aws` reads a deployed execution's history with:
+    /// each stage's state, and where its result sits in the run's state.
+    #[test]
+    fn each_stage_state_and_where_its_result_sits() {
+        let got: Vec<(String, Stage, String)> = stage_states()
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.name, s.stage, s.result_path.join(".")))
+            .collect();
+        let want = [
+            ("Defaults", Stage::Defaults, "model.defaults"),
+            ("Fetch", Stage::Fetch, "fetch"),
+            ("FetchHours", Stage::Fetch, ""),
+            ("FetchPlan", Stage::Fetch, "fetch_plan"),
+            ("Preprocess", Stage::Preprocess, "preprocess"),
+            ("Save", Stage::Save, "save"),
+            ("Train", Stage::Train, "model.train"),
+        ];
+        let mut got = got;
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        let want: Vec<(String, Stage, String)> = want
+            .iter()
+            .map(|(n, s, p)| ((*n).to_string(), *s, (*p).to_string()))
+            .collect();
+        assert_eq!(got, want);
     }
 
     #[test]
