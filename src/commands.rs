@@ -265,6 +265,7 @@ pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             seed,
         } => generate(settings, end, days, readers, articles, seed).await,
         Command::Rollback { model, json } => rollback(settings, model, json).await,
+        Command::Aws(args) => crate::aws::main(settings, args).await,
         Command::Clean { all, json } => clean(&cli.dir, &settings, all, json).await,
     }
 }
@@ -396,7 +397,7 @@ async fn generate(
 }
 
 /// `rollback`: the previous model is current again.
-async fn rollback(settings: Settings, model: Which, json: bool) -> anyhow::Result<()> {
+pub async fn rollback(settings: Settings, model: Which, json: bool) -> anyhow::Result<()> {
     let ctx = Context::from_settings(settings).await?;
     let site = ctx.settings.site.clone();
     let mut switched = Vec::new();

@@ -2,6 +2,7 @@
 //! and SQLite), or on whatever the environment configures.
 #![allow(clippy::print_stdout)]
 
+mod aws;
 mod commands;
 mod summary;
 
@@ -117,6 +118,9 @@ enum Command {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// Drive the deployed pipeline on AWS Step Functions: start a run,
+    /// backfill windows, list recent runs, roll back a site's model.
+    Aws(aws::AwsArgs),
     /// Remove local outputs: every run's files and the parsed-hour cache; with
     /// --all also the input, catalogues and the SQLite database (the whole --dir).
     Clean {
@@ -166,8 +170,17 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     let kind = e
         .chain()
         .find_map(|c| c.downcast_ref::<article_rec::Error>())
-        .map(article_rec::Error::kind);
+        .map(article_rec::Error::kind)
+        .or_else(|| {
+            e.chain()
+                .find_map(|c| c.downcast_ref::<aws::AwsError>())
+                .map(|a| a.kind)
+        });
     match kind {
+        _ if e.chain().any(|c| c.downcast_ref::<aws::RunFailed>().is_some()) => e
+            .chain()
+            .find_map(|c| c.downcast_ref::<aws::RunFailed>())
+            .map_or(4, |f| f.code),
         Some(ErrorKind::Data) => 1,
         Some(ErrorKind::InvalidInput) => 2,
         Some(ErrorKind::Transient) => 3,

@@ -34,16 +34,15 @@ fn part<T: serde::de::DeserializeOwned>(state: &Value, path: &[&str]) -> anyhow:
     for p in path {
         v = &v[*p];
     }
-    Ok(serde_json::from_value(v.clone())?)
+    serde_json::from_value(v.clone()).map_err(|e| anyhow::anyhow!("the run's {} output: {e}", path.join(".")))
 }
 
 /// A local store's report as a path a browser opens; an S3 one as its URL.
-fn report_location(ctx: &Context, key: &str) -> String {
-    let root = &ctx.settings.store_url;
-    if root.starts_with("s3://") {
-        format!("{}/{key}", root.trim_end_matches('/'))
+pub fn report_location(store_url: &str, key: &str) -> String {
+    if store_url.starts_with("s3://") {
+        format!("{}/{key}", store_url.trim_end_matches('/'))
     } else {
-        let dir = root.strip_prefix("file://").unwrap_or(root);
+        let dir = store_url.strip_prefix("file://").unwrap_or(store_url);
         std::path::Path::new(dir).join(key).display().to_string()
     }
 }
@@ -51,23 +50,49 @@ fn report_location(ctx: &Context, key: &str) -> String {
 fn per_stage(report: &RunReport) -> Vec<(String, f64)> {
     let mut out: Vec<(String, f64)> = Vec::new();
     for t in &report.timings {
-        let name = t.stage.name();
-        match out.iter_mut().find(|(n, _)| n == name) {
-            Some((_, secs)) => *secs += t.elapsed.as_secs_f64(),
-            None => out.push((name.to_string(), t.elapsed.as_secs_f64())),
-        }
+        add_time(&mut out, t.stage.name(), t.elapsed.as_secs_f64());
     }
     out
 }
 
+/// Adds `secs` to the stage's total, the stages in the order first seen.
+pub fn add_time(out: &mut Vec<(String, f64)>, stage: &str, secs: f64) {
+    match out.iter_mut().find(|(n, _)| n == stage) {
+        Some((_, total)) => *total += secs,
+        None => out.push((stage.to_string(), secs)),
+    }
+}
+
 impl Summary {
+    /// A local run's summary: its state and timings, and the database's
+    /// current default recommendations and those of the top default.
     pub async fn new(ctx: &Context, run: &RunRef, report: &RunReport) -> anyhow::Result<Summary> {
-        let s = &report.state;
-        let defaults = ctx.db()?.current_recs(&run.site, DEFAULT_SOURCE).await?;
-        let example = match defaults.first() {
-            Some((top, _)) => Some((top.clone(), ctx.db()?.current_recs(&run.site, top).await?)),
-            None => None,
-        };
+        let mut summary = Summary::of_state(
+            run,
+            &report.state,
+            per_stage(report),
+            article_rec::contract::redact::redact(&ctx.settings.database_url),
+            &ctx.settings.store_url,
+        )?;
+        summary.defaults = ctx.db()?.current_recs(&run.site, DEFAULT_SOURCE).await?;
+        if let Some((top, _)) = summary.defaults.first() {
+            let top = top.clone();
+            let recs = ctx.db()?.current_recs(&run.site, &top).await?;
+            summary.example = Some((top, recs));
+        }
+        Ok(summary)
+    }
+
+    /// The summary of a run's final state (the stages' outputs where the
+    /// state machine puts them), without reading the database: what a
+    /// deployed execution's history gives (`article-rec aws run --wait`).
+    pub fn of_state(
+        run: &RunRef,
+        s: &Value,
+        timings: Vec<(String, f64)>,
+        database: String,
+        store_url: &str,
+    ) -> anyhow::Result<Summary> {
         Ok(Summary {
             run: run.clone(),
             fetch: part(s, &["fetch"])?,
@@ -75,16 +100,16 @@ impl Summary {
             defaults_run: part(s, &["model", "defaults"])?,
             train: part(s, &["model", "train"])?,
             save: part(s, &["save"])?,
-            timings: per_stage(report),
+            timings,
             fanned_out: match s["fetch_plan"]["distributed"].as_bool() {
                 Some(true) => s["fetch_plan"]["hours"].as_array().map_or(0, Vec::len),
                 _ => 0,
             },
-            database: article_rec::contract::redact::redact(&ctx.settings.database_url),
-            store: ctx.settings.store_url.clone(),
-            report: report_location(ctx, s["save"]["report_key"].as_str().unwrap_or_default()),
-            defaults,
-            example,
+            database,
+            store: store_url.to_string(),
+            report: report_location(store_url, s["save"]["report_key"].as_str().unwrap_or_default()),
+            defaults: Vec::new(),
+            example: None,
         })
     }
 
@@ -254,13 +279,15 @@ impl fmt::Display for Summary {
         )?;
         writeln!(f, "  report:   {}", self.report)?;
         writeln!(f, "  database: {}", self.database)?;
-        let top: Vec<String> = self
-            .defaults
-            .iter()
-            .take(5)
-            .map(|(id, s)| format!("{id} ({s:.3})"))
-            .collect();
-        writeln!(f, "  default recommendations: {}", top.join(", "))?;
+        if !self.defaults.is_empty() {
+            let top: Vec<String> = self
+                .defaults
+                .iter()
+                .take(5)
+                .map(|(id, s)| format!("{id} ({s:.3})"))
+                .collect();
+            writeln!(f, "  default recommendations: {}", top.join(", "))?;
+        }
         if let Some((src, recs)) = &self.example {
             let top: Vec<String> = recs
                 .iter()

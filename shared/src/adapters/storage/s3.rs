@@ -112,6 +112,26 @@ impl S3Store {
         }
     }
 
+    /// A link that lets its holder GET `key` for `expires` without
+    /// credentials of their own (SigV4 query signing, at most 7 days).
+    ///
+    /// # Errors
+    /// `Config` for an expiry beyond 7 days; `ObjectStore` when it cannot be signed.
+    pub async fn presigned_get(&self, key: &str, expires: std::time::Duration) -> Result<String> {
+        let config = aws_sdk_s3::presigning::PresigningConfig::expires_in(expires)
+            .map_err(|e| Error::Config(format!("presigned link: {e}")))?;
+        let full = self.full(key);
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(&full)
+            .presigned(config)
+            .await
+            .map_err(|e| storage_err(&self.bucket, &full, "s3:GetObject (presign)", e))?;
+        Ok(req.uri().to_string())
+    }
+
     fn full(&self, key: &str) -> String {
         format!("{}{key}", self.root)
     }
