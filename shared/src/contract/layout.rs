@@ -141,6 +141,10 @@ impl RunLayout {
     pub fn bad_rows(&self) -> ObjectKey {
         self.key("bad_rows.jsonl")
     }
+    /// The recommendation widget's events of the window.
+    pub fn widget_events(&self) -> ObjectKey {
+        self.key("widget_events.parquet")
+    }
     pub fn articles(&self) -> ObjectKey {
         self.key("articles.parquet")
     }
@@ -217,6 +221,9 @@ impl HourFiles {
     }
     pub fn bad_rows(&self) -> ObjectKey {
         ObjectKey::new(format!("{}bad_rows.jsonl", self.prefix))
+    }
+    pub fn widget(&self) -> ObjectKey {
+        ObjectKey::new(format!("{}widget.parquet", self.prefix))
     }
 }
 

@@ -138,7 +138,7 @@ pub struct FetchInput {
 }
 
 /// What parsing one hour partition saw:
-/// `lines = events + bad + not_page_event + other_app + bots + no_reader`.
+/// `lines = events + widget + bad + not_page_event + other_app + bots + no_reader`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParseCounts {
     pub objects: u64,
@@ -150,12 +150,22 @@ pub struct ParseCounts {
     pub other_app: u64,
     pub bots: u64,
     pub no_reader: u64,
+    /// The recommendation widget's events, before de-duplication (0 in
+    /// counts from before they were read).
+    #[serde(default)]
+    pub widget: u64,
 }
 
 impl ParseCounts {
     /// The lines these counts account for; equals `lines` when nothing is lost.
     pub fn accounted(&self) -> u64 {
-        self.events + self.bad + self.not_page_event + self.other_app + self.bots + self.no_reader
+        self.events
+            + self.widget
+            + self.bad
+            + self.not_page_event
+            + self.other_app
+            + self.bots
+            + self.no_reader
     }
 
     pub fn add(&mut self, o: &ParseCounts) {
@@ -167,10 +177,12 @@ impl ParseCounts {
         self.other_app += o.other_app;
         self.bots += o.bots;
         self.no_reader += o.no_reader;
+        self.widget += o.widget;
     }
 }
 
-/// What fetch saw over the window: `parsed.events = kept + duplicates + out_of_window`.
+/// What fetch saw over the window: `parsed.events = kept + duplicates + out_of_window`,
+/// and `parsed.widget = widget_kept + widget_duplicates + widget_out_of_window`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchCounts {
     pub hours_read: u64,
@@ -183,6 +195,12 @@ pub struct FetchCounts {
     pub kept: u64,
     pub duplicates: u64,
     pub out_of_window: u64,
+    #[serde(default)]
+    pub widget_kept: u64,
+    #[serde(default)]
+    pub widget_duplicates: u64,
+    #[serde(default)]
+    pub widget_out_of_window: u64,
 }
 
 /// One hour partition for one run: what a Distributed Map item runs.
@@ -219,6 +237,9 @@ pub struct FetchHourOutput {
 pub struct FetchOutput {
     pub events_key: String,
     pub bad_rows_key: String,
+    /// The widget's events of the window (absent in outputs from before they were read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub widget_events_key: Option<String>,
     pub counts: FetchCounts,
 }
 

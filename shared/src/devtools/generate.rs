@@ -1264,7 +1264,7 @@ mod tests {
                 lines += 1;
                 match parse_line(l, "site") {
                     Ok(Parsed::Keep(_)) => keep += 1,
-                    Ok(Parsed::Skip(_)) => {}
+                    Ok(Parsed::Skip(_) | Parsed::Widget(_)) => {}
                     Err(_) => bad += 1,
                 }
             }

@@ -11,14 +11,49 @@ use std::collections::HashSet;
 use polars::prelude::*;
 use uuid::Uuid;
 
-use crate::contract::parquet::{col, i64s, u64s, EVENTS};
+use crate::contract::parquet::{col, i64s, u64s, WidgetEventColumns, EVENTS};
 use crate::contract::stage::Window;
+use crate::fetch::hour_batch::WidgetRows;
 
 /// What one call to [`WindowFilter::apply`] dropped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Dropped {
     pub duplicates: u64,
     pub out_of_window: u64,
+}
+
+/// The widget's events of the window: in it, and each event id once (the
+/// widget's events are few, so their rows are kept as they come).
+#[derive(Debug)]
+pub struct WidgetFilter {
+    window: Window,
+    seen: HashSet<String, foldhash::fast::RandomState>,
+    pub kept: WidgetRows,
+    pub dropped: Dropped,
+}
+
+impl WidgetFilter {
+    pub fn new(window: Window) -> WidgetFilter {
+        WidgetFilter {
+            window,
+            seen: HashSet::default(),
+            kept: WidgetRows::default(),
+            dropped: Dropped::default(),
+        }
+    }
+
+    /// Keeps an hour's widget events that are in the window and not seen before.
+    pub fn apply(&mut self, hour: &WidgetEventColumns<'_>) {
+        for i in 0..hour.len() {
+            if !self.window.contains_ms(hour.time_ms[i]) {
+                self.dropped.out_of_window += 1;
+            } else if !self.seen.insert(hour.event_id[i].to_string()) {
+                self.dropped.duplicates += 1;
+            } else {
+                self.kept.push_row(hour, i);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]

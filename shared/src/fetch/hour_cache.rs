@@ -13,19 +13,23 @@ use tracing::warn;
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::{HourFiles, InputLayout, RunLayout};
-use crate::contract::parquet::{self, HOUR_EVENTS};
+use crate::contract::parquet::{self, WidgetEvents, HOUR_EVENTS};
+use crate::contract::settings::WidgetSchemas;
 use crate::contract::stage::{FetchHourOutput, HourStatus, RunRef};
 use crate::contract::storage::ObjectMeta;
 use crate::fetch::hour_batch::EventBatch;
 
 /// Bump when parsing or the cached files change, so cached hours are parsed again.
-const PARSER_VERSION: u32 = 4;
+const PARSER_VERSION: u32 = 5;
 
 /// What a cached hour was parsed from; if the listing still matches, the cache holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Manifest {
     parser_version: u32,
     app_id: String,
+    /// The widget schemas the hour was parsed with.
+    #[serde(default)]
+    widget: WidgetSchemas,
     objects: Vec<SourceObject>,
     counts: crate::contract::stage::ParseCounts,
     /// The folder of this listing's files ([`HourFiles::cached`]).
@@ -53,8 +57,8 @@ fn sources(objects: &[ObjectMeta]) -> Vec<SourceObject> {
 /// The version of an hour's files: a digest of what they are parsed from,
 /// so the same listing always writes the same files, and another listing
 /// (an object arrived meanwhile) writes files of its own.
-fn version_of(app_id: &str, objects: &[SourceObject]) -> Result<String> {
-    let what = serde_json::to_vec(&(PARSER_VERSION, app_id, objects))
+fn version_of(app_id: &str, widget: &WidgetSchemas, objects: &[SourceObject]) -> Result<String> {
+    let what = serde_json::to_vec(&(PARSER_VERSION, app_id, widget, objects))
         .map_err(|e| Error::Bug(format!("hour version: {e}")))?;
     Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&what)))
 }
@@ -65,6 +69,15 @@ pub(super) struct Hour {
     pub(super) files: Option<HourFiles>,
     frame: Option<DataFrame>,
     bad_rows: Option<Bytes>,
+    widget: Option<WidgetEvents>,
+}
+
+/// An hour's files, read or just parsed.
+pub(super) struct HourData {
+    pub(super) hour: Hour,
+    pub(super) events: DataFrame,
+    pub(super) bad_rows: Bytes,
+    pub(super) widget: WidgetEvents,
 }
 
 impl Hour {
@@ -80,6 +93,15 @@ impl Hour {
             files: None,
             frame: None,
             bad_rows: None,
+            widget: None,
+        }
+    }
+
+    /// What this process parsed, if it did.
+    fn take_parsed(&mut self) -> Option<(DataFrame, Bytes, WidgetEvents)> {
+        match (self.frame.take(), self.bad_rows.take(), self.widget.take()) {
+            (Some(f), Some(b), Some(w)) => Some((f, b, w)),
+            _ => None,
         }
     }
 }
@@ -143,20 +165,25 @@ pub(super) async fn inspect_hour(
         None
     };
     if let Some(m) = manifest {
-        if m.parser_version == PARSER_VERSION && m.app_id == ctx.settings.app_id && m.objects == listed {
+        if m.parser_version == PARSER_VERSION
+            && m.app_id == ctx.settings.app_id
+            && m.widget == ctx.settings.widget
+            && m.objects == listed
+        {
             return Ok(Inspected::Cached {
                 files: HourFiles::cached(&run.site, hour, &m.version)?,
                 counts: m.counts,
             });
         }
     }
-    let version = version_of(&ctx.settings.app_id, &listed)?;
+    let version = version_of(&ctx.settings.app_id, &ctx.settings.widget, &listed)?;
     Ok(Inspected::ToParse(ToParse {
         files: HourFiles::cached(&run.site, hour, &version)?,
         objects,
         manifest: Some(Manifest {
             parser_version: PARSER_VERSION,
             app_id: ctx.settings.app_id.clone(),
+            widget: ctx.settings.widget.clone(),
             objects: listed,
             counts: Default::default(),
             version,
@@ -178,6 +205,7 @@ pub(super) async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>)
             files: Some(files),
             frame: None,
             bad_rows: None,
+            widget: None,
         }),
         Inspected::ToParse(todo) => parse_hour(ctx, &run.site, hour, todo).await,
     }
@@ -201,7 +229,7 @@ pub(super) async fn parse_hour(
         objects,
         manifest,
     } = todo;
-    let mut batch = EventBatch::new(&ctx.settings.app_id);
+    let mut batch = EventBatch::new(&ctx.settings.app_id).with_widget(ctx.settings.widget.clone());
     for obj in &objects {
         if !obj.key.is_plain() {
             warn!(key = %obj.key, "object with an unusual key not read");
@@ -219,8 +247,21 @@ pub(super) async fn parse_hour(
     }
     let counts = batch.counts.clone();
     let bad_rows = Bytes::from(batch.bad_rows_jsonl());
+    let widget_key = files.widget();
+    let widget_frame = batch
+        .widget_columns()
+        .frame()
+        .map_err(Error::frame(&widget_key))?;
+    let widget = WidgetEvents::from_frame(&widget_frame, &widget_key)?;
     let frame = batch.into_frame(&files.events())?;
     parquet::write(ctx.store.as_ref(), &files.events(), &HOUR_EVENTS, &frame).await?;
+    parquet::write(
+        ctx.store.as_ref(),
+        &widget_key,
+        WidgetEvents::SCHEMA,
+        &widget_frame,
+    )
+    .await?;
     ctx.store.put(&files.bad_rows(), bad_rows.clone()).await?;
     if let Some(mut manifest) = manifest {
         // written last, and naming its own files: a crash before this leaves
@@ -242,23 +283,25 @@ pub(super) async fn parse_hour(
         files: Some(files),
         frame: Some(frame),
         bad_rows: Some(bad_rows),
+        widget: Some(widget),
     })
 }
 
-/// An hour's events and bad rows, parsed or from the cache; `None` when the
-/// hour has no input. Cached files that are gone (expired under a manifest
-/// that is not) are parsed again from the input.
-pub(super) async fn read_hour(
-    ctx: &Context,
-    run: &RunRef,
-    hour: DateTime<Utc>,
-) -> Result<Option<(Hour, DataFrame, Bytes)>> {
+/// An hour's events, bad rows and widget events, parsed or from the cache;
+/// `None` when the hour has no input. Cached files that are gone (expired
+/// under a manifest that is not) are parsed again from the input.
+pub(super) async fn read_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<Option<HourData>> {
     let mut h = fetch_hour(ctx, run, hour).await?;
     let Some(files) = h.files.clone() else {
         return Ok(None);
     };
-    if let (Some(frame), Some(rows)) = (h.frame.take(), h.bad_rows.take()) {
-        return Ok(Some((h, frame, rows)));
+    if let Some((events, bad_rows, widget)) = h.take_parsed() {
+        return Ok(Some(HourData {
+            hour: h,
+            events,
+            bad_rows,
+            widget,
+        }));
     }
     let cached = async {
         let frame = parquet::read(ctx.store.as_ref(), &files.events(), &HOUR_EVENTS).await?;
@@ -267,20 +310,31 @@ pub(super) async fn read_hour(
         } else {
             Bytes::new()
         };
-        Ok::<_, Error>((frame, rows))
+        let widget = WidgetEvents::read(ctx.store.as_ref(), &files.widget()).await?;
+        Ok::<_, Error>((frame, rows, widget))
     }
     .await;
     match cached {
-        Ok((frame, rows)) => Ok(Some((h, frame, rows))),
+        Ok((events, bad_rows, widget)) => Ok(Some(HourData {
+            hour: h,
+            events,
+            bad_rows,
+            widget,
+        })),
         Err(Error::NotFound { key }) => {
             warn!(%key, "a cached hour's file is gone; parsing the hour again");
             let Inspected::ToParse(todo) = inspect_hour(ctx, run, hour, false).await? else {
                 return Ok(None);
             };
             let mut h = parse_hour(ctx, &run.site, hour, todo).await?;
-            match (h.frame.take(), h.bad_rows.take()) {
-                (Some(frame), Some(rows)) => Ok(Some((h, frame, rows))),
-                _ => Err(Error::Bug("a parsed hour without its frame".into())),
+            match h.take_parsed() {
+                Some((events, bad_rows, widget)) => Ok(Some(HourData {
+                    hour: h,
+                    events,
+                    bad_rows,
+                    widget,
+                })),
+                None => Err(Error::Bug("a parsed hour without its frame".into())),
             }
         }
         Err(e) => Err(e),

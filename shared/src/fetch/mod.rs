@@ -1,5 +1,7 @@
 //! Fetch: Snowplow enriched events of the window's hour partitions →
-//! `events.parquet` (de-duplicated across the window) and `bad_rows.jsonl`.
+//! `events.parquet` (page events, de-duplicated across the window),
+//! `widget_events.parquet` (the recommendation widget's events) and
+//! `bad_rows.jsonl`.
 //!
 //! Incremental: a complete hour is parsed once into `cache/<site>/hours/...`
 //! with a manifest of the input objects' ETags; later runs reuse it unless the
@@ -19,7 +21,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::{StreamExt, TryStreamExt};
 use tracing::{info, instrument, warn};
 
-use self::hour_cache::{fetch_hour, inspect_hour, read_hour, Inspected};
+use self::hour_cache::{fetch_hour, inspect_hour, read_hour, HourData, Inspected};
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::{InputLayout, RunLayout};
@@ -28,7 +30,7 @@ use crate::contract::stage::{
     FetchCounts, FetchHourInput, FetchHourOutput, FetchInput, FetchOutput, FetchPlan, FetchRequest,
     FetchResponse, HourStatus,
 };
-use crate::fetch::dedup::WindowFilter;
+use crate::fetch::dedup::{WidgetFilter, WindowFilter};
 
 /// Listings and manifests are small requests: this many at a time.
 const INSPECT_CONCURRENCY: usize = 16;
@@ -114,14 +116,22 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
     let events_key = layout.events();
     let mut counts = FetchCounts::default();
     let mut filter = WindowFilter::new(window);
+    let mut widget = WidgetFilter::new(window);
     let mut bad_rows = Vec::new();
     let mut buf = Vec::new();
     let mut writer = StreamWriter::new(&mut buf, &EVENTS, &events_key)?;
     for part in InputLayout::new(&ctx.settings.input_prefix)?.hours(&window) {
-        let Some((hour, frame, rows)) = read_hour(ctx, &input.run, part.hour).await? else {
+        let Some(HourData {
+            hour,
+            events: frame,
+            bad_rows: rows,
+            widget: hour_widget,
+        }) = read_hour(ctx, &input.run, part.hour).await?
+        else {
             counts.hours_missing += 1;
             continue;
         };
+        widget.apply(&hour_widget.columns()?);
         counts.hours_read += 1;
         match hour.out.status {
             HourStatus::Cached => counts.hours_cached += 1,
@@ -154,12 +164,22 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
             "hour partitions with no input in the window"
         );
     }
+    counts.widget_kept = widget.kept.len() as u64;
+    counts.widget_duplicates = widget.dropped.duplicates;
+    counts.widget_out_of_window = widget.dropped.out_of_window;
+    let widget_key = layout.widget_events();
     ctx.store.put(&events_key, Bytes::from(buf)).await?;
+    widget
+        .kept
+        .columns()
+        .write(ctx.store.as_ref(), &widget_key)
+        .await?;
     ctx.store.put(&layout.bad_rows(), Bytes::from(bad_rows)).await?;
     report(ctx, &counts);
     Ok(FetchOutput {
         events_key: events_key.to_string(),
         bad_rows_key: layout.bad_rows().to_string(),
+        widget_events_key: Some(widget_key.to_string()),
         counts,
     })
 }
@@ -175,6 +195,7 @@ fn report(ctx: &Context, c: &FetchCounts) {
         not_page_event = p.not_page_event,
         other_app = p.other_app,
         no_reader = p.no_reader,
+        widget_events = c.widget_kept,
         out_of_window = c.out_of_window,
         hours_parsed = c.hours_parsed,
         hours_cached = c.hours_cached,
@@ -188,6 +209,7 @@ fn report(ctx: &Context, c: &FetchCounts) {
             ("events_kept", c.kept),
             ("duplicates", c.duplicates),
             ("bad_rows", p.bad),
+            ("widget_events", c.widget_kept),
             ("bots", p.bots),
             ("hours_parsed", c.hours_parsed),
             ("hours_cached", c.hours_cached),

@@ -278,3 +278,87 @@ async fn a_cached_hour_whose_files_are_gone_is_parsed_again() {
     let out = super::run(FetchInput { run: run("r2") }, &ctx).await.unwrap();
     assert_eq!((out.counts.kept, out.counts.hours_parsed), (6, 1));
 }
+
+/// The widget's events go to `widget_events.parquet`, each event once over
+/// the window (Snowplow delivers at least once) and from the hour cache
+/// alike; malformed ones are bad rows, and every line is counted.
+#[tokio::test]
+async fn widget_events_are_kept_beside_page_events_once_each() {
+    use crate::contract::parquet::WidgetEvents;
+    use crate::fetch::snowplow::tests::widget_events::{widget_line_with, ARTICLE, MODEL};
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn BlobStore> = Arc::new(LocalDir::new(dir.path().join("store")));
+    let ctx = context(store.clone(), store.clone(), dir.path());
+    let model = (MODEL, r#"{"id":41,"type":"article"}"#);
+    let seen = widget_line_with(
+        "widget_seen",
+        &[model],
+        &[
+            ("derived_tstamp", "2026-01-02 03:10:00.000"),
+            ("event_id", "00000000-0000-4000-8000-00000000a001"),
+        ],
+    );
+    let click = widget_line_with(
+        "widget_click",
+        &[model, (ARTICLE, r#"{"id":"7","position":2}"#)],
+        &[
+            ("derived_tstamp", "2026-01-02 03:10:04.000"),
+            ("event_id", "00000000-0000-4000-8000-00000000a002"),
+        ],
+    );
+    let bad = widget_line_with(
+        "widget_click",
+        &[model],
+        &[("event_id", "00000000-0000-4000-8000-00000000a003")],
+    );
+    let mut first = String::from_utf8(object("r", 3).to_vec()).unwrap();
+    for l in [&seen, &click, &bad] {
+        first.push_str(l);
+        first.push('\n');
+    }
+    store
+        .put(&key_in_hour("a.tsv"), Bytes::from(first))
+        .await
+        .unwrap();
+    // the click delivered again in another object of the hour
+    store
+        .put(&key_in_hour("b.tsv"), Bytes::from(format!("{click}\n")))
+        .await
+        .unwrap();
+
+    for (attempt, id) in ["r1", "r2"].into_iter().enumerate() {
+        let out = super::run(FetchInput { run: run(id) }, &ctx).await.unwrap();
+        let c = &out.counts;
+        assert_eq!(c.hours_cached, attempt as u64, "the second run reads the cache");
+        assert_eq!(
+            (c.parsed.events, c.parsed.widget, c.parsed.bad),
+            (3, 3, 1),
+            "{c:?}"
+        );
+        assert_eq!(c.parsed.lines, c.parsed.accounted());
+        assert_eq!((c.kept, c.widget_kept, c.widget_duplicates), (3, 2, 1));
+        let key = RunLayout::new(&run(id)).unwrap().widget_events();
+        assert_eq!(out.widget_events_key.as_deref(), Some(key.to_string().as_str()));
+        let file = WidgetEvents::read(store.as_ref(), &key).await.unwrap();
+        let w = file.columns().unwrap();
+        assert_eq!(w.step, ["seen", "click"]);
+        assert_eq!(w.model_id, ["41", "41"]);
+        assert_eq!(w.model_type, ["article", "article"]);
+        assert_eq!(w.external_id, [None, Some("7")]);
+        assert_eq!(w.position, [None, Some(2)]);
+        assert_eq!(w.page_path, ["/article/1/slug", "/article/1/slug"]);
+        assert_eq!(w.time_ms[1] - w.time_ms[0], 4_000);
+        let bad_rows = String::from_utf8(
+            store
+                .get(&RunLayout::new(&run(id)).unwrap().bad_rows())
+                .await
+                .unwrap()
+                .to_vec(),
+        )
+        .unwrap();
+        assert!(
+            bad_rows.contains("widget_click without the clicked article's id"),
+            "{bad_rows}"
+        );
+    }
+}

@@ -12,6 +12,7 @@
 mod current_model;
 pub mod evaluation;
 pub mod gate;
+pub mod online;
 pub mod selection;
 
 use std::collections::{BTreeMap, HashMap};

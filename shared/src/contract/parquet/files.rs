@@ -10,6 +10,7 @@ use polars::prelude::*;
 
 use super::{
     col, read, read_columns, write, ColType, FileSchema, ARTICLES, ARTICLE_RECS, DEFAULTS, DWELL, FACTORS,
+    WIDGET_EVENTS,
 };
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::ObjectKey;
@@ -42,6 +43,12 @@ fn f64s(df: &DataFrame, key: &ObjectKey, name: &str) -> Result<Vec<Option<f64>>>
     super::f64s(df, name).map_err(Error::frame(key))
 }
 
+fn u32s(df: &DataFrame, key: &ObjectKey, name: &str) -> Result<Vec<Option<u32>>> {
+    df.column(name)
+        .and_then(|c| c.u32().map(|c| c.iter().collect()))
+        .map_err(Error::frame(key))
+}
+
 fn datetime_ms(name: &str, ms: &[Option<i64>]) -> PolarsResult<Column> {
     Ok(Series::new(name.into(), ms)
         .cast(&ColType::DatetimeMs.dtype())?
@@ -66,6 +73,17 @@ macro_rules! file {
             pub async fn read(store: &dyn BlobStore, key: &ObjectKey) -> Result<$file> {
                 Ok($file {
                     frame: read(store, key, Self::SCHEMA).await?,
+                    key: key.clone(),
+                })
+            }
+
+            /// A frame made here, as if read from `key`.
+            ///
+            /// # Errors
+            /// `Schema` when the frame does not match.
+            pub fn from_frame(frame: &DataFrame, key: &ObjectKey) -> Result<$file> {
+                Ok($file {
+                    frame: Self::SCHEMA.conform(key, frame)?,
                     key: key.clone(),
                 })
             }
@@ -435,5 +453,100 @@ mod tests {
         let file = Defaults::read(&store, &key("d.parquet")).await.unwrap();
         let err = file.columns().unwrap_err().to_string();
         assert!(err.contains("1 nulls in external_id"), "{err}");
+    }
+}
+
+file!(
+    /// `widget_events.parquet`, and each cached hour's `widget.parquet`.
+    WidgetEvents,
+    WIDGET_EVENTS
+);
+
+/// The columns of a widget events file; times are epoch ms, UTC.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WidgetEventColumns<'a> {
+    pub client_id: Vec<&'a str>,
+    pub time_ms: Vec<i64>,
+    /// The page the widget was on.
+    pub page_path: Vec<&'a str>,
+    /// `seen` or `click` ([`crate::fetch::snowplow::widget::WidgetStep`]).
+    pub step: Vec<&'a str>,
+    pub model_id: Vec<&'a str>,
+    pub model_type: Vec<&'a str>,
+    /// The clicked article (clicks only).
+    pub external_id: Vec<Option<&'a str>>,
+    /// The clicked recommendation's place, 1 first, when the widget sent it.
+    pub position: Vec<Option<u32>>,
+    pub event_id: Vec<&'a str>,
+}
+
+impl WidgetEvents {
+    /// # Errors
+    /// `Schema` when a required column has nulls.
+    pub fn columns(&self) -> Result<WidgetEventColumns<'_>> {
+        let (df, key) = (&self.frame, &self.key);
+        let step = required(key, col::STEP, strs(df, key, col::STEP)?)?;
+        if let Some(bad) = step.iter().find(|s| !matches!(**s, "seen" | "click")) {
+            return Err(Error::Schema {
+                key: key.to_string(),
+                expected: format!("{} of seen or click", col::STEP),
+                found: format!("{bad:?}"),
+            });
+        }
+        Ok(WidgetEventColumns {
+            client_id: required(key, col::CLIENT_ID, strs(df, key, col::CLIENT_ID)?)?,
+            time_ms: required(key, col::ACTIVITY_TIME, i64s(df, key, col::ACTIVITY_TIME)?)?,
+            page_path: required(key, col::PAGE_PATH, strs(df, key, col::PAGE_PATH)?)?,
+            step,
+            model_id: required(key, col::MODEL_ID, strs(df, key, col::MODEL_ID)?)?,
+            model_type: required(key, col::MODEL_TYPE, strs(df, key, col::MODEL_TYPE)?)?,
+            external_id: strs(df, key, col::EXTERNAL_ID)?,
+            position: u32s(df, key, col::POSITION)?,
+            event_id: required(key, col::EVENT_ID, strs(df, key, col::EVENT_ID)?)?,
+        })
+    }
+}
+
+impl WidgetEventColumns<'_> {
+    pub fn len(&self) -> usize {
+        self.client_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.client_id.is_empty()
+    }
+
+    /// The file's frame (schema [`WIDGET_EVENTS`]).
+    ///
+    /// # Errors
+    /// Polars errors (columns of different lengths).
+    pub fn frame(&self) -> PolarsResult<DataFrame> {
+        let times: Vec<Option<i64>> = self.time_ms.iter().copied().map(Some).collect();
+        DataFrame::new(
+            self.client_id.len(),
+            vec![
+                Column::new(col::CLIENT_ID.into(), &self.client_id),
+                datetime_ms(col::ACTIVITY_TIME, &times)?,
+                Column::new(col::PAGE_PATH.into(), &self.page_path),
+                Column::new(col::STEP.into(), &self.step),
+                Column::new(col::MODEL_ID.into(), &self.model_id),
+                Column::new(col::MODEL_TYPE.into(), &self.model_type),
+                Column::new(col::EXTERNAL_ID.into(), &self.external_id),
+                Column::new(col::POSITION.into(), &self.position),
+                Column::new(col::EVENT_ID.into(), &self.event_id),
+            ],
+        )
+    }
+
+    /// # Errors
+    /// `Frame` or storage errors.
+    pub async fn write(&self, store: &dyn BlobStore, key: &ObjectKey) -> Result<()> {
+        write(
+            store,
+            key,
+            &WIDGET_EVENTS,
+            &self.frame().map_err(Error::frame(key))?,
+        )
+        .await
     }
 }

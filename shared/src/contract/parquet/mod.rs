@@ -11,7 +11,7 @@ mod files;
 
 pub use files::{
     ArticleColumns, ArticleRecColumns, ArticleRecs, Articles, DefaultColumns, Defaults, Dwell, DwellColumns,
-    FactorColumns, Factors,
+    FactorColumns, Factors, WidgetEventColumns, WidgetEvents,
 };
 
 use crate::contract::error::{Error, Result};
@@ -52,6 +52,13 @@ pub mod col {
     pub const SCORE: &str = "score";
     pub const FACTORS: &str = "factors";
     pub const SOURCE_EXTERNAL_ID: &str = "source_external_id";
+    /// A widget event's step: `seen` or `click`.
+    pub const STEP: &str = "step";
+    /// The model a widget event names (the database's `model.id`, as sent).
+    pub const MODEL_ID: &str = "model_id";
+    pub const MODEL_TYPE: &str = "model_type";
+    /// A clicked recommendation's place in the widget, 1 first.
+    pub const POSITION: &str = "position";
 }
 
 /// Column types used in our files.
@@ -130,6 +137,26 @@ pub const HOUR_EVENTS: FileSchema = FileSchema {
     ],
     statistics: false,
     compressed: false,
+};
+
+/// `widget_events.parquet` (and each hour's `widget.parquet` in the fetch
+/// cache): the recommendation widget's events, by time; `external_id` is the
+/// clicked article (clicks only), `page_path` the page the widget was on.
+pub const WIDGET_EVENTS: FileSchema = FileSchema {
+    name: "widget events",
+    columns: &[
+        (col::CLIENT_ID, ColType::Str),
+        (col::ACTIVITY_TIME, ColType::DatetimeMs),
+        (col::PAGE_PATH, ColType::Str),
+        (col::STEP, ColType::Str),
+        (col::MODEL_ID, ColType::Str),
+        (col::MODEL_TYPE, ColType::Str),
+        (col::EXTERNAL_ID, ColType::Str),
+        (col::POSITION, ColType::U32),
+        (col::EVENT_ID, ColType::Str),
+    ],
+    statistics: true,
+    compressed: true,
 };
 
 /// `articles.parquet`: the articles that survived preprocessing, with metadata.

@@ -11,7 +11,7 @@ use crate::contract::error::{Error, Result};
 mod options;
 
 pub use options::{
-    AlsParams, GateParams, MetricsSink, QualityParams, S3Options, SelectionParams, SiteConfig,
+    AlsParams, GateParams, MetricsSink, QualityParams, S3Options, SelectionParams, SiteConfig, WidgetSchemas,
     WordPressOptions, CONTENT_LANGUAGES, MODEL_FAMILIES,
 };
 
@@ -22,6 +22,8 @@ pub struct Settings {
     pub site: String,
     /// Snowplow `app_id` of the site's tracker; events of other apps are dropped.
     pub app_id: String,
+    /// The schemas of the recommendation widget's events, kept beside page events.
+    pub widget: WidgetSchemas,
     pub days_of_data: u32,
     pub max_recs: usize,
     /// `file:///abs/dir` or a bare path (local directory), or `s3://bucket/prefix`.
@@ -78,6 +80,7 @@ impl fmt::Debug for Unredacted<'_> {
         f.debug_struct("Settings")
             .field("site", &s.site)
             .field("app_id", &s.app_id)
+            .field("widget", &s.widget)
             .field("days_of_data", &s.days_of_data)
             .field("max_recs", &s.max_recs)
             .field("store_url", &s.store_url)
@@ -120,6 +123,23 @@ pub use crate::contract::redact::redact;
 
 pub const DEFAULT_SITE: &str = "example";
 
+/// A widget schema setting: `name` or `vendor/name`, nothing else.
+fn widget_schema(var: &str, v: &str) -> Result<String> {
+    let v = v.trim();
+    let parts: Vec<&str> = v.split('/').collect();
+    if v.is_empty()
+        || parts.len() > 2
+        || parts
+            .iter()
+            .any(|p| p.is_empty() || p.contains(char::is_whitespace))
+    {
+        return Err(Error::Config(format!(
+            "{var} {v:?}: name a schema as name or vendor/name (the start of its iglu: URI)"
+        )));
+    }
+    Ok(v.to_string())
+}
+
 impl Settings {
     /// Defaults for a local run rooted at `dir`: the store in `dir/store`, SQLite
     /// at `dir/article-rec.sqlite`.
@@ -127,6 +147,7 @@ impl Settings {
         Settings {
             site: DEFAULT_SITE.into(),
             app_id: DEFAULT_SITE.into(),
+            widget: WidgetSchemas::default(),
             days_of_data: 28,
             max_recs: 20,
             store_url: dir.join("store").display().to_string(),
@@ -174,6 +195,9 @@ impl Settings {
                 if c.wordpress_url.is_some() {
                     s.wordpress.url = c.wordpress_url.clone();
                 }
+                if let Some(w) = &c.widget {
+                    s.widget = w.clone();
+                }
             }
             return Ok(s);
         }
@@ -187,6 +211,9 @@ impl Settings {
         s.site = site.to_string();
         s.app_id = c.app_id.clone().unwrap_or_else(|| site.to_string());
         s.wordpress.url = c.wordpress_url.clone();
+        if let Some(w) = &c.widget {
+            s.widget = w.clone();
+        }
         Ok(s)
     }
 
@@ -230,6 +257,15 @@ impl Settings {
         }
         if let Some(v) = get("APP_ID") {
             s.app_id = v;
+        }
+        for (var, schema) in [
+            ("WIDGET_EVENT_SCHEMA", &mut s.widget.event),
+            ("WIDGET_MODEL_SCHEMA", &mut s.widget.model),
+            ("WIDGET_ARTICLE_SCHEMA", &mut s.widget.article),
+        ] {
+            if let Some(v) = get(var) {
+                *schema = widget_schema(var, &v)?;
+            }
         }
         parse_into(&get, "DAYS_OF_DATA", &mut s.days_of_data)?;
         parse_into(&get, "MAX_RECS", &mut s.max_recs)?;
@@ -332,7 +368,7 @@ impl Settings {
         if let Some(raw) = get("SITE_SETTINGS").filter(|v| !v.trim().is_empty()) {
             let given: BTreeMap<String, SiteConfig> = serde_json::from_str(&raw).map_err(|e| {
                 Error::Config(format!(
-                    "SITE_SETTINGS must be a JSON object of site name to {{\"app_id\", \"wordpress_url\"}}: {e}"
+                    "SITE_SETTINGS must be a JSON object of site name to {{\"app_id\", \"wordpress_url\", \"widget\"}}: {e}"
                 ))
             })?;
             for (name, c) in given {
@@ -340,6 +376,11 @@ impl Settings {
                     return Err(Error::Config(format!(
                         "SITE_SETTINGS names {name:?}, which is neither SITE nor in SITES"
                     )));
+                }
+                if let Some(w) = &c.widget {
+                    for (what, v) in [("event", &w.event), ("model", &w.model), ("article", &w.article)] {
+                        widget_schema(&format!("SITE_SETTINGS {name:?} widget.{what}"), v)?;
+                    }
                 }
                 s.sites.insert(name, c);
             }

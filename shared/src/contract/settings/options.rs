@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::contract::error::{Error, Result};
 
@@ -225,6 +225,37 @@ pub struct SiteConfig {
     /// The site's WordPress API (default: the static catalogue in the store).
     #[serde(default)]
     pub wordpress_url: Option<String>,
+    /// The site's widget schemas, where its widget sends others than the
+    /// deployment's `WIDGET_*_SCHEMA`.
+    #[serde(default)]
+    pub widget: Option<WidgetSchemas>,
+}
+
+/// Which Snowplow schemas the recommendation widget's events use. Each names
+/// a schema as `name` (any vendor) or `vendor/name`, the first two parts of
+/// its Iglu URI (`iglu:vendor/name/jsonschema/1-0-0`), so a new version of a
+/// schema needs no change here.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WidgetSchemas {
+    /// The self-describing event (`unstruct_event`) with `step_name`
+    /// `widget_seen` or `widget_click`.
+    pub event: String,
+    /// The context naming the model that made the recommendations (`id`, `type`).
+    pub model: String,
+    /// The context naming the recommended (clicked) article (`id`, and
+    /// `position` when the widget sends it).
+    pub article: String,
+}
+
+impl Default for WidgetSchemas {
+    fn default() -> WidgetSchemas {
+        WidgetSchemas {
+            event: "recommendation_flow".into(),
+            model: "model".into(),
+            article: "article_recommendation".into(),
+        }
+    }
 }
 
 /// How to reach the S3 server.

@@ -178,3 +178,4 @@ pub const USERAGENT: usize = index_of("useragent");
 pub const DERIVED_CONTEXTS: usize = index_of("derived_contexts");
 pub const DERIVED_TSTAMP: usize = index_of("derived_tstamp");
 pub const EVENT_FINGERPRINT: usize = index_of("event_fingerprint");
+pub const UNSTRUCT_EVENT: usize = index_of("unstruct_event");

@@ -5,6 +5,7 @@ pub mod byte_blocks;
 pub mod fields;
 pub mod json_check;
 pub mod tsv;
+pub mod widget;
 
 use std::borrow::Cow;
 use std::sync::LazyLock;
@@ -16,9 +17,11 @@ use uuid::Uuid;
 use wide::{u8x32, CmpEq};
 
 use crate::contract::paths::normalise_path;
+use crate::contract::settings::WidgetSchemas;
 use crate::fetch::snowplow::byte_blocks::block_at;
 use crate::fetch::snowplow::fields as f;
 use crate::fetch::snowplow::tsv::{Line, Wanted};
+use crate::fetch::snowplow::widget::{widget_action, WidgetAction};
 
 /// The page event kinds the job keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +54,18 @@ pub struct Event<'a> {
     pub fingerprint: &'a [u8],
 }
 
+/// A kept event of the recommendation widget.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WidgetEvent<'a> {
+    pub client_id: Cow<'a, str>,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub time_ms: i64,
+    /// The normalised path of the page the widget is on.
+    pub path: Cow<'a, str>,
+    pub event_id: Uuid,
+    pub action: WidgetAction,
+}
+
 /// A well-formed line the job does not use, and why.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skip {
@@ -76,6 +91,8 @@ pub enum BadRow {
     MissingEventId,
     /// An `event_id` that is not a UUID (cut at 64 characters).
     EventId(String),
+    /// A widget event that cannot be counted, and why.
+    Widget(String),
 }
 
 impl std::fmt::Display for BadRow {
@@ -91,6 +108,7 @@ impl std::fmt::Display for BadRow {
             BadRow::Json { field, error } => write!(fm, "invalid JSON in {field}: {error}"),
             BadRow::MissingEventId => write!(fm, "missing event_id"),
             BadRow::EventId(value) => write!(fm, "event_id is not a UUID: {value:?}"),
+            BadRow::Widget(why) => write!(fm, "{why}"),
         }
     }
 }
@@ -99,6 +117,7 @@ impl std::fmt::Display for BadRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed<'a> {
     Keep(Event<'a>),
+    Widget(WidgetEvent<'a>),
     Skip(Skip),
 }
 
@@ -117,6 +136,7 @@ pub static READ: Wanted<{ f::FIELD_COUNT }> = Wanted::new(&[
     f::DERIVED_CONTEXTS,
     f::DERIVED_TSTAMP,
     f::EVENT_FINGERPRINT,
+    f::UNSTRUCT_EVENT,
 ]);
 
 /// A Snowplow enriched line, split with [`READ`].
@@ -125,6 +145,7 @@ pub type SnowplowLine<'a> = Line<'a, { f::FIELD_COUNT }>;
 /// Parses one line (without its terminator: a `\n` in it ends it there).
 ///
 /// `app_id` filters the site's tracker; an empty `app_id` keeps every app.
+/// Widget events are not looked for (see [`parse_with`]).
 ///
 /// # Errors
 /// A [`BadRow`] saying why the line cannot be read.
@@ -137,6 +158,25 @@ pub fn parse_line<'a, L: AsRef<[u8]> + ?Sized>(line: &'a L, app_id: &str) -> Res
 /// # Errors
 /// A [`BadRow`] saying why the line cannot be read.
 pub fn parse<'a>(line: &SnowplowLine<'a>, app_id: &str) -> Result<Parsed<'a>, BadRow> {
+    parse_with(line, app_id, None)
+}
+
+/// What kind of event a line is, by its `event` field.
+enum Kind {
+    Page(PageEvent),
+    Widget(WidgetAction),
+}
+
+/// As [`parse`], and with `widget` also the recommendation widget's events
+/// of those schemas ([`Parsed::Widget`]).
+///
+/// # Errors
+/// A [`BadRow`] saying why the line cannot be read.
+pub fn parse_with<'a>(
+    line: &SnowplowLine<'a>,
+    app_id: &str,
+    widget: Option<&WidgetSchemas>,
+) -> Result<Parsed<'a>, BadRow> {
     // a line of ASCII bytes only is UTF-8; the splitter saw whether it is
     if !line.ascii && std::str::from_utf8(line.bytes).is_err() {
         return Err(BadRow::Utf8);
@@ -145,9 +185,16 @@ pub fn parse<'a>(line: &SnowplowLine<'a>, app_id: &str) -> Result<Parsed<'a>, Ba
     if !app_id.is_empty() && cols.get(f::APP_ID) != app_id.as_bytes() {
         return Ok(Parsed::Skip(Skip::OtherApp));
     }
-    let event = match cols.get(f::EVENT) {
-        b"page_view" => PageEvent::PageView,
-        b"page_ping" => PageEvent::PagePing,
+    let kind = match (cols.get(f::EVENT), widget) {
+        (b"page_view", _) => Kind::Page(PageEvent::PageView),
+        (b"page_ping", _) => Kind::Page(PageEvent::PagePing),
+        // other self-describing events are not read at all, as before
+        (b"unstruct", Some(w)) if names_schema(cols.get(f::UNSTRUCT_EVENT), &w.event) => {
+            match widget_action(cols.get(f::UNSTRUCT_EVENT), cols.get(f::CONTEXTS), w)? {
+                Some(action) => Kind::Widget(action),
+                None => return Ok(Parsed::Skip(Skip::NotPageEvent)),
+            }
+        }
         _ => return Ok(Parsed::Skip(Skip::NotPageEvent)),
     };
     let event_id = event_id(cols.get(f::EVENT_ID))?;
@@ -174,14 +221,31 @@ pub fn parse<'a>(line: &SnowplowLine<'a>, app_id: &str) -> Result<Parsed<'a>, Ba
     } else {
         text(cols.get(f::PAGE_URLPATH))?
     };
-    Ok(Parsed::Keep(Event {
-        client_id,
-        time_ms,
-        path: normalise_path(raw_path),
-        event,
-        event_id,
-        fingerprint: cols.get(f::EVENT_FINGERPRINT),
-    }))
+    let path = normalise_path(raw_path);
+    Ok(match kind {
+        Kind::Widget(action) => Parsed::Widget(WidgetEvent {
+            client_id,
+            time_ms,
+            path,
+            event_id,
+            action,
+        }),
+        Kind::Page(event) => Parsed::Keep(Event {
+            client_id,
+            time_ms,
+            path,
+            event,
+            event_id,
+            fingerprint: cols.get(f::EVENT_FINGERPRINT),
+        }),
+    })
+}
+
+/// Whether a self-describing event's text names the schema at all: a search,
+/// so that other events are not deserialised.
+fn names_schema(unstruct_event: &[u8], wanted: &str) -> bool {
+    let name = wanted.rsplit('/').next().unwrap_or(wanted);
+    !name.is_empty() && memchr::memmem::find(unstruct_event, name.as_bytes()).is_some()
 }
 
 /// A field of a line already checked to be UTF-8 (fields end at ASCII tabs,

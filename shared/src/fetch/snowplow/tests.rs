@@ -123,7 +123,7 @@ fn event_ids_are_uuids() {
 fn skips_other_events_apps_bots_and_anonymous_lines() {
     let skip = |o: &[(&str, &str)]| match parse_line(&line(o), "site").unwrap() {
         Parsed::Skip(s) => Some(s),
-        Parsed::Keep(_) => None,
+        Parsed::Keep(_) | Parsed::Widget(_) => None,
     };
     assert_eq!(skip(&[("event", "struct")]), Some(Skip::NotPageEvent));
     assert_eq!(skip(&[("app_id", "other")]), Some(Skip::OtherApp));
@@ -232,4 +232,214 @@ fn paths_are_normalised() {
     assert_eq!(normalise_path("/a%20b/%2F/"), "/a b");
     assert_eq!(path_of_url("https://h.example/x/y/?q=1"), "/x/y/");
     assert_eq!(path_of_url("https://h.example"), "");
+}
+
+/// The widget's events as the Snowplow JavaScript tracker sends them and
+/// enrich writes them: the event in `unstruct_event`, wrapped in the
+/// `unstruct_event` envelope; the model and article in `contexts`.
+pub(crate) mod widget_events {
+    use super::*;
+    use crate::fetch::snowplow::widget::WidgetStep;
+
+    pub(crate) const FLOW: &str = "iglu:org.localnewslab/recommendation_flow/jsonschema/1-0-0";
+    pub(crate) const MODEL: &str = "iglu:org.localnewslab/model/jsonschema/1-0-0";
+    pub(crate) const ARTICLE: &str = "iglu:org.localnewslab/article_recommendation/jsonschema/1-0-0";
+
+    pub(crate) fn unstruct(schema: &str, data: &str) -> String {
+        format!(
+            r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{{"schema":"{schema}","data":{data}}}}}"#
+        )
+    }
+
+    pub(crate) fn contexts(entities: &[(&str, &str)]) -> String {
+        let inner: Vec<String> = entities
+            .iter()
+            .map(|(schema, data)| format!(r#"{{"schema":"{schema}","data":{data}}}"#))
+            .collect();
+        format!(
+            r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{}]}}"#,
+            inner.join(",")
+        )
+    }
+
+    /// A widget event line, with more fields overridden by `more`.
+    pub(crate) fn widget_line_with(step: &str, entities: &[(&str, &str)], more: &[(&str, &str)]) -> String {
+        let flow = unstruct(FLOW, &format!(r#"{{"step_name":"{step}"}}"#));
+        let ctx = contexts(entities);
+        let mut fields = vec![
+            ("event", "unstruct"),
+            ("unstruct_event", flow.as_str()),
+            ("contexts", ctx.as_str()),
+        ];
+        fields.extend_from_slice(more);
+        line(&fields)
+    }
+
+    fn widget_line(step: &str, entities: &[(&str, &str)]) -> String {
+        line(&[
+            ("event", "unstruct"),
+            (
+                "unstruct_event",
+                &unstruct(FLOW, &format!(r#"{{"step_name":"{step}"}}"#)),
+            ),
+            ("contexts", &contexts(entities)),
+        ])
+    }
+
+    fn parsed(l: &str) -> Result<Parsed<'_>, String> {
+        let schemas = WidgetSchemas::default();
+        parse_with(&Line::first(l.as_bytes(), &READ), "site", Some(&schemas)).map_err(|e| e.to_string())
+    }
+
+    fn widget(l: &str) -> WidgetEvent<'_> {
+        match parsed(l) {
+            Ok(Parsed::Widget(w)) => w,
+            other => panic!("expected a widget event, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_seen_and_a_click_are_read_with_their_model_and_article() {
+        let web_page = (
+            "iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0",
+            r#"{"id":"5f1b0c1e-8a0e-4a8c-9a7e-0b7f6b1d2c3e"}"#,
+        );
+        let seen_line = widget_line(
+            "widget_seen",
+            &[web_page, (MODEL, r#"{"id":1234,"type":"article"}"#)],
+        );
+        let seen = widget(&seen_line);
+        assert_eq!(seen.action.step, WidgetStep::Seen);
+        assert_eq!(
+            (seen.action.model_id.as_str(), seen.action.model_type.as_str()),
+            ("1234", "article")
+        );
+        assert_eq!((seen.action.article_id, seen.action.position), (None, None));
+        assert_eq!(
+            (seen.client_id.as_ref(), seen.path.as_ref()),
+            ("reader-1", "/article/1/slug")
+        );
+        assert_eq!(seen.time_ms, 1_767_323_045_123);
+
+        let click_line = widget_line(
+            "widget_click",
+            &[
+                (MODEL, r#"{"id":"77","type":"popularity"}"#),
+                (ARTICLE, r#"{"id":98765,"position":3}"#),
+                web_page,
+            ],
+        );
+        let click = widget(&click_line);
+        assert_eq!(click.action.step, WidgetStep::Click);
+        assert_eq!(
+            (click.action.model_id.as_str(), click.action.model_type.as_str()),
+            ("77", "popularity")
+        );
+        assert_eq!(click.action.article_id.as_deref(), Some("98765"));
+        assert_eq!(click.action.position, Some(3));
+    }
+
+    #[test]
+    fn without_widget_schemas_or_for_another_event_nothing_changes() {
+        let l = widget_line("widget_seen", &[(MODEL, r#"{"id":1,"type":"article"}"#)]);
+        assert_eq!(parse_line(&l, "site").unwrap(), Parsed::Skip(Skip::NotPageEvent));
+        let link_click = line(&[
+            ("event", "unstruct"),
+            (
+                "unstruct_event",
+                &unstruct(
+                    "iglu:com.snowplowanalytics.snowplow/link_click/jsonschema/1-0-1",
+                    r#"{"targetUrl":"https://site.example/"}"#,
+                ),
+            ),
+        ]);
+        assert_eq!(parsed(&link_click), Ok(Parsed::Skip(Skip::NotPageEvent)));
+        // a schema of another vendor with the same name is still the widget's
+        // unless the setting names the vendor
+        let mut schemas = WidgetSchemas::default();
+        schemas.event = "com.other/recommendation_flow".into();
+        let split = Line::first(l.as_bytes(), &READ);
+        assert_eq!(
+            parse_with(&split, "site", Some(&schemas)).unwrap(),
+            Parsed::Skip(Skip::NotPageEvent)
+        );
+        // widget events of robots and of other apps are skipped like page events
+        let bot = line(&[
+            ("event", "unstruct"),
+            (
+                "unstruct_event",
+                &unstruct(FLOW, r#"{"step_name":"widget_seen"}"#),
+            ),
+            ("contexts", &contexts(&[(MODEL, r#"{"id":1,"type":"article"}"#)])),
+            ("useragent", "Googlebot/2.1"),
+        ]);
+        assert_eq!(parsed(&bot), Ok(Parsed::Skip(Skip::Bot)));
+        let other = l.replacen("site", "other", 1);
+        assert_eq!(parsed(&other), Ok(Parsed::Skip(Skip::OtherApp)));
+    }
+
+    #[test]
+    fn malformed_widget_events_are_bad_rows_with_their_reason() {
+        let model = (MODEL, r#"{"id":1,"type":"article"}"#);
+        let cases: Vec<(String, &str)> = vec![
+            (
+                widget_line("widget_hover", &[model]),
+                r#"widget event step_name "widget_hover": expected widget_seen or widget_click"#,
+            ),
+            (
+                line(&[
+                    ("event", "unstruct"),
+                    ("unstruct_event", &unstruct(FLOW, r#"{"step":"widget_seen"}"#)),
+                    ("contexts", &contexts(&[model])),
+                ]),
+                "widget event without step_name",
+            ),
+            (
+                widget_line("widget_seen", &[]),
+                "widget event without a model context naming the model",
+            ),
+            (
+                widget_line("widget_seen", &[(MODEL, r#"{"id":1}"#)]),
+                "widget event's model context lacks an id or a type",
+            ),
+            (
+                widget_line("widget_seen", &[(MODEL, r#"{"id":[1],"type":"article"}"#)]),
+                "widget event's model context lacks an id or a type",
+            ),
+            (
+                widget_line("widget_click", &[model]),
+                "widget_click without the clicked article's id (a article_recommendation context)",
+            ),
+            (
+                widget_line("widget_click", &[model, (ARTICLE, r#"{"id":"5","position":0}"#)]),
+                "widget event's position 0: expected a whole number from 1",
+            ),
+            (
+                widget_line(
+                    "widget_click",
+                    &[model, (ARTICLE, r#"{"id":"5","position":"2"}"#)],
+                ),
+                r#"widget event's position "2": expected a whole number from 1"#,
+            ),
+        ];
+        for (l, reason) in &cases {
+            assert_eq!(parsed(l).as_ref().map(|_| ()), Err(&reason.to_string()), "{l}");
+        }
+        // JSON that does not parse: the field is named
+        let broken = line(&[
+            ("event", "unstruct"),
+            (
+                "unstruct_event",
+                r#"{"schema":"x","data":{"schema":"recommendation_flow","data":"#,
+            ),
+        ]);
+        let err = parsed(&broken).unwrap_err();
+        assert!(err.starts_with("invalid JSON in unstruct_event"), "{err}");
+        let broken_model = widget_line("widget_seen", &[(MODEL, r#"{"id":1,"type":7}"#)]);
+        let err = parsed(&broken_model).unwrap_err();
+        assert!(err.starts_with("invalid JSON in contexts"), "{err}");
+        // a widget event is still an event: it needs an event id
+        let no_id = widget_line("widget_seen", &[model]).replace("e0a3b7a2-6b1c-4a43-9d55-0c8f3b0b6a01", "");
+        assert_eq!(parsed(&no_id).unwrap_err(), "missing event_id");
+    }
 }

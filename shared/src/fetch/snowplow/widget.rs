@@ -1,0 +1,250 @@
+//! The recommendation widget's own events: a self-describing
+//! `recommendation_flow` event (`unstruct_event`) whose `step_name` is
+//! `widget_seen` or `widget_click`, with contexts naming the model that made
+//! the recommendations and, for a click, the article clicked. Which schemas
+//! those are is a setting ([`WidgetSchemas`]).
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::contract::settings::WidgetSchemas;
+use crate::fetch::snowplow::BadRow;
+
+/// What the reader did with the widget.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WidgetStep {
+    /// The widget came into view.
+    Seen,
+    /// A recommendation in it was clicked.
+    Click,
+}
+
+impl WidgetStep {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WidgetStep::Seen => "seen",
+            WidgetStep::Click => "click",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<WidgetStep> {
+        match s {
+            "seen" => Some(WidgetStep::Seen),
+            "click" => Some(WidgetStep::Click),
+            _ => None,
+        }
+    }
+}
+
+/// What a widget event says, besides who and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WidgetAction {
+    pub step: WidgetStep,
+    /// The model's id as the widget sent it (the database's `model.id`).
+    pub model_id: String,
+    /// The model's type (`article` for item-item recommendations, `popularity` for defaults).
+    pub model_type: String,
+    /// The clicked article's external id (clicks only).
+    pub article_id: Option<String>,
+    /// The clicked recommendation's place in the widget, 1 first, when sent.
+    pub position: Option<u32>,
+}
+
+/// Whether an Iglu URI (`iglu:vendor/name/format/version`) is the schema a
+/// setting names (`name`, or `vendor/name`).
+pub fn is_schema(uri: &str, wanted: &str) -> bool {
+    let Some(rest) = uri.strip_prefix("iglu:") else {
+        return false;
+    };
+    let mut parts = rest.splitn(3, '/');
+    let (Some(vendor), Some(name)) = (parts.next(), parts.next()) else {
+        return false;
+    };
+    match wanted.split_once('/') {
+        Some((v, n)) => v == vendor && n == name,
+        None => wanted == name,
+    }
+}
+
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(borrow)]
+    data: Entity<'a>,
+}
+
+#[derive(Deserialize)]
+struct Contexts<'a> {
+    #[serde(borrow)]
+    data: Vec<Entity<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Entity<'a> {
+    #[serde(borrow)]
+    schema: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    data: &'a RawValue,
+}
+
+#[derive(Deserialize)]
+struct Flow {
+    step_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Model {
+    id: Option<serde_json::Value>,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Article {
+    id: Option<serde_json::Value>,
+    position: Option<serde_json::Value>,
+}
+
+fn widget_bad(why: String) -> BadRow {
+    BadRow::Widget(why)
+}
+
+fn json_bad(field: &'static str) -> impl Fn(serde_json::Error) -> BadRow {
+    move |e| BadRow::Json {
+        field,
+        error: e.to_string(),
+    }
+}
+
+/// An id sent as a string or as a whole number; anything else is not an id.
+fn id_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The widget event in an `unstruct` line, if the line is one; `Ok(None)` for
+/// any other self-describing event.
+///
+/// # Errors
+/// A [`BadRow`] for a widget event that cannot be counted: JSON that does not
+/// parse, a step that is not `widget_seen` or `widget_click`, no model context
+/// or one without `id` and `type`, a click without the clicked article's id.
+pub fn widget_action(
+    unstruct_event: &[u8],
+    contexts: &[u8],
+    schemas: &WidgetSchemas,
+) -> Result<Option<WidgetAction>, BadRow> {
+    if unstruct_event.is_empty() {
+        return Ok(None);
+    }
+    let envelope: Envelope<'_> =
+        serde_json::from_slice(unstruct_event).map_err(json_bad("unstruct_event"))?;
+    if !is_schema(&envelope.data.schema, &schemas.event) {
+        return Ok(None);
+    }
+    let flow: Flow = serde_json::from_str(envelope.data.data.get()).map_err(json_bad("unstruct_event"))?;
+    let step = match flow.step_name.as_deref() {
+        Some("widget_seen") => WidgetStep::Seen,
+        Some("widget_click") => WidgetStep::Click,
+        Some(other) => {
+            return Err(widget_bad(format!(
+                "widget event step_name {:?}: expected widget_seen or widget_click",
+                cut(other)
+            )))
+        }
+        None => return Err(widget_bad("widget event without step_name".into())),
+    };
+    let entities: Vec<Entity<'_>> = if contexts.is_empty() {
+        Vec::new()
+    } else {
+        serde_json::from_slice::<Contexts<'_>>(contexts)
+            .map_err(json_bad("contexts"))?
+            .data
+    };
+    let mut model = None;
+    let mut article = None;
+    for e in &entities {
+        if model.is_none() && is_schema(&e.schema, &schemas.model) {
+            model = Some(serde_json::from_str::<Model>(e.data.get()).map_err(json_bad("contexts"))?);
+        } else if article.is_none() && is_schema(&e.schema, &schemas.article) {
+            article = Some(serde_json::from_str::<Article>(e.data.get()).map_err(json_bad("contexts"))?);
+        }
+    }
+    let Some(model) = model else {
+        return Err(widget_bad(format!(
+            "widget event without a {} context naming the model",
+            schemas.model
+        )));
+    };
+    let model_id = model.id.as_ref().and_then(id_text);
+    let model_type = model.kind.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let (Some(model_id), Some(model_type)) = (model_id, model_type) else {
+        return Err(widget_bad(format!(
+            "widget event's {} context lacks an id or a type",
+            schemas.model
+        )));
+    };
+    let (mut article_id, mut position) = (None, None);
+    if let Some(a) = article {
+        article_id = a.id.as_ref().and_then(id_text);
+        position = match &a.position {
+            None | Some(serde_json::Value::Null) => None,
+            Some(p) => match p.as_u64().and_then(|p| u32::try_from(p).ok()) {
+                Some(p) if p >= 1 => Some(p),
+                _ => {
+                    return Err(widget_bad(format!(
+                        "widget event's position {}: expected a whole number from 1",
+                        cut(&p.to_string())
+                    )))
+                }
+            },
+        };
+    }
+    if step == WidgetStep::Click && article_id.is_none() {
+        return Err(widget_bad(format!(
+            "widget_click without the clicked article's id (a {} context)",
+            schemas.article
+        )));
+    }
+    if step == WidgetStep::Seen {
+        // a view is of the whole widget; an article context there says nothing clicked
+        article_id = None;
+        position = None;
+    }
+    Ok(Some(WidgetAction {
+        step,
+        model_id,
+        model_type,
+        article_id,
+        position,
+    }))
+}
+
+/// A value's first 64 characters, for a reason.
+fn cut(s: &str) -> &str {
+    match s.char_indices().nth(64) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_schema_is_named_by_its_name_or_vendor_and_name() {
+        let uri = "iglu:org.example/recommendation_flow/jsonschema/1-0-2";
+        assert!(is_schema(uri, "recommendation_flow"));
+        assert!(is_schema(uri, "org.example/recommendation_flow"));
+        assert!(!is_schema(uri, "com.other/recommendation_flow"));
+        assert!(!is_schema(uri, "recommendation"));
+        assert!(!is_schema(
+            "org.example/recommendation_flow/jsonschema/1-0-0",
+            "recommendation_flow"
+        ));
+        assert!(!is_schema("iglu:recommendation_flow", "recommendation_flow"));
+    }
+}
