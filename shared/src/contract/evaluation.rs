@@ -177,6 +177,11 @@ pub struct Candidate {
 pub struct GateDecision {
     pub promote: bool,
     pub reason: String,
+    /// The online check's finding, when the serving article model's
+    /// click-through rate fell significantly below its predecessor's: it does
+    /// not stop promotion, it says a rollback is worth a look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_warning: Option<String>,
 }
 
 /// A rule for the default list.

@@ -141,6 +141,10 @@ impl RunLayout {
     pub fn bad_rows(&self) -> ObjectKey {
         self.key("bad_rows.jsonl")
     }
+    /// The online evaluation (what readers did with the widget).
+    pub fn online(&self) -> ObjectKey {
+        self.key("online.json")
+    }
     /// The recommendation widget's events of the window.
     pub fn widget_events(&self) -> ObjectKey {
         self.key("widget_events.parquet")

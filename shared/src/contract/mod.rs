@@ -10,6 +10,7 @@ pub mod evaluation;
 pub mod layout;
 pub mod metrics;
 pub mod names;
+pub mod online;
 pub mod parquet;
 pub mod paths;
 pub mod redact;

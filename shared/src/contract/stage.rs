@@ -453,6 +453,12 @@ pub struct TrainOutput {
     pub factors_key: Option<String>,
     /// `evaluation.json`: this output, where save reads the gate's decision.
     pub evaluation_key: String,
+    /// `online.json`, when the run had widget events to look at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_key: Option<String>,
+    /// The online evaluation in brief.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online: Option<crate::contract::online::OnlineHeadline>,
     pub readers: u64,
     pub articles: u64,
     pub nonzeros: u64,

@@ -15,7 +15,11 @@ pub fn quality_gate(
     current: Option<&HoldoutMetrics>,
     p: &GateParams,
 ) -> GateDecision {
-    let decide = |promote: bool, reason: String| GateDecision { promote, reason };
+    let decide = |promote: bool, reason: String| GateDecision {
+        promote,
+        reason,
+        online_warning: None,
+    };
     let Some(new) = new else {
         return decide(
             true,

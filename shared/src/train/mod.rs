@@ -201,6 +201,14 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let article_columns = articles.columns()?;
     let table = dwell_table(&dwell.columns()?, &article_columns.external_id);
     drop(dwell);
+    let article_paths: HashMap<&str, &str> = article_columns
+        .external_id
+        .iter()
+        .zip(&article_columns.path)
+        .filter_map(|(a, p)| Some((*a, (*p)?)))
+        .collect();
+    let online = online::load::online_evaluation(ctx, run, &article_paths).await?;
+    drop(article_paths);
     if table.readings.is_empty() {
         return Err(Error::Empty {
             stage: "train",
@@ -243,11 +251,17 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         None
     };
     let current_metrics = current.as_ref().and_then(|c| c.metrics);
-    let gate = gate::quality_gate(
+    let mut gate = gate::quality_gate(
         evaluation.as_ref(),
         current_metrics.as_ref(),
         &settings.quality.gate,
     );
+    if settings.online.gate {
+        gate.online_warning = online.as_ref().and_then(online::gate_warning);
+    }
+    if let Some(w) = &gate.online_warning {
+        warn!(warning = %w, "quality gate: online check");
+    }
     if gate.promote {
         info!(reason = %gate.reason, "quality gate: promote");
     } else {
@@ -262,6 +276,8 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         fit_secs: 0.0,
         factors_key: None,
         evaluation_key: layout.evaluation().to_string(),
+        online_key: online.as_ref().map(|_| layout.online().to_string()),
+        online: online.as_ref().map(|o| o.headline()),
         readers: table.readers.len() as u64,
         articles: table.articles.len() as u64,
         nonzeros: nnz,
@@ -475,6 +491,38 @@ fn report(ctx: &Context, out: &TrainOutput) {
         f64::from(u8::from(out.gate.promote)),
         Unit::Count,
     );
+    if let Some(o) = &out.online {
+        ctx.metric("train", "widget_events", o.widget_events as f64, Unit::Count);
+        // per model type, not per model id: a new id every run would make a
+        // new metric every two hours
+        for (who, m) in [("article", &o.article), ("defaults", &o.defaults)] {
+            if let Some(m) = m {
+                ctx.metric(
+                    "train",
+                    &format!("online_{who}_impressions"),
+                    m.counts.impressions as f64,
+                    Unit::Count,
+                );
+                if let Some(ctr) = m.ctr {
+                    ctx.metric("train", &format!("online_{who}_ctr"), ctr, Unit::None);
+                }
+                if m.dwell_after_click.read > 0 {
+                    ctx.metric(
+                        "train",
+                        &format!("online_{who}_dwell_after_click"),
+                        m.dwell_after_click.median_secs,
+                        Unit::Seconds,
+                    );
+                }
+            }
+        }
+        ctx.metric(
+            "train",
+            "online_flagged",
+            f64::from(u8::from(out.gate.online_warning.is_some())),
+            Unit::Count,
+        );
+    }
     if let Some(e) = &out.evaluation {
         let beats = e.winner.as_ref().is_some_and(|w| *w != ModelSpec::Popularity) && out.gate.promote;
         ctx.metric(

@@ -11,8 +11,8 @@ use crate::contract::error::{Error, Result};
 mod options;
 
 pub use options::{
-    AlsParams, GateParams, MetricsSink, QualityParams, S3Options, SelectionParams, SiteConfig, WidgetSchemas,
-    WordPressOptions, CONTENT_LANGUAGES, MODEL_FAMILIES,
+    AlsParams, GateParams, MetricsSink, OnlineParams, QualityParams, S3Options, SelectionParams, SiteConfig,
+    WidgetSchemas, WordPressOptions, CONTENT_LANGUAGES, MODEL_FAMILIES,
 };
 
 /// Everything a stage may be configured with.
@@ -61,6 +61,7 @@ pub struct Settings {
     pub wordpress: WordPressOptions,
     pub als: AlsParams,
     pub quality: QualityParams,
+    pub online: OnlineParams,
     /// Fetch fans the hours out (a Distributed Map) when at least this many
     /// need parsing; 0: never.
     pub fetch_map_min_hours: u32,
@@ -100,6 +101,7 @@ impl fmt::Debug for Unredacted<'_> {
             .field("metrics_namespace", &s.metrics_namespace)
             .field("als", &s.als)
             .field("quality", &s.quality)
+            .field("online", &s.online)
             .field("fetch_map_min_hours", &s.fetch_map_min_hours)
             .field("sites", &s.sites)
             .finish()
@@ -170,6 +172,7 @@ impl Settings {
             metrics_namespace: "ArticleRec".into(),
             als: AlsParams::default(),
             quality: QualityParams::default(),
+            online: OnlineParams::default(),
             fetch_map_min_hours: 24,
             sites: BTreeMap::new(),
         }
@@ -360,6 +363,17 @@ impl Settings {
             .map(|v| v.trim().trim_end_matches('/').to_string())
             .filter(|v| !v.is_empty());
         parse_into(&get, "FETCH_MAP_MIN_HOURS", &mut s.fetch_map_min_hours)?;
+        parse_into(&get, "ONLINE_DAYS", &mut s.online.days)?;
+        parse_into(&get, "ONLINE_PERIOD_HOURS", &mut s.online.period_hours)?;
+        parse_into(&get, "ONLINE_MIN_IMPRESSIONS", &mut s.online.min_impressions)?;
+        parse_into(&get, "ONLINE_ALPHA", &mut s.online.alpha)?;
+        if let Some(v) = get("ONLINE_GATE") {
+            s.online.gate = match v.trim() {
+                "flag" => true,
+                "off" => false,
+                other => return Err(Error::Config(format!("ONLINE_GATE {other:?}: use flag or off"))),
+            };
+        }
         for name in get("SITES").unwrap_or_default().split(',').map(str::trim) {
             if !name.is_empty() {
                 s.sites.insert(name.to_string(), SiteConfig::default());
@@ -406,6 +420,25 @@ impl Settings {
             return Err(Error::Config("half-lives must be > 0 days".into()));
         }
         self.wordpress.check()?;
+        let o = &self.online;
+        if !(o.days.is_finite() && o.days > 0.0 && o.days <= f64::from(self.days_of_data)) {
+            return Err(Error::Config(format!(
+                "ONLINE_DAYS must be > 0 and at most DAYS_OF_DATA ({}), got {}",
+                self.days_of_data, o.days
+            )));
+        }
+        if !(1..=24).contains(&o.period_hours) || 24 % o.period_hours != 0 {
+            return Err(Error::Config(format!(
+                "ONLINE_PERIOD_HOURS must divide a day (1, 2, 3, 4, 6, 8, 12 or 24), got {}",
+                o.period_hours
+            )));
+        }
+        if !(o.alpha > 0.0 && o.alpha < 0.5) {
+            return Err(Error::Config(format!(
+                "ONLINE_ALPHA must be in (0, 0.5), got {}",
+                o.alpha
+            )));
+        }
         if self.save_lock_wait_secs > 900 {
             return Err(Error::Config(
                 "SAVE_LOCK_WAIT_SECS must be at most 900 (a Lambda's longest run)".into(),

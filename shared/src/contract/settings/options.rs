@@ -231,6 +231,36 @@ pub struct SiteConfig {
     pub widget: Option<WidgetSchemas>,
 }
 
+/// The online evaluation: what readers did with the widget, per model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OnlineParams {
+    /// The widget events of this many days before the run are looked at (`ONLINE_DAYS`).
+    pub days: f64,
+    /// Each model's click-through rate over time, in periods of this many
+    /// hours (`ONLINE_PERIOD_HOURS`).
+    pub period_hours: u32,
+    /// A comparison of two models needs this many impressions of each in the
+    /// hours both were shown (`ONLINE_MIN_IMPRESSIONS`).
+    pub min_impressions: u64,
+    /// One-sided significance level of a comparison (`ONLINE_ALPHA`).
+    pub alpha: f64,
+    /// Whether the gate flags an article model whose click-through rate fell
+    /// significantly below its predecessor's (`ONLINE_GATE`: `flag` or `off`).
+    pub gate: bool,
+}
+
+impl Default for OnlineParams {
+    fn default() -> OnlineParams {
+        OnlineParams {
+            days: 2.0,
+            period_hours: 6,
+            min_impressions: 200,
+            alpha: 0.05,
+            gate: true,
+        }
+    }
+}
+
 /// Which Snowplow schemas the recommendation widget's events use. Each names
 /// a schema as `name` (any vendor) or `vendor/name`, the first two parts of
 /// its Iglu URI (`iglu:vendor/name/jsonschema/1-0-0`), so a new version of a

@@ -180,7 +180,7 @@ fn gate_line(d: &ReportData) -> String {
     let Some(t) = &d.train else {
         return "<p class=\"gate\">No training output.</p>".into();
     };
-    let GateDecision { promote, reason } = &t.gate;
+    let GateDecision { promote, reason, .. } = &t.gate;
     let (class, verdict) = if *promote {
         ("ok", "promoted")
     } else {
@@ -619,6 +619,8 @@ mod tests {
                 fit_secs: 12.5,
                 factors_key: None,
                 evaluation_key: "k".into(),
+                online_key: None,
+                online: None,
                 readers: 794_515,
                 articles: 20_000,
                 nonzeros: 2_493_544,
@@ -652,6 +654,7 @@ mod tests {
                 gate: GateDecision {
                     promote: true,
                     reason: "AUC 0.910 >= 0.75".into(),
+                    online_warning: None,
                 },
             }),
             article_model_id: Some(7),

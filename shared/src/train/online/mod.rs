@@ -5,13 +5,17 @@
 //! so it gets a Wilson interval and a two-proportion test against the model
 //! before it, over the hours of the day both were shown.
 
+pub mod load;
 pub mod stats;
 
 use std::collections::HashMap;
 
-use serde::{Deserialize, Serialize};
-
-use self::stats::{compare, wilson, Comparison, Interval, Z95};
+use self::stats::{compare, wilson, Z95};
+use crate::contract::database::ModelType;
+use crate::contract::online::{
+    Counts, DwellAfterClick, Interval, ModelComparison, ModelOnline, OnlineEvaluation, PeriodCtr,
+    PositionCtr, Verdict,
+};
 use crate::contract::parquet::WidgetEventColumns;
 
 /// A click counts for the view before it when it comes at most this long
@@ -20,69 +24,8 @@ pub const VIEW_WINDOW_MS: i64 = 3_600_000;
 
 const DAY_MS: i64 = 86_400_000;
 
-/// Impressions and clicked impressions.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub impressions: u64,
-    pub clicked: u64,
-}
-
-impl Counts {
-    pub fn ctr(&self) -> Option<f64> {
-        (self.impressions > 0).then(|| self.clicked as f64 / self.impressions as f64)
-    }
-
-    pub fn interval(&self) -> Option<Interval> {
-        wilson(self.clicked, self.impressions, Z95)
-    }
-
-    fn add(&mut self, o: Counts) {
-        self.impressions += o.impressions;
-        self.clicked += o.clicked;
-    }
-}
-
-/// Clicks on one place of the widget.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PositionCtr {
-    /// 1 first.
-    pub position: u32,
-    /// Impressions whose recommendation at this place was clicked.
-    pub clicked: u64,
-    pub ctr: f64,
-    pub interval: Option<Interval>,
-}
-
-/// One UTC day of a model.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DayCtr {
-    /// Epoch ms of the day's start, UTC.
-    pub day_ms: i64,
-    pub counts: Counts,
-    pub ctr: Option<f64>,
-    pub interval: Option<Interval>,
-}
-
-/// The online figures of one model (or of the defaults) over the window.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelOnline {
-    pub model_id: String,
-    pub model_type: String,
-    pub first_seen_ms: i64,
-    pub last_seen_ms: i64,
-    /// Widget views, plus clicks with no view before them (which show the
-    /// widget was there though its view was not sent).
-    pub counts: Counts,
-    /// Clicks in all (an impression may get more than one).
-    pub clicks: u64,
-    pub clicks_without_view: u64,
-    pub ctr: Option<f64>,
-    pub interval: Option<Interval>,
-    /// Where the widget sent positions; empty otherwise.
-    pub by_position: Vec<PositionCtr>,
-    pub by_day: Vec<DayCtr>,
-    /// By UTC hour of the day: what the comparison with another model is over.
-    pub by_hour: [Counts; 24],
+fn interval(c: Counts) -> Option<Interval> {
+    wilson(c.clicked, c.impressions, Z95)
 }
 
 struct Impression {
@@ -92,9 +35,11 @@ struct Impression {
     positions: Vec<u32>,
 }
 
-/// The figures per model of the widget events at or after `since_ms`, by
+/// The figures per model of the widget events at or after `since_ms`, in
+/// periods of `period_ms` (from UTC midnight), by
 /// model type, then the time each model was first seen.
-pub fn by_model(w: &WidgetEventColumns<'_>, since_ms: i64) -> Vec<ModelOnline> {
+pub fn by_model(w: &WidgetEventColumns<'_>, since_ms: i64, period_ms: i64) -> Vec<ModelOnline> {
+    let period_ms = period_ms.clamp(3_600_000, DAY_MS);
     let mut models: Vec<(String, String)> = Vec::new();
     let mut model_index: HashMap<(&str, &str), usize> = HashMap::new();
     let mut impressions: Vec<Impression> = Vec::new();
@@ -153,7 +98,7 @@ pub fn by_model(w: &WidgetEventColumns<'_>, since_ms: i64) -> Vec<ModelOnline> {
     let mut out: Vec<ModelOnline> = models
         .iter()
         .enumerate()
-        .map(|(m, (id, kind))| summarise(m, id, kind, &impressions, clicks[m], without_view[m]))
+        .map(|(m, (id, kind))| summarise(m, id, kind, &impressions, clicks[m], without_view[m], period_ms))
         .collect();
     out.sort_by(|a, b| {
         (&a.model_type, a.first_seen_ms, &a.model_id).cmp(&(&b.model_type, b.first_seen_ms, &b.model_id))
@@ -168,11 +113,12 @@ fn summarise(
     impressions: &[Impression],
     clicks: u64,
     without_view: u64,
+    period_ms: i64,
 ) -> ModelOnline {
     let mine: Vec<&Impression> = impressions.iter().filter(|i| i.model == m).collect();
     let mut counts = Counts::default();
     let mut by_hour = [Counts::default(); 24];
-    let mut by_day: Vec<(i64, Counts)> = Vec::new();
+    let mut by_period: Vec<(i64, Counts)> = Vec::new();
     let mut by_position: Vec<(u32, u64)> = Vec::new();
     for imp in &mine {
         let c = Counts {
@@ -182,9 +128,10 @@ fn summarise(
         counts.add(c);
         by_hour[(imp.time_ms.rem_euclid(DAY_MS) / 3_600_000) as usize].add(c);
         let day = imp.time_ms.div_euclid(DAY_MS) * DAY_MS;
-        match by_day.last_mut() {
-            Some((d, dc)) if *d == day => dc.add(c),
-            _ => by_day.push((day, c)),
+        let period = day + (imp.time_ms - day) / period_ms * period_ms;
+        match by_period.last_mut() {
+            Some((p, pc)) if *p == period => pc.add(c),
+            _ => by_period.push((period, c)),
         }
         for &p in &imp.positions {
             match by_position.iter_mut().find(|(q, _)| *q == p) {
@@ -205,7 +152,7 @@ fn summarise(
         clicks,
         clicks_without_view: without_view,
         ctr: counts.ctr(),
-        interval: counts.interval(),
+        interval: interval(counts),
         by_position: by_position
             .into_iter()
             .map(|(position, clicked)| PositionCtr {
@@ -215,52 +162,25 @@ fn summarise(
                 interval: wilson(clicked, counts.impressions, Z95),
             })
             .collect(),
-        by_day: by_day
+        by_period: by_period
             .into_iter()
-            .map(|(day_ms, c)| DayCtr {
-                day_ms,
+            .map(|(start_ms, c)| PeriodCtr {
+                start_ms,
                 counts: c,
                 ctr: c.ctr(),
-                interval: c.interval(),
+                interval: interval(c),
             })
             .collect(),
         by_hour,
     }
 }
 
-/// What the comparison of a model with the one before it found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Verdict {
-    /// Significantly more clicked.
-    Better,
-    /// Significantly less clicked: a rollback is worth considering.
-    Worse,
-    NoSignificantDifference,
-    /// Either model has fewer impressions than the minimum in the hours both
-    /// were shown.
-    TooFewImpressions,
-}
-
-/// The newest model of a type against the one before it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelComparison {
-    pub model_type: String,
-    pub new_model_id: String,
-    pub old_model_id: String,
-    /// The UTC hours of the day both were shown in; the counts are over these.
-    pub hours: Vec<u8>,
-    pub new: Counts,
-    pub old: Counts,
-    pub test: Option<Comparison>,
-    pub verdict: Verdict,
-}
-
 /// Compares the newest model of `model_type` (by first impression) with the
-/// one before it over the hours of the day both were shown, so that a model
-/// seen only at night is not compared with one seen at noon. `alpha` is the
-/// one-sided significance level for either verdict; `None` with fewer than
-/// two models of the type.
+/// models of the type before it, over the hours of the day the newest was
+/// shown: a model current for two hours is compared with what readers were
+/// shown at those hours on earlier days, not with a model seen at another
+/// time of day. `alpha` is the one-sided significance level of either
+/// verdict; `None` with fewer than two models of the type.
 pub fn compare_newest(
     models: &[ModelOnline],
     model_type: &str,
@@ -269,20 +189,81 @@ pub fn compare_newest(
 ) -> Option<ModelComparison> {
     let mut of_type: Vec<&ModelOnline> = models.iter().filter(|m| m.model_type == model_type).collect();
     of_type.sort_by_key(|m| m.first_seen_ms);
-    let [.., old, new] = of_type.as_slice() else {
+    let (new, old) = of_type.split_last()?;
+    if old.is_empty() {
         return None;
-    };
-    let hours: Vec<u8> = (0..24u8)
-        .filter(|&h| new.by_hour[h as usize].impressions > 0 && old.by_hour[h as usize].impressions > 0)
+    }
+    Some(compare_models(new, old, min_impressions, alpha))
+}
+
+#[cfg(test)]
+mod tests;
+
+/// A click's reading: how long the reader read the clicked article's page in
+/// the `horizon_ms` after the click, gaps between their events on it capped
+/// at `cap_ms` (as dwell is measured). `times` are the reader's events on
+/// that page, sorted; `None` when none follows the click.
+pub fn dwell_after(times: &[i64], click_ms: i64, cap_ms: i64, horizon_ms: i64) -> Option<f64> {
+    let after: Vec<i64> = times
+        .iter()
+        .copied()
+        .filter(|&t| t >= click_ms && t - click_ms <= horizon_ms)
         .collect();
-    let sum = |m: &ModelOnline| {
+    if after.is_empty() {
+        return None;
+    }
+    let ms: i64 = after.windows(2).map(|w| (w[1] - w[0]).min(cap_ms)).sum();
+    Some(ms as f64 / 1000.0)
+}
+
+/// Reading after clicks: `secs` holds one entry per click, `None` for a
+/// click no reading followed.
+pub fn dwell_summary(secs: &[Option<f64>]) -> DwellAfterClick {
+    let mut read: Vec<f64> = secs.iter().flatten().copied().collect();
+    read.sort_by(f64::total_cmp);
+    let n = read.len();
+    let median = match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => read[n / 2],
+        _ => (read[n / 2 - 1] + read[n / 2]) / 2.0,
+    };
+    DwellAfterClick {
+        clicks: secs.len() as u64,
+        read: n as u64,
+        mean_secs: if n == 0 {
+            0.0
+        } else {
+            read.iter().sum::<f64>() / n as f64
+        },
+        median_secs: median,
+    }
+}
+
+/// A model against others (pooled) over the hours of the day it and they
+/// were shown.
+fn compare_models(
+    new: &ModelOnline,
+    old: &[&ModelOnline],
+    min_impressions: u64,
+    alpha: f64,
+) -> ModelComparison {
+    let mut before = [Counts::default(); 24];
+    for m in old {
+        for (h, c) in m.by_hour.iter().enumerate() {
+            before[h].add(*c);
+        }
+    }
+    let hours: Vec<u8> = (0..24u8)
+        .filter(|&h| new.by_hour[h as usize].impressions > 0 && before[h as usize].impressions > 0)
+        .collect();
+    let sum = |by_hour: &[Counts; 24]| {
         let mut c = Counts::default();
         for &h in &hours {
-            c.add(m.by_hour[h as usize]);
+            c.add(by_hour[h as usize]);
         }
         c
     };
-    let (n, o) = (sum(new), sum(old));
+    let (n, o) = (sum(&new.by_hour), sum(&before));
     let test = compare((n.clicked, n.impressions), (o.clicked, o.impressions));
     let verdict = if n.impressions < min_impressions || o.impressions < min_impressions {
         Verdict::TooFewImpressions
@@ -293,17 +274,50 @@ pub fn compare_newest(
             _ => Verdict::NoSignificantDifference,
         }
     };
-    Some(ModelComparison {
-        model_type: model_type.to_string(),
+    ModelComparison {
+        model_type: new.model_type.clone(),
         new_model_id: new.model_id.clone(),
-        old_model_id: old.model_id.clone(),
+        old_model_ids: old.iter().map(|m| m.model_id.clone()).collect(),
         hours,
         new: n,
         old: o,
         test,
         verdict,
-    })
+    }
 }
 
-#[cfg(test)]
-mod tests;
+/// The newest model of each type.
+fn newest<'a>(models: &'a [ModelOnline], model_type: &str) -> Option<&'a ModelOnline> {
+    models
+        .iter()
+        .filter(|m| m.model_type == model_type)
+        .max_by_key(|m| m.first_seen_ms)
+}
+
+/// The newest article model against the newest defaults.
+pub fn against_defaults(models: &[ModelOnline], min_impressions: u64, alpha: f64) -> Option<ModelComparison> {
+    let article = newest(models, ModelType::Article.as_str())?;
+    let defaults = newest(models, ModelType::Popularity.as_str())?;
+    Some(compare_models(article, &[defaults], min_impressions, alpha))
+}
+
+/// What the gate says of the online comparison: a warning when the newest
+/// article model is significantly less clicked than the one before it.
+pub fn gate_warning(e: &OnlineEvaluation) -> Option<String> {
+    let c = e
+        .comparisons
+        .iter()
+        .find(|c| c.model_type == ModelType::Article.as_str() && c.verdict == Verdict::Worse)?;
+    let rate = |x: Counts| x.ctr().unwrap_or(0.0) * 100.0;
+    Some(format!(
+        "online: readers click article model {} less than the models before it ({}): {:.2}% of {} impressions against {:.2}% of {}, over the {} hours of the day it was shown (p = {:.3}); consider `article-rec rollback`",
+        c.new_model_id,
+        c.old_model_ids.join(", "),
+        rate(c.new),
+        c.new.impressions,
+        rate(c.old),
+        c.old.impressions,
+        c.hours.len(),
+        c.test.map_or(f64::NAN, |t| t.p_below)
+    ))
+}

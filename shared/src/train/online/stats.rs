@@ -2,17 +2,10 @@
 //! click-through rate, and the two-proportion z-test that says whether one
 //! rate is significantly below another.
 
-use serde::{Deserialize, Serialize};
+pub use crate::contract::online::{Comparison, Interval};
 
 /// The normal quantile of a two-sided 95% interval.
 pub const Z95: f64 = 1.959_963_984_540_054;
-
-/// A proportion's interval, both ends in `[0, 1]`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Interval {
-    pub lo: f64,
-    pub hi: f64,
-}
 
 /// Wilson's score interval for `successes` of `trials` at normal quantile
 /// `z`; `None` without trials. Unlike the normal approximation it stays in
@@ -59,19 +52,6 @@ pub fn erfc(x: f64) -> f64 {
 /// The standard normal distribution function.
 pub fn normal_cdf(x: f64) -> f64 {
     0.5 * erfc(-x / std::f64::consts::SQRT_2)
-}
-
-/// Two rates compared: the pooled two-proportion z-test of `new` against `old`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Comparison {
-    pub new_rate: f64,
-    pub old_rate: f64,
-    /// `(new - old) / se` under the pooled null.
-    pub z: f64,
-    /// One-sided p-value of "new is below old": small when it clearly is.
-    pub p_below: f64,
-    /// Two-sided p-value of any difference.
-    pub p_two_sided: f64,
 }
 
 /// `(successes, trials)` of the new and the old; `None` when either has no

@@ -1,4 +1,5 @@
 use super::*;
+use crate::contract::online::{Counts, DwellAfterClick, OnlineEvaluation, Verdict};
 use crate::contract::parquet::WidgetEventColumns;
 
 const H: i64 = 3_600_000;
@@ -67,7 +68,7 @@ fn impressions_clicks_and_positions_per_model() {
         seen("r6", -DAY, "1"),
         ("r7", DAY + 2 * H, "/a", "seen", "9", "popularity", None, None),
     ];
-    let models = by_model(&columns(&rows), 0);
+    let models = by_model(&columns(&rows), 0, DAY);
     assert_eq!(models.len(), 2);
     let m = &models[0];
     assert_eq!((m.model_id.as_str(), m.model_type.as_str()), ("1", "article"));
@@ -97,13 +98,20 @@ fn impressions_clicks_and_positions_per_model() {
             clicked: 1
         }
     );
-    assert_eq!(m.by_day.len(), 1);
+    assert_eq!(m.by_period.len(), 1);
+    let six_hours = by_model(&columns(&rows), 0, 6 * H);
+    let periods: Vec<(i64, u64)> = six_hours[0]
+        .by_period
+        .iter()
+        .map(|p| (p.start_ms, p.counts.impressions))
+        .collect();
+    assert_eq!(periods, [(6 * H, 3), (12 * H, 3)]);
     let d = &models[1];
     assert_eq!(
         (d.model_type.as_str(), d.counts.impressions, d.ctr),
         ("popularity", 1, Some(0.0))
     );
-    assert_eq!(d.by_day[0].day_ms, DAY);
+    assert_eq!(d.by_period[0].start_ms, DAY);
 }
 
 /// `n` views of `model` at `hour` on day `day`, the first `k` of them clicked.
@@ -126,9 +134,12 @@ fn the_newest_model_is_compared_over_the_hours_both_were_shown() {
     shown(&mut rows, "old", 0, 3, 1000, 10);
     // the new model on day 1 at noon only: 500 views, 30 clicked
     shown(&mut rows, "new", 1, 12, 500, 30);
-    let models = by_model(&columns(&rows), 0);
+    let models = by_model(&columns(&rows), 0, DAY);
     let c = compare_newest(&models, "article", 200, 0.05).unwrap();
-    assert_eq!((c.new_model_id.as_str(), c.old_model_id.as_str()), ("new", "old"));
+    assert_eq!(
+        (c.new_model_id.as_str(), c.old_model_ids.as_slice()),
+        ("new", ["old".to_string()].as_slice())
+    );
     // only noon: 30/500 against 90/1000, not the old model's 100/2000
     assert_eq!(c.hours, [12]);
     assert_eq!(
@@ -159,11 +170,110 @@ fn the_newest_model_is_compared_over_the_hours_both_were_shown() {
     let mut rows = Vec::new();
     shown(&mut rows, "old", 0, 12, 1000, 50);
     shown(&mut rows, "new", 1, 12, 1000, 80);
-    let c = compare_newest(&by_model(&columns(&rows), 0), "article", 200, 0.05).unwrap();
+    let c = compare_newest(&by_model(&columns(&rows), 0, DAY), "article", 200, 0.05).unwrap();
     assert_eq!(c.verdict, Verdict::Better);
     let mut rows = Vec::new();
     shown(&mut rows, "old", 0, 12, 1000, 50);
     shown(&mut rows, "new", 1, 12, 1000, 55);
-    let c = compare_newest(&by_model(&columns(&rows), 0), "article", 200, 0.05).unwrap();
+    let c = compare_newest(&by_model(&columns(&rows), 0, DAY), "article", 200, 0.05).unwrap();
     assert_eq!(c.verdict, Verdict::NoSignificantDifference);
+}
+
+#[test]
+fn the_newest_model_meets_every_earlier_one_at_its_hours() {
+    let mut rows = Vec::new();
+    // models replaced every two hours: the newest (noon, day 2) meets the
+    // noon models of days 0 and 1, not the 10 am one of day 2
+    shown(&mut rows, "a", 0, 12, 300, 30);
+    shown(&mut rows, "b", 1, 12, 300, 36);
+    shown(&mut rows, "c", 2, 10, 300, 3);
+    shown(&mut rows, "d", 2, 12, 300, 12);
+    let models = by_model(&columns(&rows), 0, 6 * H);
+    let c = compare_newest(&models, "article", 200, 0.05).unwrap();
+    assert_eq!(c.new_model_id, "d");
+    assert_eq!(c.old_model_ids, ["a", "b", "c"]);
+    assert_eq!(c.hours, [12]);
+    assert_eq!(
+        c.old,
+        Counts {
+            impressions: 600,
+            clicked: 66
+        }
+    );
+    assert_eq!(c.verdict, Verdict::Worse);
+    let e = OnlineEvaluation {
+        since_ms: 0,
+        until_ms: 3 * DAY,
+        period_ms: 6 * H,
+        widget_events: rows.len() as u64,
+        models: Vec::new(),
+        comparisons: vec![c],
+        against_defaults: None,
+    };
+    let warning = gate_warning(&e).unwrap();
+    assert!(
+        warning.starts_with("online: readers click article model d less than the models before it (a, b, c): 4.00% of 300 impressions against 11.00% of 600"),
+        "{warning}"
+    );
+    assert!(warning.ends_with("consider `article-rec rollback`"), "{warning}");
+}
+
+#[test]
+fn the_article_model_is_compared_with_the_defaults_at_the_same_hours() {
+    let mut rows = Vec::new();
+    shown(&mut rows, "1", 0, 9, 400, 40);
+    shown(&mut rows, "1", 0, 20, 400, 80);
+    for i in 0..400 {
+        let reader: &'static str = Box::leak(format!("d{i}").into_boxed_str());
+        let t = 9 * H + i;
+        rows.push((reader, t, "/", "seen", "2", "popularity", None, None));
+        if i < 16 {
+            rows.push((
+                reader,
+                t + 500,
+                "/",
+                "click",
+                "2",
+                "popularity",
+                Some("x"),
+                Some(1),
+            ));
+        }
+    }
+    let models = by_model(&columns(&rows), 0, DAY);
+    let c = against_defaults(&models, 200, 0.05).unwrap();
+    assert_eq!(
+        (c.new_model_id.as_str(), c.old_model_ids.as_slice()),
+        ("1", ["2".to_string()].as_slice())
+    );
+    assert_eq!(c.hours, [9]);
+    assert_eq!(
+        (c.new, c.old),
+        (
+            Counts {
+                impressions: 400,
+                clicked: 40
+            },
+            Counts {
+                impressions: 400,
+                clicked: 16
+            }
+        )
+    );
+    assert_eq!(c.verdict, Verdict::Better);
+}
+
+#[test]
+fn reading_after_a_click_is_measured_like_dwell() {
+    let s = 1000;
+    // events at the click, 20 s and 50 s after it, and one the next day
+    let times = [-5 * s, 0, 20 * s, 50 * s, DAY];
+    assert_eq!(dwell_after(&times, 0, 600 * s, 30 * 60 * s), Some(50.0));
+    // gaps are capped as dwell's are
+    assert_eq!(dwell_after(&times, 0, 25 * s, 30 * 60 * s), Some(45.0));
+    assert_eq!(dwell_after(&times, 60 * s, 600 * s, 30 * 60 * s), None);
+    let d = dwell_summary(&[Some(50.0), None, Some(10.0), Some(30.0), Some(20.0)]);
+    assert_eq!((d.clicks, d.read), (5, 4));
+    assert_eq!((d.mean_secs, d.median_secs), (27.5, 25.0));
+    assert_eq!(dwell_summary(&[]), DwellAfterClick::default());
 }

@@ -1,0 +1,170 @@
+//! The online evaluation of a run: reads the widget's events of the last
+//! `ONLINE_DAYS` and the page events of the readers who clicked, calls the
+//! pure parts, and writes `online.json`.
+
+use std::collections::{HashMap, HashSet};
+
+use bytes::Bytes;
+use tracing::{info, warn};
+
+use super::{against_defaults, by_model, compare_newest, dwell_after, dwell_summary};
+use crate::contract::context::Context;
+use crate::contract::database::ModelType;
+use crate::contract::error::{Error, Result};
+use crate::contract::layout::RunLayout;
+use crate::contract::online::{ModelFigures, OnlineEvaluation};
+use crate::contract::parquet::{self, col, WidgetEventColumns, WidgetEvents, EVENTS};
+use crate::contract::stage::RunRef;
+
+/// A click's reading is looked for this long after it.
+pub const AFTER_CLICK_MS: i64 = 30 * 60 * 1000;
+
+/// The run's online evaluation, written to `online.json`; `None` when the
+/// run has no widget events file (a run whose fetch predates them).
+///
+/// # Errors
+/// Storage and frame errors.
+pub async fn online_evaluation(
+    ctx: &Context,
+    run: &RunRef,
+    article_paths: &HashMap<&str, &str>,
+) -> Result<Option<OnlineEvaluation>> {
+    let layout = RunLayout::new(run)?;
+    let store = ctx.store.as_ref();
+    let file = match WidgetEvents::read(store, &layout.widget_events()).await {
+        Ok(f) => f,
+        Err(Error::NotFound { key }) => {
+            warn!(%key, "no widget events file: no online evaluation");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    let w = file.columns()?;
+    let o = &ctx.settings.online;
+    let until_ms = run.as_of.timestamp_millis();
+    let since_ms = until_ms - (o.days * 86_400_000.0) as i64;
+    let period_ms = i64::from(o.period_hours) * 3_600_000;
+    let reading = if w.step.contains(&"click") {
+        click_reading(ctx, &layout, &w, since_ms, article_paths).await?
+    } else {
+        HashMap::new()
+    };
+    let e = assemble(
+        &w,
+        &reading,
+        since_ms,
+        until_ms,
+        period_ms,
+        o.min_impressions,
+        o.alpha,
+    );
+    let json = serde_json::to_vec_pretty(&e).map_err(|e| Error::Bug(format!("online json: {e}")))?;
+    store.put(&layout.online(), Bytes::from(json)).await?;
+    info!(
+        widget_events = e.widget_events,
+        models = e.models.len(),
+        "online evaluation"
+    );
+    Ok(Some(e))
+}
+
+/// The pure assembly: figures per model, the reading after their clicks
+/// (`reading` by widget event row), and the comparisons.
+pub fn assemble(
+    w: &WidgetEventColumns<'_>,
+    reading: &HashMap<usize, Option<f64>>,
+    since_ms: i64,
+    until_ms: i64,
+    period_ms: i64,
+    min_impressions: u64,
+    alpha: f64,
+) -> OnlineEvaluation {
+    let in_time = |i: usize| w.time_ms[i] >= since_ms && w.time_ms[i] < until_ms;
+    let models = by_model(w, since_ms, period_ms);
+    let comparisons = [ModelType::Article, ModelType::Popularity]
+        .into_iter()
+        .filter_map(|t| compare_newest(&models, t.as_str(), min_impressions, alpha))
+        .collect();
+    let against_defaults = against_defaults(&models, min_impressions, alpha);
+    let models = models
+        .into_iter()
+        .map(|m| {
+            let secs: Vec<Option<f64>> = (0..w.len())
+                .filter(|&i| {
+                    in_time(i)
+                        && w.step[i] == "click"
+                        && w.model_id[i] == m.model_id
+                        && w.model_type[i] == m.model_type
+                })
+                .map(|i| reading.get(&i).copied().flatten())
+                .collect();
+            ModelFigures {
+                dwell_after_click: dwell_summary(&secs),
+                online: m,
+            }
+        })
+        .collect();
+    OnlineEvaluation {
+        since_ms,
+        until_ms,
+        period_ms,
+        widget_events: (0..w.len()).filter(|&i| in_time(i)).count() as u64,
+        models,
+        comparisons,
+        against_defaults,
+    }
+}
+
+/// Each click's reading of the clicked article (by widget event row), from
+/// the page events of the readers who clicked: only their rows are kept.
+async fn click_reading(
+    ctx: &Context,
+    layout: &RunLayout,
+    w: &WidgetEventColumns<'_>,
+    since_ms: i64,
+    article_paths: &HashMap<&str, &str>,
+) -> Result<HashMap<usize, Option<f64>>> {
+    let clicks: Vec<usize> = (0..w.len())
+        .filter(|&i| w.step[i] == "click" && w.time_ms[i] >= since_ms)
+        .collect();
+    let wanted: HashSet<(&str, &str)> = clicks
+        .iter()
+        .filter_map(|&i| {
+            let path = article_paths.get(w.external_id[i]?)?;
+            Some((w.client_id[i], *path))
+        })
+        .collect();
+    let key = layout.events();
+    let events = parquet::read_columns(
+        ctx.store.as_ref(),
+        &key,
+        &EVENTS,
+        &[col::CLIENT_ID, col::ACTIVITY_TIME, col::PAGE_PATH],
+    )
+    .await?;
+    let readers = parquet::strs(&events, col::CLIENT_ID).map_err(Error::frame(&key))?;
+    let times = parquet::i64s(&events, col::ACTIVITY_TIME).map_err(Error::frame(&key))?;
+    let paths = parquet::strs(&events, col::PAGE_PATH).map_err(Error::frame(&key))?;
+    let mut on_page: HashMap<(&str, &str), Vec<i64>> = HashMap::new();
+    for ((r, t), p) in readers.iter().zip(&times).zip(&paths) {
+        if let (Some(r), Some(t), Some(p)) = (r, t, p) {
+            if wanted.contains(&(*r, *p)) {
+                on_page.entry((*r, *p)).or_default().push(*t);
+            }
+        }
+    }
+    for times in on_page.values_mut() {
+        times.sort_unstable();
+    }
+    let cap_ms = (ctx.settings.dwell_cap_secs * 1000.0) as i64;
+    Ok(clicks
+        .into_iter()
+        .map(|i| {
+            let secs = w.external_id[i]
+                .and_then(|a| article_paths.get(a))
+                .and_then(|p| on_page.get(&(w.client_id[i], *p)))
+                .and_then(|times| dwell_after(times, w.time_ms[i], cap_ms, AFTER_CLICK_MS));
+            (i, secs)
+        })
+        .collect())
+}
