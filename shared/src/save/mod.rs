@@ -14,6 +14,7 @@ use crate::contract::context::Context;
 use crate::contract::database::{ArticleRow, ModelStart, ModelType, RecRow, Rollback, DEFAULT_SOURCE};
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
+use crate::contract::online::OnlineEvaluation;
 use crate::contract::parquet::{ArticleColumns, ArticleRecs, Articles, Defaults, Dwell};
 use crate::contract::stage::{SaveInput, SaveOutput, TrainOutput};
 use crate::save::report::{DwellHistogram, ReportData, Sample, Shown, MAX_SAMPLES, SAMPLE_RECS};
@@ -89,8 +90,14 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         popularity_model_id: Some(popularity_model_id),
         ..report_lists(&rows, &ids, &models)
     };
+    let online = if train.online_key.is_some() {
+        online_evaluation(ctx, &layout).await?
+    } else {
+        None
+    };
     let report = ReportData {
         train: Some(train),
+        online,
         ..report
     };
     let report_key = layout.report();
@@ -177,6 +184,20 @@ fn report_lists(
         defaults,
         samples,
         ..ReportData::default()
+    }
+}
+
+/// The run's online evaluation (`online.json`), which train wrote; a file
+/// that is not one is reported and left out, not a failed save.
+async fn online_evaluation(ctx: &Context, layout: &RunLayout) -> Result<Option<OnlineEvaluation>> {
+    let key = layout.online();
+    let body = ctx.store.get(&key).await?;
+    match serde_json::from_slice(&body) {
+        Ok(o) => Ok(Some(o)),
+        Err(e) => {
+            tracing::warn!(%key, error = %e, "not an online evaluation; the report leaves it out");
+            Ok(None)
+        }
     }
 }
 

@@ -210,3 +210,110 @@ fn axes(s: &mut String, left: f64, top: f64, right: f64, bottom: f64, max: f64, 
         left - 6.0
     );
 }
+
+/// A series of a time chart: its name, colour and points `(time ms, value,
+/// interval low, interval high)`.
+pub(super) struct TimeSeries<'a> {
+    pub name: &'a str,
+    pub color: &'a str,
+    pub points: Vec<(i64, f64, f64, f64)>,
+}
+
+/// Values with their intervals over time: a dot and a whisker per point,
+/// the dots of a series joined; the x axis spans `[from_ms, to_ms)`.
+pub(super) fn time_chart(series: &[TimeSeries<'_>], from_ms: i64, to_ms: i64, y_label: &str) -> String {
+    let height = 300.0;
+    let (left, right, bottom, top) = (60.0, 190.0, 40.0, 20.0);
+    let max = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.3))
+        .filter(|v| v.is_finite())
+        .fold(0.0_f64, f64::max);
+    let mut s = svg_open(W, height, y_label);
+    if series.iter().all(|s| s.points.is_empty()) || to_ms <= from_ms {
+        s.push_str("<text x=\"10\" y=\"20\">no values</text></svg>");
+        return s;
+    }
+    let hi = if max > 0.0 { max * 1.05 } else { 1.0 };
+    let span = (to_ms - from_ms) as f64;
+    let x_of = |t: i64| left + (W - left - right) * ((t - from_ms) as f64 / span).clamp(0.0, 1.0);
+    let y_of = |v: f64| top + (height - top - bottom) * (1.0 - (v / hi).clamp(0.0, 1.0));
+    let _ = write!(
+        s,
+        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{:.1}\" stroke=\"#5b6475\"/>\
+         <line x1=\"{left}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#5b6475\"/>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{:.1}%</text>\
+         <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">0%</text>\
+         <text x=\"{left}\" y=\"12\">{}</text>",
+        height - bottom,
+        height - bottom,
+        W - right,
+        height - bottom,
+        left - 6.0,
+        top + 4.0,
+        hi * 100.0,
+        left - 6.0,
+        height - bottom,
+        esc(y_label)
+    );
+    // a tick a day (UTC midnight), labelled with the date
+    let day = 86_400_000_i64;
+    let mut t = from_ms.div_euclid(day) * day;
+    while t <= to_ms {
+        if t >= from_ms {
+            let label = chrono::DateTime::from_timestamp_millis(t)
+                .map_or_else(String::new, |d| d.format("%b %-d").to_string());
+            let _ = write!(
+                s,
+                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#5b6475\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
+                height - bottom,
+                height - bottom + 5.0,
+                height - bottom + 18.0,
+                esc(&label),
+                x = x_of(t)
+            );
+        }
+        t += day;
+    }
+    for (k, ts) in series.iter().enumerate() {
+        let dots: Vec<String> = ts
+            .points
+            .iter()
+            .map(|p| format!("{:.1},{:.1}", x_of(p.0), y_of(p.1)))
+            .collect();
+        let _ = write!(
+            s,
+            "<g class=\"series\" data-name=\"{}\"><polyline fill=\"none\" stroke=\"{}\" stroke-width=\"1.5\" points=\"{}\"/>",
+            esc(ts.name),
+            ts.color,
+            dots.join(" ")
+        );
+        for &(t, v, lo, hi) in &ts.points {
+            let _ = write!(
+                s,
+                "<line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"{c}\"/><circle cx=\"{x:.1}\" cy=\"{:.1}\" r=\"3.5\" fill=\"{c}\"><title>{}: {:.2}% ({:.2}% to {:.2}%)</title></circle>",
+                y_of(lo),
+                y_of(hi),
+                y_of(v),
+                esc(ts.name),
+                v * 100.0,
+                lo * 100.0,
+                hi * 100.0,
+                x = x_of(t),
+                c = ts.color
+            );
+        }
+        let _ = write!(
+            s,
+            "</g><rect x=\"{:.1}\" y=\"{:.1}\" width=\"12\" height=\"12\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+            W - right + 14.0,
+            top + 20.0 * k as f64,
+            ts.color,
+            W - right + 32.0,
+            top + 20.0 * k as f64 + 11.0,
+            esc(ts.name)
+        );
+    }
+    s.push_str("</svg>");
+    s
+}

@@ -17,6 +17,7 @@ use std::fmt::Write as _;
 use serde::{Deserialize, Serialize};
 
 mod charts;
+mod online;
 
 use self::charts::{grouped_bars, hbar_chart, line_chart, vbar_chart};
 use crate::contract::evaluation::{GateDecision, HoldoutMetrics};
@@ -122,6 +123,9 @@ pub struct ReportData {
     pub popularity_model_id: Option<i64>,
     pub defaults: Vec<Shown>,
     pub samples: Vec<Sample>,
+    /// What readers did with the widget (`online.json`).
+    #[serde(default)]
+    pub online: Option<crate::contract::online::OnlineEvaluation>,
 }
 
 fn esc(s: &str) -> String {
@@ -169,6 +173,7 @@ pub fn render(d: &ReportData) -> String {
     dwell_section(&mut h, d);
     training_section(&mut h, d);
     evaluation_section(&mut h, d);
+    online::online_section(&mut h, d);
     leaderboard_section(&mut h, d);
     defaults_section(&mut h, d);
     samples_section(&mut h, d);
@@ -666,6 +671,7 @@ mod tests {
                     recs: (0..SAMPLE_RECS).map(|j| shown(1000 + j)).collect(),
                 })
                 .collect(),
+            online: None,
         };
         let html = render(&data);
         assert!(html.len() < 2 * 1024 * 1024, "{} bytes", html.len());

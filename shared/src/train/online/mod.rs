@@ -310,7 +310,7 @@ pub fn gate_warning(e: &OnlineEvaluation) -> Option<String> {
         .find(|c| c.model_type == ModelType::Article.as_str() && c.verdict == Verdict::Worse)?;
     let rate = |x: Counts| x.ctr().unwrap_or(0.0) * 100.0;
     Some(format!(
-        "online: readers click article model {} less than the models before it ({}): {:.2}% of {} impressions against {:.2}% of {}, over the {} hours of the day it was shown (p = {:.3}); consider `article-rec rollback`",
+        "online: readers click article model {} less than the models before it ({}): {:.2}% of {} impressions against {:.2}% of {}, over the {} hours of the day it was shown (p = {:.3}); consider `article-rec rollback` (on AWS, `article-rec aws rollback`)",
         c.new_model_id,
         c.old_model_ids.join(", "),
         rate(c.new),

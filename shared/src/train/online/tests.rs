@@ -215,7 +215,10 @@ fn the_newest_model_meets_every_earlier_one_at_its_hours() {
         warning.starts_with("online: readers click article model d less than the models before it (a, b, c): 4.00% of 300 impressions against 11.00% of 600"),
         "{warning}"
     );
-    assert!(warning.ends_with("consider `article-rec rollback`"), "{warning}");
+    assert!(
+        warning.ends_with("consider `article-rec rollback` (on AWS, `article-rec aws rollback`)"),
+        "{warning}"
+    );
 }
 
 #[test]
