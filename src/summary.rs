@@ -130,6 +130,57 @@ impl Summary {
 }
 
 /// "1 hour", "2 hours".
+/// The online evaluation in a few lines: each newest model's click-through
+/// rate with its interval, and what the comparisons found.
+fn online_lines(o: &article_rec::contract::online::OnlineHeadline) -> String {
+    use article_rec::contract::online::{ModelHeadline, Verdict};
+    let rate = |m: &ModelHeadline| {
+        let ctr = m.ctr.map_or_else(|| "-".into(), |c| format!("{:.2}%", c * 100.0));
+        let ci = m.interval.map_or_else(String::new, |i| {
+            format!(" [{:.2}%, {:.2}%]", i.lo * 100.0, i.hi * 100.0)
+        });
+        let reading = if m.dwell_after_click.read > 0 {
+            format!(
+                ", {:.0}s read after a click (median)",
+                m.dwell_after_click.median_secs
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "model {} CTR {ctr}{ci} of {} impressions{reading}",
+            m.model_id, m.counts.impressions
+        )
+    };
+    let verdict = |v: Verdict| match v {
+        Verdict::Better => "clicked more",
+        Verdict::Worse => "CLICKED LESS",
+        Verdict::NoSignificantDifference => "no significant difference",
+        Verdict::TooFewImpressions => "too few impressions to tell",
+    };
+    if o.article.is_none() && o.defaults.is_none() {
+        return format!("  online:   {} widget events, none of a model\n", o.widget_events);
+    }
+    let mut out = format!("  online:   {} widget events\n", o.widget_events);
+    if let Some(m) = &o.article {
+        out.push_str(&format!("            article {}\n", rate(m)));
+    }
+    if let Some(m) = &o.defaults {
+        out.push_str(&format!("            defaults {}\n", rate(m)));
+    }
+    let mut found = Vec::new();
+    if let Some(v) = o.against_earlier {
+        found.push(format!("against earlier article models: {}", verdict(v)));
+    }
+    if let Some(v) = o.against_defaults {
+        found.push(format!("against the defaults: {}", verdict(v)));
+    }
+    if !found.is_empty() {
+        out.push_str(&format!("            {}\n", found.join("; ")));
+    }
+    out
+}
+
 fn hours(n: u64) -> String {
     if n == 1 {
         "1 hour".into()
@@ -252,6 +303,12 @@ impl fmt::Display for Summary {
             },
             self.train.gate.reason
         )?;
+        if let Some(o) = &self.train.online {
+            write!(f, "{}", online_lines(o))?;
+        }
+        if let Some(w) = &self.train.gate.online_warning {
+            writeln!(f, "  WARNING:  {w}")?;
+        }
         match self.save.article_model_id {
             Some(id) => writeln!(
                 f,

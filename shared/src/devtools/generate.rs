@@ -10,7 +10,7 @@
 //!
 //! [`Truth`] says what a correct fetch must find, so tests can check it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use bytes::Bytes;
@@ -128,7 +128,33 @@ pub struct Truth {
     /// Stories published in the last hours that nobody has read yet, the
     /// freshest at the end, after every event: content alone must speak for them.
     pub fresh: Vec<String>,
+    /// The simulated widget's events of real readers of the site (views and clicks).
+    pub widget_events: u64,
+    pub widget_clicks: u64,
 }
+
+/// What the site's widget serves: its database's current lists, as the API
+/// reads them. With it, readers on an article are shown the first
+/// [`WIDGET_SLOTS`] of its list (or the defaults, for an article without
+/// one) and click with a chance that follows how related the story truly is.
+#[derive(Debug, Clone, Default)]
+pub struct Served {
+    /// The current article model's id and each article's list, best first.
+    pub article_model_id: Option<i64>,
+    pub lists: HashMap<String, Vec<String>>,
+    pub defaults_model_id: Option<i64>,
+    pub defaults: Vec<String>,
+}
+
+/// Recommendations the widget shows.
+pub const WIDGET_SLOTS: usize = 4;
+/// Share of article views whose reader scrolls down to the widget.
+const SEE_WIDGET: f64 = 0.6;
+
+/// The widget's schemas as the generator sends them.
+pub const WIDGET_FLOW_SCHEMA: &str = "iglu:com.example.news/recommendation_flow/jsonschema/1-0-0";
+pub const WIDGET_MODEL_SCHEMA: &str = "iglu:com.example.news/model/jsonschema/1-0-0";
+pub const WIDGET_ARTICLE_SCHEMA: &str = "iglu:com.example.news/article_recommendation/jsonschema/1-0-0";
 
 /// Generated hour partitions, before they are written.
 #[derive(Debug, Clone)]
@@ -146,7 +172,7 @@ struct Cols {
     idx: Vec<usize>,
 }
 
-const FILLED: [&str; 27] = [
+const FILLED: [&str; 28] = [
     "app_id",
     "platform",
     "etl_tstamp",
@@ -174,6 +200,7 @@ const FILLED: [&str; 27] = [
     "domain_sessionid",
     "derived_tstamp",
     "event_fingerprint",
+    "unstruct_event",
 ];
 
 impl Cols {
@@ -207,6 +234,34 @@ enum Kind {
     View,
     Ping,
     Struct,
+    Widget,
+}
+
+/// A widget event's own parts: the self-describing event and the entities
+/// added to the line's contexts.
+struct WidgetParts {
+    unstruct: String,
+    entities: Vec<String>,
+}
+
+impl WidgetParts {
+    fn new(step: &str, model_id: i64, model_type: &str, clicked: Option<(&str, usize)>) -> WidgetParts {
+        let mut entities = vec![format!(
+            r#"{{"schema":"{WIDGET_MODEL_SCHEMA}","data":{{"id":{model_id},"type":"{model_type}"}}}}"#
+        )];
+        if let Some((article, position)) = clicked {
+            entities.push(format!(
+                r#"{{"schema":"{WIDGET_ARTICLE_SCHEMA}","data":{{"id":"{article}","position":{}}}}}"#,
+                position + 1
+            ));
+        }
+        WidgetParts {
+            unstruct: format!(
+                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{{"schema":"{WIDGET_FLOW_SCHEMA}","data":{{"step_name":"{step}"}}}}}}"#
+            ),
+            entities,
+        }
+    }
 }
 
 struct Page<'a> {
@@ -480,6 +535,8 @@ fn pick(rng: &mut ChaCha8Rng, cdf: &[f64]) -> usize {
 /// The site's stories and how readers choose among them.
 struct World {
     catalog: Vec<CatalogEntry>,
+    /// Each story's topic.
+    topic: Vec<usize>,
     published_ms: Vec<i64>,
     by_cluster: Vec<Vec<usize>>,
     cluster_cdf: Vec<Vec<f64>>,
@@ -551,7 +608,17 @@ impl World {
                 related[a] = links;
             }
         }
+        let topic = (0..catalog.len())
+            .map(|i| {
+                if i < spec.articles {
+                    i % clusters
+                } else {
+                    (i - spec.articles) % clusters
+                }
+            })
+            .collect();
         World {
+            topic,
             cluster_cdf: by_cluster.iter().map(|a| zipf_cdf(a.len(), 1.1)).collect(),
             global_cdf: zipf_cdf(spec.articles, 1.1),
             by_cluster,
@@ -560,6 +627,26 @@ impl World {
             related,
             link_cdf: zipf_cdf(RELATED_LINKS, 1.0),
         }
+    }
+
+    /// The chance a reader of `home`'s topic, on story `a`, clicks story `b`
+    /// in the widget: what the generator planted decides it (the related
+    /// stories box, the reader's topic, the story's topic), so a model that
+    /// finds the planted structure earns more clicks than the most-read list.
+    fn click_chance(&self, a: usize, b: usize, home: usize, position: usize, t_ms: i64) -> f64 {
+        if self.published_ms[b] > t_ms {
+            return 0.0;
+        }
+        let related = if self.related[a].contains(&b) {
+            0.10
+        } else if self.topic[b] == home {
+            0.05
+        } else if self.topic[b] == self.topic[a] {
+            0.03
+        } else {
+            0.004
+        };
+        related / ((position + 1) as f64).sqrt()
     }
 
     /// The story a reader opens at `t_ms`, after `last` (if any).
@@ -663,6 +750,21 @@ impl Sink<'_> {
         t_ms: i64,
         page: &Page<'_>,
     ) {
+        self.emit_with(rng, r, sid, sidx, kind, t_ms, page, None);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn emit_with(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        r: &Reader,
+        sid: &str,
+        sidx: u32,
+        kind: Kind,
+        t_ms: i64,
+        page: &Page<'_>,
+        widget: Option<&WidgetParts>,
+    ) {
         let spec = self.spec;
         let latency = rng.random_range(50..2000);
         let collector = t_ms + latency;
@@ -695,6 +797,7 @@ impl Sink<'_> {
                 Kind::View => "page_view",
                 Kind::Ping => "page_ping",
                 Kind::Struct => "struct",
+                Kind::Widget => "unstruct",
             }
             .into(),
         );
@@ -723,24 +826,28 @@ impl Sink<'_> {
         set(&mut v, 18, spec.host.clone());
         set(&mut v, 19, "443".into());
         set(&mut v, 20, page.path.clone());
-        if let Some(amp) = &r.amp_id {
-            set(
-                &mut v,
-                21,
-                format!(
-                    r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{{"schema":"iglu:dev.amp.snowplow/amp_id/jsonschema/1-0-0","data":{{"ampClientId":"{amp}"}}}}]}}"#
-                ),
-            );
-        } else {
-            set(
-                &mut v,
-                21,
-                format!(
-                    r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{{"schema":"iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0","data":{{"id":"{}"}}}}]}}"#,
-                    uuid(rng)
-                ),
-            );
+        let own = match &r.amp_id {
+            Some(amp) => format!(
+                r#"{{"schema":"iglu:dev.amp.snowplow/amp_id/jsonschema/1-0-0","data":{{"ampClientId":"{amp}"}}}}"#
+            ),
+            None => format!(
+                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0","data":{{"id":"{}"}}}}"#,
+                uuid(rng)
+            ),
+        };
+        let mut entities = vec![own];
+        if let Some(w) = widget {
+            entities.extend(w.entities.iter().cloned());
+            set(&mut v, 27, w.unstruct.clone());
         }
+        set(
+            &mut v,
+            21,
+            format!(
+                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{}]}}"#,
+                entities.join(",")
+            ),
+        );
         let ua = match r.bot {
             Some(BotKind::UserAgent) => {
                 "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
@@ -761,9 +868,14 @@ impl Sink<'_> {
         set(&mut v, 25, tstamp(t_ms));
         set(&mut v, 26, hex(rng, 32));
 
-        let page_event = kind != Kind::Struct;
+        let page_event = kind != Kind::Struct && kind != Kind::Widget;
         if other_app {
             self.truth.other_app_events += 1;
+        } else if kind == Kind::Widget {
+            self.truth.widget_events += 1;
+            if widget.is_some_and(|w| w.entities.len() > 1) {
+                self.truth.widget_clicks += 1;
+            }
         } else if !page_event {
             self.truth.non_page_events += 1;
         } else if r.bot.is_some() {
@@ -820,6 +932,10 @@ pub struct Stream<'a> {
     extras_due: BTreeMap<DateTime<Utc>, (usize, Vec<MalformedKind>)>,
     carried: (usize, Vec<MalformedKind>),
     extras_rng: ChaCha8Rng,
+    /// What the widget serves to sessions played from now on, if it is on.
+    served: Option<Served>,
+    /// Story index by external id (the widget's lists name stories so).
+    by_external_id: HashMap<String, usize>,
 }
 
 /// Starts generating what the spec asks for. Same spec, same output.
@@ -898,6 +1014,12 @@ pub fn stream<'a>(spec: &'a Spec, input: &InputLayout) -> Result<Stream<'a>> {
                 .push(kind);
         }
     }
+    let by_external_id = world
+        .catalog
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.external_id.clone(), i))
+        .collect();
     let fresh = world.catalog[spec.articles..]
         .iter()
         .map(|e| e.external_id.clone())
@@ -920,9 +1042,11 @@ pub fn stream<'a>(spec: &'a Spec, input: &InputLayout) -> Result<Stream<'a>> {
                 ..Truth::default()
             },
         },
+        by_external_id,
         extras_due,
         carried: (0, Vec::new()),
         extras_rng,
+        served: None,
     })
 }
 
@@ -961,6 +1085,30 @@ impl Stream<'_> {
         }
     }
 
+    /// From now on, readers are shown what `served` holds (sessions already
+    /// played keep what they saw).
+    pub fn serve(&mut self, served: Served) {
+        self.served = Some(served);
+    }
+
+    /// What the widget shows on story `a`: the model's id and type and the
+    /// stories, or `None` when it serves nothing there.
+    fn widget_list(&self, a: usize) -> Option<(i64, &'static str, Vec<usize>)> {
+        let served = self.served.as_ref()?;
+        let ext = &self.world.catalog[a].external_id;
+        let (id, kind, list) = match (served.article_model_id, served.lists.get(ext)) {
+            (Some(id), Some(list)) if !list.is_empty() => (id, "article", list),
+            _ => (served.defaults_model_id?, "popularity", &served.defaults),
+        };
+        let shown: Vec<usize> = list
+            .iter()
+            .filter_map(|e| self.by_external_id.get(e).copied())
+            .filter(|&b| b != a)
+            .take(WIDGET_SLOTS)
+            .collect();
+        (!shown.is_empty()).then_some((id, kind, shown))
+    }
+
     /// What a correct fetch of everything handed out must report.
     pub fn truth(self) -> Truth {
         self.sink.truth
@@ -982,12 +1130,22 @@ impl Stream<'_> {
         };
         let mut t = plan.start_ms;
         let mut last = None;
+        // the widget's draws have their own stream: with the widget off, every
+        // other draw is what it was before there was a widget
+        let mut wrng = ChaCha8Rng::seed_from_u64(self.spec.seed ^ 0x3d9e7);
+        wrng.set_stream(plan.stream);
+        let mut clicked: Option<usize> = None;
         for _ in 0..pages {
-            let (path, title) = if rng.random::<f64>() < 0.1 {
+            let mut story = None;
+            let (path, title) = if clicked.is_none() && rng.random::<f64>() < 0.1 {
                 (fronts[rng.random_range(0..fronts.len())].to_string(), "Front")
             } else {
-                let a = self.world.next_story(&mut rng, person.home, bot, last, t);
+                let a = match clicked.take() {
+                    Some(b) => b,
+                    None => self.world.next_story(&mut rng, person.home, bot, last, t),
+                };
                 last = Some(a);
+                story = Some(a);
                 let e = &self.world.catalog[a];
                 let path = if reader.amp_viewer {
                     format!("/v/s/{}{}/", self.spec.host, e.path)
@@ -1023,6 +1181,47 @@ impl Stream<'_> {
                     t + at / 2,
                     &page,
                 );
+            }
+            let widget = story.filter(|_| !bot && self.served.is_some()).and_then(|a| {
+                if wrng.random::<f64>() >= SEE_WIDGET {
+                    return None;
+                }
+                self.widget_list(a).map(|w| (a, w))
+            });
+            if let Some((a, (model_id, model_type, shown))) = widget {
+                // seen while reading, clicked (if at all) when done reading
+                let seen_at = t + wrng.random_range(1_000..(at.max(2_000)));
+                let seen = WidgetParts::new("widget_seen", model_id, model_type, None);
+                let sink = &mut self.sink;
+                sink.emit_with(
+                    &mut wrng,
+                    reader,
+                    &sid,
+                    plan.index,
+                    Kind::Widget,
+                    seen_at,
+                    &page,
+                    Some(&seen),
+                );
+                let choice = shown.iter().enumerate().find(|&(p, &b)| {
+                    wrng.random::<f64>() < self.world.click_chance(a, b, person.home, p, t + at)
+                });
+                if let Some((p, &b)) = choice {
+                    let ext = self.world.catalog[b].external_id.clone();
+                    let click = WidgetParts::new("widget_click", model_id, model_type, Some((&ext, p)));
+                    let sink = &mut self.sink;
+                    sink.emit_with(
+                        &mut wrng,
+                        reader,
+                        &sid,
+                        plan.index,
+                        Kind::Widget,
+                        t + at + 500,
+                        &page,
+                        Some(&click),
+                    );
+                    clicked = Some(b);
+                }
             }
             t += at + rng.random_range(2_000..60_000);
         }
@@ -1407,5 +1606,93 @@ mod tests {
         // only a topic's first story can lack earlier coverage
         let unlinked = related.iter().filter(|l| l.is_empty()).count();
         assert!(unlinked <= spec.clusters, "{unlinked} stories without links");
+    }
+
+    /// Views and clicks of the simulated widget when it serves `lists`
+    /// (story index -> stories), from the start.
+    fn widget_ctr(lists: impl Fn(&World, usize) -> Vec<usize>) -> (u64, u64, Generated) {
+        let spec = small();
+        let input = InputLayout::new("in").unwrap();
+        let mut s = stream(&spec, &input).unwrap();
+        let served = Served {
+            article_model_id: Some(7),
+            lists: (0..s.world.catalog.len())
+                .map(|a| {
+                    let list = lists(&s.world, a)
+                        .into_iter()
+                        .map(|b| s.world.catalog[b].external_id.clone());
+                    (s.world.catalog[a].external_id.clone(), list.collect())
+                })
+                .collect(),
+            defaults_model_id: Some(8),
+            defaults: Vec::new(),
+        };
+        s.serve(served);
+        let mut hours = BTreeMap::new();
+        while let Some(h) = s.next_hour().unwrap() {
+            hours.insert(h.hour, h.lines);
+        }
+        let catalog = s.catalog().to_vec();
+        let truth = s.truth();
+        let (events, clicks) = (truth.widget_events, truth.widget_clicks);
+        (
+            events - clicks,
+            clicks,
+            Generated {
+                app_id: spec.app_id.clone(),
+                hours,
+                catalog,
+                truth,
+            },
+        )
+    }
+
+    #[test]
+    fn the_simulated_widget_is_clicked_more_when_it_serves_related_stories() {
+        let (good_views, good_clicks, g) = widget_ctr(|w, a| {
+            let mut l = w.related[a].clone();
+            l.extend(
+                w.by_cluster[w.topic[a]]
+                    .iter()
+                    .copied()
+                    .filter(|&b| b != a)
+                    .take(4),
+            );
+            l
+        });
+        let (bad_views, bad_clicks, _) = widget_ctr(|w, a| {
+            let other = (w.topic[a] + 1) % w.by_cluster.len();
+            w.by_cluster[other].iter().copied().take(8).collect()
+        });
+        assert!(
+            good_views > 200 && bad_views > 200,
+            "{good_views} {bad_views} views"
+        );
+        let (good, bad) = (
+            good_clicks as f64 / good_views as f64,
+            bad_clicks as f64 / bad_views as f64,
+        );
+        assert!(good > 2.0 * bad, "CTR {good:.3} against {bad:.3}");
+        // the lines are the real format: fetch reads every one of them
+        let schemas = crate::contract::settings::WidgetSchemas::default();
+        let (mut widget, mut clicks, mut bad_rows) = (0u64, 0u64, 0u64);
+        for lines in g.hours.values() {
+            for l in lines {
+                let split =
+                    crate::fetch::snowplow::tsv::Line::first(l.as_bytes(), &crate::fetch::snowplow::READ);
+                match crate::fetch::snowplow::parse_with(&split, "site", Some(&schemas)) {
+                    Ok(Parsed::Widget(w)) => {
+                        widget += 1;
+                        clicks +=
+                            u64::from(w.action.step == crate::fetch::snowplow::widget::WidgetStep::Click);
+                        assert_eq!(w.action.model_id, "7");
+                    }
+                    Ok(_) => {}
+                    Err(_) => bad_rows += 1,
+                }
+            }
+        }
+        assert_eq!((widget, clicks), (g.truth.widget_events, g.truth.widget_clicks));
+        assert_eq!(bad_rows, g.truth.malformed.len() as u64);
     }
 }

@@ -241,9 +241,9 @@ pub(crate) mod widget_events {
     use super::*;
     use crate::fetch::snowplow::widget::WidgetStep;
 
-    pub(crate) const FLOW: &str = "iglu:org.localnewslab/recommendation_flow/jsonschema/1-0-0";
-    pub(crate) const MODEL: &str = "iglu:org.localnewslab/model/jsonschema/1-0-0";
-    pub(crate) const ARTICLE: &str = "iglu:org.localnewslab/article_recommendation/jsonschema/1-0-0";
+    pub(crate) const FLOW: &str = "iglu:com.example.news/recommendation_flow/jsonschema/1-0-0";
+    pub(crate) const MODEL: &str = "iglu:com.example.news/model/jsonschema/1-0-0";
+    pub(crate) const ARTICLE: &str = "iglu:com.example.news/article_recommendation/jsonschema/1-0-0";
 
     pub(crate) fn unstruct(schema: &str, data: &str) -> String {
         format!(
