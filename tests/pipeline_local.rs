@@ -585,3 +585,143 @@ async fn an_operators_embedding_model_in_the_store_is_a_measured_candidate() {
     );
     assert!(train.gate.promote, "{:?}", train.gate);
 }
+
+/// What the site's database serves now, as the widget would show it.
+async fn served(ctx: &Context, catalog: &[article_rec::contract::site::CatalogEntry]) -> generate::Served {
+    let db = ctx.db().unwrap();
+    let model = |kind| async move { db.current_model("example", kind).await.unwrap().map(|m| m.id) };
+    let mut lists = std::collections::HashMap::new();
+    for e in catalog {
+        let recs = db.current_recs("example", &e.external_id).await.unwrap();
+        if !recs.is_empty() {
+            lists.insert(
+                e.external_id.clone(),
+                recs.into_iter().map(|(id, _)| id).collect(),
+            );
+        }
+    }
+    let defaults = db.current_recs("example", DEFAULT_SOURCE).await.unwrap();
+    generate::Served {
+        article_model_id: model(ModelType::Article).await,
+        lists,
+        defaults_model_id: model(ModelType::Popularity).await,
+        defaults: defaults.into_iter().map(|(id, _)| id).collect(),
+        defaults_share: 0.3,
+    }
+}
+
+/// A backfill over simulated days with the widget on: each day readers are
+/// shown what the run before saved (30% of them the defaults, a control
+/// group) and click as the generator's planted structure says. The model
+/// that wins offline must win online too, and the report charts each
+/// version's click-through rate (in the browser).
+#[tokio::test(flavor = "multi_thread")]
+async fn over_simulated_days_the_promoted_model_is_clicked_more_than_the_defaults() {
+    use article_rec::contract::online::{OnlineEvaluation, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::local(dir.path());
+    settings.als.iterations = 8;
+    settings.als.factors = 8;
+    settings.days_of_data = 14;
+    settings.online.min_impressions = 100;
+    let ctx = Context::from_settings(settings).await.unwrap();
+    let end: DateTime<Utc> = AS_OF.parse().unwrap();
+    let mut spec = spec(5);
+    spec.days = 14;
+    let input = InputLayout::new(&ctx.settings.input_prefix).unwrap();
+    let mut stream = generate::stream(&spec, &input).unwrap();
+    generate::write_catalog(stream.catalog(), ctx.store.as_ref(), "example")
+        .await
+        .unwrap();
+    let catalog = stream.catalog().to_vec();
+    let mut held: Option<generate::HourLines> = None;
+    let mut last = None;
+    for day in (0..=3).rev() {
+        let as_of = end - chrono::Duration::days(day);
+        // the hours before the run, with what the widget served meanwhile
+        loop {
+            let h = match held.take() {
+                Some(h) => h,
+                None => match stream.next_hour().unwrap() {
+                    Some(h) => h,
+                    None => break,
+                },
+            };
+            if h.hour + chrono::Duration::hours(1) > as_of {
+                held = Some(h);
+                break;
+            }
+            generate::write_hour(&h, ctx.store.as_ref(), &input, "example")
+                .await
+                .unwrap();
+        }
+        let run = RunRef {
+            site: "example".into(),
+            run_id: format!("day-{}", 3 - day),
+            as_of,
+        };
+        let report = article_rec::run::runner::run_pipeline(&ctx, &run).await.unwrap();
+        stream.serve(served(&ctx, &catalog).await);
+        last = Some((run, report));
+    }
+    let (run, report) = last.unwrap();
+    let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
+    assert!(train.gate.promote, "{}", train.gate.reason);
+    let winner = train.evaluation.as_ref().and_then(|e| e.winner.clone()).unwrap();
+    assert_ne!(winner, ModelSpec::Popularity, "a model beats popularity offline");
+    let layout = RunLayout::new(&run).unwrap();
+    let online: OnlineEvaluation =
+        serde_json::from_slice(&ctx.store.get(&layout.online()).await.unwrap()).unwrap();
+    let article = online.newest("article").expect("the article model was shown");
+    let defaults = online.newest("popularity").expect("the defaults were shown");
+    let (a, d) = (article.online.ctr.unwrap(), defaults.online.ctr.unwrap());
+    eprintln!(
+        "online over {} widget events: article model {} CTR {a:.4} of {}, defaults {} CTR {d:.4} of {}",
+        online.widget_events,
+        article.online.model_id,
+        article.online.counts.impressions,
+        defaults.online.model_id,
+        defaults.online.counts.impressions
+    );
+    assert!(a > d, "the promoted model is clicked more: {a:.4} against {d:.4}");
+    let against = online.against_defaults.as_ref().unwrap();
+    assert_eq!(against.verdict, Verdict::Better, "{against:?}");
+    assert!(
+        article.dwell_after_click.read > 0,
+        "clicks are followed by reading"
+    );
+    // the version before the newest article model was shown too
+    assert!(
+        online
+            .models
+            .iter()
+            .filter(|m| m.online.model_type == "article")
+            .count()
+            >= 2
+    );
+    assert_eq!(
+        train.online.as_ref().and_then(|o| o.against_defaults),
+        Some(Verdict::Better)
+    );
+
+    // the report's online chart, as the browser sees it: a series a version
+    let file = dir.path().join("store").join(layout.report().as_str());
+    let profile = tempfile::tempdir().unwrap();
+    let dom = chromium(
+        &["--dump-dom"],
+        &format!("file://{}", file.display()),
+        profile.path(),
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let section = dom.split("id=\"online\"").nth(1).expect("the online section");
+    let section = section.split("</section>").next().unwrap();
+    let chart = section
+        .split("id=\"online-chart\"")
+        .nth(1)
+        .expect("the online chart");
+    let chart = chart.split("</svg>").next().unwrap();
+    let versions = online.models.len().min(8);
+    assert_eq!(chart.matches("class=\"series\"").count(), versions, "{chart}");
+    assert!(chart.contains(&format!("data-name=\"article {}\"", article.online.model_id)));
+    assert!(section.contains("clicked significantly more"), "{section}");
+}

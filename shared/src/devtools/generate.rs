@@ -144,6 +144,9 @@ pub struct Served {
     pub lists: HashMap<String, Vec<String>>,
     pub defaults_model_id: Option<i64>,
     pub defaults: Vec<String>,
+    /// Readers (a fixed share, by reader) always shown the defaults: the
+    /// control group an online comparison with the defaults needs.
+    pub defaults_share: f64,
 }
 
 /// Recommendations the widget shows.
@@ -1093,11 +1096,14 @@ impl Stream<'_> {
 
     /// What the widget shows on story `a`: the model's id and type and the
     /// stories, or `None` when it serves nothing there.
-    fn widget_list(&self, a: usize) -> Option<(i64, &'static str, Vec<usize>)> {
+    fn widget_list(&self, a: usize, person: u32) -> Option<(i64, &'static str, Vec<usize>)> {
         let served = self.served.as_ref()?;
         let ext = &self.world.catalog[a].external_id;
+        // a reader's group is fixed: Knuth's multiplicative hash of their number
+        let control =
+            f64::from(person.wrapping_mul(2_654_435_761) % 10_000) < served.defaults_share * 10_000.0;
         let (id, kind, list) = match (served.article_model_id, served.lists.get(ext)) {
-            (Some(id), Some(list)) if !list.is_empty() => (id, "article", list),
+            (Some(id), Some(list)) if !list.is_empty() && !control => (id, "article", list),
             _ => (served.defaults_model_id?, "popularity", &served.defaults),
         };
         let shown: Vec<usize> = list
@@ -1186,7 +1192,7 @@ impl Stream<'_> {
                 if wrng.random::<f64>() >= SEE_WIDGET {
                     return None;
                 }
-                self.widget_list(a).map(|w| (a, w))
+                self.widget_list(a, plan.person).map(|w| (a, w))
             });
             if let Some((a, (model_id, model_type, shown))) = widget {
                 // seen while reading, clicked (if at all) when done reading
@@ -1396,17 +1402,39 @@ pub async fn write_stream(
     site: &str,
 ) -> Result<Truth> {
     let mut s = stream(spec, input)?;
-    let catalog_key = crate::contract::layout::catalog(site)?;
-    data.put(
-        &catalog_key,
-        Bytes::from(crate::adapters::site::catalog_file::to_jsonl(s.catalog())?),
-    )
-    .await?;
+    write_catalog(s.catalog(), data, site).await?;
     while let Some(h) = s.next_hour()? {
-        let key = part_key(input, h.hour, &spec.app_id)?;
-        raw.put(&key, gzip(&h.lines)?).await?;
+        write_hour(&h, raw, input, &spec.app_id).await?;
     }
     Ok(s.truth())
+}
+
+/// Writes the site's catalogue to the data store.
+///
+/// # Errors
+/// `InvalidInput` for a site that cannot name a key; storage errors.
+pub async fn write_catalog(catalog: &[CatalogEntry], data: &dyn BlobStore, site: &str) -> Result<()> {
+    let key = crate::contract::layout::catalog(site)?;
+    data.put(
+        &key,
+        Bytes::from(crate::adapters::site::catalog_file::to_jsonl(catalog)?),
+    )
+    .await
+}
+
+/// Writes one hour partition (gzipped) as the Snowplow loader would.
+///
+/// # Errors
+/// `InvalidInput` for an app id that cannot name an object; storage errors.
+pub async fn write_hour(
+    h: &HourLines,
+    raw: &dyn BlobStore,
+    input: &InputLayout,
+    app_id: &str,
+) -> Result<ObjectKey> {
+    let key = part_key(input, h.hour, app_id)?;
+    raw.put(&key, gzip(&h.lines)?).await?;
+    Ok(key)
 }
 
 fn gzip(lines: &[String]) -> Result<Bytes> {
@@ -1626,6 +1654,7 @@ mod tests {
                 .collect(),
             defaults_model_id: Some(8),
             defaults: Vec::new(),
+            defaults_share: 0.0,
         };
         s.serve(served);
         let mut hours = BTreeMap::new();
