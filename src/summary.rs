@@ -158,6 +158,9 @@ fn online_lines(o: &article_rec::contract::online::OnlineHeadline) -> String {
         Verdict::NoSignificantDifference => "no significant difference",
         Verdict::TooFewImpressions => "too few impressions to tell",
     };
+    if o.widget_events == 0 {
+        return "  online:   no widget events in the online window (README: Online evaluation)\n".into();
+    }
     if o.article.is_none() && o.defaults.is_none() {
         return format!("  online:   {} widget events, none of a model\n", o.widget_events);
     }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::contract::parquet::{col, i64s, u64s, WidgetEventColumns, EVENTS};
 use crate::contract::stage::Window;
-use crate::fetch::hour_batch::WidgetRows;
+use crate::fetch::widget_rows::WidgetRows;
 
 /// What one call to [`WindowFilter::apply`] dropped.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

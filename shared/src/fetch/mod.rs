@@ -15,6 +15,7 @@ mod fuzz;
 pub mod hour_batch;
 mod hour_cache;
 pub mod snowplow;
+pub mod widget_rows;
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, DurationRound, Utc};
