@@ -421,11 +421,9 @@ impl Settings {
         }
         self.wordpress.check()?;
         let o = &self.online;
-        if !(o.days.is_finite() && o.days > 0.0 && o.days <= f64::from(self.days_of_data)) {
-            return Err(Error::Config(format!(
-                "ONLINE_DAYS must be > 0 and at most DAYS_OF_DATA ({}), got {}",
-                self.days_of_data, o.days
-            )));
+        // more than DAYS_OF_DATA looks at the whole window: fetch keeps no more
+        if !(o.days.is_finite() && o.days > 0.0) {
+            return Err(Error::Config(format!("ONLINE_DAYS must be > 0, got {}", o.days)));
         }
         if !(1..=24).contains(&o.period_hours) || 24 % o.period_hours != 0 {
             return Err(Error::Config(format!(
@@ -535,6 +533,58 @@ mod tests {
             at("models/potion").is_err(),
             "a name is one segment under models/"
         );
+    }
+
+    #[test]
+    fn the_widget_schemas_and_the_online_evaluation_are_settings() {
+        let s = from(&[]).unwrap();
+        assert_eq!(s.widget, WidgetSchemas::default());
+        assert_eq!(s.widget.event, "recommendation_flow");
+        assert_eq!(
+            (s.online.days, s.online.period_hours, s.online.gate),
+            (2.0, 6, true)
+        );
+        let s = from(&[
+            ("WIDGET_EVENT_SCHEMA", " com.example.news/recommendation_flow "),
+            ("ONLINE_GATE", "off"),
+            ("ONLINE_DAYS", "0.5"),
+            ("SITES", "other"),
+            (
+                "SITE_SETTINGS",
+                r#"{"other": {"widget": {"event": "widget_event", "model": "rec_model"}}}"#,
+            ),
+        ])
+        .unwrap();
+        assert_eq!(s.widget.event, "com.example.news/recommendation_flow");
+        assert!(!s.online.gate);
+        let other = s.for_site("other").unwrap();
+        assert_eq!(
+            (
+                other.widget.event.as_str(),
+                other.widget.model.as_str(),
+                other.widget.article.as_str()
+            ),
+            ("widget_event", "rec_model", "article_recommendation"),
+            "a site's widget overrides what it names, the rest is the default"
+        );
+        for (var, value) in [
+            ("WIDGET_MODEL_SCHEMA", "a/b/c"),
+            ("WIDGET_ARTICLE_SCHEMA", ""),
+            ("ONLINE_GATE", "maybe"),
+            ("ONLINE_PERIOD_HOURS", "5"),
+            ("ONLINE_ALPHA", "0.7"),
+            ("ONLINE_DAYS", "0"),
+        ] {
+            let e = from(&[(var, value)]).unwrap_err().to_string();
+            assert!(e.contains(var), "{var}={value}: {e}");
+        }
+        let e = from(&[
+            ("SITES", "other"),
+            ("SITE_SETTINGS", r#"{"other": {"widget": {"event": "x y"}}}"#),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("widget.event"), "{e}");
     }
 
     #[test]

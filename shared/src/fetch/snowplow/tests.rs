@@ -356,8 +356,10 @@ pub(crate) mod widget_events {
         assert_eq!(parsed(&link_click), Ok(Parsed::Skip(Skip::NotPageEvent)));
         // a schema of another vendor with the same name is still the widget's
         // unless the setting names the vendor
-        let mut schemas = WidgetSchemas::default();
-        schemas.event = "com.other/recommendation_flow".into();
+        let schemas = WidgetSchemas {
+            event: "com.other/recommendation_flow".into(),
+            ..WidgetSchemas::default()
+        };
         let split = Line::first(l.as_bytes(), &READ);
         assert_eq!(
             parse_with(&split, "site", Some(&schemas)).unwrap(),
