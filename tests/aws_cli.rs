@@ -366,6 +366,11 @@ async fn run_waits_prints_the_local_summary_and_a_repeat_starts_nothing() {
         serde_json::from_value(local.state["model"]["train"]["model"].clone()).unwrap();
     assert_eq!(r["model"], model.to_string());
     assert_eq!(r["promoted"], local.state["model"]["train"]["gate"]["promote"]);
+    assert_eq!(r["online"], local.state["model"]["train"]["online"]);
+    assert_eq!(
+        r["online"]["widget_events"], 0,
+        "the generated data has no widget"
+    );
     let link = r["report"].as_str().unwrap();
     assert!(
         link.starts_with(&format!(
@@ -384,6 +389,7 @@ async fn run_waits_prints_the_local_summary_and_a_repeat_starts_nothing() {
         " lines read, ",
         "  model:   ",
         "; gate ",
+        "  online:  0 widget events; article CTR -, defaults -",
         "  report:  http",
     ] {
         assert!(text.contains(needle), "{needle:?} not in:\n{text}");

@@ -682,6 +682,8 @@ impl Ops {
                     .map(|m| m.to_string()),
                 "promoted": s["model"]["train"]["gate"]["promote"],
                 "gate": s["model"]["train"]["gate"]["reason"],
+                "online": s["model"]["train"]["online"],
+                "online_warning": s["model"]["train"]["gate"]["online_warning"],
                 "report": report,
                 "failure": failure,
             }));
@@ -721,6 +723,7 @@ fn duration(secs: Option<f64>) -> String {
 
 /// One execution of `aws status`, as lines.
 fn status_block(r: &Value) -> String {
+    use article_rec::contract::online::{ModelHeadline, OnlineHeadline};
     let started = r["started"]
         .as_str()
         .and_then(|t| t.parse::<DateTime<Utc>>().ok())
@@ -754,6 +757,26 @@ fn status_block(r: &Value) -> String {
             text(&r["model"]),
             text(&r["gate"])
         ));
+    }
+    if let Ok(o) = serde_json::from_value::<OnlineHeadline>(r["online"].clone()) {
+        let ctr = |m: &Option<ModelHeadline>| {
+            m.as_ref().map_or_else(
+                || "-".to_string(),
+                |m| {
+                    let rate = m.ctr.map_or_else(|| "-".into(), |c| format!("{:.2}%", c * 100.0));
+                    format!("{rate} of {} (model {})", m.counts.impressions, m.model_id)
+                },
+            )
+        };
+        out.push_str(&format!(
+            "  online:  {} widget events; article CTR {}, defaults {}\n",
+            o.widget_events,
+            ctr(&o.article),
+            ctr(&o.defaults)
+        ));
+    }
+    if let Some(w) = r["online_warning"].as_str() {
+        out.push_str(&format!("  WARNING: {w}\n"));
     }
     if let Some(f) = r["failure"].as_str() {
         out.push_str(&format!("  failed:  {f}\n"));
