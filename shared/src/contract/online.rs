@@ -209,3 +209,26 @@ impl OnlineEvaluation {
         }
     }
 }
+
+impl OnlineEvaluation {
+    /// What the gate says of the online comparison: a warning when the newest
+    /// article model is significantly less clicked than the one before it.
+    pub fn warning(&self) -> Option<String> {
+        let c = self
+            .comparisons
+            .iter()
+            .find(|c| c.model_type == "article" && c.verdict == Verdict::Worse)?;
+        let rate = |x: Counts| x.ctr().unwrap_or(0.0) * 100.0;
+        Some(format!(
+            "online: readers click article model {} less than the models before it ({}): {:.2}% of {} impressions against {:.2}% of {}, over the {} hours of the day it was shown (p = {:.3}); consider `article-rec rollback` (on AWS, `article-rec aws rollback`)",
+            c.new_model_id,
+            c.old_model_ids.join(", "),
+            rate(c.new),
+            c.new.impressions,
+            rate(c.old),
+            c.old.impressions,
+            c.hours.len(),
+            c.test.map_or(f64::NAN, |t| t.p_below)
+        ))
+    }
+}

@@ -408,6 +408,9 @@ pub struct PreprocessOutput {
     /// needs it for its warm start and the gate, needs no database.
     #[serde(default)]
     pub current_article_model: Option<CurrentModel>,
+    /// `online.json`: the online evaluation, when the run had a widget events file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub online_key: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

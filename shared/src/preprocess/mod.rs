@@ -8,6 +8,7 @@ pub mod articles;
 pub mod dwell;
 pub mod kcore;
 mod metadata;
+pub mod online;
 #[cfg(test)]
 mod tests;
 pub mod transform;
@@ -59,6 +60,7 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
     let cap = ctx.settings.dwell_cap_secs;
     let key = layout.dwell();
     let k2 = key.clone();
+    let online = self::online::load::online_evaluation(ctx, run, &events, site.as_ref()).await?;
     let rule: Arc<dyn Site> = site.clone();
     let prepared = crate::contract::tasks::blocking(move || {
         transform(&events, rule.as_ref(), cap).map_err(Error::frame(&k2))
@@ -119,5 +121,6 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
         funnel,
         metadata,
         current_article_model,
+        online_key: online.map(|_| layout.online().to_string()),
     })
 }

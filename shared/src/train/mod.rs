@@ -12,7 +12,6 @@
 mod current_model;
 pub mod evaluation;
 pub mod gate;
-pub mod online;
 pub mod selection;
 
 use std::collections::{BTreeMap, HashMap};
@@ -31,6 +30,7 @@ use crate::contract::error::{Error, Result};
 use crate::contract::evaluation::{Evaluation, ModelSpec};
 use crate::contract::layout::RunLayout;
 use crate::contract::metrics::Unit;
+use crate::contract::online::OnlineEvaluation;
 use crate::contract::parquet::{
     ArticleColumns, ArticleRecColumns, Articles, Dwell, DwellColumns, FactorColumns,
 };
@@ -135,6 +135,29 @@ fn article_facts(
     }
 }
 
+/// The online evaluation preprocess wrote, when it wrote one.
+///
+/// # Errors
+/// Storage errors; `Schema` for a file that is not an online evaluation.
+async fn online_evaluation(
+    ctx: &Context,
+    layout: &RunLayout,
+    preprocess: &crate::contract::stage::PreprocessOutput,
+) -> Result<Option<OnlineEvaluation>> {
+    if preprocess.online_key.is_none() {
+        return Ok(None);
+    }
+    let key = layout.online();
+    let body = ctx.store.get(&key).await?;
+    serde_json::from_slice(&body)
+        .map(Some)
+        .map_err(|e| Error::Schema {
+            key: key.to_string(),
+            expected: "an online evaluation (online.json)".into(),
+            found: e.to_string(),
+        })
+}
+
 /// The operator's static embedding model, when `CONTENT_EMBEDDINGS` names
 /// one: an absolute path is a local folder, a name is `models/<name>/` in
 /// the store. `config.json` may be absent; the other two files may not.
@@ -201,14 +224,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let article_columns = articles.columns()?;
     let table = dwell_table(&dwell.columns()?, &article_columns.external_id);
     drop(dwell);
-    let article_paths: HashMap<&str, &str> = article_columns
-        .external_id
-        .iter()
-        .zip(&article_columns.path)
-        .filter_map(|(a, p)| Some((*a, (*p)?)))
-        .collect();
-    let online = online::load::online_evaluation(ctx, run, &article_paths).await?;
-    drop(article_paths);
+    let online = online_evaluation(ctx, &layout, &input.preprocess).await?;
     if table.readings.is_empty() {
         return Err(Error::Empty {
             stage: "train",
@@ -257,7 +273,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         &settings.quality.gate,
     );
     if settings.online.gate {
-        gate.online_warning = online.as_ref().and_then(online::gate_warning);
+        gate.online_warning = online.as_ref().and_then(OnlineEvaluation::warning);
     }
     if let Some(w) = &gate.online_warning {
         warn!(warning = %w, "quality gate: online check");

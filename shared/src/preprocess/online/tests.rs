@@ -210,7 +210,7 @@ fn the_newest_model_meets_every_earlier_one_at_its_hours() {
         comparisons: vec![c],
         against_defaults: None,
     };
-    let warning = gate_warning(&e).unwrap();
+    let warning = e.warning().unwrap();
     assert!(
         warning.starts_with("online: readers click article model d less than the models before it (a, b, c): 4.00% of 300 impressions against 11.00% of 600"),
         "{warning}"

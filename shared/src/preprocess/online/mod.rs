@@ -1,4 +1,5 @@
-//! Online evaluation: what readers did with the widget, per model. An
+//! Online evaluation: what readers did with the widget, per model (computed
+//! where the events are, in preprocess; train reads it for the gate). An
 //! impression is one view of the widget (`widget_seen`); it is clicked when
 //! a recommendation in it was clicked before the reader saw the widget again.
 //! Click-through rate is clicked impressions over impressions, a proportion,
@@ -13,8 +14,7 @@ use std::collections::HashMap;
 use self::stats::{compare, wilson, Z95};
 use crate::contract::database::ModelType;
 use crate::contract::online::{
-    Counts, DwellAfterClick, Interval, ModelComparison, ModelOnline, OnlineEvaluation, PeriodCtr,
-    PositionCtr, Verdict,
+    Counts, DwellAfterClick, Interval, ModelComparison, ModelOnline, PeriodCtr, PositionCtr, Verdict,
 };
 use crate::contract::parquet::WidgetEventColumns;
 
@@ -196,9 +196,6 @@ pub fn compare_newest(
     Some(compare_models(new, old, min_impressions, alpha))
 }
 
-#[cfg(test)]
-mod tests;
-
 /// A click's reading: how long the reader read the clicked article's page in
 /// the `horizon_ms` after the click, gaps between their events on it capped
 /// at `cap_ms` (as dwell is measured). `times` are the reader's events on
@@ -301,23 +298,5 @@ pub fn against_defaults(models: &[ModelOnline], min_impressions: u64, alpha: f64
     Some(compare_models(article, &[defaults], min_impressions, alpha))
 }
 
-/// What the gate says of the online comparison: a warning when the newest
-/// article model is significantly less clicked than the one before it.
-pub fn gate_warning(e: &OnlineEvaluation) -> Option<String> {
-    let c = e
-        .comparisons
-        .iter()
-        .find(|c| c.model_type == ModelType::Article.as_str() && c.verdict == Verdict::Worse)?;
-    let rate = |x: Counts| x.ctr().unwrap_or(0.0) * 100.0;
-    Some(format!(
-        "online: readers click article model {} less than the models before it ({}): {:.2}% of {} impressions against {:.2}% of {}, over the {} hours of the day it was shown (p = {:.3}); consider `article-rec rollback` (on AWS, `article-rec aws rollback`)",
-        c.new_model_id,
-        c.old_model_ids.join(", "),
-        rate(c.new),
-        c.new.impressions,
-        rate(c.old),
-        c.old.impressions,
-        c.hours.len(),
-        c.test.map_or(f64::NAN, |t| t.p_below)
-    ))
-}
+#[cfg(test)]
+mod tests;

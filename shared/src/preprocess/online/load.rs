@@ -1,10 +1,12 @@
 //! The online evaluation of a run: reads the widget's events of the last
-//! `ONLINE_DAYS` and the page events of the readers who clicked, calls the
-//! pure parts, and writes `online.json`.
+//! `ONLINE_DAYS`, measures the reading after each click on the page events
+//! preprocess already holds (so no stage reads the events twice), calls the
+//! pure parts and writes `online.json`.
 
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
+use polars::prelude::DataFrame;
 use tracing::{info, warn};
 
 use super::{against_defaults, by_model, compare_newest, dwell_after, dwell_summary};
@@ -13,7 +15,8 @@ use crate::contract::database::ModelType;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
 use crate::contract::online::{ModelFigures, OnlineEvaluation};
-use crate::contract::parquet::{self, col, WidgetEventColumns, WidgetEvents, EVENTS};
+use crate::contract::parquet::{self, col, WidgetEventColumns, WidgetEvents};
+use crate::contract::site::Site;
 use crate::contract::stage::RunRef;
 
 /// A click's reading is looked for this long after it.
@@ -21,13 +24,16 @@ pub const AFTER_CLICK_MS: i64 = 30 * 60 * 1000;
 
 /// The run's online evaluation, written to `online.json`; `None` when the
 /// run has no widget events file (a run whose fetch predates them).
+/// `events` are the run's page events (`client_id`, `activity_time`,
+/// `page_path`), `site` maps their paths to articles.
 ///
 /// # Errors
 /// Storage and frame errors.
 pub async fn online_evaluation(
     ctx: &Context,
     run: &RunRef,
-    article_paths: &HashMap<&str, &str>,
+    events: &DataFrame,
+    site: &dyn Site,
 ) -> Result<Option<OnlineEvaluation>> {
     let layout = RunLayout::new(run)?;
     let store = ctx.store.as_ref();
@@ -44,11 +50,9 @@ pub async fn online_evaluation(
     let until_ms = run.as_of.timestamp_millis();
     let since_ms = until_ms - (o.days * 86_400_000.0) as i64;
     let period_ms = i64::from(o.period_hours) * 3_600_000;
-    let reading = if w.step.contains(&"click") {
-        click_reading(ctx, &layout, &w, since_ms, article_paths).await?
-    } else {
-        HashMap::new()
-    };
+    let cap_ms = (ctx.settings.dwell_cap_secs * 1000.0) as i64;
+    let key = layout.events();
+    let reading = click_reading(events, &w, since_ms, site, cap_ms).map_err(Error::frame(&key))?;
     let e = assemble(
         &w,
         &reading,
@@ -115,54 +119,58 @@ pub fn assemble(
     }
 }
 
-/// Each click's reading of the clicked article (by widget event row), from
-/// the page events of the readers who clicked: only their rows are kept.
-async fn click_reading(
-    ctx: &Context,
-    layout: &RunLayout,
+/// Each click's reading of the clicked article (by widget event row): the
+/// clicker's page events on that article after the click. Only the rows of
+/// readers who clicked are looked at closely.
+///
+/// # Errors
+/// Polars errors (missing columns).
+pub fn click_reading(
+    events: &DataFrame,
     w: &WidgetEventColumns<'_>,
     since_ms: i64,
-    article_paths: &HashMap<&str, &str>,
-) -> Result<HashMap<usize, Option<f64>>> {
+    site: &dyn Site,
+    cap_ms: i64,
+) -> polars::prelude::PolarsResult<HashMap<usize, Option<f64>>> {
     let clicks: Vec<usize> = (0..w.len())
-        .filter(|&i| w.step[i] == "click" && w.time_ms[i] >= since_ms)
+        .filter(|&i| w.step[i] == "click" && w.time_ms[i] >= since_ms && w.external_id[i].is_some())
         .collect();
+    if clicks.is_empty() {
+        return Ok(HashMap::new());
+    }
     let wanted: HashSet<(&str, &str)> = clicks
         .iter()
-        .filter_map(|&i| {
-            let path = article_paths.get(w.external_id[i]?)?;
-            Some((w.client_id[i], *path))
-        })
+        .filter_map(|&i| Some((w.client_id[i], w.external_id[i]?)))
         .collect();
-    let key = layout.events();
-    let events = parquet::read_columns(
-        ctx.store.as_ref(),
-        &key,
-        &EVENTS,
-        &[col::CLIENT_ID, col::ACTIVITY_TIME, col::PAGE_PATH],
-    )
-    .await?;
-    let readers = parquet::strs(&events, col::CLIENT_ID).map_err(Error::frame(&key))?;
-    let times = parquet::i64s(&events, col::ACTIVITY_TIME).map_err(Error::frame(&key))?;
-    let paths = parquet::strs(&events, col::PAGE_PATH).map_err(Error::frame(&key))?;
-    let mut on_page: HashMap<(&str, &str), Vec<i64>> = HashMap::new();
+    let clickers: HashSet<&str> = wanted.iter().map(|(c, _)| *c).collect();
+    let readers = parquet::strs(events, col::CLIENT_ID)?;
+    let times = parquet::i64s(events, col::ACTIVITY_TIME)?;
+    let paths = parquet::strs(events, col::PAGE_PATH)?;
+    let mut on_article: HashMap<(&str, String), Vec<i64>> = HashMap::new();
     for ((r, t), p) in readers.iter().zip(&times).zip(&paths) {
-        if let (Some(r), Some(t), Some(p)) = (r, t, p) {
-            if wanted.contains(&(*r, *p)) {
-                on_page.entry((*r, *p)).or_default().push(*t);
+        let (Some(r), Some(t), Some(p)) = (r, t, p) else {
+            continue;
+        };
+        if !clickers.contains(r) {
+            continue;
+        }
+        if let Some(a) = site.article_of(p) {
+            if wanted.contains(&(*r, a.external_id)) {
+                on_article
+                    .entry((*r, a.external_id.to_string()))
+                    .or_default()
+                    .push(*t);
             }
         }
     }
-    for times in on_page.values_mut() {
+    for times in on_article.values_mut() {
         times.sort_unstable();
     }
-    let cap_ms = (ctx.settings.dwell_cap_secs * 1000.0) as i64;
     Ok(clicks
         .into_iter()
         .map(|i| {
             let secs = w.external_id[i]
-                .and_then(|a| article_paths.get(a))
-                .and_then(|p| on_page.get(&(w.client_id[i], *p)))
+                .and_then(|a| on_article.get(&(w.client_id[i], a.to_string())))
                 .and_then(|times| dwell_after(times, w.time_ms[i], cap_ms, AFTER_CLICK_MS));
             (i, secs)
         })
