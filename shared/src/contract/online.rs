@@ -1,6 +1,6 @@
 //! What the online evaluation reports (what readers did with the widget,
-//! per model), on the wire between train and save and in `online.json`.
-//! Computed by train's `online` module.
+//! per model): `online.json`, which preprocess writes and train and save read.
+//! Computed by preprocess's `online` module; train reads it for the gate.
 
 use serde::{Deserialize, Serialize};
 

@@ -1,10 +1,11 @@
 //! Online evaluation: what readers did with the widget, per model (computed
 //! where the events are, in preprocess; train reads it for the gate). An
 //! impression is one view of the widget (`widget_seen`); it is clicked when
-//! a recommendation in it was clicked before the reader saw the widget again.
-//! Click-through rate is clicked impressions over impressions, a proportion,
-//! so it gets a Wilson interval and a two-proportion test against the model
-//! before it, over the hours of the day both were shown.
+//! the same reader clicks one of its recommendations on that page within
+//! [`VIEW_WINDOW_MS`] and before seeing the widget again. Click-through rate
+//! is clicked impressions over impressions, a proportion, so it gets a Wilson
+//! interval and a two-proportion test against the models before it, over the
+//! hours of the day the newest was shown.
 
 pub mod load;
 pub mod stats;
