@@ -356,18 +356,20 @@ fn days_from_civil(y: u32, m: u32, d: u32) -> i64 {
     era * 146_097 + day_of_era - 719_468
 }
 
+/// A contexts field: `{"schema": ..., "data": [entity, ...]}`.
 #[derive(Deserialize)]
-struct Contexts<'a> {
+pub(super) struct Contexts<'a> {
     #[serde(borrow)]
-    data: Vec<Entity<'a>>,
+    pub(super) data: Vec<Entity<'a>>,
 }
 
+/// A self-describing entity: its schema's URI and its data, not yet read.
 #[derive(Deserialize)]
-struct Entity<'a> {
+pub(super) struct Entity<'a> {
     #[serde(borrow)]
-    schema: Cow<'a, str>,
+    pub(super) schema: Cow<'a, str>,
     #[serde(borrow)]
-    data: &'a RawValue,
+    pub(super) data: &'a RawValue,
 }
 
 #[derive(Deserialize)]

@@ -5,10 +5,9 @@
 //! those are is a setting ([`WidgetSchemas`]).
 
 use serde::Deserialize;
-use serde_json::value::RawValue;
 
 use crate::contract::settings::WidgetSchemas;
-use crate::fetch::snowplow::BadRow;
+use crate::fetch::snowplow::{BadRow, Contexts, Entity};
 
 /// What the reader did with the widget.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,20 +69,6 @@ pub fn is_schema(uri: &str, wanted: &str) -> bool {
 struct Envelope<'a> {
     #[serde(borrow)]
     data: Entity<'a>,
-}
-
-#[derive(Deserialize)]
-struct Contexts<'a> {
-    #[serde(borrow)]
-    data: Vec<Entity<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Entity<'a> {
-    #[serde(borrow)]
-    schema: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    data: &'a RawValue,
 }
 
 #[derive(Deserialize)]

@@ -90,20 +90,19 @@ pub fn assemble(
         .filter_map(|t| compare_newest(&models, t.as_str(), min_impressions, alpha))
         .collect();
     let against_defaults = against_defaults(&models, min_impressions, alpha);
+    // each model's clicks' readings, in one pass over the events
+    let mut secs: HashMap<(&str, &str), Vec<Option<f64>>> = HashMap::new();
+    for i in (0..w.len()).filter(|&i| in_time(i) && w.step[i] == "click") {
+        secs.entry((w.model_id[i], w.model_type[i]))
+            .or_default()
+            .push(reading.get(&i).copied().flatten());
+    }
     let models = models
         .into_iter()
         .map(|m| {
-            let secs: Vec<Option<f64>> = (0..w.len())
-                .filter(|&i| {
-                    in_time(i)
-                        && w.step[i] == "click"
-                        && w.model_id[i] == m.model_id
-                        && w.model_type[i] == m.model_type
-                })
-                .map(|i| reading.get(&i).copied().flatten())
-                .collect();
+            let of_model = secs.get(&(m.model_id.as_str(), m.model_type.as_str()));
             ModelFigures {
-                dwell_after_click: dwell_summary(&secs),
+                dwell_after_click: dwell_summary(of_model.map_or(&[][..], Vec::as_slice)),
                 online: m,
             }
         })

@@ -59,14 +59,20 @@ pub fn by_model(w: &WidgetEventColumns<'_>, since_ms: i64, period_ms: i64) -> Ve
             models.len() - 1
         });
         let view_key = (w.client_id[i], w.page_path[i], model);
-        if w.step[i] != "click" {
+        // a new impression, the reader's last of this widget on this page
+        let time_ms = w.time_ms[i];
+        let open = |impressions: &mut Vec<Impression>, last_view: &mut HashMap<_, usize>| {
             impressions.push(Impression {
                 model,
-                time_ms: w.time_ms[i],
+                time_ms,
                 clicked: false,
                 positions: Vec::new(),
             });
             last_view.insert(view_key, impressions.len() - 1);
+            impressions.len() - 1
+        };
+        if w.step[i] != "click" {
+            open(&mut impressions, &mut last_view);
             continue;
         }
         clicks[model] += 1;
@@ -78,14 +84,7 @@ pub fn by_model(w: &WidgetEventColumns<'_>, since_ms: i64, period_ms: i64) -> Ve
             Some(v) => v,
             None => {
                 without_view[model] += 1;
-                impressions.push(Impression {
-                    model,
-                    time_ms: w.time_ms[i],
-                    clicked: false,
-                    positions: Vec::new(),
-                });
-                last_view.insert(view_key, impressions.len() - 1);
-                impressions.len() - 1
+                open(&mut impressions, &mut last_view)
             }
         };
         let imp = &mut impressions[at];
