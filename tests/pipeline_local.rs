@@ -68,7 +68,7 @@ async fn surviving_articles(ctx: &Context, run: &RunRef) -> Vec<String> {
     let df = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
         .await
         .unwrap();
-    parquet::strs(&df, col::EXTERNAL_ID)
+    df.strs(col::EXTERNAL_ID)
         .unwrap()
         .into_iter()
         .map(|s| s.unwrap().to_string())
@@ -163,7 +163,8 @@ async fn whole_job_on_generated_data() {
     let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
         .await
         .unwrap();
-    let last_event_ms = parquet::i64s(&events, col::ACTIVITY_TIME)
+    let last_event_ms = events
+        .i64s(col::ACTIVITY_TIME)
         .unwrap()
         .into_iter()
         .flatten()

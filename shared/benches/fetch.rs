@@ -20,7 +20,10 @@ use std::time::Instant;
 
 use article_rec::adapters::storage::LocalDir;
 use article_rec::contract::layout::InputLayout;
-use article_rec::contract::parquet::{StreamWriter, HOUR_EVENTS};
+use article_rec::contract::parquet::{
+    zstd_level_1, CompressionOptions, Encoder, StatisticsOptions, StreamWriter, Table, Version, WriteOptions,
+    ZstdLevel, HOUR_EVENTS,
+};
 use article_rec::contract::settings::Settings;
 use article_rec::contract::stage::{FetchInput, RunRef};
 use article_rec::contract::storage::BlobStore;
@@ -103,7 +106,7 @@ async fn measure(dir: &Path) {
     let (mut t_gunzip, mut t_parse, mut t_frame, mut t_write) = (0f64, 0f64, 0f64, 0f64);
     let (mut t_gunzip_chunks, mut t_gunzip_parse) = (0f64, 0f64);
     let mut chunk = vec![0u8; 256 * 1024];
-    let mut largest: Option<polars::prelude::DataFrame> = None;
+    let mut largest: Option<Table> = None;
     for part in input.hours(&window) {
         let objects = store.list(&part.prefix).await.unwrap();
         if objects.is_empty() {
@@ -142,7 +145,7 @@ async fn measure(dir: &Path) {
         events += n;
         max_hour = max_hour.max(n);
         let key = input.part(&part, "x.parquet").unwrap();
-        let frame = batch.into_frame(&key).unwrap();
+        let frame = batch.into_table(&key).unwrap();
         let t2 = Instant::now();
         let mut buf = Vec::new();
         let mut w = StreamWriter::new(&mut buf, &HOUR_EVENTS, &key).unwrap();
@@ -151,7 +154,7 @@ async fn measure(dir: &Path) {
         t_parse += (t1 - t0).as_secs_f64();
         t_frame += (t2 - t1).as_secs_f64();
         t_write += t2.elapsed().as_secs_f64();
-        if largest.as_ref().is_none_or(|l| l.height() < frame.height()) {
+        if largest.as_ref().is_none_or(|l| l.len() < frame.len()) {
             largest = Some(frame);
         }
     }
@@ -233,31 +236,42 @@ async fn measure(dir: &Path) {
     println!("peak RSS: {:.0} MiB", common::peak_rss_mib());
 }
 
-/// What the Parquet writer's settings cost on the largest hour's events.
-fn compare_writers(mut frame: polars::prelude::DataFrame) {
-    use polars::prelude::{ParquetCompression, ParquetWriter, StatisticsOptions};
-    let rows = frame.height();
+/// What the Parquet writer's settings cost on the largest hour's events (the
+/// codecs built in: zstd, and none).
+fn compare_writers(table: Table) {
+    let rows = table.len();
+    let arrays: Vec<_> = HOUR_EVENTS
+        .columns
+        .iter()
+        .map(|(c, _)| table.chunks(c).unwrap()[0].clone())
+        .collect();
     println!("  Parquet writer settings on the largest hour ({rows} events), 20 writes each:");
     for (name, compression) in [
-        ("zstd (level 3)", ParquetCompression::Zstd(None)),
         (
-            "zstd level 1",
-            ParquetCompression::Zstd(Some(polars_parquet::write::ZstdLevel::try_new(1).unwrap())),
+            "zstd (level 3)",
+            CompressionOptions::Zstd(ZstdLevel::try_new(3).ok()),
         ),
-        ("lz4", ParquetCompression::Lz4Raw),
-        ("snappy", ParquetCompression::Snappy),
-        ("none", ParquetCompression::Uncompressed),
+        ("zstd level 1", zstd_level_1()),
+        ("none", CompressionOptions::Uncompressed),
     ] {
         for stats in [true, false] {
+            let options = WriteOptions {
+                statistics: if stats {
+                    StatisticsOptions::default()
+                } else {
+                    StatisticsOptions::empty()
+                },
+                version: Version::V1,
+                compression,
+                data_page_size: None,
+            };
             let t0 = Instant::now();
             let mut size = 0;
             for _ in 0..20 {
                 let mut buf = Vec::new();
-                let mut w = ParquetWriter::new(&mut buf).with_compression(compression);
-                if !stats {
-                    w = w.with_statistics(StatisticsOptions::empty());
-                }
-                w.finish(&mut frame).unwrap();
+                let mut w = Encoder::with_options(&mut buf, &HOUR_EVENTS, options).unwrap();
+                w.row_group(&arrays, rows).unwrap();
+                w.finish().unwrap();
                 size = buf.len();
             }
             let secs = t0.elapsed().as_secs_f64() / 20.0;
@@ -296,8 +310,9 @@ fn main() {
     );
     let status = Command::new(std::env::current_exe().unwrap())
         .arg("--measure")
-        // one core, as the target is per core (polars would encode columns in parallel)
-        .env("POLARS_MAX_THREADS", "1")
+        // one core, as the target is per core (the Parquet encoder would
+        // encode columns side by side on rayon's pool)
+        .env("RAYON_NUM_THREADS", "1")
         .env("BENCH_EVENTS", events.to_string())
         .status()
         .unwrap();

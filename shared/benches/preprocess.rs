@@ -21,14 +21,15 @@ use std::time::Instant;
 use article_rec::adapters::site::StaticCatalog;
 use article_rec::adapters::storage::LocalDir;
 use article_rec::contract::layout::RunLayout;
-use article_rec::contract::parquet::{self, col, date_column, datetime_ms_column, StreamWriter, EVENTS};
+use article_rec::contract::parquet::{
+    self, date_array, datetime_ms_array, str_array, StreamWriter, Table, EVENTS,
+};
 use article_rec::contract::settings::Settings;
 use article_rec::contract::stage::{PreprocessInput, RunRef};
 use article_rec::contract::storage::BlobStore;
 use article_rec::preprocess;
 use article_rec::Context;
 use chrono::{DateTime, Utc};
-use polars::prelude::{Column, DataFrame};
 use rand::{Rng, SeedableRng};
 
 const END: &str = "2026-11-01T00:00:00Z";
@@ -93,30 +94,28 @@ fn generate_once(dir: &Path, events: usize) {
             let mut t = start_ms + rng.random_range(0..DAYS * 86_400_000);
             for _ in 0..rng.random_range(1..12).min(n - who.len()) {
                 who.push(client_ids[reader].as_str());
-                when.push(Some(t));
+                when.push(t);
                 page.push(paths[path].as_str());
                 t += rng.random_range(10_000..40_000);
             }
         }
-        let days: Vec<i32> = when
-            .iter()
-            .map(|t| t.unwrap_or(0).div_euclid(86_400_000) as i32)
-            .collect();
+        let days: Vec<i32> = when.iter().map(|t| t.div_euclid(86_400_000) as i32).collect();
         let ids: Vec<String> = (0..n)
             .map(|_| {
                 serial += 1;
                 format!("{serial:032x}")
             })
             .collect();
-        let frame = DataFrame::new(
-            n,
+        let frame = Table::new(
+            &EVENTS,
+            &key,
             vec![
-                Column::new(col::CLIENT_ID.into(), who),
-                datetime_ms_column(col::ACTIVITY_TIME, when, &key).unwrap(),
-                date_column(col::SESSION_DATE, days, &key).unwrap(),
-                Column::new(col::PAGE_PATH.into(), page),
-                Column::new(col::EVENT_NAME.into(), vec!["page_ping"; n]),
-                Column::new(col::EVENT_ID.into(), ids),
+                str_array(&who),
+                datetime_ms_array(when),
+                date_array(days),
+                str_array(&page),
+                str_array(&vec!["page_ping"; n]),
+                str_array(&ids),
             ],
         )
         .unwrap();
@@ -139,7 +138,8 @@ async fn measure(dir: &Path) {
         .unwrap();
     let t_read = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let prepared = preprocess::transform::transform(&events, &StaticCatalog::default(), 600.0).unwrap();
+    let prepared =
+        preprocess::transform::transform(&events, &StaticCatalog::default(), 600.0, &layout.dwell()).unwrap();
     let t_transform = t1.elapsed().as_secs_f64();
     let f = &prepared.funnel;
     println!(

@@ -71,11 +71,11 @@ pub enum Error {
     Remote { error_type: String, message: String },
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("parquet/dataframe error on {key}: {source}")]
-    Frame {
+    #[error("parquet error on {key}: {source}")]
+    Parquet {
         key: String,
         #[source]
-        source: polars::error::PolarsError,
+        source: polars_error::PolarsError,
     },
     #[error("schema mismatch in {key}: expected {expected}, found {found}")]
     Schema {
@@ -121,7 +121,7 @@ impl Error {
             },
             Error::InvalidInput(_) | Error::Config(_) => ErrorKind::InvalidInput,
             Error::AccessDenied { .. } => ErrorKind::Permission,
-            Error::NotFound { .. } | Error::Frame { .. } | Error::Schema { .. } | Error::Empty { .. } => {
+            Error::NotFound { .. } | Error::Parquet { .. } | Error::Schema { .. } | Error::Empty { .. } => {
                 ErrorKind::Data
             }
             Error::Migrate(_) | Error::Bug(_) => ErrorKind::Bug,
@@ -143,10 +143,10 @@ impl Error {
         move |source| Error::Db { op, source }
     }
 
-    pub(crate) fn frame(
+    pub(crate) fn parquet(
         key: &impl std::fmt::Display,
-    ) -> impl FnOnce(polars::error::PolarsError) -> Error + '_ {
-        move |source| Error::Frame {
+    ) -> impl FnOnce(polars_error::PolarsError) -> Error + '_ {
+        move |source| Error::Parquet {
             key: key.to_string(),
             source,
         }

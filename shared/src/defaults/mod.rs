@@ -18,7 +18,7 @@ use crate::contract::stage::{DefaultsInput, DefaultsOutput};
 use crate::recommend::popularity::RECENT_INTERACTIONS;
 
 /// # Errors
-/// Storage and frame errors.
+/// Storage and Parquet errors.
 #[instrument(skip_all, fields(stage = "defaults", site = %input.run.site, run_id = %input.run.run_id))]
 pub async fn run(input: DefaultsInput, ctx: &Context) -> Result<DefaultsOutput> {
     let layout = RunLayout::new(&input.run)?;

@@ -4,14 +4,14 @@
 //! objects or two hours.
 //!
 //! Keeps one 128-bit key per event seen, not the events: memory is bounded by one
-//! hour's frame plus 16 bytes an event.
+//! hour's table plus 16 bytes an event.
 
 use std::collections::HashSet;
 
-use polars::prelude::*;
 use uuid::Uuid;
 
-use crate::contract::parquet::{col, i64s, u64s, WidgetEventColumns, EVENTS};
+use crate::contract::error::Result;
+use crate::contract::parquet::{col, Bitmap, StrColumn, Table, WidgetEventColumns, EVENTS};
 use crate::contract::stage::Window;
 use crate::fetch::widget_rows::WidgetRows;
 
@@ -94,25 +94,26 @@ impl WindowFilter {
         }
     }
 
-    /// Events of an hour's `frame` (schema `parquet::HOUR_EVENTS`) in the
-    /// window and not seen in an earlier frame or row, in their original
+    /// Events of an hour's `table` (schema `parquet::HOUR_EVENTS`) in the
+    /// window and not seen in an earlier table or row, in their original
     /// order, as `parquet::EVENTS` rows.
     ///
     /// # Errors
-    /// Polars errors (missing columns).
-    pub fn apply(&mut self, frame: &DataFrame) -> PolarsResult<(DataFrame, Dropped)> {
-        let times = i64s(frame, col::ACTIVITY_TIME)?;
-        let (hi, lo) = (u64s(frame, col::EVENT_ID_HI)?, u64s(frame, col::EVENT_ID_LO)?);
+    /// `Schema` errors (missing columns).
+    pub fn apply(&mut self, table: &Table) -> Result<(Table, Dropped)> {
+        let times = table.i64s(col::ACTIVITY_TIME)?;
+        let (hi, lo) = (table.u64s(col::EVENT_ID_HI)?, table.u64s(col::EVENT_ID_LO)?);
         let ids = hi
             .iter()
             .zip(&lo)
             .map(|(hi, lo)| (u128::from(hi.unwrap_or_default()) << 64) | u128::from(lo.unwrap_or_default()));
-        let fps = u64s(frame, col::FINGERPRINT_HASH)?
+        let fps = table
+            .u64s(col::FINGERPRINT_HASH)?
             .into_iter()
             .map(Option::unwrap_or_default);
         let mut dropped = Dropped::default();
         let mut kept_ids = Vec::new();
-        let mask: BooleanChunked = times
+        let mask: Bitmap = times
             .iter()
             .zip(ids.zip(fps))
             .map(|(t, (id, fp))| {
@@ -130,52 +131,41 @@ impl WindowFilter {
                 fresh
             })
             .collect();
-        let kept = frame.filter(&mask)?;
+        let kept = table.filter(&mask)?;
         let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let mut id_strings = StringChunkedBuilder::new(col::EVENT_ID.into(), kept_ids.len());
+        let mut id_strings = StrColumn::with_capacity(kept_ids.len());
         for id in kept_ids {
-            id_strings.append_value(Uuid::from_u128(id).hyphenated().encode_lower(&mut text));
+            id_strings.push(Uuid::from_u128(id).hyphenated().encode_lower(&mut text));
         }
-        let id_column = id_strings.finish().into_column();
-        let columns = EVENTS
-            .columns
-            .iter()
-            .map(|(name, _)| match *name {
-                col::EVENT_ID => Ok(id_column.clone()),
-                name => kept.column(name).cloned(),
-            })
-            .collect::<PolarsResult<Vec<Column>>>()?;
-        Ok((DataFrame::new(kept.height(), columns)?, dropped))
+        let events = kept.reshaped(&EVENTS, vec![(col::EVENT_ID, id_strings.finish())])?;
+        Ok((events, dropped))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::parquet::{strs, ColType, HOUR_EVENTS};
+    use crate::contract::parquet::{date_array, datetime_ms_array, str_array, values_array, HOUR_EVENTS};
 
-    /// An hour frame of (event id, fingerprint, time) rows; ids are
+    /// An hour's table of (event id, fingerprint, time) rows; ids are
     /// numbered, so `1` is `00000000-0000-0000-0000-000000000001`.
-    fn frame(rows: &[(u128, &str, i64)]) -> DataFrame {
-        let mut df = df!(
-            col::CLIENT_ID => rows.iter().map(|_| "reader").collect::<Vec<_>>(),
-            col::ACTIVITY_TIME => rows.iter().map(|r| r.2).collect::<Vec<_>>(),
-            col::SESSION_DATE => rows.iter().map(|_| 0i32).collect::<Vec<_>>(),
-            col::PAGE_PATH => rows.iter().map(|_| "/").collect::<Vec<_>>(),
-            col::EVENT_NAME => rows.iter().map(|_| "page_ping").collect::<Vec<_>>(),
-            col::EVENT_ID_HI => rows.iter().map(|r| (r.0 >> 64) as u64).collect::<Vec<_>>(),
-            col::EVENT_ID_LO => rows.iter().map(|r| r.0 as u64).collect::<Vec<_>>(),
-            col::FINGERPRINT_HASH => rows.iter().map(|r| fingerprint_hash(r.1)).collect::<Vec<_>>()
-        )
-        .unwrap();
-        df.apply(col::ACTIVITY_TIME, |c| {
-            c.cast(&ColType::DatetimeMs.dtype()).unwrap()
-        })
-        .unwrap();
-        df.apply(col::SESSION_DATE, |c| c.cast(&ColType::Date.dtype()).unwrap())
-            .unwrap();
+    fn hour(rows: &[(u128, &str, i64)]) -> Table {
         let key = crate::contract::layout::ObjectKey::from_listing("x/hour.parquet").unwrap();
-        HOUR_EVENTS.conform(&key, &df).unwrap()
+        Table::new(
+            &HOUR_EVENTS,
+            &key,
+            vec![
+                str_array(&rows.iter().map(|_| "reader").collect::<Vec<_>>()),
+                datetime_ms_array(rows.iter().map(|r| r.2).collect()),
+                date_array(rows.iter().map(|_| 0i32).collect()),
+                str_array(&rows.iter().map(|_| "/").collect::<Vec<_>>()),
+                str_array(&rows.iter().map(|_| "page_ping").collect::<Vec<_>>()),
+                values_array(rows.iter().map(|r| (r.0 >> 64) as u64).collect()),
+                values_array(rows.iter().map(|r| r.0 as u64).collect()),
+                values_array(rows.iter().map(|r| fingerprint_hash(r.1)).collect()),
+            ],
+        )
+        .unwrap()
     }
 
     #[test]
@@ -186,13 +176,12 @@ mod tests {
         };
         let mut f = WindowFilter::new(w);
         let (a, d) = f
-            .apply(&frame(&[(1, "f", 1000), (1, "f", 1500), (2, "", 999)]))
+            .apply(&hour(&[(1, "f", 1000), (1, "f", 1500), (2, "", 999)]))
             .unwrap();
-        assert_eq!(a.height(), 1);
-        let key = crate::contract::layout::ObjectKey::from_listing("x/events.parquet").unwrap();
-        EVENTS.conform(&key, &a).unwrap();
+        assert_eq!(a.len(), 1);
+        assert!(a.is_of(&EVENTS));
         assert_eq!(
-            strs(&a, col::EVENT_ID).unwrap(),
+            a.strs(col::EVENT_ID).unwrap(),
             [Some("00000000-0000-0000-0000-000000000001")]
         );
         assert_eq!(
@@ -204,9 +193,9 @@ mod tests {
         );
         // same id, other fingerprint: a different event (Snowplow's synthetic duplicate)
         let (b, d) = f
-            .apply(&frame(&[(1, "f", 1200), (1, "g", 1200), (3, "", 2000)]))
+            .apply(&hour(&[(1, "f", 1200), (1, "g", 1200), (3, "", 2000)]))
             .unwrap();
-        assert_eq!(b.height(), 1);
+        assert_eq!(b.len(), 1);
         assert_eq!(
             d,
             Dropped {

@@ -7,12 +7,14 @@ use std::collections::HashMap;
 use std::io::Read;
 
 use flate2::read::MultiGzDecoder;
-use polars::prelude::*;
 use serde::Serialize;
 
 use crate::contract::error::Result;
 use crate::contract::layout::ObjectKey;
-use crate::contract::parquet::{col, date_column, datetime_ms_column, WidgetEventColumns};
+use crate::contract::parquet::{
+    coded_str_array, date_array, datetime_ms_array, str_array, values_array, Table, WidgetEventColumns,
+    HOUR_EVENTS,
+};
 use crate::contract::settings::WidgetSchemas;
 use crate::contract::stage::ParseCounts;
 use crate::fetch::dedup::fingerprint_hash;
@@ -39,8 +41,8 @@ const RAW_LIMIT: usize = 10_000;
 /// appearance.
 #[derive(Debug, Default)]
 struct Interned {
-    codes: HashMap<Box<str>, IdxSize, foldhash::fast::RandomState>,
-    rows: Vec<IdxSize>,
+    codes: HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    rows: Vec<u32>,
 }
 
 impl Interned {
@@ -48,7 +50,7 @@ impl Interned {
         let code = match self.codes.get(s) {
             Some(&code) => code,
             None => {
-                let code = IdxSize::try_from(self.codes.len()).unwrap_or(IdxSize::MAX);
+                let code = u32::try_from(self.codes.len()).unwrap_or(u32::MAX);
                 self.codes.insert(s.into(), code);
                 code
             }
@@ -67,10 +69,9 @@ impl Interned {
 
     /// The column of the rows in `order`: the distinct values gathered by
     /// code, so each string is stored once, not once a row.
-    fn column(&self, name: &str, order: &[usize]) -> PolarsResult<Column> {
-        let codes: Vec<IdxSize> = order.iter().map(|&i| self.rows[i]).collect();
-        let values = StringChunked::from_slice(name.into(), &self.values());
-        Ok(values.take(&codes)?.into_column())
+    fn column(&self, order: &[usize]) -> Result<crate::contract::parquet::ArrayRef> {
+        let codes: Vec<u32> = order.iter().map(|&i| self.rows[i]).collect();
+        coded_str_array(&self.values(), &codes)
     }
 }
 
@@ -308,34 +309,32 @@ impl EventBatch {
     }
 
     /// The hour's events (schema `parquet::HOUR_EVENTS`), grouped by reader
-    /// and sorted by time and id within each reader.
+    /// and sorted by time and id within each reader, as if read from `key`.
     ///
     /// # Errors
-    /// `Frame` if polars fails to build the frame.
-    pub fn into_frame(self, key: &ObjectKey) -> Result<DataFrame> {
+    /// `Bug` if the columns do not make a table (they always do).
+    pub fn into_table(self, key: &ObjectKey) -> Result<Table> {
         let order = self.order();
-        let n = order.len();
-        let frame = || crate::contract::error::Error::frame(key);
-        let times: Vec<Option<i64>> = order.iter().map(|&i| Some(self.time_ms[i])).collect();
-        let days: Vec<i32> = order
-            .iter()
-            .map(|&i| self.time_ms[i].div_euclid(86_400_000) as i32)
-            .collect();
+        let times: Vec<i64> = order.iter().map(|&i| self.time_ms[i]).collect();
+        let days: Vec<i32> = times.iter().map(|t| t.div_euclid(86_400_000) as i32).collect();
         let names: Vec<&str> = order.iter().map(|&i| self.event_name[i]).collect();
         let id_hi: Vec<u64> = order.iter().map(|&i| (self.event_id[i] >> 64) as u64).collect();
         let id_lo: Vec<u64> = order.iter().map(|&i| self.event_id[i] as u64).collect();
         let fingerprints: Vec<u64> = order.iter().map(|&i| self.fingerprint_hash[i]).collect();
-        let cols = vec![
-            self.client_id.column(col::CLIENT_ID, &order).map_err(frame())?,
-            datetime_ms_column(col::ACTIVITY_TIME, times, key)?,
-            date_column(col::SESSION_DATE, days, key)?,
-            self.page_path.column(col::PAGE_PATH, &order).map_err(frame())?,
-            Column::new(col::EVENT_NAME.into(), names),
-            Column::new(col::EVENT_ID_HI.into(), id_hi),
-            Column::new(col::EVENT_ID_LO.into(), id_lo),
-            Column::new(col::FINGERPRINT_HASH.into(), fingerprints),
-        ];
-        DataFrame::new(n, cols).map_err(frame())
+        Table::new(
+            &HOUR_EVENTS,
+            key,
+            vec![
+                self.client_id.column(&order)?,
+                datetime_ms_array(times),
+                date_array(days),
+                self.page_path.column(&order)?,
+                str_array(&names),
+                values_array(id_hi),
+                values_array(id_lo),
+                values_array(fingerprints),
+            ],
+        )
     }
 
     /// Bad rows as JSON lines.
@@ -354,6 +353,7 @@ impl EventBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::parquet::col;
     use std::io::Write;
 
     fn key(k: &str) -> ObjectKey {
@@ -374,8 +374,8 @@ mod tests {
             batch.counts.events, 2,
             "duplicates are dropped later, across the window"
         );
-        let df = batch.into_frame(&key("a/x")).unwrap();
-        assert_eq!(df.height(), 2);
+        let df = batch.into_table(&key("a/x")).unwrap();
+        assert_eq!(df.len(), 2);
     }
 
     #[test]
@@ -429,8 +429,8 @@ mod tests {
             assert_eq!(batch.bad_rows[0].reason, "wrong field count: 2, expected 131");
             assert_eq!(batch.bad_rows[0].raw.len(), RAW_LIMIT);
             let last = lines as u64 - 1;
-            let df = batch.into_frame(&key("a/x")).unwrap();
-            let ids = crate::contract::parquet::u64s(&df, col::EVENT_ID_HI).unwrap();
+            let df = batch.into_table(&key("a/x")).unwrap();
+            let ids = df.u64s(col::EVENT_ID_HI).unwrap();
             assert_eq!(ids.len(), lines);
             assert!(ids.iter().any(|id| id.is_some_and(|id| id >> 32 == last)));
         }
@@ -502,11 +502,11 @@ mod tests {
         }
         let mut batch = EventBatch::new("site");
         batch.add_object(&key("a/x.tsv"), text.as_bytes());
-        let df = batch.into_frame(&key("a/x")).unwrap();
-        let ids = crate::contract::parquet::u64s(&df, col::EVENT_ID_LO).unwrap();
+        let df = batch.into_table(&key("a/x")).unwrap();
+        let ids = df.u64s(col::EVENT_ID_LO).unwrap();
         // b first (it appears first), then a, then c; by time, then id
         assert_eq!(ids, [5, 3, 1, 2, 4].map(Some));
-        let readers = crate::contract::parquet::strs(&df, col::CLIENT_ID).unwrap();
+        let readers = df.strs(col::CLIENT_ID).unwrap();
         assert_eq!(readers, ["b", "b", "a", "a", "c"].map(Some));
     }
 

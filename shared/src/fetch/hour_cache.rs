@@ -6,14 +6,13 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
-use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::{HourFiles, InputLayout, RunLayout};
-use crate::contract::parquet::{self, WidgetEvents, HOUR_EVENTS};
+use crate::contract::parquet::{self, Table, WidgetEvents, HOUR_EVENTS};
 use crate::contract::settings::WidgetSchemas;
 use crate::contract::stage::{FetchHourOutput, HourStatus, RunRef};
 use crate::contract::storage::ObjectMeta;
@@ -67,7 +66,7 @@ fn version_of(app_id: &str, widget: &WidgetSchemas, objects: &[SourceObject]) ->
 pub(super) struct Hour {
     pub(super) out: FetchHourOutput,
     pub(super) files: Option<HourFiles>,
-    frame: Option<DataFrame>,
+    events: Option<Table>,
     bad_rows: Option<Bytes>,
     widget: Option<WidgetEvents>,
 }
@@ -75,7 +74,7 @@ pub(super) struct Hour {
 /// An hour's files, read or just parsed.
 pub(super) struct HourData {
     pub(super) hour: Hour,
-    pub(super) events: DataFrame,
+    pub(super) events: Table,
     pub(super) bad_rows: Bytes,
     pub(super) widget: WidgetEvents,
 }
@@ -91,15 +90,15 @@ impl Hour {
                 counts: Default::default(),
             },
             files: None,
-            frame: None,
+            events: None,
             bad_rows: None,
             widget: None,
         }
     }
 
     /// What this process parsed, if it did.
-    fn take_parsed(&mut self) -> Option<(DataFrame, Bytes, WidgetEvents)> {
-        match (self.frame.take(), self.bad_rows.take(), self.widget.take()) {
+    fn take_parsed(&mut self) -> Option<(Table, Bytes, WidgetEvents)> {
+        match (self.events.take(), self.bad_rows.take(), self.widget.take()) {
             (Some(f), Some(b), Some(w)) => Some((f, b, w)),
             _ => None,
         }
@@ -203,7 +202,7 @@ pub(super) async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>)
                 counts,
             },
             files: Some(files),
-            frame: None,
+            events: None,
             bad_rows: None,
             widget: None,
         }),
@@ -248,20 +247,10 @@ pub(super) async fn parse_hour(
     let counts = batch.counts.clone();
     let bad_rows = Bytes::from(batch.bad_rows_jsonl());
     let widget_key = files.widget();
-    let widget_frame = batch
-        .widget_columns()
-        .frame()
-        .map_err(Error::frame(&widget_key))?;
-    let widget = WidgetEvents::from_frame(&widget_frame, &widget_key)?;
-    let frame = batch.into_frame(&files.events())?;
-    parquet::write(ctx.store.as_ref(), &files.events(), &HOUR_EVENTS, &frame).await?;
-    parquet::write(
-        ctx.store.as_ref(),
-        &widget_key,
-        WidgetEvents::SCHEMA,
-        &widget_frame,
-    )
-    .await?;
+    let widget = WidgetEvents::from_table(batch.widget_columns().table(&widget_key)?)?;
+    let events = batch.into_table(&files.events())?;
+    parquet::write(ctx.store.as_ref(), &files.events(), &events).await?;
+    parquet::write(ctx.store.as_ref(), &widget_key, widget.table()).await?;
     ctx.store.put(&files.bad_rows(), bad_rows.clone()).await?;
     if let Some(mut manifest) = manifest {
         // written last, and naming its own files: a crash before this leaves
@@ -281,7 +270,7 @@ pub(super) async fn parse_hour(
             counts,
         },
         files: Some(files),
-        frame: Some(frame),
+        events: Some(events),
         bad_rows: Some(bad_rows),
         widget: Some(widget),
     })
@@ -304,14 +293,14 @@ pub(super) async fn read_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) 
         }));
     }
     let cached = async {
-        let frame = parquet::read(ctx.store.as_ref(), &files.events(), &HOUR_EVENTS).await?;
+        let events = parquet::read(ctx.store.as_ref(), &files.events(), &HOUR_EVENTS).await?;
         let rows = if h.out.counts.bad > 0 {
             ctx.store.get(&files.bad_rows()).await?
         } else {
             Bytes::new()
         };
         let widget = WidgetEvents::read(ctx.store.as_ref(), &files.widget()).await?;
-        Ok::<_, Error>((frame, rows, widget))
+        Ok::<_, Error>((events, rows, widget))
     }
     .await;
     match cached {
@@ -334,7 +323,7 @@ pub(super) async fn read_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) 
                     bad_rows,
                     widget,
                 })),
-                None => Err(Error::Bug("a parsed hour without its frame".into())),
+                None => Err(Error::Bug("a parsed hour without its events".into())),
             }
         }
         Err(e) => Err(e),

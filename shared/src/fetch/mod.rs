@@ -109,7 +109,7 @@ pub async fn run_hour(input: FetchHourInput, ctx: &Context) -> Result<FetchHourO
 }
 
 /// # Errors
-/// `Empty` when the window holds no input objects at all; storage and frame errors.
+/// `Empty` when the window holds no input objects at all; storage and Parquet errors.
 #[instrument(skip_all, fields(stage = "fetch", site = %input.run.site, run_id = %input.run.run_id))]
 pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
     let layout = RunLayout::new(&input.run)?;
@@ -124,7 +124,7 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
     for part in InputLayout::new(&ctx.settings.input_prefix)?.hours(&window) {
         let Some(HourData {
             hour,
-            events: frame,
+            events: hour_events,
             bad_rows: rows,
             widget: hour_widget,
         }) = read_hour(ctx, &input.run, part.hour).await?
@@ -140,11 +140,7 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
         }
         counts.parsed.add(&hour.out.counts);
         bad_rows.extend_from_slice(&rows);
-        let files = hour
-            .files
-            .as_ref()
-            .ok_or_else(|| Error::Bug("an hour read without files".into()))?;
-        let (kept, dropped) = filter.apply(&frame).map_err(Error::frame(&files.events()))?;
+        let (kept, dropped) = filter.apply(&hour_events)?;
         counts.duplicates += dropped.duplicates;
         counts.out_of_window += dropped.out_of_window;
         writer.write(&kept)?;

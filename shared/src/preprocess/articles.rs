@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use polars::prelude::*;
-
-use crate::contract::parquet::ArticleColumns;
+use crate::contract::error::Result;
+use crate::contract::layout::ObjectKey;
+use crate::contract::parquet::{ArticleColumns, Table};
 use crate::contract::site::ArticleKey;
 use crate::contract::site::CatalogEntry;
 
@@ -13,8 +13,8 @@ use crate::contract::site::CatalogEntry;
 /// article missing there keeps the path it was seen on and no title or date.
 ///
 /// # Errors
-/// Polars errors.
-pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry]) -> PolarsResult<DataFrame> {
+/// `Schema` errors (never: the columns are built alike).
+pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry], key: &ObjectKey) -> Result<Table> {
     let by_id: HashMap<&str, &CatalogEntry> = catalog.iter().map(|e| (e.external_id.as_str(), e)).collect();
     let entries: Vec<Option<&&CatalogEntry>> =
         kept.iter().map(|k| by_id.get(k.external_id.as_str())).collect();
@@ -55,7 +55,7 @@ pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry]) -> PolarsRes
             .collect(),
         tags: tags.iter().map(Option::as_deref).collect(),
     }
-    .frame()
+    .table(key)
 }
 
 #[cfg(test)]
@@ -85,27 +85,16 @@ mod tests {
             section: Some("News".into()),
             tags: vec!["Budget ".into(), "".into(), "D.C.\nCouncil".into()],
         }];
-        let t = article_table(&kept, &catalog).unwrap();
-        let t = crate::contract::parquet::ARTICLES
-            .conform(
-                &crate::contract::layout::ObjectKey::from_listing("x").unwrap(),
-                &t,
-            )
-            .unwrap();
-        let path: Vec<_> = t
-            .column(col::PATH)
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
+        let key = crate::contract::layout::ObjectKey::from_listing("x").unwrap();
+        let t = article_table(&kept, &catalog, &key).unwrap();
+        assert!(t.is_of(&crate::contract::parquet::ARTICLES));
+        let path: Vec<_> = t.strs(col::PATH).unwrap().into_iter().flatten().collect();
         assert_eq!(path, ["/article/1/new-slug", "/article/2/two-canonical"]);
-        let title: Vec<_> = t.column(col::TITLE).unwrap().str().unwrap().iter().collect();
+        let title: Vec<_> = t.strs(col::TITLE).unwrap();
         assert_eq!(title, [None, Some("Two")]);
-        assert_eq!(t.column(col::PUBLISHED_AT).unwrap().null_count(), 1);
-        assert_eq!(t.column(col::EXCLUDE_REASON).unwrap().null_count(), 1);
-        let tags: Vec<_> = t.column(col::TAGS).unwrap().str().unwrap().iter().collect();
+        assert_eq!(t.null_count(col::PUBLISHED_AT).unwrap(), 1);
+        assert_eq!(t.null_count(col::EXCLUDE_REASON).unwrap(), 1);
+        let tags: Vec<_> = t.strs(col::TAGS).unwrap();
         // one tag per line, each cleaned to one line
         assert_eq!(tags, [None, Some("Budget\nD.C. Council")]);
         let tags = CatalogEntry::tags_of(tags[1]);

@@ -23,7 +23,7 @@ use crate::adapters::site::{self};
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
-use crate::contract::parquet::{self, col, ARTICLES, DWELL, EVENTS};
+use crate::contract::parquet::{self, col, EVENTS};
 use crate::contract::site::{ArticleKey, CatalogEntry, Site};
 use crate::contract::stage::{MetadataCounts, PreprocessInput, PreprocessOutput};
 use crate::preprocess::articles::article_table;
@@ -48,7 +48,7 @@ fn unread_stories(
 pub const EVENT_COLUMNS: [&str; 3] = [col::CLIENT_ID, col::ACTIVITY_TIME, col::PAGE_PATH];
 
 /// # Errors
-/// `Empty` when no reader x article pair survives filtering; storage, frame,
+/// `Empty` when no reader x article pair survives filtering; storage, Parquet,
 /// catalogue and database errors. A failing metadata lookup is not an error:
 /// the article is counted and goes on without metadata.
 #[instrument(skip_all, fields(stage = "preprocess", site = %input.run.site, run_id = %input.run.run_id))]
@@ -62,10 +62,8 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
     let k2 = key.clone();
     let online = self::online::load::online_evaluation(ctx, run, &events, site.as_ref()).await?;
     let rule: Arc<dyn Site> = site.clone();
-    let prepared = crate::contract::tasks::blocking(move || {
-        transform(&events, rule.as_ref(), cap).map_err(Error::frame(&k2))
-    })
-    .await??;
+    let prepared =
+        crate::contract::tasks::blocking(move || transform(&events, rule.as_ref(), cap, &k2)).await??;
     let funnel = prepared.funnel;
     if funnel.pairs == 0 {
         return Err(Error::Empty {
@@ -91,7 +89,7 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
             warn!(source = site.source(), error = %why, "no listing of the window's stories this run: only the articles read are candidates");
         }
     }
-    let articles_df = article_table(&articles, &catalog).map_err(Error::frame(&layout.articles()))?;
+    let articles_table = article_table(&articles, &catalog, &layout.articles())?;
     let current_article_model = ctx
         .db()?
         .current_model(&run.site, crate::contract::database::ModelType::Article)
@@ -100,8 +98,8 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
             id: m.id,
             run_id: m.run_id,
         });
-    parquet::write(ctx.store.as_ref(), &key, &DWELL, &prepared.dwell).await?;
-    parquet::write(ctx.store.as_ref(), &layout.articles(), &ARTICLES, &articles_df).await?;
+    parquet::write(ctx.store.as_ref(), &key, &prepared.dwell).await?;
+    parquet::write(ctx.store.as_ref(), &layout.articles(), &articles_table).await?;
     info!(?funnel, ?metadata, source = site.source(), "preprocess done");
     ctx.counts(
         "preprocess",

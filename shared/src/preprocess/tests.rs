@@ -9,12 +9,13 @@ use super::metadata::needs_refresh;
 use super::transform::transform;
 use super::*;
 use crate::contract::database::ArticleRow;
-use crate::contract::parquet::{date_column, datetime_ms_column, f64s, strs};
+use crate::contract::parquet::{
+    date_array, datetime_ms_array, opt_str_array, str_array, Table, ARTICLES, DWELL,
+};
 use crate::contract::paths::normalise_path;
 use crate::contract::stage::Funnel;
 use crate::contract::stage::MetadataCounts;
 use crate::contract::stage::RunRef;
-use polars::prelude::*;
 
 const CSV: &str = include_str!("../../testdata/wcp-activities.csv");
 
@@ -59,43 +60,45 @@ fn events_without_a_reader_are_refused_not_skipped() {
             path: "/article/1/a",
         })
         .collect();
-    let mut frame = events_frame(&pings, &key);
-    frame
-        .replace(
-            col::CLIENT_ID,
-            Column::new(col::CLIENT_ID.into(), [Some("r1"), None]),
+    let events = events_table(&pings, &key)
+        .reshaped(
+            &EVENTS,
+            vec![(col::CLIENT_ID, opt_str_array(&[Some("r1"), None]))],
         )
         .unwrap();
-    let err = transform(&frame, &crate::adapters::site::StaticCatalog::default(), 600.0)
-        .err()
-        .unwrap()
-        .to_string();
+    let err = transform(
+        &events,
+        &crate::adapters::site::StaticCatalog::default(),
+        600.0,
+        &key,
+    )
+    .err()
+    .unwrap()
+    .to_string();
     assert!(err.contains("1 events have no client_id"), "{err}");
 }
 
-fn events_frame(pings: &[Ping<'_>], key: &crate::contract::layout::ObjectKey) -> DataFrame {
-    let times: Vec<Option<i64>> = pings.iter().map(|p| Some(p.time.timestamp_millis())).collect();
-    let days: Vec<i32> = pings
-        .iter()
-        .map(|p| p.time.timestamp_millis().div_euclid(86_400_000) as i32)
-        .collect();
+fn events_table(pings: &[Ping<'_>], key: &crate::contract::layout::ObjectKey) -> Table {
+    let times: Vec<i64> = pings.iter().map(|p| p.time.timestamp_millis()).collect();
+    let days: Vec<i32> = times.iter().map(|t| t.div_euclid(86_400_000) as i32).collect();
     let paths: Vec<String> = pings
         .iter()
         .map(|p| normalise_path(p.path).into_owned())
         .collect();
     let ids: Vec<String> = (0..pings.len()).map(|i| format!("wcp-{i}")).collect();
-    let cols = vec![
-        Column::new(
-            col::CLIENT_ID.into(),
-            pings.iter().map(|p| p.client_id).collect::<Vec<_>>(),
-        ),
-        datetime_ms_column(col::ACTIVITY_TIME, times, key).unwrap(),
-        date_column(col::SESSION_DATE, days, key).unwrap(),
-        Column::new(col::PAGE_PATH.into(), paths),
-        Column::new(col::EVENT_NAME.into(), vec!["page_ping"; pings.len()]),
-        Column::new(col::EVENT_ID.into(), ids),
-    ];
-    DataFrame::new(pings.len(), cols).unwrap()
+    Table::new(
+        &EVENTS,
+        key,
+        vec![
+            str_array(&pings.iter().map(|p| p.client_id).collect::<Vec<_>>()),
+            datetime_ms_array(times),
+            date_array(days),
+            str_array(&paths),
+            str_array(&vec!["page_ping"; pings.len()]),
+            str_array(&ids),
+        ],
+    )
+    .unwrap()
 }
 
 /// The site's article rule, written out again without the code under test:
@@ -212,8 +215,8 @@ async fn preprocess_on_real_page_pings() {
         as_of: "2021-05-14T00:00:00Z".parse().unwrap(),
     };
     let layout = RunLayout::new(&run).unwrap();
-    let events = events_frame(&pings, &layout.events());
-    parquet::write(ctx.store.as_ref(), &layout.events(), &EVENTS, &events)
+    let events = events_table(&pings, &layout.events());
+    parquet::write(ctx.store.as_ref(), &layout.events(), &events)
         .await
         .unwrap();
     let out = run_stage(PreprocessInput { run }, &ctx).await.unwrap();
@@ -234,7 +237,8 @@ async fn preprocess_on_real_page_pings() {
     let articles_df = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
         .await
         .unwrap();
-    let ids: Vec<&str> = strs(&articles_df, col::EXTERNAL_ID)
+    let ids: Vec<&str> = articles_df
+        .strs(col::EXTERNAL_ID)
         .unwrap()
         .into_iter()
         .flatten()
@@ -245,11 +249,12 @@ async fn preprocess_on_real_page_pings() {
     let dwell_df = parquet::read(ctx.store.as_ref(), &layout.dwell(), &DWELL)
         .await
         .unwrap();
-    let got: BTreeMap<(String, String), f64> = strs(&dwell_df, col::CLIENT_ID)
+    let got: BTreeMap<(String, String), f64> = dwell_df
+        .strs(col::CLIENT_ID)
         .unwrap()
         .into_iter()
-        .zip(strs(&dwell_df, col::EXTERNAL_ID).unwrap())
-        .zip(f64s(&dwell_df, col::DWELL_SECS).unwrap())
+        .zip(dwell_df.strs(col::EXTERNAL_ID).unwrap())
+        .zip(dwell_df.f64s(col::DWELL_SECS).unwrap())
         .map(|((r, a), d)| ((r.unwrap().to_string(), a.unwrap().to_string()), d.unwrap()))
         .collect();
     let want: BTreeMap<(String, String), f64> = core
@@ -290,8 +295,8 @@ async fn wcp_context(dir: &std::path::Path, wordpress: Option<&str>) -> (Context
         as_of: "2021-05-14T00:00:00Z".parse().unwrap(),
     };
     let layout = RunLayout::new(&run).unwrap();
-    let events = events_frame(&pings(), &layout.events());
-    parquet::write(ctx.store.as_ref(), &layout.events(), &EVENTS, &events)
+    let events = events_table(&pings(), &layout.events());
+    parquet::write(ctx.store.as_ref(), &layout.events(), &events)
         .await
         .unwrap();
     (ctx, layout, run)
@@ -307,7 +312,7 @@ async fn rerun(ctx: &Context, layout: &RunLayout, run: RunRef) -> (PreprocessOut
     let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
         .await
         .unwrap();
-    parquet::write(ctx.store.as_ref(), &second_layout.events(), &EVENTS, &events)
+    parquet::write(ctx.store.as_ref(), &second_layout.events(), &events)
         .await
         .unwrap();
     let out = run_stage(PreprocessInput { run: second }, ctx).await.unwrap();
@@ -339,11 +344,7 @@ async fn metadata_comes_from_wordpress_once_settled() {
     let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
         .await
         .unwrap();
-    let titles: Vec<&str> = strs(&articles, col::TITLE)
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect();
+    let titles: Vec<&str> = articles.strs(col::TITLE).unwrap().into_iter().flatten().collect();
     assert_eq!(
         titles,
         [
@@ -352,7 +353,7 @@ async fn metadata_comes_from_wordpress_once_settled() {
             "D.C. Council Weighs School Budgets & Recovery Funds",
         ]
     );
-    let published = crate::contract::parquet::i64s(&articles, col::PUBLISHED_AT).unwrap();
+    let published = articles.i64s(col::PUBLISHED_AT).unwrap();
     assert_eq!(
         published[1].and_then(DateTime::from_timestamp_millis),
         Some("2021-05-12T18:09:09Z".parse().unwrap())
@@ -379,10 +380,7 @@ async fn metadata_comes_from_wordpress_once_settled() {
     let again_articles = parquet::read(ctx.store.as_ref(), &second_layout.articles(), &ARTICLES)
         .await
         .unwrap();
-    assert!(
-        again_articles.equals_missing(&articles),
-        "cached metadata is the same metadata"
-    );
+    assert!(again_articles == articles, "cached metadata is the same metadata");
 }
 
 /// A site behind a firewall that blocks the job: no article is excluded
@@ -475,12 +473,8 @@ async fn without_an_api_the_articles_go_on_without_metadata() {
     let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
         .await
         .unwrap();
-    assert_eq!(articles.column(col::TITLE).unwrap().null_count(), 3);
-    let paths: Vec<&str> = strs(&articles, col::PATH)
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect();
+    assert_eq!(articles.null_count(col::TITLE).unwrap(), 3);
+    let paths: Vec<&str> = articles.strs(col::PATH).unwrap().into_iter().flatten().collect();
     assert!(paths.iter().all(|p| p.starts_with("/article/5")), "{paths:?}");
 }
 
@@ -502,9 +496,10 @@ fn each_article_keeps_its_most_read_canonical_path() {
     ];
     let key = crate::contract::layout::ObjectKey::from_listing("x").unwrap();
     let p = transform(
-        &events_frame(&pings, &key),
+        &events_table(&pings, &key),
         &crate::adapters::site::StaticCatalog::default(),
         600.0,
+        &key,
     )
     .unwrap();
     let kept: Vec<(&str, &str)> = p
@@ -518,7 +513,9 @@ fn each_article_keeps_its_most_read_canonical_path() {
         (p.funnel.events, p.funnel.article_events, p.funnel.pairs),
         (6, 5, 4)
     );
-    let readers: Vec<&str> = strs(&p.dwell, col::CLIENT_ID)
+    let readers: Vec<&str> = p
+        .dwell
+        .strs(col::CLIENT_ID)
         .unwrap()
         .into_iter()
         .flatten()
@@ -528,7 +525,7 @@ fn each_article_keeps_its_most_read_canonical_path() {
         ["r1", "r1", "r2", "r2"],
         "sorted by reader, then article"
     );
-    assert_eq!(f64s(&p.dwell, col::DWELL_SECS).unwrap()[0], Some(10.0));
+    assert_eq!(p.dwell.f64s(col::DWELL_SECS).unwrap()[0], Some(10.0));
 }
 
 #[test]
@@ -595,19 +592,21 @@ async fn stories_published_in_the_window_are_candidates_though_unread() {
     let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
         .await
         .unwrap();
-    let ids: Vec<&str> = strs(&articles, col::EXTERNAL_ID)
+    let ids: Vec<&str> = articles
+        .strs(col::EXTERNAL_ID)
         .unwrap()
         .into_iter()
         .flatten()
         .collect();
     assert_eq!(ids.len(), 4, "three read, one unread: {ids:?}");
     assert_eq!(ids.last(), Some(&"900001"));
-    let excerpts = strs(&articles, col::EXCERPT).unwrap();
+    let excerpts = articles.strs(col::EXCERPT).unwrap();
     assert_eq!(excerpts.last().copied().flatten(), Some("Fresh off the press"));
     let dwell = parquet::read(ctx.store.as_ref(), &layout.dwell(), &DWELL)
         .await
         .unwrap();
-    let read: Vec<&str> = strs(&dwell, col::EXTERNAL_ID)
+    let read: Vec<&str> = dwell
+        .strs(col::EXTERNAL_ID)
         .unwrap()
         .into_iter()
         .flatten()

@@ -1,9 +1,10 @@
 //! Preprocessing's pure part: article events, dwell, the 2-core and the funnel.
 
-use polars::prelude::*;
 use rayon::prelude::*;
 
-use crate::contract::parquet::{col, DwellColumns};
+use crate::contract::error::{Error, Result};
+use crate::contract::layout::ObjectKey;
+use crate::contract::parquet::{col, DwellColumns, Table};
 use crate::contract::site::{ArticleKey, Site};
 use crate::contract::stage::Funnel;
 use crate::preprocess::{dwell, kcore};
@@ -13,7 +14,7 @@ use crate::preprocess::{dwell, kcore};
 pub struct Prepared {
     pub funnel: Funnel,
     /// Schema `parquet::DWELL`, sorted by reader, then article.
-    pub dwell: DataFrame,
+    pub dwell: Table,
     /// The articles of the 2-core, by id, with the path most read.
     pub kept: Vec<ArticleKey>,
 }
@@ -25,20 +26,27 @@ pub struct Prepared {
 /// bytes an event and no strings; a page path is run through the site's rule
 /// once, however many events it has.
 ///
+/// `dwell_key` names the dwell table in errors.
+///
 /// # Errors
-/// Polars errors (missing columns, wrong types); events without a reader, a
-/// time or a path (fetch never writes one: the file is not fetch's).
-pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsResult<Prepared> {
+/// `Schema` errors (missing columns, wrong types); events without a reader,
+/// a time or a path (fetch never writes one: the file is not fetch's).
+pub fn transform(events: &Table, site: &dyn Site, cap_secs: f64, dwell_key: &ObjectKey) -> Result<Prepared> {
     for name in [col::CLIENT_ID, col::ACTIVITY_TIME, col::PAGE_PATH] {
-        let missing = events.column(name)?.null_count();
+        let missing = events.null_count(name)?;
         if missing > 0 {
-            polars_bail!(ComputeError: "{missing} events have no {name}; fetch writes none, so these events are not fetch's output");
+            return Err(Error::Schema {
+                key: events.key().to_string(),
+                expected: format!("events each with a {name}"),
+                found: format!(
+                    "{missing} events have no {name}; fetch writes none, so these events are not fetch's output"
+                ),
+            });
         }
     }
-    let clients = events.column(col::CLIENT_ID)?.str()?;
-    let times = events.column(col::ACTIVITY_TIME)?.cast(&DataType::Int64)?;
-    let times = times.i64()?;
-    let paths = events.column(col::PAGE_PATH)?.str()?;
+    let clients = events.strs_iter(col::CLIENT_ID)?;
+    let times = events.times_iter(col::ACTIVITY_TIME)?;
+    let paths = events.strs_iter(col::PAGE_PATH)?;
 
     // every distinct path once through the rule; readers and articles coded by first sight
     let mut path_slot: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
@@ -48,8 +56,8 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
     let mut article_ids: Vec<&str> = Vec::new();
     let mut reader_code: foldhash::HashMap<&str, u32> = foldhash::HashMap::default();
     let mut reader_ids: Vec<&str> = Vec::new();
-    let mut rows: Vec<(u64, i64)> = Vec::with_capacity(events.height());
-    for ((client, t), path) in clients.iter().zip(times.iter()).zip(paths.iter()) {
+    let mut rows: Vec<(u64, i64)> = Vec::with_capacity(events.len());
+    for ((client, t), path) in clients.zip(times).zip(paths) {
         let (Some(client), Some(t), Some(path)) = (client, t, path) else {
             continue; // none: refused above
         };
@@ -105,7 +113,7 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
         article_kept[p.article as usize] = true;
     }
     let funnel = Funnel {
-        events: events.height() as u64,
+        events: events.len() as u64,
         article_events,
         readers_before_filter: reader_ids.len() as u64,
         articles_before_filter: article_ids.len() as u64,
@@ -126,7 +134,7 @@ pub fn transform(events: &DataFrame, site: &dyn Site, cap_secs: f64) -> PolarsRe
         first_seen_ms: kept_pairs.iter().map(|p| p.first_seen_ms).collect(),
         last_seen_ms: kept_pairs.iter().map(|p| p.last_seen_ms).collect(),
     }
-    .frame()?;
+    .table(dwell_key)?;
 
     // each kept article on the canonical path most of its events were on (ties:
     // the smaller path), so a renamed slug neither splits nor flips it

@@ -20,7 +20,7 @@ use crate::contract::stage::{SaveInput, SaveOutput, TrainOutput};
 use crate::save::report::{DwellHistogram, ReportData, Sample, Shown, MAX_SAMPLES, SAMPLE_RECS};
 
 /// # Errors
-/// Storage, frame and database errors; `Data` when factors name unknown articles;
+/// Storage, Parquet and database errors; `Data` when factors name unknown articles;
 /// `Busy` (retryable) when another run of the site holds the save lock too long.
 #[instrument(skip_all, fields(stage = "save", site = %input.run.site, run_id = %input.run.run_id))]
 pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {

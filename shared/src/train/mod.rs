@@ -213,7 +213,7 @@ async fn embedding_model(ctx: &Context) -> Result<Option<StaticModel>> {
 }
 
 /// # Errors
-/// `Empty` when the dwell table is empty; storage, frame and database errors.
+/// `Empty` when the dwell table is empty; storage, Parquet and database errors.
 #[instrument(skip_all, fields(stage = "train", site = %input.run.site, run_id = %input.run.run_id))]
 pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let run = &input.run;

@@ -1,15 +1,16 @@
 //! The run's files, typed: one struct of columns per file, read (schema and
 //! nulls checked, naming the object) and written by one function each. A
 //! stage reads `Dwell::read(...)` and works on its columns; nothing else
-//! unpacks a frame by hand.
+//! unpacks a file by hand.
 //!
-//! A file holds its frame; the columns borrow from it (`columns()`), so a
+//! A file holds its table; the columns borrow from it (`columns()`), so a
 //! read copies no string.
 
-use polars::prelude::*;
-
+use super::table::{
+    datetime_ms_array, opt_datetime_ms_array, opt_str_array, opt_values_array, str_array, values_array, Table,
+};
 use super::{
-    col, read, read_columns, write, ColType, FileSchema, ARTICLES, ARTICLE_RECS, DEFAULTS, DWELL, FACTORS,
+    col, read, read_columns, write, FileSchema, ARTICLES, ARTICLE_RECS, DEFAULTS, DWELL, FACTORS,
     WIDGET_EVENTS,
 };
 use crate::contract::error::{Error, Result};
@@ -31,70 +32,53 @@ fn required<T>(key: &ObjectKey, name: &str, values: Vec<Option<T>>) -> Result<Ve
     }
 }
 
-fn strs<'a>(df: &'a DataFrame, key: &ObjectKey, name: &str) -> Result<Vec<Option<&'a str>>> {
-    super::strs(df, name).map_err(Error::frame(key))
-}
-
-fn i64s(df: &DataFrame, key: &ObjectKey, name: &str) -> Result<Vec<Option<i64>>> {
-    super::i64s(df, name).map_err(Error::frame(key))
-}
-
-fn f64s(df: &DataFrame, key: &ObjectKey, name: &str) -> Result<Vec<Option<f64>>> {
-    super::f64s(df, name).map_err(Error::frame(key))
-}
-
-fn u32s(df: &DataFrame, key: &ObjectKey, name: &str) -> Result<Vec<Option<u32>>> {
-    df.column(name)
-        .and_then(|c| c.u32().map(|c| c.iter().collect()))
-        .map_err(Error::frame(key))
-}
-
-fn datetime_ms(name: &str, ms: &[Option<i64>]) -> PolarsResult<Column> {
-    Ok(Series::new(name.into(), ms)
-        .cast(&ColType::DatetimeMs.dtype())?
-        .into())
-}
-
 /// A stored file of one schema, its columns typed by `C`.
 macro_rules! file {
     ($(#[$doc:meta])* $file:ident, $schema:ident) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
         pub struct $file {
-            frame: DataFrame,
-            key: ObjectKey,
+            table: Table,
         }
 
         impl $file {
             pub const SCHEMA: &'static FileSchema = &$schema;
 
             /// # Errors
-            /// `NotFound`, `Frame` or `Schema` errors naming the key.
+            /// `NotFound`, `Parquet` or `Schema` errors naming the key.
             pub async fn read(store: &dyn BlobStore, key: &ObjectKey) -> Result<$file> {
                 Ok($file {
-                    frame: read(store, key, Self::SCHEMA).await?,
-                    key: key.clone(),
+                    table: read(store, key, Self::SCHEMA).await?,
                 })
             }
 
-            /// A frame made here, as if read from `key`.
+            /// A table made here, as if read from its key.
             ///
             /// # Errors
-            /// `Schema` when the frame does not match.
-            pub fn from_frame(frame: &DataFrame, key: &ObjectKey) -> Result<$file> {
-                Ok($file {
-                    frame: Self::SCHEMA.conform(key, frame)?,
-                    key: key.clone(),
-                })
+            /// `Schema` when the table is of another schema or lacks columns.
+            pub fn from_table(table: Table) -> Result<$file> {
+                if !table.is_of(Self::SCHEMA) {
+                    return Err(Error::Schema {
+                        key: table.key().to_string(),
+                        expected: Self::SCHEMA.describe(),
+                        found: table.names().join(", "),
+                    });
+                }
+                Ok($file { table })
+            }
+
+            /// The file's table.
+            pub fn table(&self) -> &Table {
+                &self.table
             }
 
             /// Rows in the file.
             pub fn len(&self) -> usize {
-                self.frame.height()
+                self.table.len()
             }
 
             pub fn is_empty(&self) -> bool {
-                self.frame.height() == 0
+                self.table.is_empty()
             }
         }
     };
@@ -123,56 +107,52 @@ impl Dwell {
     /// # Errors
     /// `Schema` when a column has nulls.
     pub fn columns(&self) -> Result<DwellColumns<'_>> {
-        let (df, key) = (&self.frame, &self.key);
-        let events = df
-            .column(col::EVENTS)
-            .and_then(|c| c.u32().map(|c| c.iter().collect::<Vec<_>>()))
-            .map_err(Error::frame(key))?;
+        let (t, key) = (&self.table, self.table.key());
+        let events = t.u32s(col::EVENTS)?;
         Ok(DwellColumns {
-            client_id: required(key, col::CLIENT_ID, strs(df, key, col::CLIENT_ID)?)?,
-            external_id: required(key, col::EXTERNAL_ID, strs(df, key, col::EXTERNAL_ID)?)?,
-            dwell_secs: required(key, col::DWELL_SECS, f64s(df, key, col::DWELL_SECS)?)?,
+            client_id: required(key, col::CLIENT_ID, t.strs(col::CLIENT_ID)?)?,
+            external_id: required(key, col::EXTERNAL_ID, t.strs(col::EXTERNAL_ID)?)?,
+            dwell_secs: required(key, col::DWELL_SECS, t.f64s(col::DWELL_SECS)?)?,
             events: required(key, col::EVENTS, events)?,
-            first_seen_ms: required(key, col::FIRST_SEEN, i64s(df, key, col::FIRST_SEEN)?)?,
-            last_seen_ms: required(key, col::LAST_SEEN, i64s(df, key, col::LAST_SEEN)?)?,
+            first_seen_ms: required(key, col::FIRST_SEEN, t.i64s(col::FIRST_SEEN)?)?,
+            last_seen_ms: required(key, col::LAST_SEEN, t.i64s(col::LAST_SEEN)?)?,
         })
     }
 
     /// Only the dwell seconds, without decoding the other columns.
     ///
     /// # Errors
-    /// `NotFound`, `Frame` or `Schema` errors naming the key.
+    /// `NotFound`, `Parquet` or `Schema` errors naming the key.
     pub async fn read_seconds(store: &dyn BlobStore, key: &ObjectKey) -> Result<Vec<f64>> {
-        let df = read_columns(store, key, &DWELL, &[col::DWELL_SECS]).await?;
-        required(key, col::DWELL_SECS, f64s(&df, key, col::DWELL_SECS)?)
+        let t = read_columns(store, key, &DWELL, &[col::DWELL_SECS]).await?;
+        required(key, col::DWELL_SECS, t.f64s(col::DWELL_SECS)?)
     }
 }
 
 impl DwellColumns<'_> {
-    /// The file's frame (schema [`DWELL`]).
+    /// The file's table (schema [`DWELL`]), as if read from `key`.
     ///
     /// # Errors
-    /// Polars errors (columns of different lengths).
-    pub fn frame(&self) -> PolarsResult<DataFrame> {
-        let first: Vec<Option<i64>> = self.first_seen_ms.iter().copied().map(Some).collect();
-        let last: Vec<Option<i64>> = self.last_seen_ms.iter().copied().map(Some).collect();
-        DataFrame::new(
-            self.client_id.len(),
+    /// `Schema` when the columns differ in length.
+    pub fn table(&self, key: &ObjectKey) -> Result<Table> {
+        Table::new(
+            &DWELL,
+            key,
             vec![
-                Column::new(col::CLIENT_ID.into(), &self.client_id),
-                Column::new(col::EXTERNAL_ID.into(), &self.external_id),
-                Column::new(col::DWELL_SECS.into(), &self.dwell_secs),
-                Column::new(col::EVENTS.into(), &self.events),
-                datetime_ms(col::FIRST_SEEN, &first)?,
-                datetime_ms(col::LAST_SEEN, &last)?,
+                str_array(&self.client_id),
+                str_array(&self.external_id),
+                values_array(self.dwell_secs.clone()),
+                values_array(self.events.clone()),
+                datetime_ms_array(self.first_seen_ms.clone()),
+                datetime_ms_array(self.last_seen_ms.clone()),
             ],
         )
     }
 
     /// # Errors
-    /// `Frame` or storage errors.
+    /// `Schema`, `Parquet` or storage errors.
     pub async fn write(&self, store: &dyn BlobStore, key: &ObjectKey) -> Result<()> {
-        write(store, key, &DWELL, &self.frame().map_err(Error::frame(key))?).await
+        write(store, key, &self.table(key)?).await
     }
 }
 
@@ -202,45 +182,46 @@ impl Articles {
     /// # Errors
     /// `Schema` when an external id is null.
     pub fn columns(&self) -> Result<ArticleColumns<'_>> {
-        let (df, key) = (&self.frame, &self.key);
+        let (t, key) = (&self.table, self.table.key());
         Ok(ArticleColumns {
-            external_id: required(key, col::EXTERNAL_ID, strs(df, key, col::EXTERNAL_ID)?)?,
-            path: strs(df, key, col::PATH)?,
-            title: strs(df, key, col::TITLE)?,
-            published_at_ms: i64s(df, key, col::PUBLISHED_AT)?,
-            exclude_reason: strs(df, key, col::EXCLUDE_REASON)?,
-            excerpt: strs(df, key, col::EXCERPT)?,
-            section: strs(df, key, col::SECTION)?,
-            tags: strs(df, key, col::TAGS)?,
+            external_id: required(key, col::EXTERNAL_ID, t.strs(col::EXTERNAL_ID)?)?,
+            path: t.strs(col::PATH)?,
+            title: t.strs(col::TITLE)?,
+            published_at_ms: t.i64s(col::PUBLISHED_AT)?,
+            exclude_reason: t.strs(col::EXCLUDE_REASON)?,
+            excerpt: t.strs(col::EXCERPT)?,
+            section: t.strs(col::SECTION)?,
+            tags: t.strs(col::TAGS)?,
         })
     }
 }
 
 impl ArticleColumns<'_> {
-    /// The file's frame (schema [`ARTICLES`]).
+    /// The file's table (schema [`ARTICLES`]), as if read from `key`.
     ///
     /// # Errors
-    /// Polars errors (columns of different lengths).
-    pub fn frame(&self) -> PolarsResult<DataFrame> {
-        DataFrame::new(
-            self.external_id.len(),
+    /// `Schema` when the columns differ in length.
+    pub fn table(&self, key: &ObjectKey) -> Result<Table> {
+        Table::new(
+            &ARTICLES,
+            key,
             vec![
-                Column::new(col::EXTERNAL_ID.into(), &self.external_id),
-                Column::new(col::PATH.into(), &self.path),
-                Column::new(col::TITLE.into(), &self.title),
-                datetime_ms(col::PUBLISHED_AT, &self.published_at_ms)?,
-                Column::new(col::EXCLUDE_REASON.into(), &self.exclude_reason),
-                Column::new(col::EXCERPT.into(), &self.excerpt),
-                Column::new(col::SECTION.into(), &self.section),
-                Column::new(col::TAGS.into(), &self.tags),
+                str_array(&self.external_id),
+                opt_str_array(&self.path),
+                opt_str_array(&self.title),
+                opt_datetime_ms_array(&self.published_at_ms),
+                opt_str_array(&self.exclude_reason),
+                opt_str_array(&self.excerpt),
+                opt_str_array(&self.section),
+                opt_str_array(&self.tags),
             ],
         )
     }
 
     /// # Errors
-    /// `Frame` or storage errors.
+    /// `Schema`, `Parquet` or storage errors.
     pub async fn write(&self, store: &dyn BlobStore, key: &ObjectKey) -> Result<()> {
-        write(store, key, &ARTICLES, &self.frame().map_err(Error::frame(key))?).await
+        write(store, key, &self.table(key)?).await
     }
 }
 
@@ -261,27 +242,24 @@ impl Defaults {
     /// # Errors
     /// `Schema` when a column has nulls.
     pub fn columns(&self) -> Result<DefaultColumns<'_>> {
-        let (df, key) = (&self.frame, &self.key);
+        let (t, key) = (&self.table, self.table.key());
         Ok(DefaultColumns {
-            external_id: required(key, col::EXTERNAL_ID, strs(df, key, col::EXTERNAL_ID)?)?,
-            score: required(key, col::SCORE, f64s(df, key, col::SCORE)?)?,
+            external_id: required(key, col::EXTERNAL_ID, t.strs(col::EXTERNAL_ID)?)?,
+            score: required(key, col::SCORE, t.f64s(col::SCORE)?)?,
         })
     }
 }
 
 impl DefaultColumns<'_> {
     /// # Errors
-    /// `Frame` or storage errors.
+    /// `Schema`, `Parquet` or storage errors.
     pub async fn write(&self, store: &dyn BlobStore, key: &ObjectKey) -> Result<()> {
-        let df = DataFrame::new(
-            self.external_id.len(),
-            vec![
-                Column::new(col::EXTERNAL_ID.into(), &self.external_id),
-                Column::new(col::SCORE.into(), &self.score),
-            ],
-        )
-        .map_err(Error::frame(key))?;
-        write(store, key, &DEFAULTS, &df).await
+        let table = Table::new(
+            &DEFAULTS,
+            key,
+            vec![str_array(&self.external_id), values_array(self.score.clone())],
+        )?;
+        write(store, key, &table).await
     }
 }
 
@@ -303,33 +281,29 @@ impl ArticleRecs {
     /// # Errors
     /// `Schema` when a column has nulls.
     pub fn columns(&self) -> Result<ArticleRecColumns<'_>> {
-        let (df, key) = (&self.frame, &self.key);
+        let (t, key) = (&self.table, self.table.key());
         Ok(ArticleRecColumns {
-            source_external_id: required(
-                key,
-                col::SOURCE_EXTERNAL_ID,
-                strs(df, key, col::SOURCE_EXTERNAL_ID)?,
-            )?,
-            external_id: required(key, col::EXTERNAL_ID, strs(df, key, col::EXTERNAL_ID)?)?,
-            score: required(key, col::SCORE, f64s(df, key, col::SCORE)?)?,
+            source_external_id: required(key, col::SOURCE_EXTERNAL_ID, t.strs(col::SOURCE_EXTERNAL_ID)?)?,
+            external_id: required(key, col::EXTERNAL_ID, t.strs(col::EXTERNAL_ID)?)?,
+            score: required(key, col::SCORE, t.f64s(col::SCORE)?)?,
         })
     }
 }
 
 impl ArticleRecColumns<'_> {
     /// # Errors
-    /// `Frame` or storage errors.
+    /// `Schema`, `Parquet` or storage errors.
     pub async fn write(&self, store: &dyn BlobStore, key: &ObjectKey) -> Result<()> {
-        let df = DataFrame::new(
-            self.external_id.len(),
+        let table = Table::new(
+            &ARTICLE_RECS,
+            key,
             vec![
-                Column::new(col::SOURCE_EXTERNAL_ID.into(), &self.source_external_id),
-                Column::new(col::EXTERNAL_ID.into(), &self.external_id),
-                Column::new(col::SCORE.into(), &self.score),
+                str_array(&self.source_external_id),
+                str_array(&self.external_id),
+                values_array(self.score.clone()),
             ],
-        )
-        .map_err(Error::frame(key))?;
-        write(store, key, &ARTICLE_RECS, &df).await
+        )?;
+        write(store, key, &table).await
     }
 }
 
@@ -350,12 +324,12 @@ pub struct FactorColumns<'a> {
 
 impl Factors {
     /// # Errors
-    /// `Schema` when an id is null; `Frame` when vectors differ in length or hold nulls.
+    /// `Schema` when an id is null, or when vectors differ in length or hold nulls.
     pub fn columns(&self) -> Result<FactorColumns<'_>> {
-        let (df, key) = (&self.frame, &self.key);
-        let (values, k) = super::factors_values(df, key)?;
+        let (t, key) = (&self.table, self.table.key());
+        let (values, k) = t.f32_rows(col::FACTORS)?;
         Ok(FactorColumns {
-            external_id: required(key, col::EXTERNAL_ID, strs(df, key, col::EXTERNAL_ID)?)?,
+            external_id: required(key, col::EXTERNAL_ID, t.strs(col::EXTERNAL_ID)?)?,
             values,
             k,
         })
@@ -364,17 +338,17 @@ impl Factors {
 
 impl FactorColumns<'_> {
     /// # Errors
-    /// `Frame` or storage errors.
+    /// `Schema`, `Parquet` or storage errors.
     pub async fn write(&self, store: &dyn BlobStore, key: &ObjectKey) -> Result<()> {
-        let df = DataFrame::new(
-            self.external_id.len(),
+        let table = Table::new(
+            &FACTORS,
+            key,
             vec![
-                Column::new(col::EXTERNAL_ID.into(), &self.external_id),
-                super::factors_column(&self.values, self.k),
+                str_array(&self.external_id),
+                super::table::f32_rows_array(&self.values, self.k)?,
             ],
-        )
-        .map_err(Error::frame(key))?;
-        write(store, key, &FACTORS, &df).await
+        )?;
+        write(store, key, &table).await
     }
 }
 
@@ -448,8 +422,13 @@ mod tests {
     async fn a_null_where_a_file_has_none_is_an_error_naming_the_column() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDir::new(dir.path());
-        let df = df!(col::EXTERNAL_ID => [Some("a"), None], col::SCORE => [1.0, 0.5]).unwrap();
-        write(&store, &key("d.parquet"), &DEFAULTS, &df).await.unwrap();
+        let df = Table::new(
+            &DEFAULTS,
+            &key("d.parquet"),
+            vec![opt_str_array(&[Some("a"), None]), values_array(vec![1.0, 0.5])],
+        )
+        .unwrap();
+        write(&store, &key("d.parquet"), &df).await.unwrap();
         let file = Defaults::read(&store, &key("d.parquet")).await.unwrap();
         let err = file.columns().unwrap_err().to_string();
         assert!(err.contains("1 nulls in external_id"), "{err}");
@@ -484,8 +463,8 @@ impl WidgetEvents {
     /// # Errors
     /// `Schema` when a required column has nulls.
     pub fn columns(&self) -> Result<WidgetEventColumns<'_>> {
-        let (df, key) = (&self.frame, &self.key);
-        let step = required(key, col::STEP, strs(df, key, col::STEP)?)?;
+        let (t, key) = (&self.table, self.table.key());
+        let step = required(key, col::STEP, t.strs(col::STEP)?)?;
         if let Some(bad) = step.iter().find(|s| !matches!(**s, "seen" | "click")) {
             return Err(Error::Schema {
                 key: key.to_string(),
@@ -494,15 +473,15 @@ impl WidgetEvents {
             });
         }
         Ok(WidgetEventColumns {
-            client_id: required(key, col::CLIENT_ID, strs(df, key, col::CLIENT_ID)?)?,
-            time_ms: required(key, col::ACTIVITY_TIME, i64s(df, key, col::ACTIVITY_TIME)?)?,
-            page_path: required(key, col::PAGE_PATH, strs(df, key, col::PAGE_PATH)?)?,
+            client_id: required(key, col::CLIENT_ID, t.strs(col::CLIENT_ID)?)?,
+            time_ms: required(key, col::ACTIVITY_TIME, t.i64s(col::ACTIVITY_TIME)?)?,
+            page_path: required(key, col::PAGE_PATH, t.strs(col::PAGE_PATH)?)?,
             step,
-            model_id: required(key, col::MODEL_ID, strs(df, key, col::MODEL_ID)?)?,
-            model_type: required(key, col::MODEL_TYPE, strs(df, key, col::MODEL_TYPE)?)?,
-            external_id: strs(df, key, col::EXTERNAL_ID)?,
-            position: u32s(df, key, col::POSITION)?,
-            event_id: required(key, col::EVENT_ID, strs(df, key, col::EVENT_ID)?)?,
+            model_id: required(key, col::MODEL_ID, t.strs(col::MODEL_ID)?)?,
+            model_type: required(key, col::MODEL_TYPE, t.strs(col::MODEL_TYPE)?)?,
+            external_id: t.strs(col::EXTERNAL_ID)?,
+            position: t.u32s(col::POSITION)?,
+            event_id: required(key, col::EVENT_ID, t.strs(col::EVENT_ID)?)?,
         })
     }
 }
@@ -516,37 +495,31 @@ impl WidgetEventColumns<'_> {
         self.client_id.is_empty()
     }
 
-    /// The file's frame (schema [`WIDGET_EVENTS`]).
+    /// The file's table (schema [`WIDGET_EVENTS`]), as if read from `key`.
     ///
     /// # Errors
-    /// Polars errors (columns of different lengths).
-    pub fn frame(&self) -> PolarsResult<DataFrame> {
-        let times: Vec<Option<i64>> = self.time_ms.iter().copied().map(Some).collect();
-        DataFrame::new(
-            self.client_id.len(),
+    /// `Schema` when the columns differ in length.
+    pub fn table(&self, key: &ObjectKey) -> Result<Table> {
+        Table::new(
+            &WIDGET_EVENTS,
+            key,
             vec![
-                Column::new(col::CLIENT_ID.into(), &self.client_id),
-                datetime_ms(col::ACTIVITY_TIME, &times)?,
-                Column::new(col::PAGE_PATH.into(), &self.page_path),
-                Column::new(col::STEP.into(), &self.step),
-                Column::new(col::MODEL_ID.into(), &self.model_id),
-                Column::new(col::MODEL_TYPE.into(), &self.model_type),
-                Column::new(col::EXTERNAL_ID.into(), &self.external_id),
-                Column::new(col::POSITION.into(), &self.position),
-                Column::new(col::EVENT_ID.into(), &self.event_id),
+                str_array(&self.client_id),
+                datetime_ms_array(self.time_ms.clone()),
+                str_array(&self.page_path),
+                str_array(&self.step),
+                str_array(&self.model_id),
+                str_array(&self.model_type),
+                opt_str_array(&self.external_id),
+                opt_values_array(&self.position),
+                str_array(&self.event_id),
             ],
         )
     }
 
     /// # Errors
-    /// `Frame` or storage errors.
+    /// `Schema`, `Parquet` or storage errors.
     pub async fn write(&self, store: &dyn BlobStore, key: &ObjectKey) -> Result<()> {
-        write(
-            store,
-            key,
-            &WIDGET_EVENTS,
-            &self.frame().map_err(Error::frame(key))?,
-        )
-        .await
+        write(store, key, &self.table(key)?).await
     }
 }

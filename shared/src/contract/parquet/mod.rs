@@ -2,21 +2,25 @@
 //! as literals only here ([`col`]); readers check the schema and report
 //! `Schema` errors naming the object.
 
-use std::io::Cursor;
+use polars_arrow::datatypes::{ArrowDataType, Field, TimeUnit};
 
-use bytes::Bytes;
-use polars::prelude::*;
-
+#[cfg(test)]
+mod compat;
 mod files;
+mod io;
+mod table;
 
 pub use files::{
     ArticleColumns, ArticleRecColumns, ArticleRecs, Articles, DefaultColumns, Defaults, Dwell, DwellColumns,
     FactorColumns, Factors, WidgetEventColumns, WidgetEvents,
 };
-
-use crate::contract::error::{Error, Result};
-use crate::contract::layout::ObjectKey;
-use crate::contract::storage::BlobStore;
+pub use io::{decode, encode, read, read_columns, write, zstd_level_1, Encoder, StreamWriter};
+pub use polars_arrow::bitmap::Bitmap;
+pub use polars_parquet::write::{CompressionOptions, StatisticsOptions, Version, WriteOptions, ZstdLevel};
+pub use table::{
+    coded_str_array, date_array, datetime_ms_array, f32_rows_array, opt_datetime_ms_array, opt_str_array,
+    opt_values_array, str_array, values_array, ArrayRef, StrColumn, Table,
+};
 
 /// Column names.
 pub mod col {
@@ -75,16 +79,69 @@ pub enum ColType {
 }
 
 impl ColType {
-    pub fn dtype(self) -> DataType {
+    /// The arrow type of the column in memory (and in the file's footer).
+    pub fn arrow(self) -> ArrowDataType {
         match self {
-            ColType::Str => DataType::String,
-            ColType::DatetimeMs => DataType::Datetime(TimeUnit::Milliseconds, None),
-            ColType::Date => DataType::Date,
-            ColType::F64 => DataType::Float64,
-            ColType::U32 => DataType::UInt32,
-            ColType::U64 => DataType::UInt64,
-            ColType::ListF32 => DataType::List(Box::new(DataType::Float32)),
+            ColType::Str => ArrowDataType::Utf8View,
+            ColType::DatetimeMs => ArrowDataType::Timestamp(TimeUnit::Millisecond, None),
+            ColType::Date => ArrowDataType::Date32,
+            ColType::F64 => ArrowDataType::Float64,
+            ColType::U32 => ArrowDataType::UInt32,
+            ColType::U64 => ArrowDataType::UInt64,
+            ColType::ListF32 => {
+                ArrowDataType::LargeList(Box::new(Field::new("item".into(), ArrowDataType::Float32, true)))
+            }
         }
+    }
+
+    /// Whether an array of this arrow type is a column of this type.
+    pub fn holds(self, dtype: &ArrowDataType) -> bool {
+        match (self, dtype) {
+            (ColType::ListF32, ArrowDataType::LargeList(item)) => item.dtype == ArrowDataType::Float32,
+            (t, d) => t.arrow() == *d,
+        }
+    }
+
+    /// Whether a file's column of this arrow type is read as this type:
+    /// strings of any arrow flavour (another writer's), lists of either
+    /// offset width.
+    fn reads(self, dtype: &ArrowDataType) -> bool {
+        match (self, dtype) {
+            (ColType::Str, ArrowDataType::Utf8 | ArrowDataType::LargeUtf8 | ArrowDataType::Utf8View) => true,
+            (ColType::ListF32, ArrowDataType::List(item) | ArrowDataType::LargeList(item)) => {
+                item.dtype == ArrowDataType::Float32
+            }
+            (t, d) => t.holds(d),
+        }
+    }
+
+    /// The type's name in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            ColType::Str => "str",
+            ColType::DatetimeMs => "datetime[ms]",
+            ColType::Date => "date",
+            ColType::F64 => "f64",
+            ColType::U32 => "u32",
+            ColType::U64 => "u64",
+            ColType::ListF32 => "list[f32]",
+        }
+    }
+
+    /// An arrow type's name in messages: ours by name, another as arrow says it.
+    pub fn describe_arrow(dtype: &ArrowDataType) -> String {
+        const ALL: [ColType; 7] = [
+            ColType::Str,
+            ColType::DatetimeMs,
+            ColType::Date,
+            ColType::F64,
+            ColType::U32,
+            ColType::U64,
+            ColType::ListF32,
+        ];
+        ALL.iter()
+            .find(|t| t.holds(dtype))
+            .map_or_else(|| format!("{dtype:?}"), |t| t.name().to_string())
     }
 }
 
@@ -98,6 +155,17 @@ pub struct FileSchema {
     pub statistics: bool,
     /// Whether pages are compressed (zstd, level 1).
     pub compressed: bool,
+}
+
+impl FileSchema {
+    /// The columns and their types, for messages.
+    pub fn describe(&self) -> String {
+        self.columns
+            .iter()
+            .map(|(n, t)| format!("{n}: {}", t.name()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 /// `events.parquet`: one row per kept, de-duplicated page event.
@@ -217,345 +285,33 @@ pub const FACTORS: FileSchema = FileSchema {
     compressed: true,
 };
 
-impl FileSchema {
-    fn describe(&self) -> String {
-        self.columns
-            .iter()
-            .map(|(n, t)| format!("{n}: {}", t.dtype()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn writer<W: std::io::Write>(&self, sink: W) -> ParquetWriter<W> {
-        let statistics = if self.statistics {
-            StatisticsOptions::default()
-        } else {
-            StatisticsOptions::empty()
-        };
-        let compression = if self.compressed {
-            compression()
-        } else {
-            ParquetCompression::Uncompressed
-        };
-        ParquetWriter::new(sink)
-            .with_compression(compression)
-            .with_statistics(statistics)
-    }
-
-    /// The polars schema of this file.
-    pub fn polars_schema(&self) -> Schema {
-        self.columns
-            .iter()
-            .map(|(n, t)| Field::new((*n).into(), t.dtype()))
-            .collect()
-    }
-
-    fn describe_frame(df: &DataFrame) -> String {
-        df.schema()
-            .iter()
-            .map(|(n, t)| format!("{n}: {t}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// Puts the frame's columns in schema order and checks names and types.
-    ///
-    /// # Errors
-    /// `Schema` when a column is missing or has another type.
-    pub fn conform(&self, key: &ObjectKey, df: &DataFrame) -> Result<DataFrame> {
-        let mismatch = || Error::Schema {
-            key: key.to_string(),
-            expected: self.describe(),
-            found: Self::describe_frame(df),
-        };
-        let mut cols = Vec::with_capacity(self.columns.len());
-        for (name, t) in self.columns {
-            let c = df.column(name).map_err(|_| mismatch())?;
-            if c.dtype() != &t.dtype() {
-                return Err(mismatch());
-            }
-            cols.push(c.clone());
-        }
-        DataFrame::new(df.height(), cols).map_err(Error::frame(key))
-    }
-}
-
-/// zstd at level 1: on fetch's hour files it was both faster (1.4x) and
-/// smaller than the default level 3 (see the fetch bench).
-fn compression() -> ParquetCompression {
-    ParquetCompression::Zstd(polars_parquet::write::ZstdLevel::try_new(1).ok())
-}
-
-/// Serialises a frame of the given schema to Parquet and stores it.
-///
-/// # Errors
-/// `Schema` when the frame does not match; `Frame` or storage errors.
-pub async fn write(
-    store: &dyn BlobStore,
-    key: &ObjectKey,
-    schema: &FileSchema,
-    df: &DataFrame,
-) -> Result<()> {
-    let mut df = schema.conform(key, df)?;
-    let mut buf = Vec::new();
-    schema
-        .writer(&mut buf)
-        .finish(&mut df)
-        .map_err(Error::frame(key))?;
-    store.put(key, Bytes::from(buf)).await
-}
-
-/// Rows gathered before a row group is written: big enough for efficient
-/// reads, small enough to bound the writer's memory.
-const ROW_GROUP_ROWS: usize = 128 * 1024;
-
-/// Writes a Parquet file of one schema frame by frame, gathering small frames
-/// into row groups of up to [`ROW_GROUP_ROWS`] rows, so only that many rows and
-/// the compressed output are in memory.
-pub struct StreamWriter<'a> {
-    inner: polars::io::parquet::write::BatchedWriter<&'a mut Vec<u8>>,
-    schema: &'static FileSchema,
-    key: ObjectKey,
-    pending: Option<DataFrame>,
-    rows: u64,
-}
-
-impl<'a> StreamWriter<'a> {
-    /// # Errors
-    /// `Frame` if polars cannot start the file.
-    pub fn new(
-        buf: &'a mut Vec<u8>,
-        schema: &'static FileSchema,
-        key: &ObjectKey,
-    ) -> Result<StreamWriter<'a>> {
-        let inner = schema
-            .writer(buf)
-            .batched(&schema.polars_schema())
-            .map_err(Error::frame(key))?;
-        Ok(StreamWriter {
-            inner,
-            schema,
-            key: key.clone(),
-            pending: None,
-            rows: 0,
-        })
-    }
-
-    /// # Errors
-    /// `Schema` when the frame does not match; `Frame` on write failure.
-    pub fn write(&mut self, df: &DataFrame) -> Result<()> {
-        if df.height() == 0 {
-            return Ok(());
-        }
-        let df = self.schema.conform(&self.key, df)?;
-        self.rows += df.height() as u64;
-        let pending = match self.pending.take() {
-            None => df,
-            Some(mut p) => {
-                p.vstack_mut(&df).map_err(Error::frame(&self.key))?;
-                p
-            }
-        };
-        if pending.height() >= ROW_GROUP_ROWS {
-            self.flush(pending)
-        } else {
-            self.pending = Some(pending);
-            Ok(())
-        }
-    }
-
-    fn flush(&mut self, mut df: DataFrame) -> Result<()> {
-        df.rechunk_mut();
-        self.inner.write_batch(&df).map_err(Error::frame(&self.key))
-    }
-
-    /// Finishes the file; returns the rows written.
-    ///
-    /// # Errors
-    /// `Frame` on write failure.
-    pub fn finish(mut self) -> Result<u64> {
-        if let Some(p) = self.pending.take() {
-            self.flush(p)?;
-        }
-        self.inner.finish().map_err(Error::frame(&self.key))?;
-        Ok(self.rows)
-    }
-}
-
-/// Reads a stored Parquet file and checks it has the given schema.
-///
-/// # Errors
-/// `NotFound`, `Frame` (not Parquet) or `Schema` errors naming the key.
-pub async fn read(store: &dyn BlobStore, key: &ObjectKey, schema: &FileSchema) -> Result<DataFrame> {
-    let bytes = store.get(key).await?;
-    let df = ParquetReader::new(Cursor::new(bytes))
-        .finish()
-        .map_err(Error::frame(key))?;
-    schema.conform(key, &df)
-}
-
-/// Reads only the named columns of a stored Parquet file (the others are not
-/// decoded), checking that each exists with the schema's type.
-///
-/// # Errors
-/// `NotFound`, `Frame` or `Schema` errors naming the key; `Bug` for a column
-/// the schema does not have.
-pub async fn read_columns(
-    store: &dyn BlobStore,
-    key: &ObjectKey,
-    schema: &FileSchema,
-    columns: &[&str],
-) -> Result<DataFrame> {
-    let mut wanted = Vec::with_capacity(columns.len());
-    for name in columns {
-        let (_, t) = schema
-            .columns
-            .iter()
-            .find(|(n, _)| n == name)
-            .ok_or_else(|| Error::Bug(format!("{} has no column {name}", schema.name)))?;
-        wanted.push((*name, *t));
-    }
-    let bytes = store.get(key).await?;
-    let df = ParquetReader::new(Cursor::new(bytes))
-        .with_columns(Some(columns.iter().map(|c| c.to_string()).collect()))
-        .finish()
-        .map_err(Error::frame(key))?;
-    let mut cols = Vec::with_capacity(wanted.len());
-    for (name, t) in wanted {
-        match df.column(name) {
-            Ok(c) if c.dtype() == &t.dtype() => cols.push(c.clone()),
-            _ => {
-                return Err(Error::Schema {
-                    key: key.to_string(),
-                    expected: schema.describe(),
-                    found: FileSchema::describe_frame(&df),
-                })
-            }
-        }
-    }
-    DataFrame::new(df.height(), cols).map_err(Error::frame(key))
-}
-
-/// A `Datetime(ms)` column from epoch milliseconds.
-///
-/// # Errors
-/// `Frame` if polars cannot cast (it always can).
-pub fn datetime_ms_column(name: &str, ms: Vec<Option<i64>>, key: &ObjectKey) -> Result<Column> {
-    Series::new(name.into(), ms)
-        .cast(&ColType::DatetimeMs.dtype())
-        .map(Column::from)
-        .map_err(Error::frame(key))
-}
-
-/// A `Date` column from days since the epoch.
-///
-/// # Errors
-/// `Frame` if polars cannot cast (it always can).
-pub fn date_column(name: &str, days: Vec<i32>, key: &ObjectKey) -> Result<Column> {
-    Series::new(name.into(), days)
-        .cast(&ColType::Date.dtype())
-        .map(Column::from)
-        .map_err(Error::frame(key))
-}
-
-/// A string column's values.
-///
-/// # Errors
-/// Polars errors (missing column, wrong type).
-pub fn strs<'a>(df: &'a DataFrame, name: &str) -> PolarsResult<Vec<Option<&'a str>>> {
-    Ok(df.column(name)?.str()?.iter().collect())
-}
-
-/// A numeric or datetime column's values as `i64` (datetimes: epoch ms).
-///
-/// # Errors
-/// Polars errors (missing column, not castable).
-pub fn i64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<i64>>> {
-    let c = df.column(name)?.cast(&DataType::Int64)?;
-    Ok(c.i64()?.iter().collect())
-}
-
-/// An unsigned 64-bit column's values.
-///
-/// # Errors
-/// Polars errors (missing column, wrong type).
-pub fn u64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<u64>>> {
-    Ok(df.column(name)?.u64()?.iter().collect())
-}
-
-/// A float column's values.
-///
-/// # Errors
-/// Polars errors (missing column, wrong type).
-pub fn f64s(df: &DataFrame, name: &str) -> PolarsResult<Vec<Option<f64>>> {
-    Ok(df.column(name)?.f64()?.iter().collect())
-}
-
-/// The factors column from a row-major `rows x k` buffer.
-pub fn factors_column(values: &[f32], k: usize) -> Column {
-    let rows = values.len() / k.max(1);
-    let mut b = ListPrimitiveChunkedBuilder::<Float32Type>::new(
-        col::FACTORS.into(),
-        rows,
-        values.len(),
-        DataType::Float32,
-    );
-    for row in values.chunks(k.max(1)) {
-        b.append_slice(row);
-    }
-    b.finish().into_series().into()
-}
-
-/// The factors column as a row-major buffer and the vector length.
-///
-/// # Errors
-/// `Frame` when rows have different lengths or hold nulls.
-pub fn factors_values(df: &DataFrame, key: &ObjectKey) -> Result<(Vec<f32>, usize)> {
-    let bad = |what: &str| Error::Frame {
-        key: key.to_string(),
-        source: PolarsError::ComputeError(what.to_string().into()),
-    };
-    let list = df
-        .column(col::FACTORS)
-        .and_then(|c| c.list())
-        .map_err(Error::frame(key))?;
-    let mut values = Vec::new();
-    let mut k = None;
-    for i in 0..list.len() {
-        let row = list.get_as_series(i).ok_or_else(|| bad("null factor vector"))?;
-        let ca = row.f32().map_err(Error::frame(key))?;
-        if ca.null_count() > 0 {
-            return Err(bad("null in a factor vector"));
-        }
-        match k {
-            None => k = Some(ca.len()),
-            Some(k) if k != ca.len() => return Err(bad("factor vectors of different lengths")),
-            Some(_) => {}
-        }
-        values.extend(ca.into_no_null_iter());
-    }
-    Ok((values, k.unwrap_or(0)))
-}
-
 #[cfg(test)]
 mod tests {
+    use bytes::Bytes;
+
     use super::*;
     use crate::adapters::storage::LocalDir;
+    use crate::contract::error::Error;
+    use crate::contract::layout::ObjectKey;
+    use crate::contract::storage::BlobStore;
 
     fn key() -> ObjectKey {
         ObjectKey::from_listing("t/defaults.parquet").unwrap()
+    }
+
+    fn defaults(ids: &[&str], scores: Vec<f64>) -> Table {
+        Table::new(&DEFAULTS, &key(), vec![str_array(ids), values_array(scores)]).unwrap()
     }
 
     #[tokio::test]
     async fn round_trip_and_schema_check() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalDir::new(dir.path());
-        let df = df!(col::SCORE => [1.0, 0.5], col::EXTERNAL_ID => ["a", "b"]).unwrap();
-        write(&store, &key(), &DEFAULTS, &df).await.unwrap();
+        let df = defaults(&["a", "b"], vec![1.0, 0.5]);
+        write(&store, &key(), &df).await.unwrap();
         let back = read(&store, &key(), &DEFAULTS).await.unwrap();
-        let names: Vec<&str> = back.get_column_names().iter().map(|n| n.as_str()).collect();
-        assert_eq!(names, [col::EXTERNAL_ID, col::SCORE]);
-        assert_eq!(back.height(), 2);
+        assert_eq!(back.names(), [col::EXTERNAL_ID, col::SCORE]);
+        assert_eq!(back.len(), 2);
 
         // the same bytes read as another kind of file are a schema error naming the key
         let err = read(&store, &key(), &FACTORS).await.unwrap_err().to_string();
@@ -564,15 +320,15 @@ mod tests {
             "{err}"
         );
 
-        // streaming: frames become row groups of one file; an empty file is valid
+        // streaming: tables become row groups of one file; an empty file is valid
         let mut buf = Vec::new();
         let mut w = StreamWriter::new(&mut buf, &DEFAULTS, &key()).unwrap();
         w.write(&df).unwrap();
-        w.write(&df.slice(0, 0)).unwrap();
+        w.write(&defaults(&[], vec![])).unwrap();
         w.write(&df).unwrap();
         assert_eq!(w.finish().unwrap(), 4);
         store.put(&key(), Bytes::from(buf)).await.unwrap();
-        assert_eq!(read(&store, &key(), &DEFAULTS).await.unwrap().height(), 4);
+        assert_eq!(read(&store, &key(), &DEFAULTS).await.unwrap().len(), 4);
         let mut buf = Vec::new();
         assert_eq!(
             StreamWriter::new(&mut buf, &DEFAULTS, &key())
@@ -582,12 +338,13 @@ mod tests {
             0
         );
         store.put(&key(), Bytes::from(buf)).await.unwrap();
-        assert_eq!(read(&store, &key(), &DEFAULTS).await.unwrap().height(), 0);
+        assert_eq!(read(&store, &key(), &DEFAULTS).await.unwrap().len(), 0);
 
-        let wrong = df!(col::EXTERNAL_ID => ["a"], col::SCORE => [1i64]).unwrap();
-        assert!(matches!(
-            write(&store, &key(), &DEFAULTS, &wrong).await,
-            Err(Error::Schema { .. })
-        ));
+        let wrong = Table::new(
+            &DEFAULTS,
+            &key(),
+            vec![str_array(&["a"]), values_array(vec![1i64])],
+        );
+        assert!(matches!(wrong, Err(Error::Schema { .. })));
     }
 }

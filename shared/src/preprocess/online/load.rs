@@ -6,7 +6,6 @@
 use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
-use polars::prelude::DataFrame;
 use tracing::{info, warn};
 
 use super::{against_defaults, by_model, compare_newest, dwell_after, dwell_summary};
@@ -15,7 +14,7 @@ use crate::contract::database::ModelType;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
 use crate::contract::online::{ModelFigures, OnlineEvaluation};
-use crate::contract::parquet::{self, col, WidgetEventColumns, WidgetEvents};
+use crate::contract::parquet::{col, Table, WidgetEventColumns, WidgetEvents};
 use crate::contract::site::Site;
 use crate::contract::stage::RunRef;
 
@@ -28,11 +27,11 @@ pub const AFTER_CLICK_MS: i64 = 30 * 60 * 1000;
 /// `page_path`), `site` maps their paths to articles.
 ///
 /// # Errors
-/// Storage and frame errors.
+/// Storage and Parquet errors.
 pub async fn online_evaluation(
     ctx: &Context,
     run: &RunRef,
-    events: &DataFrame,
+    events: &Table,
     site: &dyn Site,
 ) -> Result<Option<OnlineEvaluation>> {
     let layout = RunLayout::new(run)?;
@@ -51,8 +50,7 @@ pub async fn online_evaluation(
     let since_ms = until_ms - (o.days * 86_400_000.0) as i64;
     let period_ms = i64::from(o.period_hours) * 3_600_000;
     let cap_ms = (ctx.settings.dwell_cap_secs * 1000.0) as i64;
-    let key = layout.events();
-    let reading = click_reading(events, &w, since_ms, site, cap_ms).map_err(Error::frame(&key))?;
+    let reading = click_reading(events, &w, since_ms, site, cap_ms)?;
     let e = assemble(
         &w,
         &reading,
@@ -123,14 +121,14 @@ pub fn assemble(
 /// readers who clicked are looked at closely.
 ///
 /// # Errors
-/// Polars errors (missing columns).
+/// `Schema` errors (missing columns).
 pub fn click_reading(
-    events: &DataFrame,
+    events: &Table,
     w: &WidgetEventColumns<'_>,
     since_ms: i64,
     site: &dyn Site,
     cap_ms: i64,
-) -> polars::prelude::PolarsResult<HashMap<usize, Option<f64>>> {
+) -> Result<HashMap<usize, Option<f64>>> {
     let clicks: Vec<usize> = (0..w.len())
         .filter(|&i| w.step[i] == "click" && w.time_ms[i] >= since_ms && w.external_id[i].is_some())
         .collect();
@@ -142,11 +140,11 @@ pub fn click_reading(
         .filter_map(|&i| Some((w.client_id[i], w.external_id[i]?)))
         .collect();
     let clickers: HashSet<&str> = wanted.iter().map(|(c, _)| *c).collect();
-    let readers = parquet::strs(events, col::CLIENT_ID)?;
-    let times = parquet::i64s(events, col::ACTIVITY_TIME)?;
-    let paths = parquet::strs(events, col::PAGE_PATH)?;
+    let readers = events.strs_iter(col::CLIENT_ID)?;
+    let times = events.times_iter(col::ACTIVITY_TIME)?;
+    let paths = events.strs_iter(col::PAGE_PATH)?;
     let mut on_article: HashMap<(&str, String), Vec<i64>> = HashMap::new();
-    for ((r, t), p) in readers.iter().zip(&times).zip(&paths) {
+    for ((r, t), p) in readers.zip(times).zip(paths) {
         let (Some(r), Some(t), Some(p)) = (r, t, p) else {
             continue;
         };
@@ -154,11 +152,11 @@ pub fn click_reading(
             continue;
         }
         if let Some(a) = site.article_of(p) {
-            if wanted.contains(&(*r, a.external_id)) {
+            if wanted.contains(&(r, a.external_id)) {
                 on_article
-                    .entry((*r, a.external_id.to_string()))
+                    .entry((r, a.external_id.to_string()))
                     .or_default()
-                    .push(*t);
+                    .push(t);
             }
         }
     }
