@@ -3,6 +3,7 @@
 //! and SQL; `conformance` is the story both must pass.
 
 mod lock;
+mod migrations;
 mod postgres;
 mod sqlite;
 

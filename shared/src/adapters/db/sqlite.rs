@@ -53,7 +53,7 @@ impl SqliteDb {
             .connect_with(opts)
             .await
             .map_err(Error::db("connect sqlite"))?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        super::migrations::sqlite().run(&pool).await?;
         Ok(SqliteDb { pool, lock_base })
     }
 

@@ -96,7 +96,7 @@ impl PgDb {
             .connect_with(opts)
             .await
             .map_err(Error::db("connect postgres"))?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        super::migrations::postgres().run(&pool).await?;
         Ok(PgDb {
             pool,
             trusted_load: std::sync::Arc::default(),
