@@ -189,7 +189,7 @@ async fn measure(dir: &Path) {
         rate(t_parse_hot)
     );
     println!(
-        "  sort + build frame:            {t_frame:6.2} s  {:>9.0} lines/s",
+        "  sort + build table:            {t_frame:6.2} s  {:>9.0} lines/s",
         rate(t_frame)
     );
     println!(
@@ -202,7 +202,7 @@ async fn measure(dir: &Path) {
         rate(t_parse_hot + t_frame + t_write)
     );
     println!(
-        "  everything one hour's Lambda does (gunzip, parse, filter, frame, write): {:.0} lines/s",
+        "  everything one hour's Lambda does (gunzip, parse, filter, table, write): {:.0} lines/s",
         rate(t_gunzip_parse + t_frame + t_write)
     );
     println!("  peak RSS so far: {:.0} MiB", common::peak_rss_mib());

@@ -6,7 +6,6 @@
 
 use polars_arrow::array::{Array, ListArray, MutableBinaryViewArray, PrimitiveArray, Utf8ViewArray};
 use polars_arrow::bitmap::Bitmap;
-use polars_arrow::datatypes::ArrowDataType;
 use polars_arrow::offset::OffsetsBuffer;
 use polars_arrow::types::NativeType;
 
@@ -452,26 +451,21 @@ pub fn opt_str_array<S: AsRef<str>>(values: &[Option<S>]) -> ArrayRef {
 }
 
 /// The strings `values[codes[i]]`, each distinct string stored once however
-/// many rows hold it.
+/// many rows hold it: the rows are views into the distinct values' buffers,
+/// copied as they are (they point into a valid array, so their text is not
+/// checked again).
 ///
 /// # Errors
 /// `Bug` when a code is out of range.
 pub fn coded_str_array(values: &[&str], codes: &[u32]) -> Result<ArrayRef> {
     let distinct = Utf8ViewArray::from_slice_values(values);
     let views = distinct.views();
-    let gathered = codes
-        .iter()
-        .map(|&c| views.get(c as usize).copied())
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| Error::Bug(format!("a code beyond {} strings", values.len())))?;
-    Utf8ViewArray::try_new(
-        ArrowDataType::Utf8View,
-        gathered.into(),
-        distinct.data_buffers().clone(),
-        None,
-    )
-    .map(|a| a.boxed())
-    .map_err(|e| Error::Bug(format!("coded strings: {e}")))
+    if codes.iter().any(|&c| c as usize >= views.len()) {
+        return Err(Error::Bug(format!("a code beyond {} strings", values.len())));
+    }
+    let mut rows = MutableBinaryViewArray::<str>::with_capacity(codes.len());
+    rows.extend_non_null_views(codes.iter().map(|&c| views[c as usize]), distinct.data_buffers());
+    Ok(rows.freeze().boxed())
 }
 
 /// A datetime column (epoch milliseconds, UTC).
@@ -545,6 +539,24 @@ mod tests {
             ],
         )
         .unwrap()
+    }
+
+    #[test]
+    fn coded_strings_are_the_values_their_codes_name() {
+        // short values sit in the view, long ones in a buffer the rows share
+        let values = [
+            "b",
+            "a-reader-id-longer-than-twelve-bytes",
+            "/article/1/a-long-slug",
+        ];
+        let codes = [1, 0, 1, 2, 2, 0];
+        let a = coded_str_array(&values, &codes).unwrap();
+        let a = a.as_any().downcast_ref::<Utf8ViewArray>().unwrap();
+        let got: Vec<&str> = a.values_iter().collect();
+        let want: Vec<&str> = codes.iter().map(|&c| values[c as usize]).collect();
+        assert_eq!(got, want);
+        assert_eq!(a.data_buffers().len(), 1, "one copy of the distinct values");
+        assert!(matches!(coded_str_array(&values, &[3]), Err(Error::Bug(_))));
     }
 
     /// Every mask, the kernels' fast paths (none, all, a run) and their
