@@ -104,7 +104,7 @@ fn every_substitution_in_the_state_machines_is_defined_by_the_template() {
         "expected five function ARNs, the failure topic and the pipeline, saw {seen}"
     );
     // the local runner and the deployed machine agree on the order
-    assert_eq!(article_rec::run::runner::stage_order().unwrap(), Stage::ALL);
+    assert_eq!(article_rec::run::definition::stage_order().unwrap(), Stage::ALL);
 }
 
 #[test]

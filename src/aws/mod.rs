@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use article_rec::contract::settings::Settings;
 use article_rec::contract::stage::RunRef;
-use article_rec::run::runner::stage_states;
+use article_rec::run::definition::stage_states;
 use article_rec::ErrorKind;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_sfn::types::ExecutionStatus;

@@ -3,6 +3,7 @@
 //! [`dispatch`].
 
 mod asl;
+pub mod definition;
 pub mod dispatch;
 pub mod lambda;
 pub mod runner;
