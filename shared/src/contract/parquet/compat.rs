@@ -184,3 +184,40 @@ fn todays_writer_writes_the_same_files() {
         assert!(again == bytes, "{name}: not byte for byte the old writer's file");
     }
 }
+
+/// Bad bytes are a `Parquet` error naming the object, never a panic: an
+/// empty object, text, every truncation, and a byte flipped anywhere (the
+/// decoder panics on some corrupt page headers; a flip that lands in
+/// statistics or a value may still read, as Parquet pages carry no checksum).
+#[test]
+fn empty_truncated_and_corrupt_files_are_errors_naming_the_object() {
+    let (bytes, key) = fixture("dwell.parquet");
+    let read = |b: Vec<u8>| {
+        std::panic::catch_unwind(|| decode(Bytes::from(b), &key, &DWELL, None))
+            .unwrap_or_else(|_| panic!("the reader panicked"))
+    };
+    let named = |r: crate::contract::error::Result<Table>, what: &str| match r {
+        Err(e @ crate::contract::error::Error::Parquet { .. }) => {
+            assert!(e.to_string().contains("fixtures/dwell.parquet"), "{what}: {e}");
+        }
+        other => panic!("{what}: {other:?}"),
+    };
+    named(read(Vec::new()), "empty");
+    named(read(b"client_id,external_id\nr,1\n".to_vec()), "text");
+    for cut in 0..bytes.len() {
+        named(read(bytes[..cut].to_vec()), &format!("cut at {cut}"));
+    }
+    let mut failed = 0;
+    for at in 0..bytes.len() {
+        let mut b = bytes.to_vec();
+        b[at] ^= 0xff;
+        match read(b) {
+            Ok(_) => {}
+            Err(
+                crate::contract::error::Error::Parquet { .. } | crate::contract::error::Error::Schema { .. },
+            ) => failed += 1,
+            Err(e) => panic!("flip at {at}: {e}"),
+        }
+    }
+    assert!(failed > 0, "no flip was noticed");
+}

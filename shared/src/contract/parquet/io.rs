@@ -319,6 +319,30 @@ pub fn decode(
             }
         }
     }
+    // polars' page decoder panics on some corrupt pages (a flipped byte in a
+    // page header, say): that is a bad file, not a bug of ours
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        decode_wanted(bytes, key, schema, &wanted)
+    }))
+    .unwrap_or_else(|panic| {
+        let why = panic
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| panic.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        Err(Error::Parquet {
+            key: key.to_string(),
+            source: PolarsError::ComputeError(format!("corrupt file: the decoder failed ({why})").into()),
+        })
+    })
+}
+
+fn decode_wanted(
+    bytes: Bytes,
+    key: &ObjectKey,
+    schema: &'static FileSchema,
+    wanted: &[(&'static str, ColType)],
+) -> Result<Table> {
     let buffer = Buffer::from_owner(bytes);
     let metadata = read_metadata(&mut Cursor::new(buffer.clone())).map_err(Error::parquet(key))?;
     let file_schema = infer_schema(&metadata).map_err(Error::parquet(key))?;
@@ -331,7 +355,7 @@ pub fn decode(
             .collect::<Vec<_>>()
             .join(", "),
     };
-    for (name, t) in &wanted {
+    for (name, t) in wanted {
         match file_schema.get(name) {
             Some(f) if t.reads(&f.dtype) => {}
             _ => return Err(mismatch()),
@@ -340,11 +364,21 @@ pub fn decode(
     let columns = wanted
         .par_iter()
         .map(|&(name, t)| {
-            Ok((
-                name,
-                t,
-                read_column(&metadata, &buffer, name, t).map_err(Error::parquet(key))?,
-            ))
+            let chunks = read_column(&metadata, &buffer, name, t).map_err(Error::parquet(key))?;
+            let rows: usize = chunks.iter().map(|a| a.len()).sum();
+            if rows != metadata.num_rows {
+                return Err(Error::Parquet {
+                    key: key.to_string(),
+                    source: PolarsError::ComputeError(
+                        format!(
+                            "corrupt file: {name} has {rows} values for {} rows",
+                            metadata.num_rows
+                        )
+                        .into(),
+                    ),
+                });
+            }
+            Ok((name, t, chunks))
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(Table::from_chunks(schema, key, columns, metadata.num_rows))
