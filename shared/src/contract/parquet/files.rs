@@ -57,13 +57,7 @@ macro_rules! file {
             /// # Errors
             /// `Schema` when the table is of another schema or lacks columns.
             pub fn from_table(table: Table) -> Result<$file> {
-                if !table.is_of(Self::SCHEMA) {
-                    return Err(Error::Schema {
-                        key: table.key().to_string(),
-                        expected: Self::SCHEMA.describe(),
-                        found: table.names().join(", "),
-                    });
-                }
+                table.check_whole_of(Self::SCHEMA, table.key())?;
                 Ok($file { table })
             }
 

@@ -19,7 +19,7 @@ use polars_parquet::write::{
 };
 use rayon::prelude::*;
 
-use super::table::{ArrayRef, Table};
+use super::table::{concatenated, ArrayRef, Table};
 use super::{ColType, FileSchema};
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::ObjectKey;
@@ -179,28 +179,20 @@ fn encode_column(
 /// # Errors
 /// `Schema` when the table lacks some of its schema's columns; `Parquet` errors.
 pub fn encode(table: &Table) -> Result<Vec<u8>> {
-    if !table.is_whole() {
-        return Err(Error::Schema {
-            key: table.key().to_string(),
-            expected: table.schema().describe(),
-            found: table.names().join(", "),
-        });
-    }
+    let key = table.key();
+    table.check_whole_of(table.schema(), key)?;
     let arrays = table.arrays()?;
     let mut buf = Vec::new();
-    let parquet = Error::parquet(table.key());
-    let mut encoder = Encoder::new(&mut buf, table.schema()).map_err(Error::parquet(table.key()))?;
+    let mut encoder = Encoder::new(&mut buf, table.schema()).map_err(Error::parquet(key))?;
     let rows = table.len();
     let mut start = 0;
     while start < rows {
         let n = WRITE_ROW_GROUP_ROWS.min(rows - start);
         let group: Vec<ArrayRef> = arrays.iter().map(|a| a.sliced(start, n)).collect();
-        encoder
-            .row_group(&group, n)
-            .map_err(Error::parquet(table.key()))?;
+        encoder.row_group(&group, n).map_err(Error::parquet(key))?;
         start += n;
     }
-    encoder.finish().map_err(parquet)?;
+    encoder.finish().map_err(Error::parquet(key))?;
     Ok(buf)
 }
 
@@ -220,6 +212,7 @@ pub struct StreamWriter<'a> {
     encoder: Encoder<&'a mut Vec<u8>>,
     schema: &'static FileSchema,
     key: ObjectKey,
+    /// Each column's chunks waiting for the next row group.
     pending: Vec<Vec<ArrayRef>>,
     pending_rows: usize,
     rows: u64,
@@ -237,7 +230,7 @@ impl<'a> StreamWriter<'a> {
             encoder: Encoder::new(buf, schema).map_err(Error::parquet(key))?,
             schema,
             key: key.clone(),
-            pending: Vec::new(),
+            pending: vec![Vec::new(); schema.columns.len()],
             pending_rows: 0,
             rows: 0,
         })
@@ -250,16 +243,12 @@ impl<'a> StreamWriter<'a> {
         if table.is_empty() {
             return Ok(());
         }
-        if !table.is_of(self.schema) {
-            return Err(Error::Schema {
-                key: self.key.to_string(),
-                expected: self.schema.describe(),
-                found: table.names().join(", "),
-            });
+        table.check_whole_of(self.schema, &self.key)?;
+        for (pending, (name, _)) in self.pending.iter_mut().zip(self.schema.columns) {
+            pending.extend(table.chunks(name)?.iter().cloned());
         }
         self.rows += table.len() as u64;
         self.pending_rows += table.len();
-        self.pending.push(table.arrays()?);
         if self.pending_rows >= STREAM_ROW_GROUP_ROWS {
             self.flush()?;
         }
@@ -267,19 +256,16 @@ impl<'a> StreamWriter<'a> {
     }
 
     fn flush(&mut self) -> Result<()> {
-        let pending = std::mem::take(&mut self.pending);
         let rows = std::mem::take(&mut self.pending_rows);
-        let key = &self.key;
-        let columns = (0..self.schema.columns.len())
-            .map(|c| {
-                let parts: Vec<&dyn polars_arrow::array::Array> =
-                    pending.iter().map(|arrays| arrays[c].as_ref()).collect();
-                polars_arrow::compute::concatenate::concatenate(&parts).map_err(Error::parquet(key))
-            })
+        let columns = self
+            .pending
+            .iter_mut()
+            .zip(self.schema.columns)
+            .map(|(chunks, &(_, ty))| concatenated(&std::mem::take(chunks), ty, &self.key))
             .collect::<Result<Vec<_>>>()?;
         self.encoder
             .row_group(&columns, rows)
-            .map_err(Error::parquet(key))
+            .map_err(Error::parquet(&self.key))
     }
 
     /// Finishes the file; returns the rows written.

@@ -40,37 +40,44 @@ impl Table {
     /// # Errors
     /// `Schema` when an array is missing, of another type or of another length.
     pub fn new(schema: &'static FileSchema, key: &ObjectKey, arrays: Vec<ArrayRef>) -> Result<Table> {
-        let found = || {
-            arrays
-                .iter()
-                .map(|a| ColType::describe_arrow(a.dtype()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let rows = arrays.first().map_or(0, |a| a.len());
-        if arrays.len() != schema.columns.len()
-            || schema
-                .columns
-                .iter()
-                .zip(&arrays)
-                .any(|((_, t), a)| !t.holds(a.dtype()) || a.len() != rows)
-        {
+        if arrays.len() != schema.columns.len() {
             return Err(Error::Schema {
                 key: key.to_string(),
                 expected: schema.describe(),
-                found: format!("{} arrays: {} (rows {rows} or other)", arrays.len(), found()),
+                found: format!("{} arrays", arrays.len()),
             });
         }
+        let rows = arrays.first().map_or(0, |a| a.len());
+        Self::whole(schema, key, arrays.into_iter().map(|a| vec![a]).collect(), rows)
+    }
+
+    /// A whole table of `schema` from each column's chunks, in schema order,
+    /// checked: every chunk of its column's type, every column `rows` long.
+    fn whole(
+        schema: &'static FileSchema,
+        key: &ObjectKey,
+        chunks: Vec<Vec<ArrayRef>>,
+        rows: usize,
+    ) -> Result<Table> {
         let columns = schema
             .columns
             .iter()
-            .zip(arrays)
-            .map(|(&(name, ty), a)| TableColumn {
-                name,
-                ty,
-                chunks: vec![a],
+            .zip(chunks)
+            .map(|(&(name, ty), chunks)| {
+                let len: usize = chunks.iter().map(|a| a.len()).sum();
+                match chunks.iter().find(|a| !ty.holds(a.dtype())) {
+                    None if len == rows => Ok(TableColumn { name, ty, chunks }),
+                    wrong => Err(Error::Schema {
+                        key: key.to_string(),
+                        expected: schema.describe(),
+                        found: match wrong {
+                            Some(a) => format!("{name}: {}", ColType::describe_arrow(a.dtype())),
+                            None => format!("{name}: {len} rows of {rows}"),
+                        },
+                    }),
+                }
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         Ok(Table {
             schema,
             key: key.clone(),
@@ -269,19 +276,17 @@ impl Table {
                 .as_any()
                 .downcast_ref::<PrimitiveArray<f32>>()
                 .ok_or_else(|| bad("vectors of another type"))?;
-            let offsets = list.offsets().buffer();
-            for w in offsets.windows(2) {
-                let (start, end) = (w[0] as usize, w[1] as usize);
-                let row = inner.clone().sliced(start, end - start);
-                if row.null_count() > 0 {
-                    return Err(bad("a null in a factor vector"));
-                }
+            if inner.null_count() > 0 {
+                return Err(bad("a null in a factor vector"));
+            }
+            for w in list.offsets().buffer().windows(2) {
+                let row = &inner.values()[w[0] as usize..w[1] as usize];
                 match k {
                     None => k = Some(row.len()),
                     Some(k) if k != row.len() => return Err(bad("factor vectors of different lengths")),
                     Some(_) => {}
                 }
-                values.extend_from_slice(row.values());
+                values.extend_from_slice(row);
             }
         }
         Ok((values, k.unwrap_or(0)))
@@ -344,28 +349,30 @@ impl Table {
         schema: &'static FileSchema,
         mut extra: Vec<(&'static str, ArrayRef)>,
     ) -> Result<Table> {
-        let mut columns = Vec::with_capacity(schema.columns.len());
-        for &(name, ty) in schema.columns {
-            let chunks = match extra.iter().position(|(n, _)| *n == name) {
-                Some(i) => vec![extra.swap_remove(i).1],
-                None => self.column(name)?.chunks.clone(),
-            };
-            if chunks.iter().any(|a| !ty.holds(a.dtype()))
-                || chunks.iter().map(|a| a.len()).sum::<usize>() != self.rows
-            {
-                return Err(Error::Schema {
-                    key: self.key.to_string(),
-                    expected: schema.describe(),
-                    found: format!("{name} of another type or length"),
-                });
-            }
-            columns.push(TableColumn { name, ty, chunks });
+        let chunks = schema
+            .columns
+            .iter()
+            .map(|&(name, _)| match extra.iter().position(|(n, _)| *n == name) {
+                Some(i) => Ok(vec![extra.swap_remove(i).1]),
+                None => Ok(self.column(name)?.chunks.clone()),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Self::whole(schema, &self.key, chunks, self.rows)
+    }
+
+    /// Nothing when this is a whole table of `schema`, else a `Schema` error
+    /// naming `key` (the file it was to be written to).
+    ///
+    /// # Errors
+    /// `Schema` when the table is of another schema or lacks columns.
+    pub fn check_whole_of(&self, schema: &FileSchema, key: &ObjectKey) -> Result<()> {
+        if self.is_of(schema) {
+            return Ok(());
         }
-        Ok(Table {
-            schema,
-            key: self.key.clone(),
-            columns,
-            rows: self.rows,
+        Err(Error::Schema {
+            key: key.to_string(),
+            expected: schema.describe(),
+            found: format!("{} of {}", self.names().join(", "), self.schema.name),
         })
     }
 
@@ -376,15 +383,23 @@ impl Table {
     pub(super) fn arrays(&self) -> Result<Vec<ArrayRef>> {
         self.columns
             .iter()
-            .map(|c| match c.chunks.as_slice() {
-                [one] => Ok(one.clone()),
-                [] => Ok(polars_arrow::array::new_empty_array(c.ty.arrow())),
-                many => {
-                    let refs: Vec<&dyn Array> = many.iter().map(|a| a.as_ref()).collect();
-                    polars_arrow::compute::concatenate::concatenate(&refs).map_err(Error::parquet(&self.key))
-                }
-            })
+            .map(|c| concatenated(&c.chunks, c.ty, &self.key))
             .collect()
+    }
+}
+
+/// Chunks of one column as one array (the one chunk as it is).
+///
+/// # Errors
+/// Arrow errors (never for chunks of one type).
+pub(super) fn concatenated(chunks: &[ArrayRef], ty: ColType, key: &ObjectKey) -> Result<ArrayRef> {
+    match chunks {
+        [one] => Ok(one.clone()),
+        [] => Ok(polars_arrow::array::new_empty_array(ty.arrow())),
+        many => {
+            let refs: Vec<&dyn Array> = many.iter().map(|a| a.as_ref()).collect();
+            polars_arrow::compute::concatenate::concatenate(&refs).map_err(Error::parquet(key))
+        }
     }
 }
 
