@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use article_rec::contract::layout::{self, InputLayout, RunLayout};
+use article_rec::contract::layout::{InputLayout, RunLayout};
+use article_rec::contract::names::check_time;
 use article_rec::contract::settings::Settings;
 use article_rec::contract::stage::{RunRef, Stage};
 use article_rec::devtools::generate::{self, Spec};
@@ -17,7 +18,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{json, Value};
 
 use crate::summary::Summary;
-use crate::{Cli, Command, StageArgs, Which};
+use crate::{Cli, Command, StageArgs};
 
 /// A usage mistake our own checks found (exit code 2).
 #[derive(Debug, thiserror::Error)]
@@ -45,14 +46,27 @@ async fn generate_into(ctx: &Context, spec: &Spec) -> anyhow::Result<generate::T
     .await?)
 }
 
-async fn has_input(ctx: &Context, run: &RunRef) -> anyhow::Result<bool> {
+/// Where the input stands for a run: sample data is generated only into a
+/// store with no input at all (the first command's case), never beside
+/// real input, whatever window a mistyped `--as-of` names.
+enum InputState {
+    InWindow,
+    Elsewhere,
+    None,
+}
+
+async fn input_state(ctx: &Context, run: &RunRef) -> anyhow::Result<InputState> {
     let input = InputLayout::new(&ctx.settings.input_prefix)?;
     for hour in input.hours(&run.window(ctx.settings.days_of_data)) {
         if !ctx.input.list(&hour.prefix).await?.is_empty() {
-            return Ok(true);
+            return Ok(InputState::InWindow);
         }
     }
-    Ok(false)
+    if ctx.input.any_under(&input.root()).await? {
+        Ok(InputState::Elsewhere)
+    } else {
+        Ok(InputState::None)
+    }
 }
 
 /// Runs each Task in this process, showing which one on a spinner (drawn only
@@ -190,8 +204,12 @@ async fn stage_once(ctx: &Context, stage: Stage, args: &StageArgs) -> anyhow::Re
             }
             Err(e) => return Err(e.into()),
         };
-        let state: Value =
-            serde_json::from_slice(&body).with_context(|| format!("{key} is not a run state"))?;
+        // a damaged state file is data, not a bug: exit 1, naming it
+        let state: Value = serde_json::from_slice(&body).map_err(|e| article_rec::Error::Schema {
+            key: key.to_string(),
+            expected: "a run state (JSON, as the stages left it)".into(),
+            found: e.to_string(),
+        })?;
         for before in needs(stage) {
             if output_of(&state, *before).is_none() {
                 return Err(Usage(format!(
@@ -264,9 +282,15 @@ pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             articles,
             seed,
         } => generate(settings, end, days, readers, articles, seed).await,
-        Command::Rollback { model, json } => rollback(settings, model, json).await,
+        Command::Rollback { model, json } => {
+            crate::rollback::rollback(Context::from_settings(settings).await?, model, json).await
+        }
         Command::Aws(args) => crate::aws::main(settings, args).await,
-        Command::Clean { all, json } => clean(&cli.dir, &settings, all, json).await,
+        Command::Clean {
+            all,
+            keep_others,
+            json,
+        } => crate::clean::clean(&cli.dir, &settings, all, keep_others, json).await,
     }
 }
 
@@ -288,20 +312,28 @@ async fn run(
         run_id: run_id.unwrap_or_else(|| run_id_of(as_of)),
         as_of,
     };
-    // before anything is written: the names become key segments
+    // before anything is written: the names become key segments, and the
+    // window must end between 2000 and now
     run.validate()?;
-    if !has_input(&ctx, &run).await? {
-        let spec = Spec::sample(
-            &ctx.settings.app_id,
-            as_of,
-            ctx.settings.days_of_data,
-            ctx.settings.seed,
-        );
-        eprintln!(
-            "No input in the window: generating sample data (seed {})...",
-            spec.seed
-        );
-        generate_into(&ctx, &spec).await?;
+    match input_state(&ctx, &run).await? {
+        InputState::InWindow => {}
+        InputState::Elsewhere => eprintln!(
+            "No input in the window ending {as_of}, but the store has input elsewhere: \
+             no sample data is generated beside it (check --as-of)"
+        ),
+        InputState::None => {
+            let spec = Spec::sample(
+                &ctx.settings.app_id,
+                as_of,
+                ctx.settings.days_of_data,
+                ctx.settings.seed,
+            );
+            eprintln!(
+                "No input in the store: generating sample data (seed {})...",
+                spec.seed
+            );
+            generate_into(&ctx, &spec).await?;
+        }
     }
     let report = run_once(&ctx, &run).await?;
     let summary = Summary::new(&ctx, &run, &report).await?;
@@ -325,6 +357,8 @@ async fn backfill(
     if from > to {
         return Err(Usage(format!("--from {from} is after --to {to}")).into());
     }
+    check_time("--from", from)?;
+    check_time("--to", to)?;
     let ctx = Context::from_settings(settings).await?;
     let step = chrono::Duration::hours(i64::from(every_hours));
     let mut summaries = Vec::new();
@@ -374,10 +408,12 @@ async fn generate(
     articles: usize,
     seed: u64,
 ) -> anyhow::Result<()> {
+    let end = end.unwrap_or_else(now_second);
+    check_time("--end", end)?;
     let ctx = Context::from_settings(settings).await?;
     let mut spec = Spec::sample(
         &ctx.settings.app_id,
-        end.unwrap_or_else(now_second),
+        end,
         days.unwrap_or(ctx.settings.days_of_data),
         seed,
     );
@@ -393,92 +429,5 @@ async fn generate(
         ctx.settings.store_url,
         ctx.settings.input_prefix
     );
-    Ok(())
-}
-
-/// `rollback`: the previous model is current again.
-pub async fn rollback(settings: Settings, model: Which, json: bool) -> anyhow::Result<()> {
-    let ctx = Context::from_settings(settings).await?;
-    let site = ctx.settings.site.clone();
-    let mut switched = Vec::new();
-    for &kind in model.kinds() {
-        let done = article_rec::save::rollback(&ctx, &site, kind)
-            .await
-            .with_context(|| format!("rollback of site {site}"))?;
-        switched.push(json!({
-            "site": site,
-            "model_type": kind.as_str(),
-            "from": {"id": done.from.id, "run_id": done.from.run_id, "status": done.from.status},
-            "to": {"id": done.to.id, "run_id": done.to.run_id, "status": done.to.status},
-        }));
-        if !json {
-            println!(
-                "{site} {}: model {} (run {}) is current again; model {} (run {}) is now failed",
-                kind.as_str(),
-                done.to.id,
-                done.to.run_id,
-                done.from.id,
-                done.from.run_id
-            );
-        }
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&switched)?);
-    }
-    Ok(())
-}
-
-/// Removes local outputs; refuses stores and databases that are not local, so
-/// it can never touch a deployment's data.
-async fn clean(dir: &std::path::Path, settings: &Settings, all: bool, json: bool) -> anyhow::Result<()> {
-    let local_store = !settings.store_url.contains("://") || settings.store_url.starts_with("file://");
-    if !local_store {
-        return Err(Usage(format!(
-            "clean only removes local outputs; STORE_URL is {}",
-            settings.store_url
-        ))
-        .into());
-    }
-    if all {
-        if !settings.database_url.starts_with("sqlite://") {
-            return Err(Usage(
-                "clean --all removes the local SQLite database; DATABASE_URL is not SQLite".into(),
-            )
-            .into());
-        }
-        let existed = dir.exists();
-        if existed {
-            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
-        }
-        if json {
-            println!("{}", json!({"removed": dir, "existed": existed}));
-        } else if existed {
-            println!("removed {}", dir.display());
-        } else {
-            println!("nothing to remove: {} does not exist", dir.display());
-        }
-        return Ok(());
-    }
-    let ctx = Context::from_settings(settings.clone()).await?;
-    let mut removed = 0;
-    let mut prefixes = vec![layout::runs()];
-    let mut sites = vec![settings.site.clone()];
-    sites.extend(settings.sites.keys().cloned());
-    for site in &sites {
-        prefixes.push(layout::hour_cache(site)?);
-    }
-    for p in &prefixes {
-        removed += ctx.store.delete_prefix(p).await?;
-    }
-    let names: Vec<String> = prefixes.iter().map(ToString::to_string).collect();
-    if json {
-        println!("{}", json!({"objects_removed": removed, "prefixes": names}));
-    } else {
-        println!(
-            "removed {removed} objects under {} in {} (input, catalogues and the database are kept; --all removes them too)",
-            names.join(", "),
-            settings.store_url
-        );
-    }
     Ok(())
 }

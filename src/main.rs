@@ -3,7 +3,9 @@
 #![allow(clippy::print_stdout)]
 
 mod aws;
+mod clean;
 mod commands;
+mod rollback;
 mod summary;
 
 use std::path::PathBuf;
@@ -35,9 +37,11 @@ Exit codes:
     version,
     about = "Article recommendations from Snowplow clickstream",
     long_about = "Article recommendations from Snowplow clickstream: fetch a site's \
-                  events, compute reading time per reader and article, train a matrix \
-                  factorisation model and save each article's most related articles and \
-                  default recommendations to the database.",
+                  events, compute reading time per reader and article, measure candidate \
+                  item-item models (matrix factorisation, item-kNN, sequential rules, EASE, \
+                  content, popularity) on the site's own recent reading and save each article's \
+                  most related articles from the best of them, and default recommendations, \
+                  to the database.",
     after_help = EXIT_CODES
 )]
 struct Cli {
@@ -122,11 +126,17 @@ enum Command {
     /// backfill windows, list recent runs, roll back a site's model.
     Aws(aws::AwsArgs),
     /// Remove local outputs: every run's files and the parsed-hour cache; with
-    /// --all also the input, catalogues and the SQLite database (the whole --dir).
+    /// --all also the store (input and catalogues included) and the SQLite
+    /// database with its lock files, then --dir if that leaves it empty.
+    /// Nothing else is removed: a --dir holding other files is refused.
     Clean {
-        /// Remove everything under --dir, generated input and database included.
+        /// Also the store and the SQLite database the job keeps in --dir.
         #[arg(long)]
         all: bool,
+        /// With --all in a --dir that holds other files: remove the job's
+        /// files and keep the others (and the directory).
+        #[arg(long, requires = "all")]
+        keep_others: bool,
         /// Print what was removed as JSON.
         #[arg(long)]
         json: bool,

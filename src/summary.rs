@@ -71,8 +71,8 @@ impl Summary {
             run,
             &report.state,
             per_stage(report),
-            article_rec::contract::redact::redact(&ctx.settings.database_url),
-            &ctx.settings.store_url,
+            article_rec::contract::redact::redact_url(&ctx.settings.database_url),
+            &article_rec::contract::redact::redact_url(&ctx.settings.store_url),
         )?;
         summary.defaults = ctx.db()?.current_recs(&run.site, DEFAULT_SOURCE).await?;
         if let Some((top, _)) = summary.defaults.first() {
@@ -295,6 +295,9 @@ impl fmt::Display for Summary {
                 )?,
                 None => writeln!(f, "  defaults: rule {rule} (not measured: no holdout)")?,
             }
+            if let Some(why) = &self.defaults_run.fallback {
+                writeln!(f, "            fell back: {why}")?;
+            }
         }
         writeln!(
             f,
@@ -329,6 +332,17 @@ impl fmt::Display for Summary {
                 "  saved:    {} default recs; the article model was not replaced",
                 self.save.default_recs_written
             )?,
+        }
+        // the gate promoted, but the lists were too short to replace the current ones
+        if let (Some(why), true) = (&self.save.article_model_rejected, self.train.gate.promote) {
+            writeln!(f, "  KEPT:     the current article model: {why}")?;
+        }
+        if let Some(why) = &self.save.defaults_rejected {
+            writeln!(
+                f,
+                "  KEPT:     the current default list (model {}): {why}",
+                self.save.popularity_model_id
+            )?;
         }
         let times: Vec<String> = self.timings.iter().map(|(s, t)| format!("{s} {t:.2}s")).collect();
         writeln!(f, "  time:     {}", times.join(", "))?;

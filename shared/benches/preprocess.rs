@@ -162,7 +162,12 @@ async fn measure(dir: &Path) {
     settings.site = "example".into();
     let ctx = Context::from_settings(settings).await.unwrap();
     let t2 = Instant::now();
-    let out = preprocess::run(PreprocessInput { run }, &ctx).await.unwrap();
+    let fetch = article_rec::devtools::fetched_events(ctx.store.as_ref(), &layout)
+        .await
+        .unwrap();
+    let out = preprocess::run(PreprocessInput { run, fetch }, &ctx)
+        .await
+        .unwrap();
     println!(
         "preprocess stage (read, transform, metadata for {} articles, writes): {:.2} s; peak RSS {:.0} MiB",
         out.funnel.articles,

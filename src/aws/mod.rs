@@ -158,9 +158,6 @@ async fn aws_config(settings: &Settings) -> anyhow::Result<aws_config::SdkConfig
 }
 
 pub async fn main(settings: Settings, args: AwsArgs) -> anyhow::Result<()> {
-    if let AwsCommand::Rollback { site, model, json } = args.command {
-        return crate::commands::rollback(settings.for_site(&site)?, model, json).await;
-    }
     // the arguments are checked before any AWS call
     match &args.command {
         AwsCommand::Run { site, as_of, .. } => {
@@ -183,9 +180,18 @@ pub async fn main(settings: Settings, args: AwsArgs) -> anyhow::Result<()> {
         AwsCommand::Status { site: Some(site), .. } => {
             settings.for_site(site)?;
         }
-        AwsCommand::Status { site: None, .. } | AwsCommand::Rollback { .. } => {}
+        AwsCommand::Rollback { site, .. } => {
+            settings.for_site(site)?;
+            deployed_database(&settings)?;
+        }
+        AwsCommand::Status { site: None, .. } => {}
     }
     let aws = aws_config(&settings).await?;
+    if let AwsCommand::Rollback { site, model, json } = args.command {
+        // the database only: nothing local is opened or created
+        let ctx = article_rec::Context::for_database(settings.for_site(&site)?).await?;
+        return crate::rollback::rollback(ctx, model, json).await;
+    }
     let pipeline = Pipeline::find(&aws, args.state_machine.as_deref(), &args.stack).await?;
     let ops = Ops {
         pipeline,
@@ -215,17 +221,30 @@ pub async fn main(settings: Settings, args: AwsArgs) -> anyhow::Result<()> {
     }
 }
 
+/// `aws rollback` acts on the deployed database: the SSM parameter the
+/// functions read, or a PostgreSQL URL given outright; never the local
+/// SQLite file the embedded defaults name.
+fn deployed_database(settings: &Settings) -> anyhow::Result<()> {
+    let postgres = ["postgres://", "postgresql://"]
+        .iter()
+        .any(|p| settings.database_url.starts_with(p));
+    if settings.database_url_parameter.is_none() && !postgres {
+        return Err(AwsError::usage(
+            "aws rollback acts on the deployed database: set DATABASE_URL_PARAMETER to the \
+             stack's SSM parameter (the DatabaseUrlParam it was deployed with), or DATABASE_URL \
+             to its postgres:// URL; the local SQLite database is `article-rec rollback`'s"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
 fn status_name(s: &ExecutionStatus) -> &str {
     s.as_str()
 }
 
 fn check_window(site: &str, as_of: DateTime<Utc>, what: &str) -> anyhow::Result<()> {
-    if as_of > Utc::now() {
-        return Err(AwsError::usage(format!(
-            "{what} {} is in the future: a window cannot end after now",
-            as_of.to_rfc3339()
-        )));
-    }
+    article_rec::contract::names::check_time(what, as_of)?;
     let name = execution_name(site, as_of, MAX_ATTEMPTS);
     if name.len() > MAX_NAME {
         return Err(AwsError::usage(format!(
@@ -316,7 +335,7 @@ impl Ops {
     fn database(&self) -> String {
         match &self.settings.database_url_parameter {
             Some(name) => format!("the database of SSM parameter {name}"),
-            None => article_rec::contract::redact::redact(&self.settings.database_url),
+            None => article_rec::contract::redact::redact_url(&self.settings.database_url),
         }
     }
 

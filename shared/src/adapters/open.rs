@@ -25,6 +25,19 @@ impl Context {
         Context::open(settings, Adapters::ALL, None).await
     }
 
+    /// Opens the database (and the store, which opening creates nothing in),
+    /// not the input: an operator's command on a deployed database.
+    ///
+    /// # Errors
+    /// As [`Context::from_settings`].
+    pub async fn for_database(settings: Settings) -> Result<Context> {
+        let adapters = Adapters {
+            database: true,
+            input: false,
+        };
+        Context::open(settings, adapters, None).await
+    }
+
     /// Opens what one stage uses and nothing else: a deployed function.
     ///
     /// # Errors

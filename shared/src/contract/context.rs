@@ -84,6 +84,21 @@ impl Context {
         }
     }
 
+    /// The data store as a stage of `layout`'s run reads and writes it: the
+    /// run's files checked against the digests the earlier stages recorded
+    /// (`expected`), every write recorded for this stage's output.
+    pub fn checked_store(
+        &self,
+        layout: &crate::contract::layout::RunLayout,
+        expected: &[&crate::contract::integrity::Files],
+    ) -> crate::contract::checked_store::CheckedStore {
+        let mut all = crate::contract::integrity::Files::new();
+        for f in expected {
+            all.extend(f);
+        }
+        crate::contract::checked_store::CheckedStore::new(self.store.clone(), all, vec![layout.prefix()])
+    }
+
     /// Records a figure of a stage for the site in the settings.
     pub fn metric(&self, stage: &str, name: &str, value: f64, unit: crate::contract::metrics::Unit) {
         self.metrics.record(stage, &self.settings.site, name, value, unit);

@@ -203,6 +203,31 @@ pub trait RecDb: Send + Sync + std::fmt::Debug {
     /// `Db` on database failure.
     async fn current_model(&self, site: &str, kind: ModelType) -> Result<Option<ModelRow>>;
 
+    /// Every model of the site the database still has, whatever its status, by id.
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn models(&self, site: &str) -> Result<Vec<ModelRow>>;
+
+    /// Records the digest of the `evaluation.json` an article model was
+    /// saved on (before it is activated).
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn record_evaluation(&self, model_id: i64, digest: &str) -> Result<()>;
+
+    /// The digest [`RecDb::record_evaluation`] recorded, if any.
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn evaluation_digest(&self, model_id: i64) -> Result<Option<String>>;
+
+    /// How many recommendations a model holds.
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn rec_count(&self, model_id: i64) -> Result<u64>;
+
     /// What the API serves for a source (an article's external id or
     /// [`DEFAULT_SOURCE`]): the current model's recommendations, best first,
     /// as (recommended external id, score).

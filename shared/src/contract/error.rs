@@ -33,6 +33,55 @@ impl ErrorKind {
     }
 }
 
+/// What a database failure means for whoever runs the stage, by the
+/// driver's own classification: PostgreSQL's SQLSTATE class, SQLite's
+/// primary result code.
+fn db_error_kind(source: &sqlx::Error) -> ErrorKind {
+    match source {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Tls(_) => ErrorKind::Transient,
+        // a URL that does not parse (a port out of range), an unknown option
+        sqlx::Error::Configuration(_) => ErrorKind::InvalidInput,
+        sqlx::Error::Database(e) => {
+            if e.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() {
+                return sqlite_error_kind(e.code().as_deref());
+            }
+            let code = e.code().unwrap_or_default();
+            match code.get(..2).unwrap_or_default() {
+                // 08: connection lost, 40: serialization/deadlock, 57: shutdown or
+                // terminated backend, 53: out of resources (disk full): all pass with a retry
+                "08" | "40" | "53" | "57" => ErrorKind::Transient,
+                // 28: wrong user or password, 3D: no such database: the URL is wrong
+                "28" | "3D" => ErrorKind::InvalidInput,
+                // 42501 insufficient privilege (42 else: our SQL, a bug)
+                "42" if code == "42501" => ErrorKind::Permission,
+                _ => ErrorKind::Bug,
+            }
+        }
+        _ => ErrorKind::Bug,
+    }
+}
+
+/// SQLite's primary result code (the low byte of an extended one).
+fn sqlite_error_kind(code: Option<&str>) -> ErrorKind {
+    let primary = code.and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
+    match primary {
+        // BUSY, LOCKED (another process holds the file), IOERR, FULL (disk full),
+        // PROTOCOL (a lock race): worth trying again later
+        Some(5 | 6 | 10 | 13 | 15) => ErrorKind::Transient,
+        // PERM, READONLY, AUTH: the file's permissions refuse the write
+        Some(3 | 8 | 23) => ErrorKind::Permission,
+        // CANTOPEN: no such directory, or not a file
+        Some(14) => ErrorKind::InvalidInput,
+        // CORRUPT, NOTADB: the file is not a sound database
+        Some(11 | 26) => ErrorKind::Data,
+        _ => ErrorKind::Bug,
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("object {key} not found")]
@@ -77,6 +126,11 @@ pub enum Error {
         #[source]
         source: polars_error::PolarsError,
     },
+    /// A file whose bytes are not the ones its writer recorded (a flipped
+    /// byte, a truncated upload, another run's file), or whose values no
+    /// stage writes (a NaN, a score out of range).
+    #[error("{key} is damaged or was replaced: {why}")]
+    Corrupt { key: String, why: String },
     #[error("schema mismatch in {key}: expected {expected}, found {found}")]
     Schema {
         key: String,
@@ -103,27 +157,19 @@ impl Error {
             Error::ObjectStore { transient: true, .. } => ErrorKind::Transient,
             // access denied, no such bucket: the deployment is wrong, not the moment
             Error::ObjectStore { transient: false, .. } => ErrorKind::InvalidInput,
-            Error::Db { source, .. } => match source {
-                sqlx::Error::Io(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::WorkerCrashed
-                | sqlx::Error::Tls(_) => ErrorKind::Transient,
-                // 08: connection lost, 40: serialization/deadlock, 57: shutdown or
-                // terminated backend, 53: out of resources: all pass with a retry
-                sqlx::Error::Database(e)
-                    if e.code()
-                        .is_some_and(|c| ["08", "40", "53", "57"].iter().any(|p| c.starts_with(p))) =>
-                {
-                    ErrorKind::Transient
-                }
-                _ => ErrorKind::Bug,
+            Error::Db { source, .. } => db_error_kind(source),
+            Error::Migrate(sqlx::migrate::MigrateError::Execute(source)) => match db_error_kind(source) {
+                // a migration's own SQL that fails is ours to fix
+                ErrorKind::Data => ErrorKind::Bug,
+                kind => kind,
             },
             Error::InvalidInput(_) | Error::Config(_) => ErrorKind::InvalidInput,
             Error::AccessDenied { .. } => ErrorKind::Permission,
-            Error::NotFound { .. } | Error::Parquet { .. } | Error::Schema { .. } | Error::Empty { .. } => {
-                ErrorKind::Data
-            }
+            Error::NotFound { .. }
+            | Error::Parquet { .. }
+            | Error::Schema { .. }
+            | Error::Corrupt { .. }
+            | Error::Empty { .. } => ErrorKind::Data,
             Error::Migrate(_) | Error::Bug(_) => ErrorKind::Bug,
             Error::Remote { error_type, .. } => [
                 ErrorKind::Transient,
@@ -139,8 +185,17 @@ impl Error {
         }
     }
 
+    /// A database failure during `op`; one the database refuses for lack
+    /// of a privilege (SQLSTATE 42501) is access denied, naming `op`.
     pub(crate) fn db(op: &'static str) -> impl FnOnce(sqlx::Error) -> Error {
-        move |source| Error::Db { op, source }
+        move |source| match &source {
+            sqlx::Error::Database(e) if e.code().as_deref() == Some("42501") => Error::AccessDenied {
+                action: op,
+                resource: "the recommendation database".into(),
+                message: e.message().to_string(),
+            },
+            _ => Error::Db { op, source },
+        }
     }
 
     pub(crate) fn parquet(

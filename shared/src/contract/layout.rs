@@ -110,7 +110,7 @@ impl RunLayout {
     /// # Errors
     /// `InvalidInput` when the run's site or id is not a safe key segment.
     pub fn new(run: &RunRef) -> Result<RunLayout> {
-        run.validate()?;
+        run.validate_names()?;
         Ok(RunLayout {
             prefix: format!("runs/{}/{}/", run.site, run.run_id),
         })
@@ -220,6 +220,11 @@ impl HourFiles {
         }
     }
 
+    /// The folder of the hour's files.
+    pub fn prefix(&self) -> Prefix {
+        Prefix(self.prefix.clone())
+    }
+
     pub fn events(&self) -> ObjectKey {
         ObjectKey::new(format!("{}events.parquet", self.prefix))
     }
@@ -303,6 +308,11 @@ impl InputLayout {
         Ok(InputLayout {
             prefix: p.to_string(),
         })
+    }
+
+    /// The whole input: every hour partition is under it.
+    pub fn root(&self) -> Prefix {
+        Prefix(format!("{}/", self.prefix))
     }
 
     pub fn hour(&self, hour: DateTime<Utc>) -> HourPartition {

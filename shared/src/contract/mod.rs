@@ -3,10 +3,12 @@
 //! names in them, Parquet schemas, errors, settings and their option structs,
 //! the ports the adapters implement, and the context a stage runs with.
 
+pub mod checked_store;
 pub mod context;
 pub mod database;
 pub mod error;
 pub mod evaluation;
+pub mod integrity;
 pub mod layout;
 pub mod metrics;
 pub mod names;

@@ -14,6 +14,44 @@ pub const MAX_SITE_LEN: usize = 43;
 /// The longest run id: a Step Functions execution name.
 pub const MAX_RUN_ID_LEN: usize = 80;
 
+/// The earliest time a window may end at: Snowplow enriched events, and
+/// every site this job serves, are younger.
+pub const EARLIEST: &str = "2000-01-01T00:00:00Z";
+
+/// How far past this machine's clock a time may be (clocks differ a little;
+/// a window that ends later has nothing in it yet).
+pub const CLOCK_SKEW_SECS: i64 = 300;
+
+/// Checks a time a window ends at (`--as-of`, `--to`, `--end`, a run's
+/// `as_of`): not after now (beyond [`CLOCK_SKEW_SECS`]), not before
+/// [`EARLIEST`]. A window in the future would train on an almost empty
+/// window; one before 2000 is a typing mistake (and a year past 2262 does
+/// not fit nanoseconds).
+///
+/// # Errors
+/// `InvalidInput` naming `what` and the time.
+pub fn check_time(what: &str, t: chrono::DateTime<chrono::Utc>) -> Result<()> {
+    let now = chrono::Utc::now();
+    let latest = now + chrono::Duration::seconds(CLOCK_SKEW_SECS);
+    let earliest = EARLIEST
+        .parse::<chrono::DateTime<chrono::Utc>>()
+        .map_err(|e| Error::Bug(format!("EARLIEST: {e}")))?;
+    if t > latest {
+        return Err(Error::InvalidInput(format!(
+            "{what} {} is in the future (now is {}): a window cannot end after now",
+            t.to_rfc3339(),
+            now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )));
+    }
+    if t < earliest {
+        return Err(Error::InvalidInput(format!(
+            "{what} {} is before {EARLIEST}: no clickstream is that old (a mistyped year?)",
+            t.to_rfc3339()
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a name that becomes one key segment (a site, a run id, a file
 /// name): 1 to `max` ASCII letters, digits, `-`, `_` or `.`, not starting
 /// with `.`. Checked in every build, before anything is written under it.

@@ -151,6 +151,18 @@ pub struct OnlineEvaluation {
     /// The newest article model against the newest defaults, over the hours
     /// both were shown.
     pub against_defaults: Option<ModelComparison>,
+    /// Widget events naming a model the database does not know (never
+    /// issued, another site's, or pruned): left out of every figure.
+    #[serde(default)]
+    pub unknown_models: UnknownModels,
+}
+
+/// What the widget sent about models the database does not know.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnknownModels {
+    pub events: u64,
+    /// Distinct (model id, model type) pairs among them.
+    pub models: u64,
 }
 
 /// The newest model of a type, in a line.

@@ -80,7 +80,52 @@ pub struct CatalogEntry {
     pub tags: Vec<String>,
 }
 
+/// What of an article's text is kept: a site's API or file can hold a
+/// whole story (or anything) in an excerpt; the job needs a title, a
+/// summary and a few tags.
+pub const MAX_TITLE_CHARS: usize = 500;
+pub const MAX_EXCERPT_CHARS: usize = 2_000;
+pub const MAX_SECTION_CHARS: usize = 200;
+pub const MAX_TAGS: usize = 50;
+pub const MAX_TAG_CHARS: usize = 100;
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// `s` cut to its first `max` characters.
+fn cut_chars(s: &mut String, max: usize) -> bool {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => {
+            s.truncate(i);
+            true
+        }
+        None => false,
+    }
+}
+
 impl CatalogEntry {
+    /// The entry with its text cut to what is kept ([`MAX_EXCERPT_CHARS`]
+    /// and the rest), and whether anything was cut.
+    pub fn bounded(mut self) -> (CatalogEntry, bool) {
+        let mut cut = false;
+        for (field, max) in [
+            (&mut self.title, MAX_TITLE_CHARS),
+            (&mut self.excerpt, MAX_EXCERPT_CHARS),
+            (&mut self.section, MAX_SECTION_CHARS),
+            (&mut self.exclude_reason, MAX_REASON_CHARS),
+        ] {
+            if let Some(v) = field.as_mut() {
+                cut |= cut_chars(v, max);
+            }
+        }
+        if self.tags.len() > MAX_TAGS {
+            self.tags.truncate(MAX_TAGS);
+            cut = true;
+        }
+        for t in &mut self.tags {
+            cut |= cut_chars(t, MAX_TAG_CHARS);
+        }
+        (self, cut)
+    }
+
     /// The tags as stored in one text column: one per line, each trimmed and
     /// on one line, empty ones dropped; `None` without tags.
     pub fn tags_text(tags: &[String]) -> Option<String> {
@@ -154,5 +199,28 @@ mod tests {
         assert_eq!(article_of("/article/emailnewsletter/d-c-calls-for-pause"), None);
         assert_eq!(article_of("/article/"), None);
         assert_eq!(article_of("/v/s/host.example"), None);
+    }
+
+    #[test]
+    fn an_entry_keeps_a_bounded_amount_of_text() {
+        let big = CatalogEntry {
+            external_id: "1".into(),
+            path: "/article/1/x".into(),
+            title: Some("t".repeat(10)),
+            excerpt: Some("é".repeat(10_000_000)),
+            tags: (0..80).map(|i| format!("tag {i} {}", "x".repeat(200))).collect(),
+            ..CatalogEntry::default()
+        };
+        let (kept, cut) = big.bounded();
+        assert!(cut);
+        assert_eq!(kept.title.as_deref(), Some("tttttttttt"));
+        assert_eq!(kept.excerpt.unwrap().chars().count(), MAX_EXCERPT_CHARS);
+        assert_eq!(kept.tags.len(), MAX_TAGS);
+        assert!(kept.tags.iter().all(|t| t.chars().count() == MAX_TAG_CHARS));
+        let small = CatalogEntry {
+            title: Some("Budget".into()),
+            ..CatalogEntry::default()
+        };
+        assert_eq!(small.clone().bounded(), (small, false));
     }
 }

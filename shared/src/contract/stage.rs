@@ -7,6 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::contract::error::Result;
+use crate::contract::integrity::Files;
 
 /// The stages, in the order the state machine runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -104,8 +105,19 @@ impl RunRef {
     /// # Errors
     /// `InvalidInput` when the site or run id is empty, too long (43 and 80
     /// characters), or has characters other than ASCII letters, digits, `-`,
-    /// `_` and `.`.
+    /// `_` and `.`; or when `as_of` is in the future or before 2000
+    /// ([`crate::contract::names::check_time`]).
     pub fn validate(&self) -> Result<()> {
+        self.validate_names()?;
+        crate::contract::names::check_time("the run's as_of", self.as_of)
+    }
+
+    /// Only the names (what becomes key segments), not the time: a run's
+    /// files are found by its names alone.
+    ///
+    /// # Errors
+    /// As [`RunRef::validate`], for the site and the run id.
+    pub fn validate_names(&self) -> Result<()> {
         crate::contract::names::check_site(&self.site)?;
         crate::contract::names::check_segment("run id", &self.run_id, crate::contract::names::MAX_RUN_ID_LEN)
     }
@@ -237,6 +249,9 @@ pub struct FetchHourOutput {
 pub struct FetchOutput {
     pub events_key: String,
     pub bad_rows_key: String,
+    /// The files written, with digests: preprocess reads them checked.
+    #[serde(default)]
+    pub files: Files,
     /// The widget's events of the window (absent in outputs from before they were read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub widget_events_key: Option<String>,
@@ -348,6 +363,8 @@ pub enum FetchResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreprocessInput {
     pub run: RunRef,
+    /// Where preprocess finds fetch's files and their digests.
+    pub fetch: FetchOutput,
 }
 
 /// Events, readers and articles after each preprocessing step.
@@ -395,12 +412,20 @@ pub struct CurrentModel {
     pub id: i64,
     /// The run that saved it: its files (factors, evaluation) are under its prefix.
     pub run_id: String,
+    /// The digest of its run's `evaluation.json`, as save recorded it (none
+    /// for models saved before digests were): train reads that file, and
+    /// through it the factors, only as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evaluation_digest: Option<crate::contract::integrity::Digest>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreprocessOutput {
     pub articles_key: String,
     pub dwell_key: String,
+    /// The files written, with digests.
+    #[serde(default)]
+    pub files: Files,
     pub funnel: Funnel,
     #[serde(default)]
     pub metadata: MetadataCounts,
@@ -416,11 +441,16 @@ pub struct PreprocessOutput {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DefaultsInput {
     pub run: RunRef,
+    /// Where defaults finds preprocess's files and their digests.
+    pub preprocess: PreprocessOutput,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DefaultsOutput {
     pub defaults_key: String,
+    /// The files written, with digests.
+    #[serde(default)]
+    pub files: Files,
     pub count: u64,
     /// The rule that scored best on the readers the training part does not
     /// know (the original rule when there is no holdout).
@@ -429,6 +459,10 @@ pub struct DefaultsOutput {
     /// Every rule's figures, best first.
     #[serde(default)]
     pub leaderboard: Vec<crate::contract::evaluation::RuleScore>,
+    /// Why `rule` is not the best measured rule: that one could not fill a
+    /// list on the whole window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -456,6 +490,10 @@ pub struct TrainOutput {
     pub factors_key: Option<String>,
     /// `evaluation.json`: this output, where save reads the gate's decision.
     pub evaluation_key: String,
+    /// The files written, with digests: in `evaluation.json` the lists and
+    /// factors; on the wire also `evaluation.json` itself.
+    #[serde(default)]
+    pub files: Files,
     /// `online.json`, when the run had widget events to look at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub online_key: Option<String>,
@@ -484,25 +522,23 @@ pub struct TrainOutput {
     pub gate: crate::contract::evaluation::GateDecision,
 }
 
-/// Save reads the run's files; the earlier stages' outputs the state carries
-/// only feed the run report.
+/// Save reads the run's files, checked against the digests the earlier
+/// stages' outputs (the state) carry; those outputs also feed the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SaveInput {
     pub run: RunRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch: Option<FetchOutput>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub preprocess: Option<PreprocessOutput>,
-    /// The defaults and train outputs (the state's `model`), for the report.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub model: Option<ModelOutputs>,
+    pub preprocess: PreprocessOutput,
+    /// The defaults and train outputs (the state's `model`).
+    pub model: ModelOutputs,
 }
 
 /// What the Parallel state of defaults and train hands on.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelOutputs {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub defaults: Option<DefaultsOutput>,
+    pub defaults: DefaultsOutput,
+    pub train: TrainOutput,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -510,10 +546,16 @@ pub struct SaveOutput {
     /// The article model this run saved; `None` when the quality gate kept
     /// the current one.
     pub article_model_id: Option<i64>,
-    /// Why the quality gate kept the current article model.
+    /// Why the current article model was kept: the quality gate's reason,
+    /// or too few recommendations to replace it with.
     #[serde(default)]
     pub article_model_rejected: Option<String>,
+    /// The defaults the API serves: this run's, or the current ones when
+    /// `defaults_rejected` says why this run's did not replace them (0: none).
     pub popularity_model_id: i64,
+    /// Why this run's default list did not replace the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defaults_rejected: Option<String>,
     pub articles_upserted: u64,
     pub recs_written: u64,
     pub default_recs_written: u64,
@@ -552,6 +594,29 @@ mod tests {
         // a site name longer than 43 characters cannot name a schedule's execution
         assert!(run(&"s".repeat(43), "a").validate().is_ok());
         assert!(run(&"s".repeat(44), "a").validate().is_err());
+    }
+
+    #[test]
+    fn a_window_cannot_end_in_the_future_or_before_2000() {
+        let at = |as_of: DateTime<Utc>| RunRef {
+            as_of,
+            ..run("wcp", "a")
+        };
+        let now = Utc::now();
+        assert!(at(now).validate().is_ok());
+        assert!(at(now + Duration::seconds(60)).validate().is_ok(), "clock skew");
+        for bad in [
+            now + Duration::hours(1),
+            "2999-01-01T00:00:00Z".parse().unwrap(),
+            "1999-12-31T23:59:59Z".parse().unwrap(),
+            DateTime::UNIX_EPOCH,
+        ] {
+            let e = at(bad).validate().unwrap_err();
+            assert_eq!(e.kind(), crate::contract::error::ErrorKind::InvalidInput, "{e}");
+            assert!(e.to_string().contains("as_of"), "{e}");
+            // the names alone still find the run's files
+            assert!(at(bad).validate_names().is_ok());
+        }
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub trait BlobStore: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// `Storage` on I/O failure. A prefix with nothing under it is an empty list.
     async fn list(&self, prefix: &Prefix) -> Result<Vec<ObjectMeta>>;
+    /// Whether any object is under the prefix (a store may answer it
+    /// without listing them all).
+    ///
+    /// # Errors
+    /// As [`BlobStore::list`].
+    async fn any_under(&self, prefix: &Prefix) -> Result<bool> {
+        Ok(!self.list(prefix).await?.is_empty())
+    }
     /// Deletes every object under the prefix; returns how many.
     ///
     /// # Errors

@@ -91,6 +91,75 @@ pub fn list(rule: DefaultsRule, pairs: &[Pair<'_>], at_ms: i64, p: &ListParams<'
     ranked
 }
 
+/// The rule whose list is saved, and why it is not the best measured one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Choice {
+    pub rule: DefaultsRule,
+    pub list: Vec<(String, f64)>,
+    /// Set when the best measured rule cannot answer on the whole window
+    /// (a most-read window with no reads in it: a loader outage, a quiet
+    /// night) and a later one was taken.
+    pub fallback: Option<String>,
+}
+
+/// The rule to save at `at_ms`: the best measured one (or the original
+/// rule, with nothing measured) whose list on the whole window is full,
+/// `max_recs` long or as long as the window has articles to list. The
+/// measured order is tried first, then the remaining rules in [`RULES`]'
+/// order; when none is full, the longest list. A list shorter than that is
+/// never chosen over a full one: an empty default list must not replace
+/// the current one.
+pub fn choose(leaderboard: &[RuleScore], pairs: &[Pair<'_>], at_ms: i64, p: &ListParams<'_>) -> Choice {
+    let listable: HashSet<&str> = pairs
+        .iter()
+        .filter(|x| x.first_seen_ms < at_ms && !p.excluded.contains(x.external_id))
+        .map(|x| x.external_id)
+        .collect();
+    let full = p.max_recs.min(listable.len());
+    let measured = leaderboard.iter().filter(|s| s.questions > 0).map(|s| s.rule);
+    let mut order: Vec<DefaultsRule> = Vec::new();
+    for rule in measured.chain(RULES) {
+        if !order.contains(&rule) {
+            order.push(rule);
+        }
+    }
+    let first = order[0];
+    let mut first_len = 0;
+    let mut longest: Option<(DefaultsRule, Vec<(String, f64)>)> = None;
+    for rule in order {
+        let ranked = list(rule, pairs, at_ms, p);
+        if rule == first {
+            first_len = ranked.len();
+        }
+        if ranked.len() >= full {
+            let fallback = (rule != first).then(|| {
+                format!(
+                    "{first} lists {first_len} of {full} articles on the whole window (too few reads in its span): {rule} instead"
+                )
+            });
+            return Choice {
+                rule,
+                list: ranked,
+                fallback,
+            };
+        }
+        if longest.as_ref().is_none_or(|l| ranked.len() > l.1.len()) {
+            longest = Some((rule, ranked));
+        }
+    }
+    let (rule, ranked) = longest.unwrap_or((first, Vec::new()));
+    Choice {
+        fallback: (rule != first).then(|| {
+            format!(
+                "no rule lists {full} articles on the whole window: {rule}, the longest list ({} articles)",
+                ranked.len()
+            )
+        }),
+        rule,
+        list: ranked,
+    }
+}
+
 /// The first read after `cut_ms` of every reader with no read before it.
 pub fn first_reads_of_new_readers<'a>(
     pairs: &[Pair<'a>],
@@ -233,5 +302,51 @@ mod tests {
             },
         );
         assert_eq!(l, [("fresh".to_string(), 1.0)]);
+    }
+
+    #[test]
+    fn a_rule_that_cannot_fill_the_list_on_the_whole_window_is_passed_over_and_said() {
+        let h = 3_600_000;
+        let at = 200 * h;
+        // reads up to 10 hours before `at`, none since (a loader outage)
+        let readers: Vec<String> = (0..30).map(|r| format!("r{r:02}")).collect();
+        let articles = ["a", "b", "c", "d"];
+        let pairs: Vec<Pair<'_>> = readers
+            .iter()
+            .enumerate()
+            .map(|(i, r)| pair(r, articles[i % 4], at - 10 * h - (i as i64) * h))
+            .collect();
+        let none = HashSet::new();
+        let published = HashMap::new();
+        let p = ListParams {
+            published_ms: &published,
+            excluded: &none,
+            recent_interactions: 5_000,
+            half_life_days: 10.0,
+            max_recs: 3,
+        };
+        // the holdout preferred the last six hours
+        let best = RuleScore {
+            rule: DefaultsRule::MostRead { hours: Some(6.0) },
+            questions: 10,
+            hit_rate: 0.5,
+            mrr: 0.4,
+        };
+        assert!(list(best.rule, &pairs, at, &p).is_empty());
+        let c = choose(std::slice::from_ref(&best), &pairs, at, &p);
+        assert_ne!(c.rule, best.rule);
+        assert_eq!(c.list.len(), 3);
+        let why = c.fallback.unwrap();
+        assert!(why.contains("lists 0 of 3"), "{why}");
+        // a rule that fills its list stays, with nothing to say
+        let fine = RuleScore {
+            rule: DefaultsRule::MostRead { hours: None },
+            ..best
+        };
+        let c = choose(std::slice::from_ref(&fine), &pairs, at, &p);
+        assert_eq!((c.rule, c.list.len(), c.fallback), (fine.rule, 3, None));
+        // a window with fewer articles than MAX_RECS is full at its size
+        let c = choose(&[fine], &pairs[..2], at, &p);
+        assert_eq!((c.list.len(), c.fallback), (2, None));
     }
 }

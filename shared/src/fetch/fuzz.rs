@@ -20,7 +20,7 @@ proptest! {
     #[test]
     fn line_parser_survives_arbitrary_text(s in any::<String>()) {
         let _ = parse_line(&s, "site");
-        let _ = parse_line(&s, "");
+        let _ = parse_line(&s, "*");
     }
 
     /// Raw bytes, not only text: invalid UTF-8 and bytes of 0x80 and above
@@ -30,7 +30,7 @@ proptest! {
         bytes in prop::collection::vec(prop_oneof![3 => any::<u8>(), 1 => Just(b'\t')], 0..1500)
     ) {
         let _ = parse_line(&bytes, "site");
-        let _ = parse_line(&bytes, "");
+        let _ = parse_line(&bytes, "*");
     }
 
     /// Lines with the right shape but arbitrary values in some fields reach the

@@ -9,17 +9,21 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+use crate::contract::checked_store::CheckedStore;
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
+use crate::contract::integrity::Files;
 use crate::contract::layout::{HourFiles, InputLayout, RunLayout};
 use crate::contract::parquet::{self, Table, WidgetEvents, HOUR_EVENTS};
 use crate::contract::settings::WidgetSchemas;
 use crate::contract::stage::{FetchHourOutput, HourStatus, RunRef};
+use crate::contract::storage::BlobStore;
 use crate::contract::storage::ObjectMeta;
 use crate::fetch::hour_batch::EventBatch;
 
 /// Bump when parsing or the cached files change, so cached hours are parsed again.
-const PARSER_VERSION: u32 = 5;
+/// 6: the manifest records its files' digests.
+const PARSER_VERSION: u32 = 6;
 
 /// What a cached hour was parsed from; if the listing still matches, the cache holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +37,9 @@ struct Manifest {
     counts: crate::contract::stage::ParseCounts,
     /// The folder of this listing's files ([`HourFiles::cached`]).
     version: String,
+    /// Those files' digests: a cached hour is read only as it was written.
+    #[serde(default)]
+    files: Files,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +73,8 @@ fn version_of(app_id: &str, widget: &WidgetSchemas, objects: &[SourceObject]) ->
 pub(super) struct Hour {
     pub(super) out: FetchHourOutput,
     pub(super) files: Option<HourFiles>,
+    /// The digests of `files`.
+    digests: Files,
     events: Option<Table>,
     bad_rows: Option<Bytes>,
     widget: Option<WidgetEvents>,
@@ -90,6 +99,7 @@ impl Hour {
                 counts: Default::default(),
             },
             files: None,
+            digests: Files::new(),
             events: None,
             bad_rows: None,
             widget: None,
@@ -124,6 +134,7 @@ pub(super) enum Inspected {
     Cached {
         files: HourFiles,
         counts: crate::contract::stage::ParseCounts,
+        digests: Files,
     },
     /// New, changed or still filling.
     ToParse(ToParse),
@@ -172,6 +183,7 @@ pub(super) async fn inspect_hour(
             return Ok(Inspected::Cached {
                 files: HourFiles::cached(&run.site, hour, &m.version)?,
                 counts: m.counts,
+                digests: m.files,
             });
         }
     }
@@ -186,6 +198,7 @@ pub(super) async fn inspect_hour(
             objects: listed,
             counts: Default::default(),
             version,
+            files: Files::new(),
         }),
     }))
 }
@@ -193,7 +206,11 @@ pub(super) async fn inspect_hour(
 pub(super) async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<Hour> {
     match inspect_hour(ctx, run, hour, true).await? {
         Inspected::Missing => Ok(Hour::missing(hour)),
-        Inspected::Cached { files, counts } => Ok(Hour {
+        Inspected::Cached {
+            files,
+            counts,
+            digests,
+        } => Ok(Hour {
             out: FetchHourOutput {
                 hour,
                 status: HourStatus::Cached,
@@ -202,6 +219,7 @@ pub(super) async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>)
                 counts,
             },
             files: Some(files),
+            digests,
             events: None,
             bad_rows: None,
             widget: None,
@@ -249,14 +267,17 @@ pub(super) async fn parse_hour(
     let widget_key = files.widget();
     let widget = WidgetEvents::from_table(batch.widget_columns().table(&widget_key)?)?;
     let events = batch.into_table(&files.events())?;
-    parquet::write(ctx.store.as_ref(), &files.events(), &events).await?;
-    parquet::write(ctx.store.as_ref(), &widget_key, widget.table()).await?;
-    ctx.store.put(&files.bad_rows(), bad_rows.clone()).await?;
+    let store = CheckedStore::new(ctx.store.clone(), Files::new(), Vec::new());
+    parquet::write(&store, &files.events(), &events).await?;
+    parquet::write(&store, &widget_key, widget.table()).await?;
+    store.put(&files.bad_rows(), bad_rows.clone()).await?;
+    let digests = store.written();
     if let Some(mut manifest) = manifest {
         // written last, and naming its own files: a crash before this leaves
         // the old manifest (or none), and a run that overlaps this one can
         // only make the manifest name its own complete files
         manifest.counts = counts.clone();
+        manifest.files = digests.clone();
         let json = serde_json::to_vec(&manifest).map_err(|e| Error::Bug(format!("manifest: {e}")))?;
         let key = crate::contract::layout::hour_manifest(site, hour)?;
         ctx.store.put(&key, Bytes::from(json)).await?;
@@ -270,6 +291,7 @@ pub(super) async fn parse_hour(
             counts,
         },
         files: Some(files),
+        digests,
         events: Some(events),
         bad_rows: Some(bad_rows),
         widget: Some(widget),
@@ -292,14 +314,16 @@ pub(super) async fn read_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) 
             widget,
         }));
     }
+    // every file of the folder checked against the manifest's digests
+    let store = CheckedStore::new(ctx.store.clone(), h.digests.clone(), vec![files.prefix()]);
     let cached = async {
-        let events = parquet::read(ctx.store.as_ref(), &files.events(), &HOUR_EVENTS).await?;
+        let events = parquet::read(&store, &files.events(), &HOUR_EVENTS).await?;
         let rows = if h.out.counts.bad > 0 {
-            ctx.store.get(&files.bad_rows()).await?
+            store.get(&files.bad_rows()).await?
         } else {
             Bytes::new()
         };
-        let widget = WidgetEvents::read(ctx.store.as_ref(), &files.widget()).await?;
+        let widget = WidgetEvents::read(&store, &files.widget()).await?;
         Ok::<_, Error>((events, rows, widget))
     }
     .await;
@@ -310,8 +334,9 @@ pub(super) async fn read_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) 
             bad_rows,
             widget,
         })),
-        Err(Error::NotFound { key }) => {
-            warn!(%key, "a cached hour's file is gone; parsing the hour again");
+        Err(e @ (Error::NotFound { .. } | Error::Corrupt { .. })) => {
+            // the cache is derived from the input: parse the hour again
+            warn!(error = %e, "a cached hour's file is gone or damaged; parsing the hour again");
             let Inspected::ToParse(todo) = inspect_hour(ctx, run, hour, false).await? else {
                 return Ok(None);
             };

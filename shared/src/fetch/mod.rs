@@ -31,6 +31,7 @@ use crate::contract::stage::{
     FetchCounts, FetchHourInput, FetchHourOutput, FetchInput, FetchOutput, FetchPlan, FetchRequest,
     FetchResponse, HourStatus,
 };
+use crate::contract::storage::BlobStore;
 use crate::fetch::dedup::{WidgetFilter, WindowFilter};
 
 /// Listings and manifests are small requests: this many at a time.
@@ -165,17 +166,15 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
     counts.widget_duplicates = widget.dropped.duplicates;
     counts.widget_out_of_window = widget.dropped.out_of_window;
     let widget_key = layout.widget_events();
-    ctx.store.put(&events_key, Bytes::from(buf)).await?;
-    widget
-        .kept
-        .columns()
-        .write(ctx.store.as_ref(), &widget_key)
-        .await?;
-    ctx.store.put(&layout.bad_rows(), Bytes::from(bad_rows)).await?;
+    let store = ctx.checked_store(&layout, &[]);
+    store.put(&events_key, Bytes::from(buf)).await?;
+    widget.kept.columns().write(&store, &widget_key).await?;
+    store.put(&layout.bad_rows(), Bytes::from(bad_rows)).await?;
     report(ctx, &counts);
     Ok(FetchOutput {
         events_key: events_key.to_string(),
         bad_rows_key: layout.bad_rows().to_string(),
+        files: store.written(),
         widget_events_key: Some(widget_key.to_string()),
         counts,
     })

@@ -63,6 +63,10 @@ pub(super) async fn article_metadata(
         match lookup {
             Lookup::Found(e) => {
                 counts.found += 1;
+                let (e, cut) = e.bounded();
+                if cut {
+                    warn!(article = %k.external_id, source = site.source(), "metadata text cut to what is kept");
+                }
                 fresh.push(ArticleRow {
                     external_id: k.external_id.clone(),
                     title: e.title,

@@ -37,6 +37,7 @@ fn unread_stories(
     counts.listed = listed.len() as u64;
     let read: std::collections::HashSet<&str> = kept.iter().map(|k| k.external_id.as_str()).collect();
     listed.retain(|e| !read.contains(e.external_id.as_str()));
+    let mut listed: Vec<CatalogEntry> = listed.into_iter().map(|e| e.bounded().0).collect();
     listed.sort_by(|a, b| a.external_id.cmp(&b.external_id));
     listed.dedup_by(|a, b| a.external_id == b.external_id);
     counts.unread = listed.len() as u64;
@@ -55,12 +56,18 @@ pub const EVENT_COLUMNS: [&str; 3] = [col::CLIENT_ID, col::ACTIVITY_TIME, col::P
 pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutput> {
     let run = &input.run;
     let layout = RunLayout::new(run)?;
-    let events = parquet::read_columns(ctx.store.as_ref(), &layout.events(), &EVENTS, &EVENT_COLUMNS).await?;
+    let store = ctx.checked_store(&layout, &[&input.fetch.files]);
+    let events = parquet::read_columns(&store, &layout.events(), &EVENTS, &EVENT_COLUMNS).await?;
     let site = site::open(&ctx.settings, ctx.store.as_ref()).await?;
     let cap = ctx.settings.dwell_cap_secs;
     let key = layout.dwell();
     let k2 = key.clone();
-    let online = self::online::load::online_evaluation(ctx, run, &events, site.as_ref()).await?;
+    let online = if input.fetch.widget_events_key.is_some() {
+        self::online::load::online_evaluation(ctx, &store, run, &events, site.as_ref()).await?
+    } else {
+        warn!("fetch kept no widget events (a run from before it did): no online evaluation");
+        None
+    };
     let rule: Arc<dyn Site> = site.clone();
     let prepared =
         crate::contract::tasks::blocking(move || transform(&events, rule.as_ref(), cap, &k2)).await??;
@@ -90,16 +97,23 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
         }
     }
     let articles_table = article_table(&articles, &catalog, &layout.articles())?;
-    let current_article_model = ctx
-        .db()?
+    let db = ctx.db()?;
+    let current_article_model = match db
         .current_model(&run.site, crate::contract::database::ModelType::Article)
         .await?
-        .map(|m| crate::contract::stage::CurrentModel {
+    {
+        Some(m) => Some(crate::contract::stage::CurrentModel {
+            evaluation_digest: db
+                .evaluation_digest(m.id)
+                .await?
+                .map(crate::contract::integrity::Digest::from_stored),
             id: m.id,
             run_id: m.run_id,
-        });
-    parquet::write(ctx.store.as_ref(), &key, &prepared.dwell).await?;
-    parquet::write(ctx.store.as_ref(), &layout.articles(), &articles_table).await?;
+        }),
+        None => None,
+    };
+    parquet::write(&store, &key, &prepared.dwell).await?;
+    parquet::write(&store, &layout.articles(), &articles_table).await?;
     info!(?funnel, ?metadata, source = site.source(), "preprocess done");
     ctx.counts(
         "preprocess",
@@ -116,6 +130,7 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
     Ok(PreprocessOutput {
         articles_key: layout.articles().to_string(),
         dwell_key: key.to_string(),
+        files: store.written(),
         funnel,
         metadata,
         current_article_model,

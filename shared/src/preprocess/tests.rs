@@ -219,7 +219,10 @@ async fn preprocess_on_real_page_pings() {
     parquet::write(ctx.store.as_ref(), &layout.events(), &events)
         .await
         .unwrap();
-    let out = run_stage(PreprocessInput { run }, &ctx).await.unwrap();
+    let fetch = crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
+        .await
+        .unwrap();
+    let out = run_stage(PreprocessInput { run, fetch }, &ctx).await.unwrap();
     assert_eq!(
         out.funnel,
         Funnel {
@@ -315,7 +318,12 @@ async fn rerun(ctx: &Context, layout: &RunLayout, run: RunRef) -> (PreprocessOut
     parquet::write(ctx.store.as_ref(), &second_layout.events(), &events)
         .await
         .unwrap();
-    let out = run_stage(PreprocessInput { run: second }, ctx).await.unwrap();
+    let fetch = crate::devtools::fetched_events(ctx.store.as_ref(), &second_layout)
+        .await
+        .unwrap();
+    let out = run_stage(PreprocessInput { run: second, fetch }, ctx)
+        .await
+        .unwrap();
     (out, second_layout)
 }
 
@@ -324,9 +332,17 @@ async fn metadata_comes_from_wordpress_once_settled() {
     let wp = crate::adapters::site::fake::FakeWordPress::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (ctx, layout, run) = wcp_context(dir.path(), Some(&wp.url)).await;
-    let first = run_stage(PreprocessInput { run: run.clone() }, &ctx)
-        .await
-        .unwrap();
+    let first = run_stage(
+        PreprocessInput {
+            run: run.clone(),
+            fetch: crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
+                .await
+                .unwrap(),
+        },
+        &ctx,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         first.metadata,
         MetadataCounts {
@@ -408,9 +424,17 @@ async fn a_blocked_wordpress_excludes_nothing_and_a_later_answer_replaces_stale_
         .await
         .unwrap();
     wp.block(true);
-    let blocked = run_stage(PreprocessInput { run: run.clone() }, &ctx)
-        .await
-        .unwrap();
+    let blocked = run_stage(
+        PreprocessInput {
+            run: run.clone(),
+            fetch: crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
+                .await
+                .unwrap(),
+        },
+        &ctx,
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (
             blocked.metadata.failed,
@@ -455,7 +479,10 @@ async fn a_blocked_wordpress_excludes_nothing_and_a_later_answer_replaces_stale_
 async fn without_an_api_the_articles_go_on_without_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let (ctx, layout, run) = wcp_context(dir.path(), None).await;
-    let out = run_stage(PreprocessInput { run }, &ctx).await.unwrap();
+    let fetch = crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
+        .await
+        .unwrap();
+    let out = run_stage(PreprocessInput { run, fetch }, &ctx).await.unwrap();
     assert_eq!(
         out.metadata,
         MetadataCounts {
@@ -578,7 +605,10 @@ async fn stories_published_in_the_window_are_candidates_though_unread() {
         )
         .await
         .unwrap();
-    let out = run_stage(PreprocessInput { run }, &ctx).await.unwrap();
+    let fetch = crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
+        .await
+        .unwrap();
+    let out = run_stage(PreprocessInput { run, fetch }, &ctx).await.unwrap();
     assert_eq!(
         (
             out.metadata.listed,

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
-use crate::contract::stage::Stage;
+use crate::contract::stage::{RunRef, Stage};
 
 fn decode<I: DeserializeOwned>(stage: Stage, event: Value) -> Result<I> {
     serde_json::from_value(event).map_err(|e| Error::InvalidInput(format!("{} event: {e}", stage.name())))
@@ -33,6 +33,10 @@ pub async fn dispatch(stage: Stage, event: Value, ctx: &Context) -> Result<Value
         }
         None => ctx,
     };
+    // a window in the future or before 2000 is refused before any stage runs
+    if let Some(run) = event.get("run") {
+        decode::<RunRef>(stage, run.clone())?.validate()?;
+    }
     match stage {
         Stage::Fetch => encode(crate::fetch::handle(decode(stage, event)?, ctx).await?),
         Stage::Preprocess => encode(crate::preprocess::run(decode(stage, event)?, ctx).await?),

@@ -17,6 +17,7 @@ use crate::contract::layout::RunLayout;
 use crate::contract::online::OnlineEvaluation;
 use crate::contract::parquet::{ArticleColumns, ArticleRecs, Articles, Defaults, Dwell};
 use crate::contract::stage::{SaveInput, SaveOutput, TrainOutput};
+use crate::contract::storage::BlobStore;
 use crate::save::report::{DwellHistogram, ReportData, Sample, Shown, MAX_SAMPLES, SAMPLE_RECS};
 
 /// # Errors
@@ -26,35 +27,52 @@ use crate::save::report::{DwellHistogram, ReportData, Sample, Shown, MAX_SAMPLES
 pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let run = &input.run;
     let layout = RunLayout::new(run)?;
-    let store = ctx.store.as_ref();
+    let model = &input.model;
+    let checked = ctx.checked_store(
+        &layout,
+        &[&input.preprocess.files, &model.defaults.files, &model.train.files],
+    );
+    let store: &dyn BlobStore = &checked;
     let articles = Articles::read(store, &layout.articles()).await?;
     let rows = article_rows(&articles.columns()?);
     drop(articles);
     // upserts are idempotent and the heavy work needs no lock: both come first
     let ids = ctx.db()?.upsert_articles(&run.site, &rows).await?;
-    let train = train_output(ctx, &layout).await?;
+    let train = train_output(store, &layout).await?;
     let gate = train.gate.clone();
     let mut models = Vec::with_capacity(2);
     if gate.promote {
         models.push((
             ModelType::Article,
-            article_recs(ctx, &layout, &train, &ids).await?,
+            article_recs(store, &layout, &train, &ids).await?,
         ));
     } else {
         warn!(reason = %gate.reason, "the quality gate kept the current article model");
     }
-    models.push((ModelType::Popularity, default_recs(ctx, &layout, &ids).await?));
+    models.push((ModelType::Popularity, default_recs(store, &layout, &ids).await?));
 
     let wait = Duration::from_secs(ctx.settings.save_lock_wait_secs);
     let lock = ctx.db()?.lock_site(&run.site, wait).await?;
-    let saved = save_models(ctx, &run.site, &run.run_id, &models).await;
+    let evaluation = model.train.files.get(layout.evaluation().as_str());
+    let saved = save_models(ctx, &run.site, &run.run_id, &models, evaluation).await;
     let released = lock.release().await;
     let saved = saved?;
     released?;
 
     let written = |kind: ModelType| saved.written.iter().find(|w| w.0 == kind).map(|w| (w.1, w.2));
+    let refused = |kind: ModelType| saved.refused.iter().find(|r| r.0 == kind).map(|r| r.1.clone());
     let article = written(ModelType::Article);
-    let (popularity_model_id, default_recs_written) = written(ModelType::Popularity).unwrap_or_default();
+    let (popularity_model_id, default_recs_written) = match written(ModelType::Popularity) {
+        Some(w) => w,
+        // the defaults kept: the id the API still serves
+        None => (
+            ctx.db()?
+                .current_model(&run.site, ModelType::Popularity)
+                .await?
+                .map_or(0, |m| m.id),
+            0,
+        ),
+    };
     let recs_written = article.map_or(0, |a| a.1);
     let article_model_id = article.map(|a| a.0);
     let newly_saved = saved.newly_saved;
@@ -83,15 +101,15 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         as_of: run.as_of.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         days_of_data: ctx.settings.days_of_data,
         fetch: input.fetch.as_ref().map(|f| f.counts.clone()),
-        funnel: input.preprocess.as_ref().map(|p| p.funnel.clone()),
-        defaults_run: input.model.as_ref().and_then(|m| m.defaults.clone()),
-        dwell: dwell_histogram(ctx, &layout).await?,
+        funnel: Some(input.preprocess.funnel.clone()),
+        defaults_run: Some(model.defaults.clone()),
+        dwell: dwell_histogram(store, &layout).await?,
         article_model_id,
         popularity_model_id: Some(popularity_model_id),
         ..report_lists(&rows, &ids, &models)
     };
     let online = if train.online_key.is_some() {
-        online_evaluation(ctx, &layout).await?
+        online_evaluation(store, &layout).await?
     } else {
         None
     };
@@ -109,7 +127,12 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         .await?;
     Ok(SaveOutput {
         article_model_id,
-        article_model_rejected: (!gate.promote).then_some(gate.reason),
+        article_model_rejected: if gate.promote {
+            refused(ModelType::Article)
+        } else {
+            Some(gate.reason)
+        },
+        defaults_rejected: refused(ModelType::Popularity),
         popularity_model_id,
         articles_upserted: rows.len() as u64,
         recs_written,
@@ -122,8 +145,8 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
 }
 
 /// The dwell-time distribution of the run's pairs.
-async fn dwell_histogram(ctx: &Context, layout: &RunLayout) -> Result<DwellHistogram> {
-    let secs = Dwell::read_seconds(ctx.store.as_ref(), &layout.dwell()).await?;
+async fn dwell_histogram(store: &dyn BlobStore, layout: &RunLayout) -> Result<DwellHistogram> {
+    let secs = Dwell::read_seconds(store, &layout.dwell()).await?;
     Ok(DwellHistogram::of(&secs))
 }
 
@@ -189,9 +212,9 @@ fn report_lists(
 
 /// The run's online evaluation (`online.json`), which train wrote; a file
 /// that is not one is reported and left out, not a failed save.
-async fn online_evaluation(ctx: &Context, layout: &RunLayout) -> Result<Option<OnlineEvaluation>> {
+async fn online_evaluation(store: &dyn BlobStore, layout: &RunLayout) -> Result<Option<OnlineEvaluation>> {
     let key = layout.online();
-    let body = ctx.store.get(&key).await?;
+    let body = store.get(&key).await?;
     match serde_json::from_slice(&body) {
         Ok(o) => Ok(Some(o)),
         Err(e) => {
@@ -203,9 +226,9 @@ async fn online_evaluation(ctx: &Context, layout: &RunLayout) -> Result<Option<O
 
 /// The train stage's output (with the quality gate's decision), from
 /// `evaluation.json`.
-async fn train_output(ctx: &Context, layout: &RunLayout) -> Result<TrainOutput> {
+async fn train_output(store: &dyn BlobStore, layout: &RunLayout) -> Result<TrainOutput> {
     let key = layout.evaluation();
-    let body = ctx.store.get(&key).await?;
+    let body = store.get(&key).await?;
     let train: TrainOutput = serde_json::from_slice(&body).map_err(|e| Error::Empty {
         stage: "save",
         what: format!("{key} is not a train output: {e}"),
@@ -242,22 +265,67 @@ pub async fn rollback(ctx: &Context, site: &str, kind: ModelType) -> Result<Roll
 struct Saved {
     /// (model type, model id, rows written) per model, in the order given.
     written: Vec<(ModelType, i64, u64)>,
+    /// Models not saved, and why: the current one stays.
+    refused: Vec<(ModelType, String)>,
     newly_saved: bool,
     discarded: u64,
     pruned: u64,
 }
 
+/// A new model may replace the current one only with a list as long as half
+/// of the current one's, and never with none: a run that read too little
+/// (a loader outage, a damaged file) must not empty what the API serves.
+pub const MIN_SHARE_OF_CURRENT: f64 = 0.5;
+
+/// Why `recs` must not replace the site's current model of `kind`, if so.
+async fn refusal(
+    ctx: &Context,
+    site: &str,
+    kind: ModelType,
+    run_id: &str,
+    recs: &[RecRow],
+) -> Result<Option<String>> {
+    let db = ctx.db()?;
+    let current = db.current_model(site, kind).await?;
+    if current.as_ref().is_some_and(|c| c.run_id == run_id) {
+        return Ok(None); // a retried save of the run that made it
+    }
+    if recs.is_empty() {
+        return Ok(Some(format!(
+            "this run's {} model has no recommendations",
+            kind.as_str()
+        )));
+    }
+    let Some(current) = current else {
+        return Ok(None);
+    };
+    let had = db.rec_count(current.id).await?;
+    if (recs.len() as f64) < MIN_SHARE_OF_CURRENT * had as f64 {
+        return Ok(Some(format!(
+            "this run's {} model has {} recommendations, under half of the current model {}'s {had} (run {})",
+            kind.as_str(),
+            recs.len(),
+            current.id,
+            current.run_id
+        )));
+    }
+    Ok(None)
+}
+
 /// Under the site lock: each model is created 'pending', filled, and switched
-/// to 'current' in one transaction, unless this run already saved it.
+/// to 'current' in one transaction, unless this run already saved it or it
+/// would replace the current model with too few recommendations.
 async fn save_models(
     ctx: &Context,
     site: &str,
     run_id: &str,
     models: &[(ModelType, Vec<RecRow>)],
+    evaluation: Option<&crate::contract::integrity::Digest>,
 ) -> Result<Saved> {
     let db = ctx.db()?;
     let mut saved = Saved {
         written: Vec::with_capacity(models.len()),
+        refused: Vec::new(),
         newly_saved: false,
         discarded: 0,
         pruned: 0,
@@ -265,10 +333,18 @@ async fn save_models(
     for (kind, recs) in models {
         // a run that died midway left its pending model; nobody else will finish it
         saved.discarded += db.discard_pending(site, *kind, run_id).await?;
+        if let Some(why) = refusal(ctx, site, *kind, run_id, recs).await? {
+            warn!(model_type = kind.as_str(), reason = %why, "the current model stays");
+            saved.refused.push((*kind, why));
+            continue;
+        }
         let (id, n) = match db.begin_model(site, *kind, run_id).await? {
             ModelStart::AlreadySaved(id) => (id, 0),
             ModelStart::Fresh(id) => {
                 let n = db.insert_recs(id, recs).await?;
+                if let (ModelType::Article, Some(d)) = (kind, evaluation) {
+                    db.record_evaluation(id, d.as_str()).await?;
+                }
                 db.activate(id).await?;
                 saved.newly_saved = true;
                 (id, n)
@@ -278,6 +354,19 @@ async fn save_models(
         saved.pruned += db.prune_stale(site, *kind, ctx.settings.keep_models).await?;
     }
     Ok(saved)
+}
+
+/// Every score a stage writes is in [0, 1]; one that is not was damaged
+/// on its way.
+fn check_score(key: &impl std::fmt::Display, score: f64) -> Result<()> {
+    if score.is_finite() && (0.0..=1.0).contains(&score) {
+        Ok(())
+    } else {
+        Err(Error::Corrupt {
+            key: key.to_string(),
+            why: format!("it holds a score of {score}, outside [0, 1]"),
+        })
+    }
 }
 
 /// The database rows of the run's articles.
@@ -298,7 +387,7 @@ fn article_rows(a: &ArticleColumns<'_>) -> Vec<ArticleRow> {
 
 /// The article model's lists as train wrote them, with database ids.
 async fn article_recs(
-    ctx: &Context,
+    store: &dyn BlobStore,
     layout: &RunLayout,
     train: &TrainOutput,
     ids: &HashMap<String, i64>,
@@ -310,11 +399,12 @@ async fn article_recs(
         });
     }
     let key = layout.article_recs();
-    let file = ArticleRecs::read(ctx.store.as_ref(), &key).await?;
+    let file = ArticleRecs::read(store, &key).await?;
     let r = file.columns()?;
     (0..r.external_id.len())
         .map(|i| {
             let target = r.external_id[i];
+            check_score(&key, r.score[i])?;
             let id = ids.get(target).ok_or_else(|| Error::Empty {
                 stage: "save",
                 what: format!("{key} recommends article {target}, which is not in the run's articles"),
@@ -328,13 +418,19 @@ async fn article_recs(
         .collect()
 }
 
-async fn default_recs(ctx: &Context, layout: &RunLayout, ids: &HashMap<String, i64>) -> Result<Vec<RecRow>> {
-    let file = Defaults::read(ctx.store.as_ref(), &layout.defaults()).await?;
+async fn default_recs(
+    store: &dyn BlobStore,
+    layout: &RunLayout,
+    ids: &HashMap<String, i64>,
+) -> Result<Vec<RecRow>> {
+    let key = layout.defaults();
+    let file = Defaults::read(store, &key).await?;
     let d = file.columns()?;
     d.external_id
         .iter()
         .zip(&d.score)
         .map(|(&name, &score)| {
+            check_score(&key, score)?;
             let id = ids.get(name).ok_or_else(|| Error::Empty {
                 stage: "save",
                 what: format!("default article {name} is not in {}", layout.articles()),

@@ -36,6 +36,7 @@ use crate::contract::parquet::{
 };
 use crate::contract::site::CatalogEntry;
 use crate::contract::stage::{TrainInput, TrainOutput};
+use crate::contract::storage::BlobStore;
 use crate::recommend::content_tfidf::{Analyzer, ArticleText};
 use crate::recommend::item_item::Serving;
 use crate::recommend::model2vec::{self, StaticModel};
@@ -140,7 +141,7 @@ fn article_facts(
 /// # Errors
 /// Storage errors; `Schema` for a file that is not an online evaluation.
 async fn online_evaluation(
-    ctx: &Context,
+    store: &dyn BlobStore,
     layout: &RunLayout,
     preprocess: &crate::contract::stage::PreprocessOutput,
 ) -> Result<Option<OnlineEvaluation>> {
@@ -148,7 +149,7 @@ async fn online_evaluation(
         return Ok(None);
     }
     let key = layout.online();
-    let body = ctx.store.get(&key).await?;
+    let body = store.get(&key).await?;
     serde_json::from_slice(&body)
         .map(Some)
         .map_err(|e| Error::Schema {
@@ -218,13 +219,14 @@ async fn embedding_model(ctx: &Context) -> Result<Option<StaticModel>> {
 pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let run = &input.run;
     let layout = RunLayout::new(run)?;
-    let store = ctx.store.as_ref();
+    let checked = ctx.checked_store(&layout, &[&input.preprocess.files]);
+    let store = &checked;
     let dwell = Dwell::read(store, &layout.dwell()).await?;
     let articles = Articles::read(store, &layout.articles()).await?;
     let article_columns = articles.columns()?;
     let table = dwell_table(&dwell.columns()?, &article_columns.external_id);
     drop(dwell);
-    let online = online_evaluation(ctx, &layout, &input.preprocess).await?;
+    let online = online_evaluation(store, &layout, &input.preprocess).await?;
     if table.readings.is_empty() {
         return Err(Error::Empty {
             stage: "train",
@@ -292,6 +294,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         fit_secs: 0.0,
         factors_key: None,
         evaluation_key: layout.evaluation().to_string(),
+        files: Default::default(),
         online_key: online.as_ref().map(|_| layout.online().to_string()),
         online: online.as_ref().map(|o| o.headline()),
         readers: table.readers.len() as u64,
@@ -323,13 +326,17 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
             .iter()
             .map(|&a| table.articles[a as usize].clone())
             .collect();
-        let previous = current.as_ref().and_then(|c| c.factors.as_ref());
         let als_factors = match &spec {
             ModelSpec::Als { factors, .. } => Some(*factors),
             ModelSpec::Hybrid { base, .. } => match **base {
                 ModelSpec::Als { factors, .. } => Some(factors),
                 _ => None,
             },
+            _ => None,
+        };
+        // the current model's factors are read only for a warm start of ALS
+        let previous = match (&current, als_factors) {
+            (Some(c), Some(_)) if settings.als.warm_start => c.factors().await?,
             _ => None,
         };
         let start: Vec<Option<Vec<f32>>> = match (previous, als_factors) {
@@ -391,6 +398,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         })
         .await??;
         output.fit_secs = started.elapsed().as_secs_f64();
+        check_fit(&spec, &fitted.loss, &lists)?;
         let mut recs = ArticleRecColumns {
             source_external_id: Vec::new(),
             external_id: Vec::new(),
@@ -426,10 +434,42 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
         output.loss = fitted.loss;
         output.model = Some(spec.clone());
     }
+    // the file lists the lists' and factors' digests; the wire adds its own
+    output.files = checked.written();
     let json = serde_json::to_vec_pretty(&output).map_err(|e| Error::Bug(format!("evaluation json: {e}")))?;
     store.put(&layout.evaluation(), Bytes::from(json)).await?;
+    output.files = checked.written();
     report(ctx, &output);
     Ok(output)
+}
+
+/// A fit whose loss is not a number, or whose lists score outside [0, 1],
+/// is never saved: something fed it values no stage writes.
+///
+/// # Errors
+/// `Bug` naming the model and what is wrong.
+fn check_fit(
+    spec: &ModelSpec,
+    loss: &[f64],
+    lists: &[Vec<crate::recommend::neighbours::Neighbour>],
+) -> Result<()> {
+    if let Some((i, l)) = loss.iter().enumerate().find(|(_, l)| !l.is_finite()) {
+        return Err(Error::Bug(format!(
+            "the fit of {spec} has loss {l} at iteration {}: not saved",
+            i + 1
+        )));
+    }
+    let bad = lists
+        .iter()
+        .flatten()
+        .find(|n| !(n.score.is_finite() && (0.0..=1.0).contains(&n.score)));
+    if let Some(n) = bad {
+        return Err(Error::Bug(format!(
+            "{spec} scored a recommendation {}, outside [0, 1]: not saved",
+            n.score
+        )));
+    }
+    Ok(())
 }
 
 /// Every candidate on the holdout, and the winner. `None` when either side

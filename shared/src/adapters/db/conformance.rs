@@ -127,6 +127,22 @@ pub(crate) async fn story(db: &dyn RecDb) {
         .await
         .unwrap();
     assert_eq!(n, 3);
+    assert_eq!(db.rec_count(m1).await.unwrap(), 3);
+    let listed: Vec<(i64, String)> = db
+        .models(site)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.id, m.status))
+        .collect();
+    assert_eq!(listed, [(m1, "pending".to_string())]);
+    assert!(db.models("another-site").await.unwrap().is_empty());
+    assert_eq!(db.evaluation_digest(m1).await.unwrap(), None);
+    db.record_evaluation(m1, "xxh3-128:00ff").await.unwrap();
+    assert_eq!(
+        db.evaluation_digest(m1).await.unwrap().as_deref(),
+        Some("xxh3-128:00ff")
+    );
     assert!(db.current_recs(site, "1").await.unwrap().is_empty());
     db.activate(m1).await.unwrap();
     assert_eq!(

@@ -37,11 +37,13 @@ macro_rules! migration {
 const SQLITE: &[Embedded] = &[
     migration!("sqlite", 20261123000001, "initial"),
     migration!("sqlite", 20261202000001, "article_text"),
+    migration!("sqlite", 20261207000001, "model_evaluation"),
 ];
 
 const POSTGRES: &[Embedded] = &[
     migration!("postgres", 20261123000001, "initial"),
     migration!("postgres", 20261202000001, "article_text"),
+    migration!("postgres", 20261207000001, "model_evaluation"),
 ];
 
 fn migrator(list: &[Embedded]) -> Migrator {

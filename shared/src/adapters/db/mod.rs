@@ -80,6 +80,6 @@ pub async fn open(url: &str) -> Result<Arc<dyn RecDb>> {
     }
     Err(Error::Config(format!(
         "DATABASE_URL {}: unsupported scheme (use sqlite:// or postgres://)",
-        crate::contract::redact::redact(url)
+        crate::contract::redact::redact_url(url)
     )))
 }

@@ -15,13 +15,26 @@ use crate::contract::storage::BlobStore;
 #[derive(Debug, Default)]
 pub struct StaticCatalog {
     entries: HashMap<String, CatalogEntry>,
+    /// Lines naming an id an earlier line named too (the last one is kept).
+    duplicates: usize,
 }
 
 impl StaticCatalog {
+    /// The catalogue of these entries; of entries with the same id, the
+    /// last (a file appended to as articles change), the others counted.
     pub fn new(entries: Vec<CatalogEntry>) -> StaticCatalog {
+        let n = entries.len();
+        let entries: HashMap<String, CatalogEntry> =
+            entries.into_iter().map(|e| (e.external_id.clone(), e)).collect();
         StaticCatalog {
-            entries: entries.into_iter().map(|e| (e.external_id.clone(), e)).collect(),
+            duplicates: n - entries.len(),
+            entries,
         }
+    }
+
+    /// Entries whose id a later entry repeats (and replaces).
+    pub fn duplicates(&self) -> usize {
+        self.duplicates
     }
 
     /// The site's catalogue from the store; a site without one has an empty
@@ -30,10 +43,19 @@ impl StaticCatalog {
     /// # Errors
     /// Storage errors; `InvalidInput` naming the first bad line.
     pub async fn load(store: &dyn BlobStore, site: &str) -> Result<StaticCatalog> {
-        match store.get(&layout::catalog(site)?).await {
-            Ok(bytes) => Ok(StaticCatalog::new(catalog_file::parse(
-                &String::from_utf8_lossy(&bytes),
-            )?)),
+        let key = layout::catalog(site)?;
+        match store.get(&key).await {
+            Ok(bytes) => {
+                let catalog = StaticCatalog::new(catalog_file::parse(&String::from_utf8_lossy(&bytes))?);
+                if catalog.duplicates > 0 {
+                    tracing::warn!(
+                        %key,
+                        duplicates = catalog.duplicates,
+                        "catalogue lines repeat an earlier line's id: the last one of each id is kept"
+                    );
+                }
+                Ok(catalog)
+            }
             Err(Error::NotFound { .. }) => Ok(StaticCatalog::default()),
             Err(e) => Err(e),
         }
@@ -94,6 +116,14 @@ mod tests {
             ..CatalogEntry::default()
         };
         let cat = StaticCatalog::new(vec![entry.clone()]);
+        assert_eq!(cat.duplicates(), 0);
+        let twice = StaticCatalog::new(vec![
+            entry.clone(),
+            CatalogEntry::default(),
+            entry.clone(),
+            entry.clone(),
+        ]);
+        assert_eq!((twice.len(), twice.duplicates()), (2, 2));
         let key = |id: &str| ArticleKey {
             external_id: id.into(),
             path: format!("/article/{id}/x"),

@@ -50,6 +50,12 @@ pub(crate) async fn run_all(store: &dyn BlobStore) {
         .await
         .unwrap();
 
+    // anything under a prefix: the same answer as a listing
+    assert!(store.any_under(&prefix("a/")).await.unwrap());
+    assert!(store.any_under(&prefix("a/c/")).await.unwrap());
+    assert!(!store.any_under(&prefix("a/d/")).await.unwrap());
+    assert!(!store.any_under(&prefix("zz/")).await.unwrap());
+
     // listing is sorted, recursive and isolated by prefix
     let listed: Vec<(String, u64)> = store
         .list(&prefix("a/"))

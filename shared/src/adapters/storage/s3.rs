@@ -268,6 +268,20 @@ impl BlobStore for S3Store {
         Ok(out)
     }
 
+    async fn any_under(&self, prefix: &Prefix) -> Result<bool> {
+        let full = self.full(prefix.as_str());
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&full)
+            .max_keys(1)
+            .send()
+            .await
+            .map_err(|e| storage_err(&self.bucket, &full, "s3:ListBucket", e))?;
+        Ok(!page.contents().is_empty())
+    }
+
     async fn delete_prefix(&self, prefix: &Prefix) -> Result<u64> {
         let found = self.list(prefix).await?;
         for batch in found.chunks(1000) {

@@ -9,11 +9,13 @@ use std::path::Path;
 use crate::contract::error::{Error, Result};
 
 mod options;
+mod variables;
 
 pub use options::{
     AlsParams, GateParams, MetricsSink, OnlineParams, QualityParams, S3Options, SelectionParams, SiteConfig,
     WidgetSchemas, WordPressOptions, CONTENT_LANGUAGES, MODEL_FAMILIES,
 };
+pub use variables::{unknown as unknown_variables, Unknown, STRICT, VARIABLES};
 
 /// Everything a stage may be configured with.
 #[derive(Clone, PartialEq)]
@@ -69,6 +71,9 @@ pub struct Settings {
     /// separated), with their overrides (`SITE_SETTINGS`, JSON). Each run names
     /// its site; see [`Settings::for_site`].
     pub sites: BTreeMap<String, SiteConfig>,
+    /// `STRICT_SETTINGS`: an unknown variable that looks like a setting is
+    /// refused, not only warned about.
+    pub strict: bool,
 }
 
 /// Every field, credentials and all: only [`Settings`]'s `Debug` prints it,
@@ -104,6 +109,7 @@ impl fmt::Debug for Unredacted<'_> {
             .field("online", &s.online)
             .field("fetch_map_min_hours", &s.fetch_map_min_hours)
             .field("sites", &s.sites)
+            .field("strict", &s.strict)
             .finish()
     }
 }
@@ -112,18 +118,57 @@ impl fmt::Debug for Unredacted<'_> {
 /// info passwords, `password=`-like parameters), whatever field holds it.
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = self.redacted();
         let raw = if f.alternate() {
-            format!("{:#?}", Unredacted(self))
+            format!("{:#?}", Unredacted(&shown))
         } else {
-            format!("{:?}", Unredacted(self))
+            format!("{:?}", Unredacted(&shown))
         };
         f.write_str(&redact(&raw))
     }
 }
 
-pub use crate::contract::redact::redact;
+pub use crate::contract::redact::{redact, redact_url};
+
+impl Settings {
+    /// A copy whose every URL is as [`redact_url`] shows it: what may be
+    /// printed or logged.
+    pub fn redacted(&self) -> Settings {
+        let mut s = self.clone();
+        s.store_url = redact_url(&s.store_url);
+        s.database_url = redact_url(&s.database_url);
+        for url in [&mut s.input_url, &mut s.s3.endpoint, &mut s.wordpress.url]
+            .into_iter()
+            .chain(s.sites.values_mut().map(|c| &mut c.wordpress_url))
+        {
+            if let Some(u) = url.as_mut() {
+                *u = redact_url(u);
+            }
+        }
+        s
+    }
+}
 
 pub const DEFAULT_SITE: &str = "example";
+
+/// The `APP_ID` that asks for the events of every app of the collector.
+pub const EVERY_APP: &str = "*";
+
+/// An app id is the tracker's `app_id`, or [`EVERY_APP`]; an empty one
+/// would silently keep other apps' events.
+fn check_app_id(var: &str, v: &str) -> Result<()> {
+    if v.trim().is_empty() {
+        return Err(Error::Config(format!(
+            "{var} is empty: name the site's Snowplow app_id, or {EVERY_APP:?} to keep the events of every app"
+        )));
+    }
+    if v != v.trim() {
+        return Err(Error::Config(format!(
+            "{var} {v:?} has white space around it: the tracker's app_id is matched exactly"
+        )));
+    }
+    Ok(())
+}
 
 /// A widget schema setting: `name` or `vendor/name`, nothing else.
 fn widget_schema(var: &str, v: &str) -> Result<String> {
@@ -175,6 +220,7 @@ impl Settings {
             online: OnlineParams::default(),
             fetch_map_min_hours: 24,
             sites: BTreeMap::new(),
+            strict: false,
         }
     }
 
@@ -227,7 +273,33 @@ impl Settings {
     /// `Config` naming the variable that does not parse or is out of range.
     pub fn from_env() -> Result<Settings> {
         #[allow(clippy::disallowed_methods)] // this is the one place that reads the environment
-        Settings::from_lookup(|k| std::env::var(k).ok())
+        let s = Settings::from_lookup(|k| std::env::var(k).ok())?;
+        s.check_environment()?;
+        Ok(s)
+    }
+
+    /// Warns about (with `STRICT_SETTINGS`, refuses) every variable of the
+    /// environment that looks like a setting but is none, naming the
+    /// nearest known one.
+    ///
+    /// # Errors
+    /// `Config` listing them, when strict.
+    pub fn check_environment(&self) -> Result<()> {
+        let names: Vec<String> = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .collect();
+        let unknown = unknown_variables(names.iter().map(String::as_str));
+        if self.strict && !unknown.is_empty() {
+            let all: Vec<String> = unknown.iter().map(ToString::to_string).collect();
+            return Err(Error::Config(format!(
+                "{} (unset {STRICT} to only warn)",
+                all.join("; ")
+            )));
+        }
+        for u in &unknown {
+            tracing::warn!(variable = %u.name, nearest = u.nearest, "{u}; it is ignored");
+        }
+        Ok(())
     }
 
     /// As [`Settings::from_env`], but rooted at `dir` whatever `LOCAL_DIR` says
@@ -238,13 +310,15 @@ impl Settings {
     pub fn from_env_in(dir: &Path) -> Result<Settings> {
         let dir = dir.display().to_string();
         #[allow(clippy::disallowed_methods)] // the environment, read here as in from_env
-        Settings::from_lookup(|k| {
+        let s = Settings::from_lookup(|k| {
             if k == "LOCAL_DIR" {
                 Some(dir.clone())
             } else {
                 std::env::var(k).ok()
             }
-        })
+        })?;
+        s.check_environment()?;
+        Ok(s)
     }
 
     /// As [`Settings::from_env`], over any key lookup (tests pass a map).
@@ -261,6 +335,7 @@ impl Settings {
         if let Some(v) = get("APP_ID") {
             s.app_id = v;
         }
+        check_app_id("APP_ID", &s.app_id)?;
         for (var, schema) in [
             ("WIDGET_EVENT_SCHEMA", &mut s.widget.event),
             ("WIDGET_MODEL_SCHEMA", &mut s.widget.model),
@@ -374,6 +449,7 @@ impl Settings {
                 other => return Err(Error::Config(format!("ONLINE_GATE {other:?}: use flag or off"))),
             };
         }
+        parse_flag(&get, STRICT, &mut s.strict)?;
         for name in get("SITES").unwrap_or_default().split(',').map(str::trim) {
             if !name.is_empty() {
                 s.sites.insert(name.to_string(), SiteConfig::default());
@@ -390,6 +466,9 @@ impl Settings {
                     return Err(Error::Config(format!(
                         "SITE_SETTINGS names {name:?}, which is neither SITE nor in SITES"
                     )));
+                }
+                if let Some(app_id) = &c.app_id {
+                    check_app_id(&format!("SITE_SETTINGS {name:?} app_id"), app_id)?;
                 }
                 if let Some(w) = &c.widget {
                     for (what, v) in [("event", &w.event), ("model", &w.model), ("article", &w.article)] {
@@ -475,6 +554,18 @@ impl Settings {
         }
         self.als.check()
     }
+}
+
+/// A yes/no variable: `1`, `true`, `yes` or `0`, `false`, `no`.
+fn parse_flag(get: &impl Fn(&str) -> Option<String>, key: &str, slot: &mut bool) -> Result<()> {
+    if let Some(raw) = get(key) {
+        *slot = match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" => true,
+            "0" | "false" | "no" | "" => false,
+            _ => return Err(Error::Config(format!("{key}={raw:?}: use 1 or 0"))),
+        };
+    }
+    Ok(())
 }
 
 fn parse_into<T: std::str::FromStr>(

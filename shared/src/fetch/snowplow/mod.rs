@@ -144,7 +144,7 @@ pub type SnowplowLine<'a> = Line<'a, { f::FIELD_COUNT }>;
 
 /// Parses one line (without its terminator: a `\n` in it ends it there).
 ///
-/// `app_id` filters the site's tracker; an empty `app_id` keeps every app.
+/// `app_id` filters the site's tracker; `*` (settings' `EVERY_APP`) keeps every app.
 /// Widget events are not looked for (see [`parse_with`]).
 ///
 /// # Errors
@@ -182,7 +182,7 @@ pub fn parse_with<'a>(
         return Err(BadRow::Utf8);
     }
     let cols = line.fields().map_err(BadRow::FieldCount)?;
-    if !app_id.is_empty() && cols.get(f::APP_ID) != app_id.as_bytes() {
+    if app_id != crate::contract::settings::EVERY_APP && cols.get(f::APP_ID) != app_id.as_bytes() {
         return Ok(Parsed::Skip(Skip::OtherApp));
     }
     let kind = match (cols.get(f::EVENT), widget) {

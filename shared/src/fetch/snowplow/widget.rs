@@ -109,6 +109,35 @@ fn id_text(v: &serde_json::Value) -> Option<String> {
     }
 }
 
+/// The longest model id: the database's ids are integers (19 digits at most).
+pub const MAX_MODEL_ID: usize = 19;
+/// The longest model type (`article`, `popularity`, or a future one).
+pub const MAX_MODEL_TYPE: usize = 32;
+/// The last position a widget may show (MAX_RECS is at most 1000).
+pub const MAX_POSITION: u32 = 1000;
+/// The longest article id (a WordPress id, a slug, a UUID).
+pub const MAX_ARTICLE_ID: usize = 128;
+
+/// The page sends these strings, so a reader's browser can put anything in
+/// them: each is bounded in length and character set as it is read, and a
+/// value outside is a bad row with its reason, never a row of the report.
+fn bounded(what: &str, value: String, max: usize, ok: impl Fn(char) -> bool) -> Result<String, BadRow> {
+    if value.len() > max {
+        return Err(widget_bad(format!(
+            "widget event's {what} is {} bytes long (at most {max}): {:?}...",
+            value.len(),
+            cut(&value)
+        )));
+    }
+    if let Some(c) = value.chars().find(|c| !ok(*c)) {
+        return Err(widget_bad(format!(
+            "widget event's {what} {:?} has the character {c:?}",
+            cut(&value)
+        )));
+    }
+    Ok(value)
+}
+
 /// The widget event in an `unstruct` line, if the line is one; `Ok(None)` for
 /// any other self-describing event.
 ///
@@ -171,13 +200,27 @@ pub fn widget_action(
             schemas.model
         )));
     };
+    let model_id = bounded("model id", model_id, MAX_MODEL_ID, |c| c.is_ascii_digit())?;
+    let model_type = bounded("model type", model_type, MAX_MODEL_TYPE, |c| {
+        c.is_ascii_lowercase() || c == '_'
+    })?;
     let (mut article_id, mut position) = (None, None);
     if let Some(a) = article {
-        article_id = a.id.as_ref().and_then(id_text);
+        article_id = match a.id.as_ref().and_then(id_text) {
+            Some(id) => Some(bounded("article id", id, MAX_ARTICLE_ID, |c| {
+                c.is_ascii_graphic()
+            })?),
+            None => None,
+        };
         position = match &a.position {
             None | Some(serde_json::Value::Null) => None,
             Some(p) => match p.as_u64().and_then(|p| u32::try_from(p).ok()) {
-                Some(p) if p >= 1 => Some(p),
+                Some(p) if (1..=MAX_POSITION).contains(&p) => Some(p),
+                Some(p) if p > MAX_POSITION => {
+                    return Err(widget_bad(format!(
+                        "widget event's position {p}: a widget shows at most {MAX_POSITION}"
+                    )))
+                }
                 _ => {
                     return Err(widget_bad(format!(
                         "widget event's position {}: expected a whole number from 1",
@@ -231,5 +274,61 @@ mod tests {
             "recommendation_flow"
         ));
         assert!(!is_schema("iglu:recommendation_flow", "recommendation_flow"));
+    }
+
+    #[test]
+    fn strings_from_the_page_are_bounded_as_they_are_read() {
+        let schemas = WidgetSchemas::default();
+        let flow = r#"{"schema":"iglu:com.snowplowanalytics.snowplow/unstruct_event/jsonschema/1-0-0","data":{"schema":"iglu:com.example/recommendation_flow/jsonschema/1-0-0","data":{"step_name":"widget_click"}}}"#;
+        let event = |model: &str, article: &str| {
+            let contexts = format!(
+                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{{"schema":"iglu:com.example/model/jsonschema/1-0-0","data":{model}}},{{"schema":"iglu:com.example/article_recommendation/jsonschema/1-0-0","data":{article}}}]}}"#
+            );
+            widget_action(flow.as_bytes(), contexts.as_bytes(), &schemas)
+        };
+        let ok = event(
+            r#"{"id": 12, "type": "article"}"#,
+            r#"{"id": "100001", "position": 2}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!((ok.model_id.as_str(), ok.model_type.as_str()), ("12", "article"));
+        let long = "a".repeat(900_000);
+        for (model, article, reason) in [
+            (
+                format!(r#"{{"id": 12, "type": "{long}"}}"#),
+                r#"{"id": "1"}"#.to_string(),
+                "model type is 900000 bytes",
+            ),
+            (
+                r#"{"id": "12; DROP", "type": "article"}"#.into(),
+                r#"{"id": "1"}"#.into(),
+                "model id",
+            ),
+            (
+                r#"{"id": "1234567890123456789012", "type": "article"}"#.into(),
+                r#"{"id": "1"}"#.into(),
+                "model id is 22 bytes",
+            ),
+            (
+                r#"{"id": 12, "type": "Article<script>"}"#.into(),
+                r#"{"id": "1"}"#.into(),
+                "model type",
+            ),
+            (
+                r#"{"id": 12, "type": "article"}"#.into(),
+                format!(r#"{{"id": "{}"}}"#, "9".repeat(200)),
+                "article id is 200 bytes",
+            ),
+            (
+                r#"{"id": 12, "type": "article"}"#.into(),
+                r#"{"id": "a\u0007b"}"#.into(),
+                "article id",
+            ),
+        ] {
+            let e = event(&model, &article).unwrap_err().to_string();
+            assert!(e.contains(reason), "{reason}: {e}");
+            assert!(e.len() < 300, "the reason quotes a bounded part: {}", e.len());
+        }
     }
 }

@@ -13,10 +13,11 @@ use crate::contract::context::Context;
 use crate::contract::database::ModelType;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
-use crate::contract::online::{ModelFigures, OnlineEvaluation};
+use crate::contract::online::{ModelFigures, OnlineEvaluation, UnknownModels};
 use crate::contract::parquet::{col, Table, WidgetEventColumns, WidgetEvents};
 use crate::contract::site::Site;
 use crate::contract::stage::RunRef;
+use crate::contract::storage::BlobStore;
 
 /// A click's reading is looked for this long after it.
 pub const AFTER_CLICK_MS: i64 = 30 * 60 * 1000;
@@ -30,12 +31,12 @@ pub const AFTER_CLICK_MS: i64 = 30 * 60 * 1000;
 /// Storage and Parquet errors.
 pub async fn online_evaluation(
     ctx: &Context,
+    store: &dyn BlobStore,
     run: &RunRef,
     events: &Table,
     site: &dyn Site,
 ) -> Result<Option<OnlineEvaluation>> {
     let layout = RunLayout::new(run)?;
-    let store = ctx.store.as_ref();
     let file = match WidgetEvents::read(store, &layout.widget_events()).await {
         Ok(f) => f,
         Err(Error::NotFound { key }) => {
@@ -44,22 +45,41 @@ pub async fn online_evaluation(
         }
         Err(e) => return Err(e),
     };
-    let w = file.columns()?;
+    let all = file.columns()?;
+    // only models the database knows: the page can name any
+    let known: HashSet<(String, String)> = ctx
+        .db()?
+        .models(&run.site)
+        .await?
+        .into_iter()
+        .map(|m| (m.id.to_string(), m.model_type))
+        .collect();
+    let (w, unknown_models) = known_only(&all, &known);
+    if unknown_models.events > 0 {
+        warn!(
+            events = unknown_models.events,
+            models = unknown_models.models,
+            "widget events name models the database does not know: left out"
+        );
+    }
     let o = &ctx.settings.online;
     let until_ms = run.as_of.timestamp_millis();
     let since_ms = until_ms - (o.days * 86_400_000.0) as i64;
     let period_ms = i64::from(o.period_hours) * 3_600_000;
     let cap_ms = (ctx.settings.dwell_cap_secs * 1000.0) as i64;
     let reading = click_reading(events, &w, since_ms, site, cap_ms)?;
-    let e = assemble(
-        &w,
-        &reading,
-        since_ms,
-        until_ms,
-        period_ms,
-        o.min_impressions,
-        o.alpha,
-    );
+    let e = OnlineEvaluation {
+        unknown_models,
+        ..assemble(
+            &w,
+            &reading,
+            since_ms,
+            until_ms,
+            period_ms,
+            o.min_impressions,
+            o.alpha,
+        )
+    };
     let json = serde_json::to_vec_pretty(&e).map_err(|e| Error::Bug(format!("online json: {e}")))?;
     store.put(&layout.online(), Bytes::from(json)).await?;
     info!(
@@ -68,6 +88,39 @@ pub async fn online_evaluation(
         "online evaluation"
     );
     Ok(Some(e))
+}
+
+/// The rows of `w` whose (model id, model type) is `known`, and what the
+/// others were.
+pub fn known_only<'a>(
+    w: &WidgetEventColumns<'a>,
+    known: &HashSet<(String, String)>,
+) -> (WidgetEventColumns<'a>, UnknownModels) {
+    let mut out = WidgetEventColumns::default();
+    let mut unknown: HashSet<(&str, &str)> = HashSet::new();
+    let mut events = 0;
+    for i in 0..w.len() {
+        let pair = (w.model_id[i], w.model_type[i]);
+        if !known.contains(&(pair.0.to_string(), pair.1.to_string())) {
+            events += 1;
+            unknown.insert(pair);
+            continue;
+        }
+        out.client_id.push(w.client_id[i]);
+        out.time_ms.push(w.time_ms[i]);
+        out.page_path.push(w.page_path[i]);
+        out.step.push(w.step[i]);
+        out.model_id.push(w.model_id[i]);
+        out.model_type.push(w.model_type[i]);
+        out.external_id.push(w.external_id[i]);
+        out.position.push(w.position[i]);
+        out.event_id.push(w.event_id[i]);
+    }
+    let unknown = UnknownModels {
+        events,
+        models: unknown.len() as u64,
+    };
+    (out, unknown)
 }
 
 /// The pure assembly: figures per model, the reading after their clicks
@@ -113,6 +166,7 @@ pub fn assemble(
         models,
         comparisons,
         against_defaults,
+        unknown_models: UnknownModels::default(),
     }
 }
 

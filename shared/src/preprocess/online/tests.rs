@@ -209,6 +209,7 @@ fn the_newest_model_meets_every_earlier_one_at_its_hours() {
         models: Vec::new(),
         comparisons: vec![c],
         against_defaults: None,
+        unknown_models: Default::default(),
     };
     let warning = e.warning().unwrap();
     assert!(

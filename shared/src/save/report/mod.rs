@@ -609,6 +609,7 @@ mod tests {
             dwell: DwellHistogram::of(&(0..2_493_544).map(|i| f64::from(i % 900)).collect::<Vec<_>>()),
             defaults_run: Some(crate::contract::stage::DefaultsOutput {
                 defaults_key: "k".into(),
+                files: Default::default(),
                 count: 20,
                 rule: Some(crate::contract::evaluation::DefaultsRule::MostRead { hours: Some(6.0) }),
                 leaderboard: vec![crate::contract::evaluation::RuleScore {
@@ -617,8 +618,10 @@ mod tests {
                     hit_rate: 0.4,
                     mrr: 0.1,
                 }],
+                fallback: None,
             }),
             train: Some(TrainOutput {
+                files: Default::default(),
                 model: Some(crate::contract::evaluation::ModelSpec::Ease { lambda: 500.0 }),
                 recs_key: Some("k".into()),
                 fit_secs: 12.5,

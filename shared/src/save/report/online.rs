@@ -10,6 +10,13 @@ use crate::contract::online::{Interval, ModelComparison, ModelFigures, Verdict};
 /// are in the table).
 pub const CHART_MODELS: usize = 8;
 
+/// Model versions in the table, newest first: the report's size follows
+/// this, not what the widget sent.
+pub const TABLE_MODELS: usize = 40;
+
+/// Positions in the position table.
+pub const TABLE_POSITIONS: usize = 20;
+
 const PALETTE: [&str; 8] = [
     "#2f6fdf", "#d9822b", "#2e9b57", "#a33ea1", "#c23b3b", "#0f8a8a", "#7a6a12", "#5b6475",
 ];
@@ -81,6 +88,15 @@ pub(super) fn online_section(h: &mut String, d: &ReportData) {
     if let Some(w) = d.train.as_ref().and_then(|t| t.gate.online_warning.as_ref()) {
         let _ = write!(h, "<p class=\"gate no\" id=\"online-warning\">{}</p>", esc(w));
     }
+    let u = o.unknown_models;
+    if u.events > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"muted\" id=\"online-unknown\">{} widget events named {} unknown models (not in the database: never issued, another site's, or pruned): left out of every figure.</p>",
+            num(u.events),
+            num(u.models)
+        );
+    }
     if o.models.is_empty() {
         h.push_str("<p class=\"muted\">No widget events in this time: the widget sends none, or not with the schemas configured (<code>WIDGET_EVENT_SCHEMA</code>, <code>WIDGET_MODEL_SCHEMA</code>, <code>WIDGET_ARTICLE_SCHEMA</code>).</p></section>");
         return;
@@ -133,7 +149,14 @@ pub(super) fn online_section(h: &mut String, d: &ReportData) {
         )
     );
     h.push_str("<table id=\"online-models\"><tr><th>model</th><th>first shown</th><th class=\"n\">impressions</th><th class=\"n\">clicked</th><th class=\"n\">click-through rate</th><th class=\"n\">clicks without a view</th><th class=\"n\">reading after a click (median)</th></tr>");
-    for m in &o.models {
+    let mut shown: Vec<&ModelFigures> = o.models.iter().collect();
+    shown.sort_by_key(|m| std::cmp::Reverse(m.online.first_seen_ms));
+    let hidden = shown.len().saturating_sub(TABLE_MODELS);
+    shown.truncate(TABLE_MODELS);
+    shown.sort_by(|a, b| {
+        (&a.online.model_type, a.online.first_seen_ms).cmp(&(&b.online.model_type, b.online.first_seen_ms))
+    });
+    for m in shown {
         let r = &m.dwell_after_click;
         let reading = if r.read > 0 {
             format!(
@@ -159,13 +182,20 @@ pub(super) fn online_section(h: &mut String, d: &ReportData) {
         );
     }
     h.push_str("</table>");
+    if hidden > 0 {
+        let _ = write!(
+            h,
+            "<p class=\"muted\">{} older model versions are not shown (online.json has them).</p>",
+            num(hidden as u64)
+        );
+    }
     if let Some(m) = o.newest("article").filter(|m| !m.online.by_position.is_empty()) {
         let _ = write!(
             h,
             "<h3>By position, article model {}</h3><table id=\"online-positions\"><tr><th class=\"n\">position</th><th class=\"n\">clicked impressions</th><th class=\"n\">rate</th></tr>",
             esc(&m.online.model_id)
         );
-        for p in &m.online.by_position {
+        for p in m.online.by_position.iter().take(TABLE_POSITIONS) {
             let _ = write!(
                 h,
                 "<tr><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}{}</td></tr>",
@@ -261,6 +291,7 @@ mod tests {
                     verdict: Verdict::Worse,
                 }],
                 against_defaults: None,
+                unknown_models: Default::default(),
             }),
             ..ReportData::default()
         }

@@ -490,6 +490,45 @@ impl RecDb for PgDb {
         Ok(row.map(model_row))
     }
 
+    async fn record_evaluation(&self, model_id: i64, digest: &str) -> Result<()> {
+        sqlx::query("UPDATE model SET evaluation_digest = $1 WHERE id = $2")
+            .bind(digest)
+            .bind(model_id as i32)
+            .execute(&self.pool)
+            .await
+            .map_err(Error::db("record the model's evaluation"))?;
+        Ok(())
+    }
+
+    async fn evaluation_digest(&self, model_id: i64) -> Result<Option<String>> {
+        let d: Option<Option<String>> =
+            sqlx::query_scalar("SELECT evaluation_digest FROM model WHERE id = $1")
+                .bind(model_id as i32)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(Error::db("read the model's evaluation digest"))?;
+        Ok(d.flatten())
+    }
+
+    async fn models(&self, site: &str) -> Result<Vec<ModelRow>> {
+        let rows =
+            sqlx::query("SELECT id, site, type, status, run_id FROM model WHERE site = $1 ORDER BY id")
+                .bind(site)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(Error::db("list models"))?;
+        Ok(rows.into_iter().map(model_row).collect())
+    }
+
+    async fn rec_count(&self, model_id: i64) -> Result<u64> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recommendation WHERE model_id = $1")
+            .bind(model_id as i32)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(Error::db("count recommendations"))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>> {
         let rows = sqlx::query(
             "SELECT a.external_id, r.score::float8 FROM recommendation r \
