@@ -7,8 +7,8 @@ help: ## List the targets
 run: ## Run the whole job locally on the embedded defaults (sample data, ./local, SQLite)
 	$(CARGO) run --release -- run
 
-test: ## Run every test (needs PostgreSQL on 127.0.0.1:5432; .ci/run starts it)
-	$(CARGO) test --workspace --locked
+test: ## Install and start what the tests need (moto, linters, chromium, PostgreSQL), then run every test
+	scripts/test
 
 lint: ## Check formatting and clippy
 	$(CARGO) fmt --all -- --check

@@ -295,6 +295,10 @@ pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn stage(settings: Settings, stage: Stage, args: &StageArgs) -> anyhow::Result<()> {
+    // refused before the store or the database is opened (or created)
+    if let Some(as_of) = args.as_of {
+        check_time("--as-of", as_of)?;
+    }
     stage_once(&Context::from_settings(settings).await?, stage, args).await
 }
 
@@ -306,15 +310,15 @@ async fn run(
     json: bool,
 ) -> anyhow::Result<()> {
     let as_of = as_of.unwrap_or_else(now_second);
-    let ctx = Context::from_settings(settings).await?;
     let run = RunRef {
-        site: ctx.settings.site.clone(),
+        site: settings.site.clone(),
         run_id: run_id.unwrap_or_else(|| run_id_of(as_of)),
         as_of,
     };
-    // before anything is written: the names become key segments, and the
-    // window must end between 2000 and now
+    // before anything is opened or written: the names become key segments,
+    // and the window must end between 2000 and now
     run.validate()?;
+    let ctx = Context::from_settings(settings).await?;
     match input_state(&ctx, &run).await? {
         InputState::InWindow => {}
         InputState::Elsewhere => eprintln!(

@@ -158,11 +158,25 @@ fn online_lines(o: &article_rec::contract::online::OnlineHeadline) -> String {
         Verdict::NoSignificantDifference => "no significant difference",
         Verdict::TooFewImpressions => "too few impressions to tell",
     };
+    let u = o.unknown_models;
+    let unknown = if u.events > 0 {
+        format!(
+            "            {} widget events named {} models the database does not know: left out\n",
+            u.events, u.models
+        )
+    } else {
+        String::new()
+    };
     if o.widget_events == 0 {
-        return "  online:   no widget events in the online window (README: Online evaluation)\n".into();
+        return format!(
+            "  online:   no widget events in the online window (README: Online evaluation)\n{unknown}"
+        );
     }
     if o.article.is_none() && o.defaults.is_none() {
-        return format!("  online:   {} widget events, none of a model\n", o.widget_events);
+        return format!(
+            "  online:   {} widget events, none of a model\n{unknown}",
+            o.widget_events
+        );
     }
     let mut out = format!("  online:   {} widget events\n", o.widget_events);
     if let Some(m) = &o.article {
@@ -181,6 +195,7 @@ fn online_lines(o: &article_rec::contract::online::OnlineHeadline) -> String {
     if !found.is_empty() {
         out.push_str(&format!("            {}\n", found.join("; ")));
     }
+    out.push_str(&unknown);
     out
 }
 

@@ -580,12 +580,14 @@ async fn the_deployed_functions_run_with_the_templates_environment_and_permissio
         .await
         .unwrap()
         .unwrap();
-    let late = RunRef {
+    // (a window long before the data: one in the future is refused as
+    // wrong usage before any stage runs, tests/reliability.rs)
+    let empty = RunRef {
         site: SITE.into(),
-        run_id: "lambda-late".into(),
-        as_of: "2027-03-01T00:00:00Z".parse().unwrap(),
+        run_id: "lambda-empty".into(),
+        as_of: "2001-03-01T00:00:00Z".parse().unwrap(),
     };
-    let err = run_pipeline_with(&deployed.functions, &late).await.unwrap_err();
+    let err = run_pipeline_with(&deployed.functions, &empty).await.unwrap_err();
     assert_eq!(err.kind().error_type(), "ArticleRec.Data", "{err}");
     let still = db
         .current_model(SITE, ModelType::Popularity)

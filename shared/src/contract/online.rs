@@ -187,6 +187,9 @@ pub struct OnlineHeadline {
     /// The newest article model against the article models before it.
     pub against_earlier: Option<Verdict>,
     pub against_defaults: Option<Verdict>,
+    /// Widget events naming models the database does not know, left out.
+    #[serde(default)]
+    pub unknown_models: UnknownModels,
 }
 
 impl OnlineEvaluation {
@@ -218,6 +221,7 @@ impl OnlineEvaluation {
                 .find(|c| c.model_type == "article")
                 .map(|c| c.verdict),
             against_defaults: self.against_defaults.as_ref().map(|c| c.verdict),
+            unknown_models: self.unknown_models,
         }
     }
 }

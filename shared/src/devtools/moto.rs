@@ -6,6 +6,31 @@ use std::time::{Duration, Instant};
 
 use crate::adapters::storage::s3::S3Store;
 
+/// The moto release the tests need: 5.2.1 answers a multipart upload with the
+/// wrong XML root and StartExecution with a 500.
+pub const MOTO_VERSION: (u32, u32, u32) = (5, 2, 5);
+
+/// Fails the test at once, saying what to do, when `python3`'s moto is older
+/// than [`MOTO_VERSION`] (a test would otherwise fail on a moto bug).
+#[allow(clippy::expect_used)]
+fn check_version() {
+    static CHECKED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let have = CHECKED.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import moto; print(moto.__version__)"])
+            .output()
+            .expect("python3 (make test puts the clone's .venv first on PATH)");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    });
+    let parsed: Vec<u32> = have.split('.').filter_map(|p| p.parse().ok()).collect();
+    let (a, b, c) = MOTO_VERSION;
+    assert!(
+        parsed.len() == 3 && (parsed[0], parsed[1], parsed[2]) >= (a, b, c),
+        "moto {have:?} on PATH; the tests need moto[server]>={a}.{b}.{c}: run them with `make test`, \
+         which installs it in the clone's .venv"
+    );
+}
+
 /// A moto S3-protocol server on a free loopback port, for one test. Stopped on drop.
 #[derive(Debug)]
 pub struct MotoServer {
@@ -14,12 +39,15 @@ pub struct MotoServer {
 }
 
 impl MotoServer {
-    /// Starts `python3 -m moto.server` (PyPI `moto[server]`; `.ci/run` installs it).
+    /// Starts `python3 -m moto.server` (PyPI `moto[server]`; `make test`
+    /// installs the version the tests need in the clone's `.venv`).
     ///
     /// # Panics
-    /// When moto cannot be started: a test needing it must fail loudly, not skip.
+    /// When moto cannot be started, or is older than [`MOTO_VERSION`]: a
+    /// test needing it must fail loudly, not skip, and say why.
     #[allow(clippy::expect_used)]
     pub fn start() -> MotoServer {
+        check_version();
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())

@@ -36,20 +36,34 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
     let articles = Articles::read(store, &layout.articles()).await?;
     let rows = article_rows(&articles.columns()?);
     drop(articles);
+    // every file is read (and checked) before the database changes, the
+    // report's too: a damaged file fails the save before anything is switched
+    let train = train_output(store, &layout).await?;
+    let dwell = dwell_histogram(store, &layout).await?;
+    let online = if train.online_key.is_some() {
+        online_evaluation(store, &layout).await?
+    } else {
+        None
+    };
+    let recs = if train.gate.promote && train.recs_key.is_some() {
+        Some(ArticleRecs::read(store, &layout.article_recs()).await?)
+    } else {
+        None
+    };
+    let defaults = Defaults::read(store, &layout.defaults()).await?;
     // upserts are idempotent and the heavy work needs no lock: both come first
     let ids = ctx.db()?.upsert_articles(&run.site, &rows).await?;
-    let train = train_output(store, &layout).await?;
     let gate = train.gate.clone();
     let mut models = Vec::with_capacity(2);
     if gate.promote {
         models.push((
             ModelType::Article,
-            article_recs(store, &layout, &train, &ids).await?,
+            article_recs(&layout, &train, recs.as_ref(), &ids)?,
         ));
     } else {
         warn!(reason = %gate.reason, "the quality gate kept the current article model");
     }
-    models.push((ModelType::Popularity, default_recs(store, &layout, &ids).await?));
+    models.push((ModelType::Popularity, default_recs(&layout, &defaults, &ids)?));
 
     let wait = Duration::from_secs(ctx.settings.save_lock_wait_secs);
     let lock = ctx.db()?.lock_site(&run.site, wait).await?;
@@ -103,15 +117,10 @@ pub async fn run(input: SaveInput, ctx: &Context) -> Result<SaveOutput> {
         fetch: input.fetch.as_ref().map(|f| f.counts.clone()),
         funnel: Some(input.preprocess.funnel.clone()),
         defaults_run: Some(model.defaults.clone()),
-        dwell: dwell_histogram(store, &layout).await?,
+        dwell,
         article_model_id,
         popularity_model_id: Some(popularity_model_id),
         ..report_lists(&rows, &ids, &models)
-    };
-    let online = if train.online_key.is_some() {
-        online_evaluation(store, &layout).await?
-    } else {
-        None
     };
     let report = ReportData {
         train: Some(train),
@@ -339,7 +348,14 @@ async fn save_models(
             continue;
         }
         let (id, n) = match db.begin_model(site, *kind, run_id).await? {
-            ModelStart::AlreadySaved(id) => (id, 0),
+            ModelStart::AlreadySaved(id) => {
+                // a retried train rewrote evaluation.json (its seconds): the
+                // model's record follows the file this save checked
+                if let (ModelType::Article, Some(d)) = (kind, evaluation) {
+                    db.record_evaluation(id, d.as_str()).await?;
+                }
+                (id, 0)
+            }
             ModelStart::Fresh(id) => {
                 let n = db.insert_recs(id, recs).await?;
                 if let (ModelType::Article, Some(d)) = (kind, evaluation) {
@@ -386,20 +402,19 @@ fn article_rows(a: &ArticleColumns<'_>) -> Vec<ArticleRow> {
 }
 
 /// The article model's lists as train wrote them, with database ids.
-async fn article_recs(
-    store: &dyn BlobStore,
+fn article_recs(
     layout: &RunLayout,
     train: &TrainOutput,
+    file: Option<&ArticleRecs>,
     ids: &HashMap<String, i64>,
 ) -> Result<Vec<RecRow>> {
-    if train.recs_key.is_none() {
+    let (Some(file), Some(_)) = (file, &train.recs_key) else {
         return Err(Error::Empty {
             stage: "save",
             what: "the gate promoted a model but train wrote no article lists".into(),
         });
-    }
+    };
     let key = layout.article_recs();
-    let file = ArticleRecs::read(store, &key).await?;
     let r = file.columns()?;
     (0..r.external_id.len())
         .map(|i| {
@@ -418,13 +433,8 @@ async fn article_recs(
         .collect()
 }
 
-async fn default_recs(
-    store: &dyn BlobStore,
-    layout: &RunLayout,
-    ids: &HashMap<String, i64>,
-) -> Result<Vec<RecRow>> {
+fn default_recs(layout: &RunLayout, file: &Defaults, ids: &HashMap<String, i64>) -> Result<Vec<RecRow>> {
     let key = layout.defaults();
-    let file = Defaults::read(store, &key).await?;
     let d = file.columns()?;
     d.external_id
         .iter()
