@@ -7,11 +7,11 @@
 
 use std::path::Path;
 
+use article_rec::adapters::parquet::{ArticleRecColumns, DefaultColumns};
 use article_rec::contract::checked_store::CheckedStore;
 use article_rec::contract::database::{ModelType, DEFAULT_SOURCE};
 use article_rec::contract::integrity::Files;
 use article_rec::contract::layout::{InputLayout, ObjectKey, RunLayout};
-use article_rec::contract::parquet::{ArticleRecColumns, DefaultColumns};
 use article_rec::contract::settings::Settings;
 use article_rec::contract::stage::{FetchRequest, RunRef, SaveOutput, Stage};
 use article_rec::devtools::generate::{self, Spec};
@@ -123,10 +123,25 @@ async fn no_flipped_file_between_stages_is_ever_saved_as_a_model() {
     );
     let key = |k: ObjectKey| k.to_string();
 
+    // the hour files preprocess merges, through partials.json
+    let partials: Value =
+        serde_json::from_slice(&std::fs::read(path_of(dir.path(), &key(layout.partials()))).unwrap())
+            .unwrap();
+    let an_hour = &partials["hours"][10];
+
     // every file between two stages, at every consumer
     let mut flips = 0;
     for (file, consumers) in [
-        (key(layout.events()), &[Stage::Preprocess][..]),
+        (key(layout.partials()), &[Stage::Preprocess][..]),
+        (key(layout.duplicates()), &[Stage::Preprocess][..]),
+        (
+            an_hour["pairs_key"].as_str().unwrap().to_string(),
+            &[Stage::Preprocess][..],
+        ),
+        (
+            an_hour["paths_key"].as_str().unwrap().to_string(),
+            &[Stage::Preprocess][..],
+        ),
         (key(layout.widget_events()), &[Stage::Preprocess][..]),
         (
             key(layout.dwell()),
@@ -145,7 +160,7 @@ async fn no_flipped_file_between_stages_is_ever_saved_as_a_model() {
             flips += each_flip_is_refused(&ctx, dir.path(), &file, stage, &state).await;
         }
     }
-    assert!(flips > 300, "{flips} flips");
+    assert!(flips > 400, "{flips} flips");
     // nothing was saved by any of them: the clean save is this run's first
     let db = ctx.db().unwrap();
     assert!(db
@@ -167,10 +182,14 @@ async fn no_flipped_file_between_stages_is_ever_saved_as_a_model() {
     // parsed again, and fetch's output is the clean run's
     let cached: Vec<String> = walk(&dir.path().join("store/cache"))
         .into_iter()
-        .filter(|p| p.ends_with("events.parquet") || p.ends_with("widget.parquet"))
-        .take(4)
+        .filter(|p| {
+            ["pairs.parquet", "paths.parquet", "keys.parquet", "widget.parquet"]
+                .iter()
+                .any(|f| p.ends_with(f))
+        })
+        .take(8)
         .collect();
-    assert_eq!(cached.len(), 4, "cached hour files");
+    assert_eq!(cached.len(), 8, "cached hour files");
     let fetch = serde_json::to_value(FetchRequest::Window(article_rec::contract::stage::FetchInput {
         run: run.clone(),
     }))

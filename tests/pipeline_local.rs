@@ -6,12 +6,13 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use article_rec::adapters::parquet::{Articles, HourEvents};
 use article_rec::contract::database::ModelType;
 use article_rec::contract::database::DEFAULT_SOURCE;
 use article_rec::contract::evaluation::ModelSpec;
 use article_rec::contract::integrity::Digest;
 use article_rec::contract::layout::{InputLayout, RunLayout};
-use article_rec::contract::parquet::{self, col, ARTICLES, EVENTS};
+use article_rec::contract::partials::WindowPartials;
 use article_rec::contract::settings::Settings;
 use article_rec::contract::stage::{RunRef, SaveOutput, Stage, TrainOutput};
 use article_rec::devtools::generate::{self, Spec, Truth};
@@ -66,13 +67,14 @@ async fn all_recs(ctx: &Context, sources: &[String]) -> BTreeMap<String, Vec<(St
 
 async fn surviving_articles(ctx: &Context, run: &RunRef) -> Vec<String> {
     let layout = RunLayout::new(run).unwrap();
-    let df = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
+    let file = Articles::read(ctx.store.as_ref(), &layout.articles())
         .await
         .unwrap();
-    df.strs(col::EXTERNAL_ID)
+    file.columns()
         .unwrap()
+        .external_id
         .into_iter()
-        .map(|s| s.unwrap().to_string())
+        .map(str::to_string)
         .collect()
 }
 
@@ -172,16 +174,14 @@ async fn whole_job_on_generated_data() {
 
     // the stories nobody has read yet, the freshest published after the last
     // event, are sources with lists from their text, and are recommended
-    let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
-        .await
-        .unwrap();
-    let last_event_ms = events
-        .i64s(col::ACTIVITY_TIME)
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap();
+    let partials: WindowPartials =
+        serde_json::from_slice(&ctx.store.get(&layout.partials()).await.unwrap()).unwrap();
+    let mut last_event_ms = i64::MIN;
+    for h in &partials.hours {
+        let key = article_rec::contract::layout::ObjectKey::parse(&h.events_key).unwrap();
+        let events = HourEvents::read(ctx.store.as_ref(), &key).await.unwrap();
+        last_event_ms = last_event_ms.max(events.columns().unwrap().time_ms.into_iter().max().unwrap());
+    }
     let freshest = truth.fresh.last().unwrap();
     let published: DateTime<Utc> = AS_OF.parse().unwrap();
     assert!(
@@ -315,7 +315,7 @@ async fn an_empty_window_is_a_clear_error_and_leaves_nothing_current() {
     // nothing was written for the run
     let layout = RunLayout::new(&run_ref("empty")).unwrap();
     assert!(matches!(
-        ctx.store.get(&layout.events()).await,
+        ctx.store.get(&layout.partials()).await,
         Err(article_rec::Error::NotFound { .. })
     ));
 }

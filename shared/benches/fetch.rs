@@ -18,12 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
+use article_rec::adapters::parquet::{encode, HourEvents, HourKeys, HourPairs, HourPaths};
 use article_rec::adapters::storage::LocalDir;
 use article_rec::contract::layout::InputLayout;
-use article_rec::contract::parquet::{
-    zstd_level_1, CompressionOptions, Encoder, StatisticsOptions, StreamWriter, Table, Version, WriteOptions,
-    ZstdLevel, HOUR_EVENTS,
-};
 use article_rec::contract::settings::Settings;
 use article_rec::contract::stage::{FetchInput, RunRef};
 use article_rec::contract::storage::BlobStore;
@@ -31,6 +28,7 @@ use article_rec::devtools::generate::{self, Spec};
 use article_rec::fetch::hour_batch::EventBatch;
 use article_rec::Context;
 use chrono::{DateTime, Duration, Utc};
+use polars::prelude::{DataFrame, ParquetCompression, ParquetWriter, StatisticsOptions};
 
 const END: &str = "2026-11-01T00:00:00Z";
 const DAYS: u32 = 7;
@@ -106,7 +104,7 @@ async fn measure(dir: &Path) {
     let (mut t_gunzip, mut t_parse, mut t_frame, mut t_write) = (0f64, 0f64, 0f64, 0f64);
     let (mut t_gunzip_chunks, mut t_gunzip_parse) = (0f64, 0f64);
     let mut chunk = vec![0u8; 256 * 1024];
-    let mut largest: Option<Table> = None;
+    let mut largest: Option<DataFrame> = None;
     for part in input.hours(&window) {
         let objects = store.list(&part.prefix).await.unwrap();
         if objects.is_empty() {
@@ -145,17 +143,21 @@ async fn measure(dir: &Path) {
         events += n;
         max_hour = max_hour.max(n);
         let key = input.part(&part, "x.parquet").unwrap();
-        let frame = batch.into_table(&key).unwrap();
+        let mut hour = batch.into_hour(&key, 600_000, None).unwrap();
         let t2 = Instant::now();
-        let mut buf = Vec::new();
-        let mut w = StreamWriter::new(&mut buf, &HOUR_EVENTS, &key).unwrap();
-        w.write(&frame).unwrap();
-        w.finish().unwrap();
+        for (schema, df) in [
+            (HourEvents::SCHEMA, &mut hour.events),
+            (HourPairs::SCHEMA, &mut hour.pairs),
+            (HourPaths::SCHEMA, &mut hour.paths),
+            (HourKeys::SCHEMA, &mut hour.keys),
+        ] {
+            encode(df, schema, &key).unwrap();
+        }
         t_parse += (t1 - t0).as_secs_f64();
         t_frame += (t2 - t1).as_secs_f64();
         t_write += t2.elapsed().as_secs_f64();
-        if largest.as_ref().is_none_or(|l| l.len() < frame.len()) {
-            largest = Some(frame);
+        if largest.as_ref().is_none_or(|l| l.height() < hour.events.height()) {
+            largest = Some(hour.events);
         }
     }
     let mib = |b: u64| b as f64 / 1048576.0;
@@ -189,11 +191,11 @@ async fn measure(dir: &Path) {
         rate(t_parse_hot)
     );
     println!(
-        "  sort + build table:            {t_frame:6.2} s  {:>9.0} lines/s",
+        "  sort + aggregate + frames:     {t_frame:6.2} s  {:>9.0} lines/s",
         rate(t_frame)
     );
     println!(
-        "  Parquet write (hour cache):    {t_write:6.2} s  {:>9.0} lines/s",
+        "  Parquet write (hour's files):  {t_write:6.2} s  {:>9.0} lines/s",
         rate(t_write)
     );
     println!(
@@ -236,47 +238,33 @@ async fn measure(dir: &Path) {
     println!("peak RSS: {:.0} MiB", common::peak_rss_mib());
 }
 
-/// What the Parquet writer's settings cost on the largest hour's events (the
-/// codecs built in: zstd, and none).
-fn compare_writers(table: Table) {
-    let rows = table.len();
-    let arrays: Vec<_> = HOUR_EVENTS
-        .columns
-        .iter()
-        .map(|(c, _)| table.chunks(c).unwrap()[0].clone())
-        .collect();
+/// What the Parquet writer's settings cost on the largest hour's events.
+fn compare_writers(mut df: DataFrame) {
+    let rows = df.height();
     println!("  Parquet writer settings on the largest hour ({rows} events), 20 writes each:");
     for (name, compression) in [
-        (
-            "zstd (level 3)",
-            CompressionOptions::Zstd(ZstdLevel::try_new(3).ok()),
-        ),
-        ("zstd level 1", zstd_level_1()),
-        ("none", CompressionOptions::Uncompressed),
+        ("zstd (default level)", ParquetCompression::Zstd(None)),
+        ("none", ParquetCompression::Uncompressed),
     ] {
         for stats in [true, false] {
-            let options = WriteOptions {
-                statistics: if stats {
-                    StatisticsOptions::default()
-                } else {
-                    StatisticsOptions::empty()
-                },
-                version: Version::V1,
-                compression,
-                data_page_size: None,
-            };
             let t0 = Instant::now();
             let mut size = 0;
             for _ in 0..20 {
                 let mut buf = Vec::new();
-                let mut w = Encoder::with_options(&mut buf, &HOUR_EVENTS, options).unwrap();
-                w.row_group(&arrays, rows).unwrap();
-                w.finish().unwrap();
+                ParquetWriter::new(&mut buf)
+                    .with_compression(compression)
+                    .with_statistics(if stats {
+                        StatisticsOptions::default()
+                    } else {
+                        StatisticsOptions::empty()
+                    })
+                    .finish(&mut df)
+                    .unwrap();
                 size = buf.len();
             }
             let secs = t0.elapsed().as_secs_f64() / 20.0;
             println!(
-                "    {name:15} statistics {:3}: {:>9.0} rows/s, {:5.1} bytes a row",
+                "    {name:20} statistics {:3}: {:>9.0} rows/s, {:5.1} bytes a row",
                 if stats { "on" } else { "off" },
                 rows as f64 / secs,
                 size as f64 / rows as f64

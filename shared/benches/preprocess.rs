@@ -1,13 +1,14 @@
 //! Preprocess time and memory on a large window of events.
 //!
 //! `cargo bench -p article-rec-core --bench preprocess` (BENCH_EVENTS, default
-//! 20,000,000). A seeded `events.parquet` as fetch writes it (28 days; readers
-//! and articles drawn from skewed distributions, sessions of page pings 10 to
-//! 40 s apart; 15% of events on fronts and other non-article pages) is written
-//! once under `target/bench-data/preprocess-<n>/`, then this binary runs itself
-//! again so the peak memory is the measurement's alone. It reports the pure
-//! transform (read, article rule, 2-core, dwell) and the whole stage (with the
-//! metadata step on the local SQLite cache and the Parquet writes).
+//! 20,000,000). Seeded events (28 days; readers and articles drawn from
+//! skewed distributions, sessions of page pings 10 to 40 s apart; 15% of
+//! events on fronts and other non-article pages) are aggregated hour by hour
+//! as fetch aggregates them (`fetch::partial`) into the window's partials
+//! under `target/bench-data/preprocess-<n>/`, then this binary runs itself
+//! again so the peak memory is the measurement's alone. It reports the merge
+//! of the partials (dwell per pair) and the whole stage (with the 2-core,
+//! the metadata step on the local SQLite cache and the Parquet writes).
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 // A bench binary takes its size from the environment, not from Settings.
 #![allow(clippy::disallowed_methods)]
@@ -18,15 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use article_rec::adapters::site::StaticCatalog;
 use article_rec::adapters::storage::LocalDir;
-use article_rec::contract::layout::RunLayout;
-use article_rec::contract::parquet::{
-    self, date_array, datetime_ms_array, str_array, StreamWriter, Table, EVENTS,
-};
 use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::{PreprocessInput, RunRef};
-use article_rec::contract::storage::BlobStore;
+use article_rec::contract::stage::{FetchOutput, PreprocessInput, RunRef};
+use article_rec::devtools::{fetched_events, TestEvent};
 use article_rec::preprocess;
 use article_rec::Context;
 use chrono::{DateTime, Utc};
@@ -35,8 +31,6 @@ use rand::{Rng, SeedableRng};
 const END: &str = "2026-11-01T00:00:00Z";
 const DAYS: i64 = 28;
 const ARTICLES: usize = 20_000;
-/// Rows per generated chunk: keeps generation's own memory small.
-const CHUNK: usize = 2_000_000;
 
 fn data_dir(events: usize) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../target/bench-data/preprocess-{events}"))
@@ -56,14 +50,15 @@ fn skewed(rng: &mut impl Rng, n: usize) -> usize {
     ((n as f64) * u.powf(3.0)) as usize % n
 }
 
-fn generate_once(dir: &Path, events: usize) {
-    let layout = RunLayout::new(&run_ref()).unwrap();
-    let key = layout.events();
-    let file = dir.join("store").join(key.as_str());
-    if file.exists() {
+/// The window's partials, aggregated a day of events at a time (so
+/// generation's own memory stays small); fetch's output saved beside them.
+async fn generate_once(dir: &Path, events: usize) {
+    let done = dir.join("fetch.json");
+    if done.exists() {
         return;
     }
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let store: std::sync::Arc<dyn article_rec::contract::storage::BlobStore> =
+        std::sync::Arc::new(LocalDir::new(dir.join("store")));
     let readers = events / 20;
     let end: DateTime<Utc> = END.parse().unwrap();
     let start_ms = end.timestamp_millis() - DAYS * 86_400_000;
@@ -73,105 +68,103 @@ fn generate_once(dir: &Path, events: usize) {
         .collect();
     let client_ids: Vec<String> = (0..readers).map(|r| format!("{r:08x}-reader")).collect();
     let mut rng = rand::rngs::StdRng::seed_from_u64(20);
-    let mut out = Vec::new();
-    let mut writer = StreamWriter::new(&mut out, &EVENTS, &key).unwrap();
-    let mut written = 0;
-    let mut serial = 0u64;
-    while written < events {
-        let n = CHUNK.min(events - written);
-        let (mut who, mut when, mut page) = (
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-            Vec::with_capacity(n),
-        );
-        while who.len() < n {
+    let per_day = events / DAYS as usize;
+    let mut all: Option<FetchOutput> = None;
+    let mut partials: Vec<serde_json::Value> = Vec::new();
+    for day in 0..DAYS {
+        let day_start = start_ms + day * 86_400_000;
+        let mut day_events: Vec<TestEvent<'_>> = Vec::with_capacity(per_day);
+        while day_events.len() < per_day {
             let reader = skewed(&mut rng, readers);
             let path = if rng.random_bool(0.15) {
                 ARTICLES + rng.random_range(0..5)
             } else {
                 skewed(&mut rng, ARTICLES)
             };
-            let mut t = start_ms + rng.random_range(0..DAYS * 86_400_000);
-            for _ in 0..rng.random_range(1..12).min(n - who.len()) {
-                who.push(client_ids[reader].as_str());
-                when.push(t);
-                page.push(paths[path].as_str());
+            let mut t = day_start + rng.random_range(0..86_400_000 - 600_000);
+            for _ in 0..rng.random_range(1..12).min(per_day - day_events.len()) {
+                day_events.push(TestEvent {
+                    client_id: client_ids[reader].as_str(),
+                    time_ms: t,
+                    path: paths[path].as_str(),
+                });
                 t += rng.random_range(10_000..40_000);
             }
         }
-        let days: Vec<i32> = when.iter().map(|t| t.div_euclid(86_400_000) as i32).collect();
-        let ids: Vec<String> = (0..n)
-            .map(|_| {
-                serial += 1;
-                format!("{serial:032x}")
-            })
-            .collect();
-        let frame = Table::new(
-            &EVENTS,
-            &key,
-            vec![
-                str_array(&who),
-                datetime_ms_array(when),
-                date_array(days),
-                str_array(&page),
-                str_array(&vec!["page_ping"; n]),
-                str_array(&ids),
-            ],
-        )
-        .unwrap();
-        writer.write(&frame).unwrap();
-        written += n;
+        let run = RunRef {
+            run_id: format!("day-{day}"),
+            ..run_ref()
+        };
+        let out = fetched_events(store.clone(), &run, 600_000, &day_events)
+            .await
+            .unwrap();
+        let layout = article_rec::contract::layout::RunLayout::new(&run).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_slice(&store.get(&layout.partials()).await.unwrap()).unwrap();
+        partials.extend(json["hours"].as_array().unwrap().iter().cloned());
+        match &mut all {
+            None => all = Some(out),
+            Some(a) => {
+                a.counts.kept += out.counts.kept;
+                a.counts.parsed.events += out.counts.parsed.events;
+            }
+        }
     }
-    writer.finish().unwrap();
-    std::fs::write(&file, out).unwrap();
+    // one window of every day's hours, as fetch would list them
+    let mut out = all.unwrap();
+    let layout = article_rec::contract::layout::RunLayout::new(&run_ref()).unwrap();
+    let window = serde_json::json!({
+        "window": run_ref().window(DAYS as u32),
+        "hours": partials,
+    });
+    let writer = article_rec::contract::checked_store::CheckedStore::new(
+        store.clone(),
+        Default::default(),
+        Vec::new(),
+    );
+    store_put(&writer, &layout.partials(), serde_json::to_vec(&window).unwrap()).await;
+    article_rec::adapters::parquet::DuplicateColumns::default()
+        .write(&writer, &layout.duplicates())
+        .await
+        .unwrap();
+    out.files = writer.written();
+    out.partials_key = layout.partials().to_string();
+    out.duplicates_key = layout.duplicates().to_string();
+    std::fs::write(&done, serde_json::to_vec(&out).unwrap()).unwrap();
+}
+
+async fn store_put(
+    store: &dyn article_rec::contract::storage::BlobStore,
+    key: &article_rec::contract::layout::ObjectKey,
+    body: Vec<u8>,
+) {
+    store.put(key, bytes::Bytes::from(body)).await.unwrap();
 }
 
 async fn measure(dir: &Path) {
     let run = run_ref();
-    let layout = RunLayout::new(&run).unwrap();
-    let store = LocalDir::new(dir.join("store"));
-    let size = store.get(&layout.events()).await.unwrap().len();
-
+    let fetch: FetchOutput = serde_json::from_slice(&std::fs::read(dir.join("fetch.json")).unwrap()).unwrap();
+    let mut settings = Settings::local(dir);
+    settings.site = "example".into();
+    settings.days_of_data = DAYS as u32;
+    let ctx = Context::from_settings(settings).await.unwrap();
     let t0 = Instant::now();
-    let events = parquet::read_columns(&store, &layout.events(), &EVENTS, &preprocess::EVENT_COLUMNS)
+    let out = preprocess::run(PreprocessInput { run, fetch }, &ctx)
         .await
         .unwrap();
-    let t_read = t0.elapsed().as_secs_f64();
-    let t1 = Instant::now();
-    let prepared =
-        preprocess::transform::transform(&events, &StaticCatalog::default(), 600.0, &layout.dwell()).unwrap();
-    let t_transform = t1.elapsed().as_secs_f64();
-    let f = &prepared.funnel;
+    let f = &out.funnel;
     println!(
-        "preprocess transform: {} events ({:.0} MiB Parquet): read {t_read:.2} s, transform {t_transform:.2} s, \
-         total {:.2} s; {} readers x {} articles -> {} x {} in {} passes, {} pairs; peak RSS {:.0} MiB",
+        "preprocess stage ({} events: merge of {} hours' partials, 2-core, metadata for {} articles, writes): {:.2} s; {} readers x {} articles -> {} x {} in {} passes, {} pairs; peak RSS {:.0} MiB",
         f.events,
-        size as f64 / 1048576.0,
-        t_read + t_transform,
+        DAYS * 24,
+        f.articles,
+        t0.elapsed().as_secs_f64(),
         f.readers_before_filter,
         f.articles_before_filter,
         f.readers,
         f.articles,
         f.filter_passes,
         f.pairs,
-        common::peak_rss_mib()
-    );
-    drop((events, prepared));
-
-    let mut settings = Settings::local(dir);
-    settings.site = "example".into();
-    let ctx = Context::from_settings(settings).await.unwrap();
-    let t2 = Instant::now();
-    let fetch = article_rec::devtools::fetched_events(ctx.store.as_ref(), &layout)
-        .await
-        .unwrap();
-    let out = preprocess::run(PreprocessInput { run, fetch }, &ctx)
-        .await
-        .unwrap();
-    println!(
-        "preprocess stage (read, transform, metadata for {} articles, writes): {:.2} s; peak RSS {:.0} MiB",
-        out.funnel.articles,
-        t2.elapsed().as_secs_f64(),
         common::peak_rss_mib()
     );
 }
@@ -190,7 +183,9 @@ fn main() {
         return; // `cargo bench -- --list` probes benches; nothing to list
     }
     let t0 = Instant::now();
-    generate_once(&dir, events);
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(generate_once(&dir, events));
     println!(
         "data: {} ({events} events, ready in {:.0} s)",
         dir.display(),

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod metrics;
 pub mod open;
+pub mod parquet;
 pub mod sdk;
 pub mod secrets;
 pub mod site;

@@ -125,7 +125,7 @@ pub enum Error {
     Parquet {
         key: String,
         #[source]
-        source: polars_error::PolarsError,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A file whose bytes are not the ones its writer recorded (a flipped
     /// byte, a truncated upload, another run's file), or whose values no
@@ -196,15 +196,6 @@ impl Error {
                 message: e.message().to_string(),
             },
             _ => Error::Db { op, source },
-        }
-    }
-
-    pub(crate) fn parquet(
-        key: &impl std::fmt::Display,
-    ) -> impl FnOnce(polars_error::PolarsError) -> Error + '_ {
-        move |source| Error::Parquet {
-            key: key.to_string(),
-            source,
         }
     }
 }

@@ -52,6 +52,15 @@ impl ObjectKey {
         Ok(ObjectKey(key.to_string()))
     }
 
+    /// A key named in a file the job wrote (`partials.json`), checked as a
+    /// listed key is.
+    ///
+    /// # Errors
+    /// `InvalidInput` for empty keys, absolute keys or `..` segments.
+    pub fn parse(key: &str) -> Result<ObjectKey> {
+        ObjectKey::from_listing(key)
+    }
+
     /// A key exactly as an object store listed it, `.`, `..` or empty
     /// segments included: S3 allows them, so a listing must not fail on one.
     /// Such a key is not [`plain`](ObjectKey::is_plain): the local directory
@@ -75,6 +84,15 @@ impl ObjectKey {
     /// The last path segment.
     pub fn file_name(&self) -> &str {
         self.0.rsplit('/').next().unwrap_or(&self.0)
+    }
+
+    /// The folder the key is in (`a/b/` of `a/b/c`; empty at the top).
+    pub fn folder(&self) -> Prefix {
+        Prefix(
+            self.0
+                .rsplit_once('/')
+                .map_or(String::new(), |(f, _)| format!("{f}/")),
+        )
     }
 }
 
@@ -135,8 +153,13 @@ impl RunLayout {
     pub fn prefix(&self) -> Prefix {
         Prefix(self.prefix.clone())
     }
-    pub fn events(&self) -> ObjectKey {
-        self.key("events.parquet")
+    /// The window's hour partitions and their files (fetch -> preprocess).
+    pub fn partials(&self) -> ObjectKey {
+        self.key("partials.json")
+    }
+    /// The window's events found again in a later hour.
+    pub fn duplicates(&self) -> ObjectKey {
+        self.key("duplicates.parquet")
     }
     pub fn bad_rows(&self) -> ObjectKey {
         self.key("bad_rows.jsonl")
@@ -227,6 +250,18 @@ impl HourFiles {
 
     pub fn events(&self) -> ObjectKey {
         ObjectKey::new(format!("{}events.parquet", self.prefix))
+    }
+    /// The hour's reading sessions, by reader and article.
+    pub fn pairs(&self) -> ObjectKey {
+        ObjectKey::new(format!("{}pairs.parquet", self.prefix))
+    }
+    /// The hour's article paths and their reads.
+    pub fn paths(&self) -> ObjectKey {
+        ObjectKey::new(format!("{}paths.parquet", self.prefix))
+    }
+    /// The hour's event identities.
+    pub fn keys(&self) -> ObjectKey {
+        ObjectKey::new(format!("{}keys.parquet", self.prefix))
     }
     pub fn bad_rows(&self) -> ObjectKey {
         ObjectKey::new(format!("{}bad_rows.jsonl", self.prefix))
@@ -362,7 +397,7 @@ mod tests {
             as_of: Utc::now(),
         };
         let l = RunLayout::new(&run).unwrap();
-        assert_eq!(l.events().as_str(), "runs/wcp/r1/events.parquet");
+        assert_eq!(l.partials().as_str(), "runs/wcp/r1/partials.json");
         assert_eq!(l.factors().as_str(), "runs/wcp/r1/article_factors.parquet");
         assert_eq!(l.prefix().as_str(), "runs/wcp/r1/");
         let hour = "2026-01-02T03:00:00Z".parse().unwrap();

@@ -13,7 +13,7 @@ pub mod layout;
 pub mod metrics;
 pub mod names;
 pub mod online;
-pub mod parquet;
+pub mod partials;
 pub mod paths;
 pub mod redact;
 pub mod settings;

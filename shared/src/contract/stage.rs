@@ -3,7 +3,7 @@
 //! runner all use them. Each input names only what its stage needs; serde ignores
 //! the rest of the run manifest the state machine carries.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::contract::error::Result;
@@ -122,10 +122,17 @@ impl RunRef {
         crate::contract::names::check_segment("run id", &self.run_id, crate::contract::names::MAX_RUN_ID_LEN)
     }
 
-    /// The half-open event-time window `[as_of - days, as_of)` this run reads.
+    /// The half-open event-time window this run reads: `days` of whole UTC
+    /// hours before the hour of `as_of`, and that hour up to `as_of`. It
+    /// starts at the top of an hour so each hour of the past is read whole,
+    /// from what its partition was aggregated into once.
     pub fn window(&self, days: u32) -> Window {
+        let hour = self
+            .as_of
+            .duration_trunc(Duration::hours(1))
+            .unwrap_or(self.as_of);
         Window {
-            start: self.as_of - Duration::days(i64::from(days)),
+            start: hour - Duration::days(i64::from(days)),
             end: self.as_of,
         }
     }
@@ -138,9 +145,22 @@ pub struct Window {
     pub end: DateTime<Utc>,
 }
 
+/// An hour in milliseconds.
+pub const HOUR_MS: i64 = 3_600_000;
+
 impl Window {
     pub fn contains_ms(&self, ms: i64) -> bool {
         ms >= self.start.timestamp_millis() && ms < self.end.timestamp_millis()
+    }
+
+    /// Whether the events of the UTC hour starting at `bucket_ms` count: an
+    /// hour inside the window counts whole; the hour the window ends in
+    /// only from the partition still filling, whose events after the end
+    /// were left out when it was read (from an earlier partition they would
+    /// be dated after their own arrival).
+    pub fn includes_bucket(&self, bucket_ms: i64, from_filling_hour: bool) -> bool {
+        let (start, end) = (self.start.timestamp_millis(), self.end.timestamp_millis());
+        bucket_ms >= start && (bucket_ms + HOUR_MS <= end || (from_filling_hour && bucket_ms < end))
     }
 }
 
@@ -215,6 +235,28 @@ pub struct FetchCounts {
     pub widget_out_of_window: u64,
 }
 
+/// The page events of one UTC hour of event time, within one partition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketCount {
+    /// The start of the hour (epoch ms, UTC).
+    pub bucket_ms: i64,
+    /// Page events, each event once.
+    pub events: u64,
+    /// Of those, on article pages.
+    pub article_events: u64,
+}
+
+/// What an hour partition's page events came to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HourSummary {
+    /// By hour of event time, oldest first.
+    pub buckets: Vec<BucketCount>,
+    /// Events the partition held twice (same id and fingerprint).
+    pub duplicates: u64,
+    /// Events after the run's time in the partition still filling.
+    pub after_as_of: u64,
+}
+
 /// One hour partition for one run: what a Distributed Map item runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchHourInput {
@@ -239,15 +281,21 @@ pub enum HourStatus {
 pub struct FetchHourOutput {
     pub hour: DateTime<Utc>,
     pub status: HourStatus,
-    /// The hour's events (schema `events`) and bad rows, absent when missing.
+    /// The hour's events and bad rows, absent when missing.
     pub events_key: Option<String>,
     pub bad_rows_key: Option<String>,
     pub counts: ParseCounts,
+    /// What its page events came to, by hour of event time.
+    #[serde(default)]
+    pub summary: HourSummary,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchOutput {
-    pub events_key: String,
+    /// `partials.json`: the window's hour partitions and their files.
+    pub partials_key: String,
+    /// `duplicates.parquet`: the window's events found again in a later hour.
+    pub duplicates_key: String,
     pub bad_rows_key: String,
     /// The files written, with digests: preprocess reads them checked.
     #[serde(default)]
@@ -268,7 +316,8 @@ pub enum FetchRequest {
     Plan(FetchInput),
     /// Parse one hour partition (an item of the Distributed Map).
     Hour(FetchHourInput),
-    /// Read the whole window into the run's `events.parquet`.
+    /// Gather the window's hours (`partials.json`), their duplicates, the
+    /// widget's events and the bad rows.
     Window(FetchInput),
 }
 
@@ -626,5 +675,23 @@ mod tests {
         assert_eq!((w.end - w.start).num_days(), 28);
         assert!(!w.contains_ms(w.end.timestamp_millis()));
         assert!(w.contains_ms(w.start.timestamp_millis()));
+    }
+
+    #[test]
+    fn a_window_starts_at_the_top_of_an_hour_and_counts_whole_hours() {
+        let r = RunRef {
+            as_of: "2026-01-02T13:51:15Z".parse().unwrap(),
+            ..run("wcp", "a")
+        };
+        let w = r.window(1);
+        assert_eq!(w.start, "2026-01-01T13:00:00Z".parse::<DateTime<Utc>>().unwrap());
+        let at = |t: &str| t.parse::<DateTime<Utc>>().unwrap().timestamp_millis();
+        assert!(!w.includes_bucket(at("2026-01-01T12:00:00Z"), false));
+        assert!(w.includes_bucket(at("2026-01-01T13:00:00Z"), false));
+        assert!(w.includes_bucket(at("2026-01-02T12:00:00Z"), false));
+        // the hour of as_of: only as the partition still filling read it
+        assert!(!w.includes_bucket(at("2026-01-02T13:00:00Z"), false));
+        assert!(w.includes_bucket(at("2026-01-02T13:00:00Z"), true));
+        assert!(!w.includes_bucket(at("2026-01-02T14:00:00Z"), true));
     }
 }

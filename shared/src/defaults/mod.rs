@@ -10,10 +10,10 @@ use chrono::Duration;
 use tracing::{info, instrument, warn};
 
 use self::selection::{choose, score_rules, ListParams, Pair};
+use crate::adapters::parquet::{ArticleColumns, Articles, DefaultColumns, Dwell};
 use crate::contract::context::Context;
 use crate::contract::error::Result;
 use crate::contract::layout::RunLayout;
-use crate::contract::parquet::{ArticleColumns, Articles, DefaultColumns, Dwell};
 use crate::contract::stage::{DefaultsInput, DefaultsOutput};
 use crate::recommend::popularity::RECENT_INTERACTIONS;
 

@@ -1,21 +1,23 @@
-//! Assembling the window from hour partitions: keeps events inside the window and
-//! drops duplicates across the whole window. Snowplow delivers at least once, so
-//! the same event (same `event_id` and `event_fingerprint`) can land in two
-//! objects or two hours.
+//! De-duplication. Snowplow delivers at least once, so the same event (same
+//! `event_id` and `event_fingerprint`) can land in two objects or two hours.
+//! Within an hour partition every event is counted once
+//! (`fetch::partial`); across partitions, each hour's identities are checked
+//! against those of the [`DEDUP_HOURS`](crate::contract::settings::Settings)
+//! partitions before it ([`CrossHours`]), so memory holds a few hours'
+//! identities, never the window's.
 //!
-//! Keeps one 128-bit key per event seen, not the events: memory is bounded by one
-//! hour's table plus 16 bytes an event.
+//! A duplicate has its original's time, so it changes no reading session
+//! (its time is inside one already): only the counts, which the window takes
+//! it back out of.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
-use uuid::Uuid;
-
-use crate::contract::error::Result;
-use crate::contract::parquet::{col, Bitmap, StrColumn, Table, WidgetEventColumns, EVENTS};
+use crate::adapters::parquet::{HourKeyColumns, WidgetEventColumns};
 use crate::contract::stage::Window;
+use crate::fetch::partial::NO_PAIR;
 use crate::fetch::widget_rows::WidgetRows;
 
-/// What one call to [`WindowFilter::apply`] dropped.
+/// What was dropped from what was read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Dropped {
     pub duplicates: u64,
@@ -56,12 +58,6 @@ impl WidgetFilter {
     }
 }
 
-#[derive(Debug)]
-pub struct WindowFilter {
-    window: Window,
-    seen: HashSet<u128, foldhash::fast::RandomState>,
-}
-
 /// The hash of an event fingerprint kept in the hour cache; 0 for none.
 ///
 /// xxh3 is specified, so the value is the same in every build and release:
@@ -79,130 +75,112 @@ pub fn fingerprint_hash(fingerprint: impl AsRef<[u8]>) -> u64 {
 const SPREAD: u128 = 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835;
 
 /// The event's identity: its id's 128 bits, with the fingerprint's hash
-/// spread over all of them. Two keys of one id differ exactly when their
-/// fingerprint hashes do; keys of different ids meet only by chance (about
-/// 2^-122 a pair for random UUIDs).
-fn identity(event_id: u128, fingerprint_hash: u64) -> u128 {
+/// spread over all of them. Two identities of one id differ exactly when
+/// their fingerprint hashes do; identities of different ids meet only by
+/// chance (about 2^-122 a pair for random UUIDs).
+pub fn identity(event_id: u128, fingerprint_hash: u64) -> u128 {
     event_id ^ u128::from(fingerprint_hash).wrapping_mul(SPREAD)
 }
 
-impl WindowFilter {
-    pub fn new(window: Window) -> WindowFilter {
-        WindowFilter {
-            window,
-            seen: HashSet::default(),
+/// The identities of the last few hour partitions, checked against each
+/// new one in partition order. Identities are held as 64 bits: among the
+/// few million of a few hours, two events meet by chance about once in
+/// 10^6 windows.
+#[derive(Debug)]
+pub struct CrossHours {
+    hours: i64,
+    /// (partition start, its identities), oldest first.
+    ring: VecDeque<(i64, HashSet<u64, foldhash::fast::RandomState>)>,
+}
+
+/// An event found again in a later partition: which row of that
+/// partition's pairs it counted in (none: not an article page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Again {
+    pub pair_row: Option<u32>,
+}
+
+impl CrossHours {
+    /// Checks each partition against those of the `hours` hours before it (0: none).
+    pub fn new(hours: u32) -> CrossHours {
+        CrossHours {
+            hours: i64::from(hours),
+            ring: VecDeque::new(),
         }
     }
 
-    /// Events of an hour's `table` (schema `parquet::HOUR_EVENTS`) in the
-    /// window and not seen in an earlier table or row, in their original
-    /// order, as `parquet::EVENTS` rows.
-    ///
-    /// # Errors
-    /// `Schema` errors (missing columns).
-    pub fn apply(&mut self, table: &Table) -> Result<(Table, Dropped)> {
-        let times = table.i64s(col::ACTIVITY_TIME)?;
-        let (hi, lo) = (table.u64s(col::EVENT_ID_HI)?, table.u64s(col::EVENT_ID_LO)?);
-        let ids = hi
-            .iter()
-            .zip(&lo)
-            .map(|(hi, lo)| (u128::from(hi.unwrap_or_default()) << 64) | u128::from(lo.unwrap_or_default()));
-        let fps = table
-            .u64s(col::FINGERPRINT_HASH)?
-            .into_iter()
-            .map(Option::unwrap_or_default);
-        let mut dropped = Dropped::default();
-        let mut kept_ids = Vec::new();
-        let mask: Bitmap = times
-            .iter()
-            .zip(ids.zip(fps))
-            .map(|(t, (id, fp))| {
-                let in_window = t.is_some_and(|t| self.window.contains_ms(t));
-                if !in_window {
-                    dropped.out_of_window += 1;
-                    return false;
-                }
-                let fresh = self.seen.insert(identity(id, fp));
-                if fresh {
-                    kept_ids.push(id);
-                } else {
-                    dropped.duplicates += 1;
-                }
-                fresh
-            })
-            .collect();
-        let kept = table.filter(&mask)?;
-        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
-        let mut id_strings = StrColumn::with_capacity(kept_ids.len());
-        for id in kept_ids {
-            id_strings.push(Uuid::from_u128(id).hyphenated().encode_lower(&mut text));
+    /// The partition starting at `hour_ms`: its identities whose hour of
+    /// time `counts` (in the window) are checked against the partitions of
+    /// the hours before it; each one found is a duplicate, the others are
+    /// remembered. Partitions must come oldest first.
+    pub fn next_hour(
+        &mut self,
+        hour_ms: i64,
+        keys: &HourKeyColumns,
+        counts: impl Fn(i64) -> bool,
+    ) -> (Vec<Again>, Dropped) {
+        let oldest = hour_ms - self.hours * crate::contract::stage::HOUR_MS;
+        while self.ring.front().is_some_and(|(h, _)| *h < oldest) {
+            self.ring.pop_front();
         }
-        let events = kept.reshaped(&EVENTS, vec![(col::EVENT_ID, id_strings.finish())])?;
-        Ok((events, dropped))
+        let mut mine: HashSet<u64, foldhash::fast::RandomState> = HashSet::default();
+        let mut again = Vec::new();
+        let mut dropped = Dropped::default();
+        for i in 0..keys.len() {
+            if !counts(keys.bucket_ms[i]) {
+                dropped.out_of_window += 1;
+                continue;
+            }
+            let id = keys.identity_hi[i] ^ keys.identity_lo[i];
+            if self.ring.iter().any(|(_, h)| h.contains(&id)) {
+                dropped.duplicates += 1;
+                let row = keys.pair_row[i];
+                again.push(Again {
+                    pair_row: (row != NO_PAIR).then_some(row),
+                });
+            } else {
+                mine.insert(id);
+            }
+        }
+        if self.hours > 0 {
+            self.ring.push_back((hour_ms, mine));
+        }
+        (again, dropped)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::parquet::{date_array, datetime_ms_array, str_array, values_array, HOUR_EVENTS};
 
-    /// An hour's table of (event id, fingerprint, time) rows; ids are
-    /// numbered, so `1` is `00000000-0000-0000-0000-000000000001`.
-    fn hour(rows: &[(u128, &str, i64)]) -> Table {
-        let key = crate::contract::layout::ObjectKey::from_listing("x/hour.parquet").unwrap();
-        Table::new(
-            &HOUR_EVENTS,
-            &key,
-            vec![
-                str_array(&rows.iter().map(|_| "reader").collect::<Vec<_>>()),
-                datetime_ms_array(rows.iter().map(|r| r.2).collect()),
-                date_array(rows.iter().map(|_| 0i32).collect()),
-                str_array(&rows.iter().map(|_| "/").collect::<Vec<_>>()),
-                str_array(&rows.iter().map(|_| "page_ping").collect::<Vec<_>>()),
-                values_array(rows.iter().map(|r| (r.0 >> 64) as u64).collect()),
-                values_array(rows.iter().map(|r| r.0 as u64).collect()),
-                values_array(rows.iter().map(|r| fingerprint_hash(r.1)).collect()),
-            ],
-        )
-        .unwrap()
+    fn keys(rows: &[(u128, i64, u32)]) -> HourKeyColumns {
+        HourKeyColumns {
+            identity_hi: rows.iter().map(|r| (r.0 >> 64) as u64).collect(),
+            identity_lo: rows.iter().map(|r| r.0 as u64).collect(),
+            bucket_ms: rows.iter().map(|r| r.1).collect(),
+            pair_row: rows.iter().map(|r| r.2).collect(),
+        }
     }
 
     #[test]
-    fn drops_duplicates_across_frames_and_events_outside_the_window() {
-        let w = Window {
-            start: DateTime::from_timestamp_millis(1000).unwrap(),
-            end: DateTime::from_timestamp_millis(2000).unwrap(),
-        };
-        let mut f = WindowFilter::new(w);
-        let (a, d) = f
-            .apply(&hour(&[(1, "f", 1000), (1, "f", 1500), (2, "", 999)]))
-            .unwrap();
-        assert_eq!(a.len(), 1);
-        assert!(a.is_of(&EVENTS));
-        assert_eq!(
-            a.strs(col::EVENT_ID).unwrap(),
-            [Some("00000000-0000-0000-0000-000000000001")]
-        );
-        assert_eq!(
-            d,
-            Dropped {
-                duplicates: 1,
-                out_of_window: 1
-            }
-        );
-        // same id, other fingerprint: a different event (Snowplow's synthetic duplicate)
-        let (b, d) = f
-            .apply(&hour(&[(1, "f", 1200), (1, "g", 1200), (3, "", 2000)]))
-            .unwrap();
-        assert_eq!(b.len(), 1);
-        assert_eq!(
-            d,
-            Dropped {
-                duplicates: 1,
-                out_of_window: 1
-            }
-        );
+    fn an_event_found_again_within_the_hours_kept_is_a_duplicate() {
+        const H: i64 = crate::contract::stage::HOUR_MS;
+        let all = |_: i64| true;
+        let mut d = CrossHours::new(2);
+        let (again, dropped) = d.next_hour(0, &keys(&[(1, 0, 0), (2, 0, NO_PAIR)]), all);
+        assert!(again.is_empty() && dropped == Dropped::default());
+        // the next hour holds 1 again (an article page) and 2 (not one)
+        let (again, dropped) = d.next_hour(H, &keys(&[(1, 0, 5), (2, 0, NO_PAIR), (3, 0, 1)]), all);
+        assert_eq!(again, [Again { pair_row: Some(5) }, Again { pair_row: None }]);
+        assert_eq!(dropped.duplicates, 2);
+        // two hours later 3 is still remembered; three hours later, 1 is not
+        // (an hour without a partition counts as an hour)
+        let (again, _) = d.next_hour(3 * H, &keys(&[(3, 0, 4), (1, 0, 0)]), all);
+        assert_eq!(again, [Again { pair_row: Some(4) }]);
+        // an event whose hour of time is outside the window is not counted at all
+        let (again, dropped) = d.next_hour(4 * H, &keys(&[(3, 7, 0)]), |b| b != 7);
+        assert!(again.is_empty());
+        assert_eq!(dropped.out_of_window, 1);
     }
 
     #[test]
@@ -217,6 +195,4 @@ mod tests {
         assert_eq!(fingerprint_hash("f"), xxhash_rust::xxh3::xxh3_64(b"f"));
         assert_eq!(xxhash_rust::xxh3::xxh3_64(b""), 0x2d06_8005_38d3_94c2);
     }
-
-    use chrono::DateTime;
 }

@@ -9,15 +9,12 @@ use std::io::Read;
 use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 
-use crate::contract::error::Result;
+use crate::adapters::parquet::{HourEventColumns, WidgetEventColumns};
 use crate::contract::layout::ObjectKey;
-use crate::contract::parquet::{
-    coded_str_array, date_array, datetime_ms_array, str_array, values_array, Table, WidgetEventColumns,
-    HOUR_EVENTS,
-};
 use crate::contract::settings::WidgetSchemas;
 use crate::contract::stage::ParseCounts;
-use crate::fetch::dedup::fingerprint_hash;
+use crate::fetch::dedup::{fingerprint_hash, identity};
+use crate::fetch::partial::{aggregate, HourEvent, Partial};
 use crate::fetch::snowplow::tsv::LineReader;
 use crate::fetch::snowplow::{parse_with, Parsed, Skip, READ};
 use crate::fetch::widget_rows::WidgetRows;
@@ -66,13 +63,6 @@ impl Interned {
         }
         values
     }
-
-    /// The column of the rows in `order`: the distinct values gathered by
-    /// code, so each string is stored once, not once a row.
-    fn column(&self, order: &[usize]) -> Result<crate::contract::parquet::ArrayRef> {
-        let codes: Vec<u32> = order.iter().map(|&i| self.rows[i]).collect();
-        coded_str_array(&self.values(), &codes)
-    }
 }
 
 /// Bytes read from an object at a time; a longer line grows the buffer, up
@@ -89,6 +79,39 @@ fn too_long() -> String {
     format!(
         "line longer than {MAX_LINE_BYTES} bytes (an enriched event is at most 1 MiB): skipped to its end"
     )
+}
+
+/// An hour partition parsed: its files' frames, as written to its folder.
+#[derive(Debug, Clone)]
+pub struct ParsedHour {
+    pub events: polars::prelude::DataFrame,
+    pub pairs: polars::prelude::DataFrame,
+    pub paths: polars::prelude::DataFrame,
+    pub keys: polars::prelude::DataFrame,
+    pub widget: polars::prelude::DataFrame,
+    pub bad_rows: bytes::Bytes,
+    pub counts: ParseCounts,
+    pub summary: crate::contract::partials::HourSummary,
+}
+
+impl ParsedHour {
+    fn of(
+        key: &ObjectKey,
+        events: &HourEventColumns<'_>,
+        partial: &Partial<'_>,
+        batch: &EventBatch,
+    ) -> crate::contract::error::Result<ParsedHour> {
+        Ok(ParsedHour {
+            events: events.frame(key)?,
+            pairs: partial.pairs.frame(key)?,
+            paths: partial.paths.frame(key)?,
+            keys: partial.keys.frame(key)?,
+            widget: batch.widget_columns().frame(key)?,
+            bad_rows: bytes::Bytes::from(batch.bad_rows_jsonl()),
+            counts: batch.counts.clone(),
+            summary: partial.summary.clone(),
+        })
+    }
 }
 
 /// Accumulates the events of the objects of one hour partition.
@@ -308,33 +331,46 @@ impl EventBatch {
         order
     }
 
-    /// The hour's events (schema `parquet::HOUR_EVENTS`), grouped by reader
-    /// and sorted by time and id within each reader, as if read from `key`.
+    /// The hour's events, grouped by reader and sorted by time and id
+    /// within each reader, and what they come to ([`aggregate`]: dwell's
+    /// sessions with gaps of at most `cap_ms`, paths, identities; with
+    /// `cut_ms`, the partition still filling, without events from then on).
     ///
     /// # Errors
-    /// `Bug` if the columns do not make a table (they always do).
-    pub fn into_table(self, key: &ObjectKey) -> Result<Table> {
+    /// `Schema` naming `key` if the columns do not make frames (they always do).
+    pub fn into_hour(
+        self,
+        key: &ObjectKey,
+        cap_ms: i64,
+        cut_ms: Option<i64>,
+    ) -> crate::contract::error::Result<ParsedHour> {
         let order = self.order();
-        let times: Vec<i64> = order.iter().map(|&i| self.time_ms[i]).collect();
-        let days: Vec<i32> = times.iter().map(|t| t.div_euclid(86_400_000) as i32).collect();
-        let names: Vec<&str> = order.iter().map(|&i| self.event_name[i]).collect();
-        let id_hi: Vec<u64> = order.iter().map(|&i| (self.event_id[i] >> 64) as u64).collect();
-        let id_lo: Vec<u64> = order.iter().map(|&i| self.event_id[i] as u64).collect();
-        let fingerprints: Vec<u64> = order.iter().map(|&i| self.fingerprint_hash[i]).collect();
-        Table::new(
-            &HOUR_EVENTS,
-            key,
-            vec![
-                self.client_id.column(&order)?,
-                datetime_ms_array(times),
-                date_array(days),
-                self.page_path.column(&order)?,
-                str_array(&names),
-                values_array(id_hi),
-                values_array(id_lo),
-                values_array(fingerprints),
-            ],
-        )
+        let readers = self.client_id.values();
+        let paths = self.page_path.values();
+        let events: Vec<HourEvent<'_>> = order
+            .iter()
+            .map(|&i| HourEvent {
+                reader: readers[self.client_id.rows[i] as usize],
+                time_ms: self.time_ms[i],
+                path: paths[self.page_path.rows[i] as usize],
+                identity: identity(self.event_id[i], self.fingerprint_hash[i]),
+            })
+            .collect();
+        let partial = aggregate(&events, cap_ms, cut_ms);
+        let columns = HourEventColumns {
+            client_id: events.iter().map(|e| e.reader).collect(),
+            time_ms: events.iter().map(|e| e.time_ms).collect(),
+            session_date: events
+                .iter()
+                .map(|e| e.time_ms.div_euclid(86_400_000) as i32)
+                .collect(),
+            page_path: events.iter().map(|e| e.path).collect(),
+            event_name: order.iter().map(|&i| self.event_name[i]).collect(),
+            event_id_hi: order.iter().map(|&i| (self.event_id[i] >> 64) as u64).collect(),
+            event_id_lo: order.iter().map(|&i| self.event_id[i] as u64).collect(),
+            fingerprint_hash: order.iter().map(|&i| self.fingerprint_hash[i]).collect(),
+        };
+        ParsedHour::of(key, &columns, &partial, &self)
     }
 
     /// Bad rows as JSON lines.
@@ -353,7 +389,13 @@ impl EventBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::parquet::col;
+    use crate::adapters::parquet::HourEvents;
+
+    /// The hour's events file, as the batch writes it.
+    fn hour_events(batch: EventBatch) -> HourEvents {
+        let k = key("a/x");
+        HourEvents::from_frame(batch.into_hour(&k, 600_000, None).unwrap().events, &k).unwrap()
+    }
     use std::io::Write;
 
     fn key(k: &str) -> ObjectKey {
@@ -374,7 +416,7 @@ mod tests {
             batch.counts.events, 2,
             "duplicates are dropped later, across the window"
         );
-        let df = batch.into_table(&key("a/x")).unwrap();
+        let df = hour_events(batch);
         assert_eq!(df.len(), 2);
     }
 
@@ -429,10 +471,10 @@ mod tests {
             assert_eq!(batch.bad_rows[0].reason, "wrong field count: 2, expected 131");
             assert_eq!(batch.bad_rows[0].raw.len(), RAW_LIMIT);
             let last = lines as u64 - 1;
-            let df = batch.into_table(&key("a/x")).unwrap();
-            let ids = df.u64s(col::EVENT_ID_HI).unwrap();
+            let df = hour_events(batch);
+            let ids = df.columns().unwrap().event_id_hi;
             assert_eq!(ids.len(), lines);
-            assert!(ids.iter().any(|id| id.is_some_and(|id| id >> 32 == last)));
+            assert!(ids.iter().any(|id| id >> 32 == last));
         }
     }
 
@@ -502,12 +544,11 @@ mod tests {
         }
         let mut batch = EventBatch::new("site");
         batch.add_object(&key("a/x.tsv"), text.as_bytes());
-        let df = batch.into_table(&key("a/x")).unwrap();
-        let ids = df.u64s(col::EVENT_ID_LO).unwrap();
+        let df = hour_events(batch);
+        let c = df.columns().unwrap();
         // b first (it appears first), then a, then c; by time, then id
-        assert_eq!(ids, [5, 3, 1, 2, 4].map(Some));
-        let readers = df.strs(col::CLIENT_ID).unwrap();
-        assert_eq!(readers, ["b", "b", "a", "a", "c"].map(Some));
+        assert_eq!(c.event_id_lo, [5, 3, 1, 2, 4]);
+        assert_eq!(c.client_id, ["b", "b", "a", "a", "c"]);
     }
 
     #[test]

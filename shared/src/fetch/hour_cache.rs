@@ -1,29 +1,36 @@
 //! The per-hour cache: a complete hour is parsed once into
 //! `cache/<site>/hours/...` (its files in a folder named by a digest of the
-//! listing they were parsed from, and a manifest naming that folder); later
-//! runs reuse it while the hour's objects are unchanged. An hour still
-//! filling is parsed into the run's own prefix and never cached.
+//! listing they were parsed from, and a manifest naming that folder, with
+//! the files' digests); later runs reuse it while the hour's objects are
+//! unchanged. An hour still filling is parsed into the run's own prefix,
+//! cut at the run's time, and never cached.
+//!
+//! An hour's files: its page events (`events.parquet`), what they come to
+//! for the later stages (`pairs.parquet`, `paths.parquet`, `keys.parquet`,
+//! see `fetch::partial`), the widget's events and the bad rows.
 
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
+use polars::prelude::DataFrame;
 use serde::{Deserialize, Serialize};
 use tracing::warn;
 
+use crate::adapters::parquet::{self, HourEvents, HourKeys, HourPairs, HourPaths, WidgetEvents};
 use crate::contract::checked_store::CheckedStore;
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::integrity::Files;
 use crate::contract::layout::{HourFiles, InputLayout, RunLayout};
-use crate::contract::parquet::{self, Table, WidgetEvents, HOUR_EVENTS};
+use crate::contract::partials::{HourPartial, HourSummary};
 use crate::contract::settings::WidgetSchemas;
-use crate::contract::stage::{FetchHourOutput, HourStatus, RunRef};
-use crate::contract::storage::BlobStore;
-use crate::contract::storage::ObjectMeta;
-use crate::fetch::hour_batch::EventBatch;
+use crate::contract::stage::{FetchHourOutput, HourStatus, ParseCounts, RunRef};
+use crate::contract::storage::{BlobStore, ObjectMeta};
+use crate::fetch::hour_batch::{EventBatch, ParsedHour};
 
 /// Bump when parsing or the cached files change, so cached hours are parsed again.
-/// 6: the manifest records its files' digests.
-const PARSER_VERSION: u32 = 6;
+/// 6: the manifest records its files' digests. 7: an hour's events are also
+/// aggregated (pairs, paths, keys), with the dwell cap; no window events file.
+const PARSER_VERSION: u32 = 7;
 
 /// What a cached hour was parsed from; if the listing still matches, the cache holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,8 +40,13 @@ struct Manifest {
     /// The widget schemas the hour was parsed with.
     #[serde(default)]
     widget: WidgetSchemas,
+    /// The dwell cap its sessions were cut with (ms).
+    #[serde(default)]
+    cap_ms: i64,
     objects: Vec<SourceObject>,
-    counts: crate::contract::stage::ParseCounts,
+    counts: ParseCounts,
+    #[serde(default)]
+    summary: HourSummary,
     /// The folder of this listing's files ([`HourFiles::cached`]).
     version: String,
     /// Those files' digests: a cached hour is read only as it was written.
@@ -60,12 +72,24 @@ fn sources(objects: &[ObjectMeta]) -> Vec<SourceObject> {
         .collect()
 }
 
+/// What an hour is parsed with, beside its objects.
+#[derive(Serialize)]
+struct ParsedWith<'a> {
+    parser_version: u32,
+    app_id: &'a str,
+    widget: &'a WidgetSchemas,
+    cap_ms: i64,
+}
+
+fn cap_ms(ctx: &Context) -> i64 {
+    (ctx.settings.dwell_cap_secs * 1000.0).round() as i64
+}
+
 /// The version of an hour's files: a digest of what they are parsed from,
 /// so the same listing always writes the same files, and another listing
 /// (an object arrived meanwhile) writes files of its own.
-fn version_of(app_id: &str, widget: &WidgetSchemas, objects: &[SourceObject]) -> Result<String> {
-    let what = serde_json::to_vec(&(PARSER_VERSION, app_id, widget, objects))
-        .map_err(|e| Error::Bug(format!("hour version: {e}")))?;
+fn version_of(with: &ParsedWith<'_>, objects: &[SourceObject]) -> Result<String> {
+    let what = serde_json::to_vec(&(with, objects)).map_err(|e| Error::Bug(format!("hour version: {e}")))?;
     Ok(format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&what)))
 }
 
@@ -74,18 +98,35 @@ pub(super) struct Hour {
     pub(super) out: FetchHourOutput,
     pub(super) files: Option<HourFiles>,
     /// The digests of `files`.
-    digests: Files,
-    events: Option<Table>,
-    bad_rows: Option<Bytes>,
-    widget: Option<WidgetEvents>,
+    pub(super) digests: Files,
+    /// Parsed in this run, cut at its time, not cached.
+    pub(super) filling: bool,
+    parsed: Option<ParsedHour>,
 }
 
-/// An hour's files, read or just parsed.
+/// An hour's files as the window needs them: its keys, bad rows and widget
+/// events read (or just parsed), the rest by reference.
 pub(super) struct HourData {
     pub(super) hour: Hour,
-    pub(super) events: Table,
+    pub(super) keys: HourKeys,
     pub(super) bad_rows: Bytes,
     pub(super) widget: WidgetEvents,
+}
+
+impl HourData {
+    /// The hour as preprocess reads it.
+    pub(super) fn partial(&self) -> Option<HourPartial> {
+        let files = self.hour.files.as_ref()?;
+        Some(HourPartial {
+            hour: self.hour.out.hour,
+            filling: self.hour.filling,
+            events_key: files.events().to_string(),
+            pairs_key: files.pairs().to_string(),
+            paths_key: files.paths().to_string(),
+            files: self.hour.digests.clone(),
+            summary: self.hour.out.summary.clone(),
+        })
+    }
 }
 
 impl Hour {
@@ -97,20 +138,12 @@ impl Hour {
                 events_key: None,
                 bad_rows_key: None,
                 counts: Default::default(),
+                summary: HourSummary::default(),
             },
             files: None,
             digests: Files::new(),
-            events: None,
-            bad_rows: None,
-            widget: None,
-        }
-    }
-
-    /// What this process parsed, if it did.
-    fn take_parsed(&mut self) -> Option<(Table, Bytes, WidgetEvents)> {
-        match (self.events.take(), self.bad_rows.take(), self.widget.take()) {
-            (Some(f), Some(b), Some(w)) => Some((f, b, w)),
-            _ => None,
+            filling: false,
+            parsed: None,
         }
     }
 }
@@ -133,7 +166,8 @@ pub(super) enum Inspected {
     /// Parsed before from the same objects.
     Cached {
         files: HourFiles,
-        counts: crate::contract::stage::ParseCounts,
+        counts: ParseCounts,
+        summary: HourSummary,
         digests: Files,
     },
     /// New, changed or still filling.
@@ -145,6 +179,8 @@ pub(super) struct ToParse {
     objects: Vec<ObjectMeta>,
     /// The manifest to write once the files are (complete hours only).
     manifest: Option<Manifest>,
+    /// The run's time, where a partition still filling is cut.
+    cut: Option<DateTime<Utc>>,
 }
 
 /// `trust_cache: false` ignores the manifest (its files are gone).
@@ -166,9 +202,16 @@ pub(super) async fn inspect_hour(
             files,
             objects,
             manifest: None,
+            cut: Some(run.as_of),
         }));
     }
     let listed = sources(&objects);
+    let with = ParsedWith {
+        parser_version: PARSER_VERSION,
+        app_id: &ctx.settings.app_id,
+        widget: &ctx.settings.widget,
+        cap_ms: cap_ms(ctx),
+    };
     let manifest = if trust_cache {
         read_manifest(ctx, &run.site, hour).await?
     } else {
@@ -178,16 +221,18 @@ pub(super) async fn inspect_hour(
         if m.parser_version == PARSER_VERSION
             && m.app_id == ctx.settings.app_id
             && m.widget == ctx.settings.widget
+            && m.cap_ms == with.cap_ms
             && m.objects == listed
         {
             return Ok(Inspected::Cached {
                 files: HourFiles::cached(&run.site, hour, &m.version)?,
                 counts: m.counts,
+                summary: m.summary,
                 digests: m.files,
             });
         }
     }
-    let version = version_of(&ctx.settings.app_id, &ctx.settings.widget, &listed)?;
+    let version = version_of(&with, &listed)?;
     Ok(Inspected::ToParse(ToParse {
         files: HourFiles::cached(&run.site, hour, &version)?,
         objects,
@@ -195,11 +240,14 @@ pub(super) async fn inspect_hour(
             parser_version: PARSER_VERSION,
             app_id: ctx.settings.app_id.clone(),
             widget: ctx.settings.widget.clone(),
+            cap_ms: with.cap_ms,
             objects: listed,
             counts: Default::default(),
+            summary: HourSummary::default(),
             version,
             files: Files::new(),
         }),
+        cut: None,
     }))
 }
 
@@ -209,6 +257,7 @@ pub(super) async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>)
         Inspected::Cached {
             files,
             counts,
+            summary,
             digests,
         } => Ok(Hour {
             out: FetchHourOutput {
@@ -217,12 +266,12 @@ pub(super) async fn fetch_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>)
                 events_key: Some(files.events().to_string()),
                 bad_rows_key: Some(files.bad_rows().to_string()),
                 counts,
+                summary,
             },
             files: Some(files),
             digests,
-            events: None,
-            bad_rows: None,
-            widget: None,
+            filling: false,
+            parsed: None,
         }),
         Inspected::ToParse(todo) => parse_hour(ctx, &run.site, hour, todo).await,
     }
@@ -245,6 +294,7 @@ pub(super) async fn parse_hour(
         files,
         objects,
         manifest,
+        cut,
     } = todo;
     let mut batch = EventBatch::new(&ctx.settings.app_id).with_widget(ctx.settings.widget.clone());
     for obj in &objects {
@@ -262,21 +312,25 @@ pub(super) async fn parse_hour(
             }
         }
     }
-    let counts = batch.counts.clone();
-    let bad_rows = Bytes::from(batch.bad_rows_jsonl());
-    let widget_key = files.widget();
-    let widget = WidgetEvents::from_table(batch.widget_columns().table(&widget_key)?)?;
-    let events = batch.into_table(&files.events())?;
+    let mut parsed = batch.into_hour(&files.events(), cap_ms(ctx), cut.map(|c| c.timestamp_millis()))?;
     let store = CheckedStore::new(ctx.store.clone(), Files::new(), Vec::new());
-    parquet::write(&store, &files.events(), &events).await?;
-    parquet::write(&store, &widget_key, widget.table()).await?;
-    store.put(&files.bad_rows(), bad_rows.clone()).await?;
+    for (key, schema, df) in [
+        (files.events(), HourEvents::SCHEMA, &mut parsed.events),
+        (files.pairs(), HourPairs::SCHEMA, &mut parsed.pairs),
+        (files.paths(), HourPaths::SCHEMA, &mut parsed.paths),
+        (files.keys(), HourKeys::SCHEMA, &mut parsed.keys),
+        (files.widget(), WidgetEvents::SCHEMA, &mut parsed.widget),
+    ] {
+        parquet::write(&store, &key, schema, df).await?;
+    }
+    store.put(&files.bad_rows(), parsed.bad_rows.clone()).await?;
     let digests = store.written();
     if let Some(mut manifest) = manifest {
         // written last, and naming its own files: a crash before this leaves
         // the old manifest (or none), and a run that overlaps this one can
         // only make the manifest name its own complete files
-        manifest.counts = counts.clone();
+        manifest.counts = parsed.counts.clone();
+        manifest.summary = parsed.summary.clone();
         manifest.files = digests.clone();
         let json = serde_json::to_vec(&manifest).map_err(|e| Error::Bug(format!("manifest: {e}")))?;
         let key = crate::contract::layout::hour_manifest(site, hour)?;
@@ -288,68 +342,78 @@ pub(super) async fn parse_hour(
             status: HourStatus::Parsed,
             events_key: Some(files.events().to_string()),
             bad_rows_key: Some(files.bad_rows().to_string()),
-            counts,
+            counts: parsed.counts.clone(),
+            summary: parsed.summary.clone(),
         },
         files: Some(files),
         digests,
-        events: Some(events),
-        bad_rows: Some(bad_rows),
-        widget: Some(widget),
+        filling: cut.is_some(),
+        parsed: Some(parsed),
     })
 }
 
-/// An hour's events, bad rows and widget events, parsed or from the cache;
-/// `None` when the hour has no input. Cached files that are gone (expired
-/// under a manifest that is not) are parsed again from the input.
+fn keys_of(df: DataFrame, files: &HourFiles) -> Result<HourKeys> {
+    HourKeys::from_frame(df, &files.keys())
+}
+
+/// An hour's keys, bad rows and widget events, parsed or from the cache;
+/// `None` when the hour has no input. Cached files that are gone or damaged
+/// (expired, or not as their manifest recorded) are parsed again from the
+/// input: the cache is derived from it.
 pub(super) async fn read_hour(ctx: &Context, run: &RunRef, hour: DateTime<Utc>) -> Result<Option<HourData>> {
     let mut h = fetch_hour(ctx, run, hour).await?;
     let Some(files) = h.files.clone() else {
         return Ok(None);
     };
-    if let Some((events, bad_rows, widget)) = h.take_parsed() {
+    if let Some(p) = h.parsed.take() {
         return Ok(Some(HourData {
+            keys: keys_of(p.keys, &files)?,
+            bad_rows: p.bad_rows,
+            widget: WidgetEvents::from_frame(p.widget, &files.widget())?,
             hour: h,
-            events,
-            bad_rows,
-            widget,
         }));
     }
     // every file of the folder checked against the manifest's digests
     let store = CheckedStore::new(ctx.store.clone(), h.digests.clone(), vec![files.prefix()]);
     let cached = async {
-        let events = parquet::read(&store, &files.events(), &HOUR_EVENTS).await?;
+        // the aggregates preprocess reads are checked here too, so a damaged
+        // one is parsed again now rather than failing preprocess
+        for key in [files.pairs(), files.paths()] {
+            store.get(&key).await?;
+        }
+        let keys = HourKeys::read(&store, &files.keys()).await?;
         let rows = if h.out.counts.bad > 0 {
             store.get(&files.bad_rows()).await?
         } else {
             Bytes::new()
         };
         let widget = WidgetEvents::read(&store, &files.widget()).await?;
-        Ok::<_, Error>((events, rows, widget))
+        Ok::<_, Error>((keys, rows, widget))
     }
     .await;
     match cached {
-        Ok((events, bad_rows, widget)) => Ok(Some(HourData {
+        Ok((keys, bad_rows, widget)) => Ok(Some(HourData {
             hour: h,
-            events,
+            keys,
             bad_rows,
             widget,
         })),
         Err(e @ (Error::NotFound { .. } | Error::Corrupt { .. })) => {
-            // the cache is derived from the input: parse the hour again
             warn!(error = %e, "a cached hour's file is gone or damaged; parsing the hour again");
             let Inspected::ToParse(todo) = inspect_hour(ctx, run, hour, false).await? else {
                 return Ok(None);
             };
             let mut h = parse_hour(ctx, &run.site, hour, todo).await?;
-            match h.take_parsed() {
-                Some((events, bad_rows, widget)) => Ok(Some(HourData {
-                    hour: h,
-                    events,
-                    bad_rows,
-                    widget,
-                })),
-                None => Err(Error::Bug("a parsed hour without its events".into())),
-            }
+            let p = h
+                .parsed
+                .take()
+                .ok_or_else(|| Error::Bug("a parsed hour without its files".into()))?;
+            Ok(Some(HourData {
+                keys: keys_of(p.keys, &files)?,
+                bad_rows: p.bad_rows,
+                widget: WidgetEvents::from_frame(p.widget, &files.widget())?,
+                hour: h,
+            }))
         }
         Err(e) => Err(e),
     }

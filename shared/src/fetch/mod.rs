@@ -1,7 +1,9 @@
-//! Fetch: Snowplow enriched events of the window's hour partitions →
-//! `events.parquet` (page events, de-duplicated across the window),
-//! `widget_events.parquet` (the recommendation widget's events) and
-//! `bad_rows.jsonl`.
+//! Fetch: Snowplow enriched events of the window's hour partitions → each
+//! hour's page events and what they come to for the later stages (reading
+//! sessions by reader and article, article paths, event identities; see
+//! [`partial`]), gathered for the window in `partials.json`, with the
+//! duplicates found across hours (`duplicates.parquet`), the recommendation
+//! widget's events (`widget_events.parquet`) and `bad_rows.jsonl`.
 //!
 //! Incremental: a complete hour is parsed once into `cache/<site>/hours/...`
 //! with a manifest of the input objects' ETags; later runs reuse it unless the
@@ -14,6 +16,7 @@ pub mod dedup;
 mod fuzz;
 pub mod hour_batch;
 mod hour_cache;
+pub mod partial;
 pub mod snowplow;
 pub mod widget_rows;
 
@@ -22,17 +25,18 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use futures::{StreamExt, TryStreamExt};
 use tracing::{info, instrument, warn};
 
-use self::hour_cache::{fetch_hour, inspect_hour, read_hour, HourData, Inspected};
+use self::hour_cache::{fetch_hour, inspect_hour, read_hour, Inspected};
+use crate::adapters::parquet::DuplicateColumns;
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::{InputLayout, RunLayout};
-use crate::contract::parquet::{StreamWriter, EVENTS};
+use crate::contract::partials::WindowPartials;
 use crate::contract::stage::{
     FetchCounts, FetchHourInput, FetchHourOutput, FetchInput, FetchOutput, FetchPlan, FetchRequest,
     FetchResponse, HourStatus,
 };
 use crate::contract::storage::BlobStore;
-use crate::fetch::dedup::{WidgetFilter, WindowFilter};
+use crate::fetch::dedup::{CrossHours, WidgetFilter};
 
 /// Listings and manifests are small requests: this many at a time.
 const INSPECT_CONCURRENCY: usize = 16;
@@ -109,44 +113,59 @@ pub async fn run_hour(input: FetchHourInput, ctx: &Context) -> Result<FetchHourO
     Ok(fetch_hour(ctx, &input.run, input.hour).await?.out)
 }
 
+/// The window: every hour partition's files (parsed now, or cached), their
+/// identities checked against the `DEDUP_HOURS` partitions before them, the
+/// widget's events of the window once each, and the bad rows. Writes
+/// `partials.json` (the hours, their files and digests, which preprocess
+/// merges), `duplicates.parquet`, `widget_events.parquet` and
+/// `bad_rows.jsonl`. Memory holds a few hours' identities, never the
+/// window's events.
+///
 /// # Errors
 /// `Empty` when the window holds no input objects at all; storage and Parquet errors.
 #[instrument(skip_all, fields(stage = "fetch", site = %input.run.site, run_id = %input.run.run_id))]
 pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
     let layout = RunLayout::new(&input.run)?;
     let window = input.run.window(ctx.settings.days_of_data);
-    let events_key = layout.events();
     let mut counts = FetchCounts::default();
-    let mut filter = WindowFilter::new(window);
     let mut widget = WidgetFilter::new(window);
+    let mut cross = CrossHours::new(ctx.settings.dedup_hours);
+    let mut duplicates = DuplicateColumns::default();
+    let mut partials = WindowPartials {
+        window,
+        hours: Vec::new(),
+    };
     let mut bad_rows = Vec::new();
-    let mut buf = Vec::new();
-    let mut writer = StreamWriter::new(&mut buf, &EVENTS, &events_key)?;
     for part in InputLayout::new(&ctx.settings.input_prefix)?.hours(&window) {
-        let Some(HourData {
-            hour,
-            events: hour_events,
-            bad_rows: rows,
-            widget: hour_widget,
-        }) = read_hour(ctx, &input.run, part.hour).await?
-        else {
+        let Some(data) = read_hour(ctx, &input.run, part.hour).await? else {
             counts.hours_missing += 1;
             continue;
         };
-        widget.apply(&hour_widget.columns()?);
         counts.hours_read += 1;
-        match hour.out.status {
+        match data.hour.out.status {
             HourStatus::Cached => counts.hours_cached += 1,
             _ => counts.hours_parsed += 1,
         }
-        counts.parsed.add(&hour.out.counts);
-        bad_rows.extend_from_slice(&rows);
-        let (kept, dropped) = filter.apply(&hour_events)?;
+        let hour = &data.hour.out;
+        counts.parsed.add(&hour.counts);
+        counts.duplicates += hour.summary.duplicates;
+        counts.out_of_window += hour.summary.after_as_of;
+        let filling = data.hour.filling;
+        let (again, dropped) = cross.next_hour(hour.hour.timestamp_millis(), &data.keys.columns()?, |b| {
+            window.includes_bucket(b, filling)
+        });
         counts.duplicates += dropped.duplicates;
         counts.out_of_window += dropped.out_of_window;
-        writer.write(&kept)?;
+        for a in again {
+            if let Some(row) = a.pair_row {
+                duplicates.hour_ms.push(hour.hour.timestamp_millis());
+                duplicates.pair_row.push(row);
+            }
+        }
+        widget.apply(&data.widget.columns()?);
+        bad_rows.extend_from_slice(&data.bad_rows);
+        partials.hours.extend(data.partial());
     }
-    counts.kept = writer.finish()?;
     if counts.hours_read == 0 {
         return Err(Error::Empty {
             stage: "fetch",
@@ -162,17 +181,22 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
             "hour partitions with no input in the window"
         );
     }
+    counts.kept = counts.parsed.events - counts.duplicates - counts.out_of_window;
     counts.widget_kept = widget.kept.len() as u64;
     counts.widget_duplicates = widget.dropped.duplicates;
     counts.widget_out_of_window = widget.dropped.out_of_window;
-    let widget_key = layout.widget_events();
     let store = ctx.checked_store(&layout, &[]);
-    store.put(&events_key, Bytes::from(buf)).await?;
+    let partials_json =
+        serde_json::to_vec(&partials).map_err(|e| Error::Bug(format!("partials.json: {e}")))?;
+    store.put(&layout.partials(), Bytes::from(partials_json)).await?;
+    duplicates.write(&store, &layout.duplicates()).await?;
+    let widget_key = layout.widget_events();
     widget.kept.columns().write(&store, &widget_key).await?;
     store.put(&layout.bad_rows(), Bytes::from(bad_rows)).await?;
     report(ctx, &counts);
     Ok(FetchOutput {
-        events_key: events_key.to_string(),
+        partials_key: layout.partials().to_string(),
+        duplicates_key: layout.duplicates().to_string(),
         bad_rows_key: layout.bad_rows().to_string(),
         files: store.written(),
         widget_events_key: Some(widget_key.to_string()),

@@ -284,7 +284,7 @@ async fn a_cached_hour_whose_files_are_gone_is_parsed_again() {
 /// alike; malformed ones are bad rows, and every line is counted.
 #[tokio::test]
 async fn widget_events_are_kept_beside_page_events_once_each() {
-    use crate::contract::parquet::WidgetEvents;
+    use crate::adapters::parquet::WidgetEvents;
     use crate::fetch::snowplow::tests::widget_events::{widget_line_with, ARTICLE, MODEL};
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn BlobStore> = Arc::new(LocalDir::new(dir.path().join("store")));
@@ -361,4 +361,80 @@ async fn widget_events_are_kept_beside_page_events_once_each() {
             "{bad_rows}"
         );
     }
+}
+
+/// Snowplow delivers at least once: an event can arrive again in a later
+/// hour partition. One found again within `DEDUP_HOURS` partitions is a
+/// duplicate, taken out of the counts and of its reading session's events
+/// (`duplicates.parquet`); one found again later is not (the README says
+/// which are caught).
+#[tokio::test]
+async fn an_event_delivered_again_in_a_later_hour_is_a_duplicate_within_dedup_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn BlobStore> = Arc::new(LocalDir::new(dir.path().join("store")));
+    let mut ctx = context(store.clone(), store.clone(), dir.path());
+    ctx.settings.days_of_data = 2;
+    ctx.settings.dedup_hours = 3;
+    let input = InputLayout::new("enriched/good").unwrap();
+    let at = |h: &str| -> DateTime<Utc> { h.parse().unwrap() };
+    let ping = |id: u32, t: &str| {
+        crate::fetch::snowplow::tests::line(&[
+            ("domain_userid", "reader"),
+            ("derived_tstamp", t),
+            ("event_id", &format!("00000000-0000-4000-8000-{id:012}")),
+        ])
+    };
+    // the originals: two pings on an article at 02:10 and 02:20
+    let originals = format!(
+        "{}\n{}\n",
+        ping(1, "2026-01-02 02:10:00.000"),
+        ping(2, "2026-01-02 02:20:00.000")
+    );
+    let put = |hour: &str, name: &str, body: String| {
+        let key = input.part(&input.hour(at(hour)), name).unwrap();
+        let store = store.clone();
+        async move { store.put(&key, Bytes::from(body)).await.unwrap() }
+    };
+    put("2026-01-02T02:00:00Z", "a.tsv", originals).await;
+    // 1 again two partitions later (caught), 2 again five partitions later (not)
+    put(
+        "2026-01-02T04:00:00Z",
+        "late.tsv",
+        format!("{}\n", ping(1, "2026-01-02 02:10:00.000")),
+    )
+    .await;
+    put(
+        "2026-01-02T07:00:00Z",
+        "later.tsv",
+        format!("{}\n", ping(2, "2026-01-02 02:20:00.000")),
+    )
+    .await;
+    let run = RunRef {
+        site: "site".into(),
+        run_id: "dups".into(),
+        as_of: at("2026-01-02T08:00:00Z"),
+    };
+    let out = super::run(FetchInput { run: run.clone() }, &ctx).await.unwrap();
+    let c = &out.counts;
+    assert_eq!((c.parsed.events, c.kept, c.duplicates), (4, 3, 1), "{c:?}");
+    let layout = RunLayout::new(&run).unwrap();
+    let d = crate::adapters::parquet::Duplicates::read(store.as_ref(), &layout.duplicates())
+        .await
+        .unwrap();
+    let d = d.columns().unwrap();
+    assert_eq!(d.hour_ms, [at("2026-01-02T04:00:00Z").timestamp_millis()]);
+    // the whole window (as before partials) would have caught both
+    ctx.settings.dedup_hours = 24;
+    let all = super::run(
+        FetchInput {
+            run: RunRef {
+                run_id: "dups-24".into(),
+                ..run
+            },
+        },
+        &ctx,
+    )
+    .await
+    .unwrap();
+    assert_eq!((all.counts.kept, all.counts.duplicates), (2, 2));
 }

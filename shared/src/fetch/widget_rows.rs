@@ -1,6 +1,6 @@
 //! The recommendation widget's events, held as owned rows until written.
 
-use crate::contract::parquet::WidgetEventColumns;
+use crate::adapters::parquet::WidgetEventColumns;
 use crate::fetch::snowplow::WidgetEvent;
 
 /// Widget events as rows of their own (they are few: at most one or two a

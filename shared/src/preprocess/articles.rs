@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
+use crate::adapters::parquet::ArticleColumns;
 use crate::contract::error::Result;
 use crate::contract::layout::ObjectKey;
-use crate::contract::parquet::{ArticleColumns, Table};
 use crate::contract::site::ArticleKey;
 use crate::contract::site::CatalogEntry;
 
@@ -14,7 +14,11 @@ use crate::contract::site::CatalogEntry;
 ///
 /// # Errors
 /// `Schema` errors (never: the columns are built alike).
-pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry], key: &ObjectKey) -> Result<Table> {
+pub fn article_table(
+    kept: &[ArticleKey],
+    catalog: &[CatalogEntry],
+    key: &ObjectKey,
+) -> Result<polars::prelude::DataFrame> {
     let by_id: HashMap<&str, &CatalogEntry> = catalog.iter().map(|e| (e.external_id.as_str(), e)).collect();
     let entries: Vec<Option<&&CatalogEntry>> =
         kept.iter().map(|k| by_id.get(k.external_id.as_str())).collect();
@@ -55,13 +59,13 @@ pub fn article_table(kept: &[ArticleKey], catalog: &[CatalogEntry], key: &Object
             .collect(),
         tags: tags.iter().map(Option::as_deref).collect(),
     }
-    .table(key)
+    .frame(key)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::parquet::col;
+    use crate::adapters::parquet::Articles;
 
     #[test]
     fn metadata_from_the_catalogue_or_the_path_read() {
@@ -86,15 +90,15 @@ mod tests {
             tags: vec!["Budget ".into(), "".into(), "D.C.\nCouncil".into()],
         }];
         let key = crate::contract::layout::ObjectKey::from_listing("x").unwrap();
-        let t = article_table(&kept, &catalog, &key).unwrap();
-        assert!(t.is_of(&crate::contract::parquet::ARTICLES));
-        let path: Vec<_> = t.strs(col::PATH).unwrap().into_iter().flatten().collect();
+        let file = Articles::from_frame(article_table(&kept, &catalog, &key).unwrap(), &key).unwrap();
+        let t = file.columns().unwrap();
+        let path: Vec<_> = t.path.iter().flatten().copied().collect();
         assert_eq!(path, ["/article/1/new-slug", "/article/2/two-canonical"]);
-        let title: Vec<_> = t.strs(col::TITLE).unwrap();
+        let title: Vec<_> = t.title.clone();
         assert_eq!(title, [None, Some("Two")]);
-        assert_eq!(t.null_count(col::PUBLISHED_AT).unwrap(), 1);
-        assert_eq!(t.null_count(col::EXCLUDE_REASON).unwrap(), 1);
-        let tags: Vec<_> = t.strs(col::TAGS).unwrap();
+        assert_eq!(t.published_at_ms.iter().filter(|p| p.is_none()).count(), 1);
+        assert_eq!(t.exclude_reason.iter().filter(|p| p.is_none()).count(), 1);
+        let tags: Vec<_> = t.tags.clone();
         // one tag per line, each cleaned to one line
         assert_eq!(tags, [None, Some("Budget\nD.C. Council")]);
         let tags = CatalogEntry::tags_of(tags[1]);

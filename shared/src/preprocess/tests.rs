@@ -8,14 +8,13 @@ use chrono::{DateTime, Utc};
 use super::metadata::needs_refresh;
 use super::transform::transform;
 use super::*;
+use crate::adapters::parquet::{Articles, Dwell, HourPairColumns, HourPairs};
 use crate::contract::database::ArticleRow;
-use crate::contract::parquet::{
-    date_array, datetime_ms_array, opt_str_array, str_array, Table, ARTICLES, DWELL,
-};
 use crate::contract::paths::normalise_path;
 use crate::contract::stage::Funnel;
 use crate::contract::stage::MetadataCounts;
 use crate::contract::stage::RunRef;
+use crate::devtools::{fetched_events, TestEvent};
 
 const CSV: &str = include_str!("../../testdata/wcp-activities.csv");
 
@@ -47,58 +46,83 @@ fn pings() -> Vec<Ping<'static>> {
         .collect()
 }
 
-/// The events as fetch writes them: normalised paths, event ids.
+/// A reading session without its reader is refused (fetch writes none):
+/// the file is not fetch's.
 #[test]
 fn events_without_a_reader_are_refused_not_skipped() {
-    let key = crate::contract::layout::ObjectKey::from_listing("x").unwrap();
-    let at = |s: i64| DateTime::from_timestamp(1_700_000_000 + s, 0).unwrap();
-    let pings: Vec<Ping<'_>> = ["r1", "r2"]
-        .into_iter()
-        .map(|client_id| Ping {
-            client_id,
-            time: at(0),
-            path: "/article/1/a",
-        })
-        .collect();
-    let events = events_table(&pings, &key)
-        .reshaped(
-            &EVENTS,
-            vec![(col::CLIENT_ID, opt_str_array(&[Some("r1"), None]))],
-        )
-        .unwrap();
-    let err = transform(
-        &events,
-        &crate::adapters::site::StaticCatalog::default(),
-        600.0,
-        &key,
-    )
-    .err()
-    .unwrap()
-    .to_string();
-    assert!(err.contains("1 events have no client_id"), "{err}");
+    let key = crate::contract::layout::ObjectKey::from_listing("x/pairs.parquet").unwrap();
+    let pairs = HourPairColumns {
+        client_id: vec!["r1", "r2"],
+        external_id: vec!["1", "1"],
+        bucket_ms: vec![0, 0],
+        start_ms: vec![0, 0],
+        end_ms: vec![0, 0],
+        events: vec![1, 1],
+    };
+    let mut df = pairs.frame(&key).unwrap();
+    let nulls = polars::prelude::Column::new(
+        crate::adapters::parquet::col::CLIENT_ID.into(),
+        [Some("r1"), None],
+    );
+    df.replace_column(0, nulls).unwrap();
+    let err = HourPairs::from_frame(df, &key)
+        .unwrap()
+        .columns()
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("1 nulls in client_id"), "{err}");
 }
 
-fn events_table(pings: &[Ping<'_>], key: &crate::contract::layout::ObjectKey) -> Table {
-    let times: Vec<i64> = pings.iter().map(|p| p.time.timestamp_millis()).collect();
-    let days: Vec<i32> = times.iter().map(|t| t.div_euclid(86_400_000) as i32).collect();
-    let paths: Vec<String> = pings
+/// The pings as fetch reads them (normalised paths), for [`fetched_events`].
+fn test_events<'a>(pings: &'a [Ping<'a>], paths: &'a [String]) -> Vec<TestEvent<'a>> {
+    pings
+        .iter()
+        .zip(paths)
+        .map(|(p, path)| TestEvent {
+            client_id: p.client_id,
+            time_ms: p.time.timestamp_millis(),
+            path,
+        })
+        .collect()
+}
+
+fn normalised(pings: &[Ping<'_>]) -> Vec<String> {
+    pings
         .iter()
         .map(|p| normalise_path(p.path).into_owned())
-        .collect();
-    let ids: Vec<String> = (0..pings.len()).map(|i| format!("wcp-{i}")).collect();
-    Table::new(
-        &EVENTS,
-        key,
-        vec![
-            str_array(&pings.iter().map(|p| p.client_id).collect::<Vec<_>>()),
-            datetime_ms_array(times),
-            date_array(days),
-            str_array(&paths),
-            str_array(&vec!["page_ping"; pings.len()]),
-            str_array(&ids),
-        ],
-    )
-    .unwrap()
+        .collect()
+}
+
+/// The events merged as preprocess merges fetch's hours (one partition an
+/// hour, every hour counted), without a store.
+fn merged_in_memory(events: &[TestEvent<'_>]) -> crate::preprocess::merge::Merged {
+    let mut hours: BTreeMap<i64, Vec<crate::fetch::partial::HourEvent<'_>>> = BTreeMap::new();
+    for (n, e) in events.iter().enumerate() {
+        hours
+            .entry(e.time_ms.div_euclid(3_600_000))
+            .or_default()
+            .push(crate::fetch::partial::HourEvent {
+                reader: e.client_id,
+                time_ms: e.time_ms,
+                path: e.path,
+                identity: n as u128,
+            });
+    }
+    let mut m = crate::preprocess::merge::Merger::new(600_000);
+    for evs in hours.values() {
+        let p = crate::fetch::partial::aggregate(evs, 600_000, None);
+        m.add_hour(&p.pairs, &p.paths, &[], |_| true);
+    }
+    m.finish()
+}
+
+/// Fetch's output for the pings (a window that holds them all).
+async fn fetched(ctx: &Context, run: &RunRef, pings: &[Ping<'_>]) -> crate::contract::stage::FetchOutput {
+    let paths = normalised(pings);
+    fetched_events(ctx.store.clone(), run, 600_000, &test_events(pings, &paths))
+        .await
+        .unwrap()
 }
 
 /// The site's article rule, written out again without the code under test:
@@ -215,13 +239,7 @@ async fn preprocess_on_real_page_pings() {
         as_of: "2021-05-14T00:00:00Z".parse().unwrap(),
     };
     let layout = RunLayout::new(&run).unwrap();
-    let events = events_table(&pings, &layout.events());
-    parquet::write(ctx.store.as_ref(), &layout.events(), &events)
-        .await
-        .unwrap();
-    let fetch = crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
-        .await
-        .unwrap();
+    let fetch = fetched(&ctx, &run, &pings).await;
     let out = run_stage(PreprocessInput { run, fetch }, &ctx).await.unwrap();
     assert_eq!(
         out.funnel,
@@ -237,28 +255,21 @@ async fn preprocess_on_real_page_pings() {
         }
     );
 
-    let articles_df = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
+    let articles_file = Articles::read(ctx.store.as_ref(), &layout.articles())
         .await
         .unwrap();
-    let ids: Vec<&str> = articles_df
-        .strs(col::EXTERNAL_ID)
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect();
+    let ids: Vec<&str> = articles_file.columns().unwrap().external_id;
     assert_eq!(ids, ["516542", "516627", "516670"]);
 
     // dwell: gaps between a reader's consecutive events on an article, over 600 s dropped
-    let dwell_df = parquet::read(ctx.store.as_ref(), &layout.dwell(), &DWELL)
-        .await
-        .unwrap();
-    let got: BTreeMap<(String, String), f64> = dwell_df
-        .strs(col::CLIENT_ID)
-        .unwrap()
-        .into_iter()
-        .zip(dwell_df.strs(col::EXTERNAL_ID).unwrap())
-        .zip(dwell_df.f64s(col::DWELL_SECS).unwrap())
-        .map(|((r, a), d)| ((r.unwrap().to_string(), a.unwrap().to_string()), d.unwrap()))
+    let dwell_file = Dwell::read(ctx.store.as_ref(), &layout.dwell()).await.unwrap();
+    let d = dwell_file.columns().unwrap();
+    let got: BTreeMap<(String, String), f64> = d
+        .client_id
+        .iter()
+        .zip(&d.external_id)
+        .zip(&d.dwell_secs)
+        .map(|((r, a), s)| ((r.to_string(), a.to_string()), *s))
         .collect();
     let want: BTreeMap<(String, String), f64> = core
         .iter()
@@ -298,10 +309,6 @@ async fn wcp_context(dir: &std::path::Path, wordpress: Option<&str>) -> (Context
         as_of: "2021-05-14T00:00:00Z".parse().unwrap(),
     };
     let layout = RunLayout::new(&run).unwrap();
-    let events = events_table(&pings(), &layout.events());
-    parquet::write(ctx.store.as_ref(), &layout.events(), &events)
-        .await
-        .unwrap();
     (ctx, layout, run)
 }
 
@@ -311,16 +318,9 @@ async fn rerun(ctx: &Context, layout: &RunLayout, run: RunRef) -> (PreprocessOut
         run_id: "second".into(),
         ..run
     };
+    let _ = layout;
     let second_layout = RunLayout::new(&second).unwrap();
-    let events = parquet::read(ctx.store.as_ref(), &layout.events(), &EVENTS)
-        .await
-        .unwrap();
-    parquet::write(ctx.store.as_ref(), &second_layout.events(), &events)
-        .await
-        .unwrap();
-    let fetch = crate::devtools::fetched_events(ctx.store.as_ref(), &second_layout)
-        .await
-        .unwrap();
+    let fetch = fetched(ctx, &second, &pings()).await;
     let out = run_stage(PreprocessInput { run: second, fetch }, ctx)
         .await
         .unwrap();
@@ -335,9 +335,7 @@ async fn metadata_comes_from_wordpress_once_settled() {
     let first = run_stage(
         PreprocessInput {
             run: run.clone(),
-            fetch: crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
-                .await
-                .unwrap(),
+            fetch: fetched(&ctx, &run, &pings()).await,
         },
         &ctx,
     )
@@ -357,10 +355,11 @@ async fn metadata_comes_from_wordpress_once_settled() {
             listing_failed: 0
         }
     );
-    let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
+    let articles_file = Articles::read(ctx.store.as_ref(), &layout.articles())
         .await
         .unwrap();
-    let titles: Vec<&str> = articles.strs(col::TITLE).unwrap().into_iter().flatten().collect();
+    let articles = articles_file.columns().unwrap();
+    let titles: Vec<&str> = articles.title.iter().flatten().copied().collect();
     assert_eq!(
         titles,
         [
@@ -369,7 +368,7 @@ async fn metadata_comes_from_wordpress_once_settled() {
             "D.C. Council Weighs School Budgets & Recovery Funds",
         ]
     );
-    let published = articles.i64s(col::PUBLISHED_AT).unwrap();
+    let published = articles.published_at_ms.clone();
     assert_eq!(
         published[1].and_then(DateTime::from_timestamp_millis),
         Some("2021-05-12T18:09:09Z".parse().unwrap())
@@ -393,10 +392,13 @@ async fn metadata_comes_from_wordpress_once_settled() {
         }
     );
     assert_eq!(wp.hits("list"), 4);
-    let again_articles = parquet::read(ctx.store.as_ref(), &second_layout.articles(), &ARTICLES)
+    let again_file = Articles::read(ctx.store.as_ref(), &second_layout.articles())
         .await
         .unwrap();
-    assert!(again_articles == articles, "cached metadata is the same metadata");
+    assert!(
+        again_file.columns().unwrap() == articles,
+        "cached metadata is the same metadata"
+    );
 }
 
 /// A site behind a firewall that blocks the job: no article is excluded
@@ -427,9 +429,7 @@ async fn a_blocked_wordpress_excludes_nothing_and_a_later_answer_replaces_stale_
     let blocked = run_stage(
         PreprocessInput {
             run: run.clone(),
-            fetch: crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
-                .await
-                .unwrap(),
+            fetch: fetched(&ctx, &run, &pings()).await,
         },
         &ctx,
     )
@@ -479,9 +479,7 @@ async fn a_blocked_wordpress_excludes_nothing_and_a_later_answer_replaces_stale_
 async fn without_an_api_the_articles_go_on_without_metadata() {
     let dir = tempfile::tempdir().unwrap();
     let (ctx, layout, run) = wcp_context(dir.path(), None).await;
-    let fetch = crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
-        .await
-        .unwrap();
+    let fetch = fetched(&ctx, &run, &pings()).await;
     let out = run_stage(PreprocessInput { run, fetch }, &ctx).await.unwrap();
     assert_eq!(
         out.metadata,
@@ -497,11 +495,12 @@ async fn without_an_api_the_articles_go_on_without_metadata() {
             listing_failed: 0
         }
     );
-    let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
+    let articles_file = Articles::read(ctx.store.as_ref(), &layout.articles())
         .await
         .unwrap();
-    assert_eq!(articles.null_count(col::TITLE).unwrap(), 3);
-    let paths: Vec<&str> = articles.strs(col::PATH).unwrap().into_iter().flatten().collect();
+    let articles = articles_file.columns().unwrap();
+    assert_eq!(articles.title.iter().filter(|t| t.is_none()).count(), 3);
+    let paths: Vec<&str> = articles.path.iter().flatten().copied().collect();
     assert!(paths.iter().all(|p| p.starts_with("/article/5")), "{paths:?}");
 }
 
@@ -522,13 +521,9 @@ fn each_article_keeps_its_most_read_canonical_path() {
         ping("r2", 30, "/"),
     ];
     let key = crate::contract::layout::ObjectKey::from_listing("x").unwrap();
-    let p = transform(
-        &events_table(&pings, &key),
-        &crate::adapters::site::StaticCatalog::default(),
-        600.0,
-        &key,
-    )
-    .unwrap();
+    let paths = normalised(&pings);
+    let events = test_events(&pings, &paths);
+    let p = transform(merged_in_memory(&events), events.len() as u64, &key).unwrap();
     let kept: Vec<(&str, &str)> = p
         .kept
         .iter()
@@ -540,19 +535,14 @@ fn each_article_keeps_its_most_read_canonical_path() {
         (p.funnel.events, p.funnel.article_events, p.funnel.pairs),
         (6, 5, 4)
     );
-    let readers: Vec<&str> = p
-        .dwell
-        .strs(col::CLIENT_ID)
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect();
+    let dwell = Dwell::from_frame(p.dwell, &key).unwrap();
+    let d = dwell.columns().unwrap();
     assert_eq!(
-        readers,
+        d.client_id,
         ["r1", "r1", "r2", "r2"],
         "sorted by reader, then article"
     );
-    assert_eq!(p.dwell.f64s(col::DWELL_SECS).unwrap()[0], Some(10.0));
+    assert_eq!(d.dwell_secs[0], 10.0);
 }
 
 #[test]
@@ -605,9 +595,7 @@ async fn stories_published_in_the_window_are_candidates_though_unread() {
         )
         .await
         .unwrap();
-    let fetch = crate::devtools::fetched_events(ctx.store.as_ref(), &layout)
-        .await
-        .unwrap();
+    let fetch = fetched(&ctx, &run, &pings()).await;
     let out = run_stage(PreprocessInput { run, fetch }, &ctx).await.unwrap();
     assert_eq!(
         (
@@ -619,27 +607,16 @@ async fn stories_published_in_the_window_are_candidates_though_unread() {
         "{:?}",
         out.metadata
     );
-    let articles = parquet::read(ctx.store.as_ref(), &layout.articles(), &ARTICLES)
+    let articles_file = Articles::read(ctx.store.as_ref(), &layout.articles())
         .await
         .unwrap();
-    let ids: Vec<&str> = articles
-        .strs(col::EXTERNAL_ID)
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect();
+    let articles = articles_file.columns().unwrap();
+    let ids: Vec<&str> = articles.external_id.clone();
     assert_eq!(ids.len(), 4, "three read, one unread: {ids:?}");
     assert_eq!(ids.last(), Some(&"900001"));
-    let excerpts = articles.strs(col::EXCERPT).unwrap();
+    let excerpts = articles.excerpt.clone();
     assert_eq!(excerpts.last().copied().flatten(), Some("Fresh off the press"));
-    let dwell = parquet::read(ctx.store.as_ref(), &layout.dwell(), &DWELL)
-        .await
-        .unwrap();
-    let read: Vec<&str> = dwell
-        .strs(col::EXTERNAL_ID)
-        .unwrap()
-        .into_iter()
-        .flatten()
-        .collect();
+    let dwell_file = Dwell::read(ctx.store.as_ref(), &layout.dwell()).await.unwrap();
+    let read: Vec<&str> = dwell_file.columns().unwrap().external_id;
     assert!(!read.contains(&"900001"), "an unread story has no dwell");
 }

@@ -10,12 +10,12 @@ use std::time::Duration;
 use chrono::DateTime;
 use tracing::{info, instrument, warn};
 
+use crate::adapters::parquet::{ArticleColumns, ArticleRecs, Articles, Defaults, Dwell};
 use crate::contract::context::Context;
 use crate::contract::database::{ArticleRow, ModelStart, ModelType, RecRow, Rollback, DEFAULT_SOURCE};
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::RunLayout;
 use crate::contract::online::OnlineEvaluation;
-use crate::contract::parquet::{ArticleColumns, ArticleRecs, Articles, Defaults, Dwell};
 use crate::contract::stage::{SaveInput, SaveOutput, TrainOutput};
 use crate::contract::storage::BlobStore;
 use crate::save::report::{DwellHistogram, ReportData, Sample, Shown, MAX_SAMPLES, SAMPLE_RECS};

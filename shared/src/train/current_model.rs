@@ -8,13 +8,13 @@ use std::collections::HashMap;
 
 use tracing::warn;
 
+use crate::adapters::parquet::Factors;
 use crate::contract::checked_store::CheckedStore;
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::evaluation::HoldoutMetrics;
 use crate::contract::integrity::Files;
 use crate::contract::layout::{ObjectKey, RunLayout};
-use crate::contract::parquet::Factors;
 use crate::contract::stage::{RunRef, TrainOutput};
 
 /// The site's current article model (as preprocess found it in the

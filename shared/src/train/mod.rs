@@ -25,15 +25,15 @@ use tracing::{info, instrument, warn};
 use self::current_model::current_model;
 use self::evaluation::{ArticleFacts, DwellTable, EvalParams, Fitting, Holdout, Reading};
 use self::selection::{FitParams, Fitted};
+use crate::adapters::parquet::{
+    ArticleColumns, ArticleRecColumns, Articles, Dwell, DwellColumns, FactorColumns,
+};
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::evaluation::{Evaluation, ModelSpec};
 use crate::contract::layout::RunLayout;
 use crate::contract::metrics::Unit;
 use crate::contract::online::OnlineEvaluation;
-use crate::contract::parquet::{
-    ArticleColumns, ArticleRecColumns, Articles, Dwell, DwellColumns, FactorColumns,
-};
 use crate::contract::site::CatalogEntry;
 use crate::contract::stage::{TrainInput, TrainOutput};
 use crate::contract::storage::BlobStore;

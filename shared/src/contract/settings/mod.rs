@@ -67,6 +67,9 @@ pub struct Settings {
     /// Fetch fans the hours out (a Distributed Map) when at least this many
     /// need parsing; 0: never.
     pub fetch_map_min_hours: u32,
+    /// An event found again within this many hour partitions after its own
+    /// is a duplicate (`DEDUP_HOURS`); memory holds their identities.
+    pub dedup_hours: u32,
     /// The sites this deployment serves besides `SITE` (`SITES`, comma
     /// separated), with their overrides (`SITE_SETTINGS`, JSON). Each run names
     /// its site; see [`Settings::for_site`].
@@ -108,6 +111,7 @@ impl fmt::Debug for Unredacted<'_> {
             .field("quality", &s.quality)
             .field("online", &s.online)
             .field("fetch_map_min_hours", &s.fetch_map_min_hours)
+            .field("dedup_hours", &s.dedup_hours)
             .field("sites", &s.sites)
             .field("strict", &s.strict)
             .finish()
@@ -219,6 +223,7 @@ impl Settings {
             quality: QualityParams::default(),
             online: OnlineParams::default(),
             fetch_map_min_hours: 24,
+            dedup_hours: 24,
             sites: BTreeMap::new(),
             strict: false,
         }
@@ -438,6 +443,7 @@ impl Settings {
             .map(|v| v.trim().trim_end_matches('/').to_string())
             .filter(|v| !v.is_empty());
         parse_into(&get, "FETCH_MAP_MIN_HOURS", &mut s.fetch_map_min_hours)?;
+        parse_into(&get, "DEDUP_HOURS", &mut s.dedup_hours)?;
         parse_into(&get, "ONLINE_DAYS", &mut s.online.days)?;
         parse_into(&get, "ONLINE_PERIOD_HOURS", &mut s.online.period_hours)?;
         parse_into(&get, "ONLINE_MIN_IMPRESSIONS", &mut s.online.min_impressions)?;
@@ -514,6 +520,12 @@ impl Settings {
             return Err(Error::Config(format!(
                 "ONLINE_ALPHA must be in (0, 0.5), got {}",
                 o.alpha
+            )));
+        }
+        if self.dedup_hours > 24 * 7 {
+            return Err(Error::Config(format!(
+                "DEDUP_HOURS must be at most 168 (a week of partitions), got {}",
+                self.dedup_hours
             )));
         }
         if self.save_lock_wait_secs > 900 {

@@ -1,7 +1,8 @@
 //! The online evaluation of a run: reads the widget's events of the last
-//! `ONLINE_DAYS`, measures the reading after each click on the page events
-//! preprocess already holds (so no stage reads the events twice), calls the
-//! pure parts and writes `online.json`.
+//! `ONLINE_DAYS`, measures the reading after each click on the clicker's
+//! page events of the hour partitions just after it (a few hours' files,
+//! one at a time, never the window's events), calls the pure parts and
+//! writes `online.json`.
 
 use std::collections::{HashMap, HashSet};
 
@@ -9,14 +10,18 @@ use bytes::Bytes;
 use tracing::{info, warn};
 
 use super::{against_defaults, by_model, compare_newest, dwell_after, dwell_summary};
+use crate::adapters::parquet::{HourEvents, WidgetEventColumns, WidgetEvents};
+use crate::contract::checked_store::CheckedStore;
 use crate::contract::context::Context;
 use crate::contract::database::ModelType;
 use crate::contract::error::{Error, Result};
+use crate::contract::layout::ObjectKey;
 use crate::contract::layout::RunLayout;
 use crate::contract::online::{ModelFigures, OnlineEvaluation, UnknownModels};
-use crate::contract::parquet::{col, Table, WidgetEventColumns, WidgetEvents};
+use crate::contract::partials::WindowPartials;
 use crate::contract::site::Site;
 use crate::contract::stage::RunRef;
+use crate::contract::stage::HOUR_MS;
 use crate::contract::storage::BlobStore;
 
 /// A click's reading is looked for this long after it.
@@ -33,7 +38,7 @@ pub async fn online_evaluation(
     ctx: &Context,
     store: &dyn BlobStore,
     run: &RunRef,
-    events: &Table,
+    partials: &WindowPartials,
     site: &dyn Site,
 ) -> Result<Option<OnlineEvaluation>> {
     let layout = RunLayout::new(run)?;
@@ -67,7 +72,7 @@ pub async fn online_evaluation(
     let since_ms = until_ms - (o.days * 86_400_000.0) as i64;
     let period_ms = i64::from(o.period_hours) * 3_600_000;
     let cap_ms = (ctx.settings.dwell_cap_secs * 1000.0) as i64;
-    let reading = click_reading(events, &w, since_ms, site, cap_ms)?;
+    let reading = click_reading(ctx, partials, &w, since_ms, site, cap_ms).await?;
     let e = OnlineEvaluation {
         unknown_models,
         ..assemble(
@@ -171,13 +176,16 @@ pub fn assemble(
 }
 
 /// Each click's reading of the clicked article (by widget event row): the
-/// clicker's page events on that article after the click. Only the rows of
-/// readers who clicked are looked at closely.
+/// clicker's page events on that article after the click, from the hour
+/// partitions a reading after a click can be in (the click's hour to an
+/// hour past the horizon, for events that arrive late), each read once,
+/// checked against its digest, and only the clickers' events kept.
 ///
 /// # Errors
-/// `Schema` errors (missing columns).
-pub fn click_reading(
-    events: &Table,
+/// Storage, `Corrupt` and `Schema` errors.
+pub async fn click_reading(
+    ctx: &Context,
+    partials: &WindowPartials,
     w: &WidgetEventColumns<'_>,
     since_ms: i64,
     site: &dyn Site,
@@ -194,34 +202,48 @@ pub fn click_reading(
         .filter_map(|&i| Some((w.client_id[i], w.external_id[i]?)))
         .collect();
     let clickers: HashSet<&str> = wanted.iter().map(|(c, _)| *c).collect();
-    let readers = events.strs_iter(col::CLIENT_ID)?;
-    let times = events.times_iter(col::ACTIVITY_TIME)?;
-    let paths = events.strs_iter(col::PAGE_PATH)?;
-    let mut on_article: HashMap<(&str, String), Vec<i64>> = HashMap::new();
-    for ((r, t), p) in readers.zip(times).zip(paths) {
-        let (Some(r), Some(t), Some(p)) = (r, t, p) else {
-            continue;
-        };
-        if !clickers.contains(r) {
-            continue;
-        }
-        if let Some(a) = site.article_of(p) {
-            if wanted.contains(&(r, a.external_id)) {
-                on_article
-                    .entry((r, a.external_id.to_string()))
-                    .or_default()
-                    .push(t);
+    let hours: HashSet<i64> = clicks
+        .iter()
+        .flat_map(|&i| {
+            let first = w.time_ms[i].div_euclid(HOUR_MS) * HOUR_MS;
+            let last = (w.time_ms[i] + AFTER_CLICK_MS).div_euclid(HOUR_MS) * HOUR_MS + HOUR_MS;
+            (first..=last).step_by(HOUR_MS as usize)
+        })
+        .collect();
+    let mut on_article: HashMap<(String, String), Vec<i64>> = HashMap::new();
+    for h in partials
+        .hours
+        .iter()
+        .filter(|h| hours.contains(&h.hour.timestamp_millis()))
+    {
+        let key = ObjectKey::from_listing(&h.events_key)?;
+        let store = CheckedStore::new(ctx.store.clone(), h.files.clone(), vec![key.folder()]);
+        let file = HourEvents::read(&store, &key).await?;
+        let e = file.columns()?;
+        for i in 0..e.client_id.len() {
+            let r = e.client_id[i];
+            if !clickers.contains(r) {
+                continue;
+            }
+            if let Some(a) = site.article_of(e.page_path[i]) {
+                if wanted.contains(&(r, a.external_id)) {
+                    on_article
+                        .entry((r.to_string(), a.external_id.to_string()))
+                        .or_default()
+                        .push(e.time_ms[i]);
+                }
             }
         }
     }
     for times in on_article.values_mut() {
         times.sort_unstable();
+        times.dedup();
     }
     Ok(clicks
         .into_iter()
         .map(|i| {
             let secs = w.external_id[i]
-                .and_then(|a| on_article.get(&(w.client_id[i], a.to_string())))
+                .and_then(|a| on_article.get(&(w.client_id[i].to_string(), a.to_string())))
                 .and_then(|times| dwell_after(times, w.time_ms[i], cap_ms, AFTER_CLICK_MS));
             (i, secs)
         })

@@ -13,11 +13,11 @@ pub mod stats;
 use std::collections::HashMap;
 
 use self::stats::{compare, wilson, Z95};
+use crate::adapters::parquet::WidgetEventColumns;
 use crate::contract::database::ModelType;
 use crate::contract::online::{
     Counts, DwellAfterClick, Interval, ModelComparison, ModelOnline, PeriodCtr, PositionCtr, Verdict,
 };
-use crate::contract::parquet::WidgetEventColumns;
 
 /// A click counts for the view before it when it comes at most this long
 /// after it; a later click (a tab left open) is a click without a view.

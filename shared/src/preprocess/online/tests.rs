@@ -1,6 +1,6 @@
 use super::*;
+use crate::adapters::parquet::WidgetEventColumns;
 use crate::contract::online::{Counts, DwellAfterClick, OnlineEvaluation, Verdict};
-use crate::contract::parquet::WidgetEventColumns;
 
 const H: i64 = 3_600_000;
 const DAY: i64 = 24 * H;
