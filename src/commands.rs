@@ -280,8 +280,17 @@ pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             days,
             readers,
             articles,
+            sessions,
             seed,
-        } => generate(settings, end, days, readers, articles, seed).await,
+        } => {
+            let shape = SiteShape {
+                readers,
+                articles,
+                sessions,
+                seed,
+            };
+            generate(settings, end, days, shape).await
+        }
         Command::Rollback { model, json } => {
             crate::rollback::rollback(Context::from_settings(settings).await?, model, json).await
         }
@@ -404,14 +413,23 @@ async fn backfill(
 }
 
 /// `generate`: seeded synthetic Snowplow data and a catalogue.
+/// The generated site's size, from `generate`'s options.
+struct SiteShape {
+    readers: usize,
+    articles: usize,
+    sessions: f64,
+    seed: u64,
+}
+
 async fn generate(
     settings: Settings,
     end: Option<DateTime<Utc>>,
     days: Option<u32>,
-    readers: usize,
-    articles: usize,
-    seed: u64,
+    shape: SiteShape,
 ) -> anyhow::Result<()> {
+    if !(shape.sessions.is_finite() && shape.sessions > 0.0) {
+        anyhow::bail!("--sessions must be a positive number, not {}", shape.sessions);
+    }
     let end = end.unwrap_or_else(now_second);
     check_time("--end", end)?;
     let ctx = Context::from_settings(settings).await?;
@@ -419,10 +437,11 @@ async fn generate(
         &ctx.settings.app_id,
         end,
         days.unwrap_or(ctx.settings.days_of_data),
-        seed,
+        shape.seed,
     );
-    spec.readers = readers;
-    spec.articles = articles;
+    spec.readers = shape.readers;
+    spec.articles = shape.articles;
+    spec.sessions_per_reader = shape.sessions;
     let truth = generate_into(&ctx, &spec).await?;
     println!(
         "wrote {} lines ({} valid page events, {} duplicates, {} malformed) under {}/{}",

@@ -118,6 +118,9 @@ enum Command {
         /// Articles of the synthetic site.
         #[arg(long, default_value_t = 400)]
         articles: usize,
+        /// Mean sessions per reader over the generated period.
+        #[arg(long, default_value_t = 3.0)]
+        sessions: f64,
         /// Seed of the generator: the same seed writes the same data.
         #[arg(long, default_value_t = 42)]
         seed: u64,

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, DurationRound, Utc};
+use chrono::{DateTime, Datelike, Duration, DurationRound, Timelike, Utc};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
@@ -16,7 +16,8 @@ use crate::fetch::snowplow::fields::{FIELDS, FIELD_COUNT};
 
 /// Column positions the generator fills.
 pub(super) struct Cols {
-    idx: Vec<usize>,
+    /// For each of the line's fields, which filled value it is, if one.
+    at: Vec<Option<usize>>,
 }
 
 const FILLED: [&str; 28] = [
@@ -52,12 +53,15 @@ const FILLED: [&str; 28] = [
 
 impl Cols {
     pub(super) fn new() -> Cols {
-        Cols {
-            idx: FILLED
-                .iter()
-                .map(|n| FIELDS.iter().position(|f| f == n).unwrap_or(0))
-                .collect(),
+        let idx: Vec<usize> = FILLED
+            .iter()
+            .map(|n| FIELDS.iter().position(|f| f == n).unwrap_or(0))
+            .collect();
+        let mut at = vec![None; FIELD_COUNT];
+        for (i, &p) in idx.iter().enumerate() {
+            at[p] = Some(i);
         }
+        Cols { at }
     }
 }
 
@@ -121,21 +125,32 @@ pub(super) struct Page<'a> {
     pub(super) title: &'a str,
 }
 
-fn hex(rng: &mut ChaCha8Rng, n: usize) -> String {
-    (0..n)
-        .map(|_| char::from(b"0123456789abcdef"[rng.random_range(0..16)]))
-        .collect()
+/// Lowercase hex digits.
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// `n` random hex digits appended to `out` (one draw each, as ever).
+fn hex_into(out: &mut String, rng: &mut ChaCha8Rng, n: usize) {
+    for _ in 0..n {
+        out.push(char::from(HEX[rng.random_range(0..16)]));
+    }
+}
+
+fn uuid_into(out: &mut String, rng: &mut ChaCha8Rng) {
+    hex_into(out, rng, 8);
+    out.push('-');
+    hex_into(out, rng, 4);
+    out.push_str("-4");
+    hex_into(out, rng, 3);
+    out.push_str("-a");
+    hex_into(out, rng, 3);
+    out.push('-');
+    hex_into(out, rng, 12);
 }
 
 pub(super) fn uuid(rng: &mut ChaCha8Rng) -> String {
-    format!(
-        "{}-{}-4{}-a{}-{}",
-        hex(rng, 8),
-        hex(rng, 4),
-        hex(rng, 3),
-        hex(rng, 3),
-        hex(rng, 12)
-    )
+    let mut s = String::with_capacity(36);
+    uuid_into(&mut s, rng);
+    s
 }
 
 pub(super) fn b64(rng: &mut ChaCha8Rng, n: usize) -> String {
@@ -143,11 +158,22 @@ pub(super) fn b64(rng: &mut ChaCha8Rng, n: usize) -> String {
     (0..n).map(|_| char::from(A[rng.random_range(0..64)])).collect()
 }
 
-fn tstamp(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%d %H:%M:%S%.3f")
-        .to_string()
+/// `YYYY-MM-DD HH:MM:SS.mmm`, UTC, as the enricher writes times.
+fn tstamp_into(out: &mut String, ms: i64) {
+    use std::fmt::Write as _;
+    let t = DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default();
+    let (d, s) = (t.date_naive(), t.time());
+    let _ = write!(
+        out,
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+        d.year(),
+        d.month(),
+        d.day(),
+        s.hour(),
+        s.minute(),
+        s.second(),
+        ms.rem_euclid(1000)
+    );
 }
 
 /// Lines of an hour still open to events.
@@ -159,17 +185,62 @@ pub(super) struct OpenHour {
     pub(super) valid: Vec<usize>,
 }
 
+/// One line an emitter made: its hour partition (by collector time), the
+/// collector time, the line, and whether it is a valid page event of a
+/// reader of the site (what duplicates and malformed copies are made of).
+pub(super) struct Emitted {
+    pub(super) hour: DateTime<Utc>,
+    pub(super) collector: i64,
+    pub(super) line: String,
+    pub(super) valid: bool,
+}
+
 /// Where the events go, an hour at a time.
-pub(super) struct Sink<'a> {
-    pub(super) spec: &'a Spec,
-    pub(super) cols: Cols,
+pub(super) struct Sink {
     pub(super) open: BTreeMap<DateTime<Utc>, OpenHour>,
     pub(super) open_lines: usize,
     pub(super) peak_open_lines: usize,
     pub(super) truth: Truth,
 }
 
-impl Sink<'_> {
+impl Sink {
+    /// A session's lines, in the order it made them, into their hours.
+    pub(super) fn absorb(&mut self, lines: Vec<Emitted>, truth: Truth) {
+        for e in lines {
+            let open = self.open.entry(e.hour).or_default();
+            if e.valid {
+                open.valid.push(open.lines.len());
+            }
+            open.lines.push((e.collector, e.line));
+            self.open_lines += 1;
+        }
+        self.peak_open_lines = self.peak_open_lines.max(self.open_lines);
+        self.truth.add(truth);
+    }
+}
+
+/// Makes one session's lines (a reader's visit), on its own: sessions are
+/// played side by side and their lines gathered in session order.
+pub(super) struct Emitter<'a> {
+    spec: &'a Spec,
+    cols: &'a Cols,
+    pub(super) out: Vec<Emitted>,
+    pub(super) truth: Truth,
+    /// The filled fields' values of the line being made (their buffers reused).
+    vals: Vec<String>,
+}
+
+impl<'a> Emitter<'a> {
+    pub(super) fn new(spec: &'a Spec, cols: &'a Cols) -> Emitter<'a> {
+        Emitter {
+            spec,
+            cols,
+            out: Vec::new(),
+            truth: Truth::default(),
+            vals: vec![String::new(); FILLED.len()],
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub(super) fn emit(
         &mut self,
@@ -196,6 +267,7 @@ impl Sink<'_> {
         page: &Page<'_>,
         widget: Option<&WidgetParts>,
     ) {
+        use std::fmt::Write as _;
         let spec = self.spec;
         let latency = rng.random_range(50..2000);
         let collector = t_ms + latency;
@@ -206,98 +278,81 @@ impl Sink<'_> {
             return;
         }
         let other_app = rng.random::<f64>() < 0.02;
-        let mut v: Vec<String> = vec![String::new(); FIELD_COUNT];
-        let set = |v: &mut Vec<String>, i: usize, s: String| v[self.cols.idx[i]] = s;
-        set(
-            &mut v,
-            0,
-            if other_app {
-                "other-app".into()
-            } else {
-                spec.app_id.clone()
-            },
-        );
-        set(&mut v, 1, "web".into());
-        set(&mut v, 2, tstamp(collector + 60_000));
-        set(&mut v, 3, tstamp(collector));
-        set(&mut v, 4, tstamp(t_ms));
-        set(
-            &mut v,
-            5,
-            match kind {
-                Kind::View => "page_view",
-                Kind::Ping => "page_ping",
-                Kind::Struct => "struct",
-                Kind::Widget => "unstruct",
-            }
-            .into(),
-        );
-        set(&mut v, 6, uuid(rng));
-        set(&mut v, 7, if r.amp_id.is_some() { "amp" } else { "sp" }.into());
-        set(
-            &mut v,
-            8,
-            if r.amp_id.is_some() {
-                "amp-1.1.0"
-            } else {
-                "js-3.24.2"
-            }
-            .into(),
-        );
-        set(&mut v, 9, "ssc-3.2.1-kinesis".into());
-        set(&mut v, 10, "snowplow-enrich-kinesis-4.1.0".into());
-        set(&mut v, 11, r.ip.clone());
-        set(&mut v, 12, r.domain_userid.clone());
-        set(&mut v, 13, sidx.to_string());
-        set(&mut v, 14, r.network_userid.clone());
-        let scheme_host = format!("https://{}", spec.host);
-        set(&mut v, 15, format!("{scheme_host}{}", page.path));
-        set(&mut v, 16, page.title.to_string());
-        set(&mut v, 17, "https".into());
-        set(&mut v, 18, spec.host.clone());
-        set(&mut v, 19, "443".into());
-        set(&mut v, 20, page.path.clone());
-        let own = match &r.amp_id {
-            Some(amp) => format!(
-                r#"{{"schema":"iglu:dev.amp.snowplow/amp_id/jsonschema/1-0-0","data":{{"ampClientId":"{amp}"}}}}"#
-            ),
-            None => format!(
-                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0","data":{{"id":"{}"}}}}"#,
-                uuid(rng)
-            ),
-        };
-        let mut entities = vec![own];
-        if let Some(w) = widget {
-            entities.extend(w.entities.iter().cloned());
-            set(&mut v, 27, w.unstruct.clone());
+        let v = &mut self.vals;
+        for f in v.iter_mut() {
+            f.clear();
         }
-        set(
-            &mut v,
-            21,
-            format!(
-                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":[{}]}}"#,
-                entities.join(",")
-            ),
+        v[0].push_str(if other_app { "other-app" } else { &spec.app_id });
+        v[1].push_str("web");
+        tstamp_into(&mut v[2], collector + 60_000);
+        tstamp_into(&mut v[3], collector);
+        tstamp_into(&mut v[4], t_ms);
+        v[5].push_str(match kind {
+            Kind::View => "page_view",
+            Kind::Ping => "page_ping",
+            Kind::Struct => "struct",
+            Kind::Widget => "unstruct",
+        });
+        uuid_into(&mut v[6], rng);
+        v[7].push_str(if r.amp_id.is_some() { "amp" } else { "sp" });
+        v[8].push_str(if r.amp_id.is_some() {
+            "amp-1.1.0"
+        } else {
+            "js-3.24.2"
+        });
+        v[9].push_str("ssc-3.2.1-kinesis");
+        v[10].push_str("snowplow-enrich-kinesis-4.1.0");
+        v[11].push_str(&r.ip);
+        v[12].push_str(&r.domain_userid);
+        let _ = write!(v[13], "{sidx}");
+        v[14].push_str(&r.network_userid);
+        let _ = write!(v[15], "https://{}{}", spec.host, page.path);
+        v[16].push_str(page.title);
+        v[17].push_str("https");
+        v[18].push_str(&spec.host);
+        v[19].push_str("443");
+        v[20].push_str(&page.path);
+        v[21].push_str(
+            r#"{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-0","data":["#,
         );
-        let ua = match r.bot {
+        match &r.amp_id {
+            Some(amp) => {
+                let _ = write!(
+                    v[21],
+                    r#"{{"schema":"iglu:dev.amp.snowplow/amp_id/jsonschema/1-0-0","data":{{"ampClientId":"{amp}"}}}}"#
+                );
+            }
+            None => {
+                v[21].push_str(
+                    r#"{"schema":"iglu:com.snowplowanalytics.snowplow/web_page/jsonschema/1-0-0","data":{"id":""#,
+                );
+                uuid_into(&mut v[21], rng);
+                v[21].push_str(r#""}}"#);
+            }
+        }
+        if let Some(w) = widget {
+            for e in &w.entities {
+                v[21].push(',');
+                v[21].push_str(e);
+            }
+            v[27].push_str(&w.unstruct);
+        }
+        v[21].push_str("]}");
+        v[22].push_str(match r.bot {
             Some(BotKind::UserAgent) => {
                 "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
             }
             _ => "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
-        };
-        set(&mut v, 22, ua.into());
+        });
         let spider = matches!(r.bot, Some(BotKind::Iab));
-        set(
-            &mut v,
-            23,
-            format!(
-                r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{{"schema":"iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0","data":{{"spiderOrRobot":{spider},"category":"{}","reason":"PASSED_ALL","primaryImpact":"NONE"}}}}]}}"#,
-                if spider { "SPIDER_OR_ROBOT" } else { "BROWSER" }
-            ),
+        let _ = write!(
+            v[23],
+            r#"{{"schema":"iglu:com.snowplowanalytics.snowplow/contexts/jsonschema/1-0-1","data":[{{"schema":"iglu:com.iab.snowplow/spiders_and_robots/jsonschema/1-0-0","data":{{"spiderOrRobot":{spider},"category":"{}","reason":"PASSED_ALL","primaryImpact":"NONE"}}}}]}}"#,
+            if spider { "SPIDER_OR_ROBOT" } else { "BROWSER" }
         );
-        set(&mut v, 24, sid.to_string());
-        set(&mut v, 25, tstamp(t_ms));
-        set(&mut v, 26, hex(rng, 32));
+        v[24].push_str(sid);
+        tstamp_into(&mut v[25], t_ms);
+        hex_into(&mut v[26], rng, 32);
 
         let page_event = kind != Kind::Struct && kind != Kind::Widget;
         if other_app {
@@ -315,7 +370,7 @@ impl Sink<'_> {
             self.truth.valid_events += 1;
             if spec.record_expected {
                 self.truth.expected.push(ExpectedEvent {
-                    event_id: v[self.cols.idx[6]].clone(),
+                    event_id: v[6].clone(),
                     client_id: r.amp_id.clone().unwrap_or_else(|| r.domain_userid.clone()),
                     time_ms: t_ms,
                     path: crate::contract::paths::normalise_path(&page.path).into_owned(),
@@ -328,13 +383,22 @@ impl Sink<'_> {
         else {
             return;
         };
-        let open = self.open.entry(hour).or_default();
-        if page_event && !other_app && r.bot.is_none() {
-            open.valid.push(open.lines.len());
+        let len: usize = v.iter().map(String::len).sum::<usize>() + FIELD_COUNT;
+        let mut line = String::with_capacity(len);
+        for (p, at) in self.cols.at.iter().enumerate() {
+            if p > 0 {
+                line.push('\t');
+            }
+            if let Some(i) = at {
+                line.push_str(&v[*i]);
+            }
         }
-        open.lines.push((collector, v.join("\t")));
-        self.open_lines += 1;
-        self.peak_open_lines = self.peak_open_lines.max(self.open_lines);
+        self.out.push(Emitted {
+            hour,
+            collector,
+            line,
+            valid: page_event && !other_app && r.bot.is_none(),
+        });
     }
 }
 

@@ -144,6 +144,23 @@ pub struct Truth {
     pub widget_clicks: u64,
 }
 
+impl Truth {
+    /// Adds what one session counted (its lines' kinds and expected events).
+    fn add(&mut self, other: Truth) {
+        self.expected.extend(other.expected);
+        self.lines += other.lines;
+        self.valid_events += other.valid_events;
+        self.duplicates += other.duplicates;
+        self.bot_events += other.bot_events;
+        self.other_app_events += other.other_app_events;
+        self.non_page_events += other.non_page_events;
+        self.malformed.extend(other.malformed);
+        self.fresh.extend(other.fresh);
+        self.widget_events += other.widget_events;
+        self.widget_clicks += other.widget_clicks;
+    }
+}
+
 /// What the site's widget serves: its database's current lists, as the API
 /// reads them. With it, readers on an article are shown the first
 /// [`WIDGET_SLOTS`] of its list (or the defaults, for an article without

@@ -13,7 +13,7 @@ use crate::contract::error::Result;
 use crate::contract::layout::InputLayout;
 use crate::contract::site::CatalogEntry;
 use crate::devtools::generate::lines::{
-    b64, corrupt, uuid, BotKind, Cols, Kind, OpenHour, Page, Reader, Sink, WidgetParts,
+    b64, corrupt, uuid, BotKind, Cols, Emitted, Emitter, Kind, OpenHour, Page, Reader, Sink, WidgetParts,
 };
 use crate::devtools::generate::world::World;
 use crate::devtools::generate::{part_key, Malformed, MalformedKind, Served, Spec, Truth, WIDGET_SLOTS};
@@ -58,7 +58,8 @@ pub struct Stream<'a> {
     people: Vec<Person>,
     sessions: Vec<SessionPlan>,
     next_session: usize,
-    sink: Sink<'a>,
+    cols: Cols,
+    sink: Sink,
     /// Duplicates and malformed copies each hour receives; an hour without a
     /// valid line passes its share on to the next.
     extras_due: BTreeMap<DateTime<Utc>, (usize, Vec<MalformedKind>)>,
@@ -163,9 +164,8 @@ pub fn stream<'a>(spec: &'a Spec, input: &InputLayout) -> Result<Stream<'a>> {
         people,
         sessions,
         next_session: 0,
+        cols: Cols::new(),
         sink: Sink {
-            spec,
-            cols: Cols::new(),
             open: BTreeMap::new(),
             open_lines: 0,
             peak_open_lines: 0,
@@ -195,25 +195,44 @@ impl Stream<'_> {
 
     /// The next hour with lines, or `None` when all are out.
     ///
+    /// Sessions are played side by side (each has its own random stream, so
+    /// its lines do not depend on what else is played) in batches: every
+    /// session starting before the end of the earliest hour any can still
+    /// reach, which is the hour handed out next. Their lines are gathered in
+    /// session order, so the output is the same on one core or many.
+    ///
     /// # Errors
     /// `InvalidInput` when an hour's object key cannot be built.
     pub fn next_hour(&mut self) -> Result<Option<HourLines>> {
         loop {
-            if let Some(&hour) = self.sink.open.keys().next() {
+            let next = self.sessions.get(self.next_session).map(|s| s.start_ms);
+            let first_open = self.sink.open.keys().next().copied();
+            if let Some(hour) = first_open {
                 let hour_end = (hour + Duration::hours(1)).timestamp_millis();
-                let reachable = self
-                    .sessions
-                    .get(self.next_session)
-                    .is_some_and(|s| s.start_ms < hour_end);
-                if !reachable {
+                if next.is_none_or(|start| start >= hour_end) {
                     return self.close(hour).map(Some);
                 }
             }
-            if self.next_session >= self.sessions.len() {
+            let Some(start) = next else {
                 return Ok(None);
+            };
+            // the hour handed out next: the earliest open one, or the next session's
+            let of_start = DateTime::<Utc>::from_timestamp_millis(start)
+                .and_then(|t| t.duration_trunc(Duration::hours(1)).ok())
+                .map_or(start, |t| t.timestamp_millis());
+            let target = first_open.map_or(of_start, |h| h.timestamp_millis().min(of_start));
+            let end = target + 3_600_000;
+            let last = self.sessions[self.next_session..].partition_point(|s| s.start_ms < end);
+            let batch = self.next_session..self.next_session + last.max(1);
+            let played: Vec<(Vec<Emitted>, Truth)> = {
+                use rayon::prelude::*;
+                let this = &*self;
+                batch.clone().into_par_iter().map(|k| this.play(k)).collect()
+            };
+            self.next_session = batch.end;
+            for (lines, truth) in played {
+                self.sink.absorb(lines, truth);
             }
-            self.play(self.next_session);
-            self.next_session += 1;
         }
     }
 
@@ -249,7 +268,9 @@ impl Stream<'_> {
         self.sink.truth
     }
 
-    fn play(&mut self, k: usize) {
+    /// One session's lines and what they count for.
+    fn play(&self, k: usize) -> (Vec<Emitted>, Truth) {
+        let mut sink = Emitter::new(self.spec, &self.cols);
         let plan = self.sessions[k];
         let person = &self.people[plan.person as usize];
         let reader = &person.reader;
@@ -290,7 +311,6 @@ impl Stream<'_> {
                 (path, e.title.as_deref().unwrap_or(""))
             };
             let page = Page { path, title };
-            let sink = &mut self.sink;
             sink.emit(&mut rng, reader, &sid, plan.index, Kind::View, t, &page);
             let dwell_ms = if bot { 0 } else { rng.random_range(5_000..300_000) };
             let mut at = 0;
@@ -327,7 +347,6 @@ impl Stream<'_> {
                 // seen while reading, clicked (if at all) when done reading
                 let seen_at = t + wrng.random_range(1_000..(at.max(2_000)));
                 let seen = WidgetParts::new("widget_seen", model_id, model_type, None);
-                let sink = &mut self.sink;
                 sink.emit_with(
                     &mut wrng,
                     reader,
@@ -344,7 +363,6 @@ impl Stream<'_> {
                 if let Some((p, &b)) = choice {
                     let ext = self.world.catalog[b].external_id.clone();
                     let click = WidgetParts::new("widget_click", model_id, model_type, Some((&ext, p)));
-                    let sink = &mut self.sink;
                     sink.emit_with(
                         &mut wrng,
                         reader,
@@ -360,6 +378,7 @@ impl Stream<'_> {
             }
             t += at + rng.random_range(2_000..60_000);
         }
+        (sink.out, sink.truth)
     }
 
     /// Hands out an hour no session still to come can reach: its lines in

@@ -275,3 +275,22 @@ fn the_simulated_widget_is_clicked_more_when_it_serves_related_stories() {
     assert_eq!((widget, clicks), (g.truth.widget_events, g.truth.widget_clicks));
     assert_eq!(bad_rows, g.truth.malformed.len() as u64);
 }
+
+/// Sessions are played side by side: the data is the same on one thread or many.
+#[test]
+fn the_same_seed_writes_the_same_data_on_one_thread_or_many() {
+    let input = InputLayout::new("enriched/good").unwrap();
+    let spec = small();
+    let on = |threads: usize| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| generate(&spec, &input).unwrap())
+    };
+    let (one, four) = (on(1), on(4));
+    assert!(!one.hours.is_empty());
+    assert_eq!(one.hours, four.hours);
+    assert_eq!(one.truth.lines, four.truth.lines);
+    assert_eq!(one.truth.valid_events, four.truth.valid_events);
+}

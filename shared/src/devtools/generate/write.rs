@@ -80,12 +80,61 @@ pub async fn write_stream(
     input: &InputLayout,
     site: &str,
 ) -> Result<Truth> {
-    let mut s = stream(spec, input)?;
-    write_catalog(s.catalog(), data, site).await?;
-    while let Some(h) = s.next_hour()? {
-        write_hour(&h, raw, input, &spec.app_id).await?;
+    // the sessions are played on one thread (side by side on rayon's pool)
+    // while the hours already out are compressed and stored
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<HourLines>(HOURS_AHEAD);
+    let (catalog_tx, catalog_rx) = tokio::sync::oneshot::channel::<Vec<CatalogEntry>>();
+    let (owned_spec, owned_input) = (spec.clone(), input.clone());
+    let producer = tokio::task::spawn_blocking(move || -> Result<Truth> {
+        let mut s = stream(&owned_spec, &owned_input)?;
+        if catalog_tx.send(s.catalog().to_vec()).is_err() {
+            return Ok(s.truth());
+        }
+        while let Some(h) = s.next_hour()? {
+            if tx.blocking_send(h).is_err() {
+                break; // the writer failed: its error is the one reported
+            }
+        }
+        Ok(s.truth())
+    });
+    match catalog_rx.await {
+        Ok(catalog) => write_catalog(&catalog, data, site).await?,
+        // the generator stopped before its catalogue: its error says why
+        Err(_) => {
+            return producer
+                .await
+                .map_err(|e| Error::Bug(format!("generator task: {e}")))?
+        }
     }
-    Ok(s.truth())
+    let mut pending: Vec<HourLines> = Vec::with_capacity(GZIP_AT_ONCE);
+    loop {
+        let next = rx.recv().await;
+        let done = next.is_none();
+        pending.extend(next);
+        if pending.len() == GZIP_AT_ONCE || (done && !pending.is_empty()) {
+            let batch = std::mem::take(&mut pending);
+            let app_id = spec.app_id.clone();
+            let layout = input.clone();
+            let gzipped = tokio::task::spawn_blocking(move || {
+                use rayon::prelude::*;
+                batch
+                    .par_iter()
+                    .map(|h| Ok((part_key(&layout, h.hour, &app_id)?, gzip(&h.lines)?)))
+                    .collect::<Result<Vec<(ObjectKey, Bytes)>>>()
+            })
+            .await
+            .map_err(|e| Error::Bug(format!("gzip task: {e}")))??;
+            for (key, body) in gzipped {
+                raw.put(&key, body).await?;
+            }
+        }
+        if done {
+            break;
+        }
+    }
+    producer
+        .await
+        .map_err(|e| Error::Bug(format!("generator task: {e}")))?
 }
 
 /// Writes the site's catalogue to the data store.
@@ -116,8 +165,16 @@ pub async fn write_hour(
     Ok(key)
 }
 
+/// Hours compressed side by side by [`write_stream`].
+const GZIP_AT_ONCE: usize = 2;
+
+/// Hours the sessions may run ahead of the writer.
+const HOURS_AHEAD: usize = 2;
+
+/// Fast compression (level 1): the loader's own level does not matter to
+/// fetch, and generating a large site is mostly compressing it.
 fn gzip(lines: &[String]) -> Result<Bytes> {
-    let mut gz = GzEncoder::new(Vec::new(), Compression::default());
+    let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
     for l in lines {
         gz.write_all(l.as_bytes())
             .and_then(|()| gz.write_all(b"\n"))
