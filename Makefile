@@ -21,8 +21,8 @@ bench: ## Benchmarks (release build); figures are printed
 	$(CARGO) bench -p article-rec-core --features devtools --bench train
 	$(CARGO) bench -p article-rec-core --features devtools --bench selection
 
-lambda: ## Build the five Lambda functions (profile lambda: release + thin LTO; needs cargo-lambda)
-	cargo lambda build --profile lambda -p fetch -p preprocess -p defaults -p train -p save --locked
+lambda: ## Build the five Lambda functions for x86_64, as template.yaml declares (profile lambda: release + thin LTO; needs cargo-lambda)
+	cargo lambda build --profile lambda --x86-64 -p fetch -p preprocess -p defaults -p train -p save --locked
 
 clean-local: ## Remove the local run's outputs and database
 	rm -rf local

@@ -74,6 +74,31 @@ async fn input_state(ctx: &Context, run: &RunRef) -> anyhow::Result<InputState> 
 struct WithProgress<'a> {
     inner: InProcess<'a>,
     bar: ProgressBar,
+    /// Hours parsed and to parse (the fetch plan's), since when.
+    hours: std::sync::Mutex<HoursDone>,
+}
+
+#[derive(Default)]
+struct HoursDone {
+    done: usize,
+    total: usize,
+    since: Option<std::time::Instant>,
+}
+
+/// `fetch: 37 of 672 hours parsed, about 5m 20s left`: the first fetch of a
+/// site parses hundreds of hours; the estimate is the pace so far.
+fn hours_message(done: usize, total: usize, elapsed: Duration) -> String {
+    if done == 0 || total <= done {
+        return format!("fetch: {done} of {total} hours parsed");
+    }
+    let per_hour = elapsed.as_secs_f64() / done as f64;
+    let left = (per_hour * (total - done) as f64).round() as u64;
+    let left = match left {
+        0..60 => format!("{left}s"),
+        60..3600 => format!("{}m {}s", left / 60, left % 60),
+        _ => format!("{}h {}m", left / 3600, left % 3600 / 60),
+    };
+    format!("fetch: {done} of {total} hours parsed, about {left} left")
 }
 
 impl<'a> WithProgress<'a> {
@@ -88,6 +113,7 @@ impl<'a> WithProgress<'a> {
         WithProgress {
             inner: InProcess(ctx),
             bar,
+            hours: std::sync::Mutex::new(HoursDone::default()),
         }
     }
 }
@@ -95,13 +121,34 @@ impl<'a> WithProgress<'a> {
 #[async_trait::async_trait]
 impl Invoke for WithProgress<'_> {
     async fn invoke(&self, stage: Stage, event: Value) -> article_rec::Result<Value> {
-        let msg = match (event["action"].as_str(), event["hour"].as_str()) {
-            (Some("hour"), Some(hour)) => format!("fetch: parsing the hour of {hour}"),
+        let action = event["action"].as_str().map(str::to_string);
+        let msg = match (action.as_deref(), event["hour"].as_str()) {
+            (Some("hour"), Some(hour)) => match self.hours.lock() {
+                Ok(h) if h.total > 0 => format!(
+                    "{} (now {hour})",
+                    hours_message(h.done, h.total, h.since.map(|t| t.elapsed()).unwrap_or_default())
+                ),
+                _ => format!("fetch: parsing the hour of {hour}"),
+            },
             (Some("plan"), _) => "fetch: listing the window's hours".to_string(),
             _ => stage.name().to_string(),
         };
         self.bar.set_message(msg);
-        self.inner.invoke(stage, event).await
+        let out = self.inner.invoke(stage, event).await?;
+        if let Ok(mut h) = self.hours.lock() {
+            match action.as_deref() {
+                Some("plan") => {
+                    *h = HoursDone {
+                        done: 0,
+                        total: out["hours"].as_array().map_or(0, Vec::len),
+                        since: Some(std::time::Instant::now()),
+                    };
+                }
+                Some("hour") => h.done += 1,
+                _ => {}
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -294,6 +341,31 @@ pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
         Command::Rollback { model, json } => {
             crate::rollback::rollback(Context::from_settings(settings).await?, model, json).await
         }
+        Command::Check { as_of } => {
+            if let Some(as_of) = as_of {
+                check_time("--as-of", as_of)?;
+            }
+            crate::check::check(settings, as_of.unwrap_or_else(now_second)).await
+        }
+        Command::Recs {
+            article,
+            defaults,
+            site,
+            exclude,
+            size,
+        } => {
+            let args = crate::recs::RecsArgs {
+                article,
+                defaults,
+                site,
+                exclude,
+                size,
+            };
+            crate::recs::recs(Context::for_database(settings).await?, args).await
+        }
+        Command::Serve { bind, port } => {
+            crate::recs::serve(Context::for_database(settings).await?, &bind, port).await
+        }
         Command::Aws(args) => crate::aws::main(settings, args).await,
         Command::Clean {
             all,
@@ -453,4 +525,34 @@ async fn generate(
         ctx.settings.input_prefix
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hours_message;
+    use std::time::Duration;
+
+    #[test]
+    fn the_first_fetch_says_how_many_hours_are_left_and_how_long_they_take() {
+        assert_eq!(
+            hours_message(0, 672, Duration::ZERO),
+            "fetch: 0 of 672 hours parsed"
+        );
+        assert_eq!(
+            hours_message(10, 672, Duration::from_secs(5)),
+            "fetch: 10 of 672 hours parsed, about 5m 31s left"
+        );
+        assert_eq!(
+            hours_message(1, 100, Duration::from_secs(60)),
+            "fetch: 1 of 100 hours parsed, about 1h 39m left"
+        );
+        assert_eq!(
+            hours_message(30, 32, Duration::from_secs(30)),
+            "fetch: 30 of 32 hours parsed, about 2s left"
+        );
+        assert_eq!(
+            hours_message(32, 32, Duration::from_secs(30)),
+            "fetch: 32 of 32 hours parsed"
+        );
+    }
 }

@@ -3,8 +3,10 @@
 #![allow(clippy::print_stdout)]
 
 mod aws;
+mod check;
 mod clean;
 mod commands;
+mod recs;
 mod rollback;
 mod summary;
 
@@ -103,6 +105,50 @@ enum Command {
         /// Print what was switched as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Check the configuration before a run: print every setting with its
+    /// source (credentials redacted), name each variable that looks like a
+    /// setting but is none, then touch what a run touches (the store: a
+    /// listing and a write under runs/<site>/check/; the newest hour of input;
+    /// the database, through DATABASE_URL_PARAMETER when set; the site's
+    /// catalogue or WordPress; the embedding model). Exits as a run would on
+    /// the first failure; 2 for an unknown variable.
+    Check {
+        /// The window's end the input probe looks back from (RFC 3339, UTC;
+        /// it looks 48 hours back for the newest hour). Default: now.
+        #[arg(long)]
+        as_of: Option<DateTime<Utc>>,
+    },
+    /// Print an article's recommendations (or the defaults) as the API's
+    /// `GET /recs` answers them: JSON, the current model's, falling back to the
+    /// site's current defaults when the article has none. Reads the local
+    /// SQLite database, or DATABASE_URL / DATABASE_URL_PARAMETER.
+    Recs {
+        /// The article (its external id, the API's source_entity_id).
+        #[arg(long, required_unless_present = "defaults", conflicts_with = "defaults")]
+        article: Option<String>,
+        /// The default recommendations (for unknown readers) instead.
+        #[arg(long)]
+        defaults: bool,
+        /// The site (default: SITE).
+        #[arg(long)]
+        site: Option<String>,
+        /// External ids not to recommend (integers, comma-separated, as the API takes them).
+        #[arg(long, value_delimiter = ',')]
+        exclude: Vec<String>,
+        /// How many (below 100, the API's page limit; default MAX_RECS).
+        #[arg(long)]
+        size: Option<u32>,
+    },
+    /// Serve the API's query, `GET /recs?source_entity_id=&site=&model_type=&exclude=&size=`,
+    /// from the same database on a local HTTP server, for a widget in development.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1")]
+        bind: String,
+        /// Port (0: any free one; the address is printed).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
     },
     /// Write seeded synthetic Snowplow data (hour folders of gzipped TSV) and a catalogue.
     Generate {

@@ -14,6 +14,9 @@
 //! - Distributed Map child executions are not reached (the runs' plans say
 //!   one fetch Task).
 
+mod support;
+
+use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -21,6 +24,8 @@ use std::process::{Command, Output};
 
 use article_rec::devtools::moto::MotoServer;
 use serde_json::{json, Value};
+use support::moto_iam::{self, Credentials};
+use support::template::{Deployment, Template};
 
 const SITE: &str = "example";
 
@@ -157,6 +162,29 @@ impl Deployed {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("STACK_NAME", "test")
+            .env("STORE_URL", "s3://data/")
+            .env("S3_ENDPOINT_URL", &self.moto.endpoint)
+            .env("S3_FORCE_PATH_STYLE", "true")
+            .arg("aws")
+            .args(args)
+            .args(["--poll-secs", "1", "--dir"])
+            .arg(self.dir.path())
+            .output()
+            .unwrap()
+    }
+
+    /// The CLI with an IAM role's credentials (moto with IAM enforced).
+    fn aws_as(&self, who: &Credentials, args: &[&str]) -> Output {
+        cli()
+            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", &who.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &who.secret_access_key)
+            .env(
+                "AWS_SESSION_TOKEN",
+                who.session_token.as_deref().unwrap_or_default(),
+            )
             .env("STACK_NAME", "test")
             .env("STORE_URL", "s3://data/")
             .env("S3_ENDPOINT_URL", &self.moto.endpoint)
@@ -655,4 +683,67 @@ async fn bad_input_gets_a_clear_message_and_the_documented_exit_code() {
         .output()
         .unwrap();
     fails_with(&out, 2, "no AWS credentials");
+}
+
+/// The operators' managed policy (the stack's output `OperatorPolicyArn`)
+/// is what `aws run` and `aws status` need, on moto with IAM enforced
+/// (actions are enforced; Step Functions resources are not, see
+/// support::moto_iam); the same policy without `states:StartExecution`
+/// is refused with exit 5, naming the action.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_operator_policy_lets_the_aws_commands_run_and_nothing_less_does() {
+    let d = deployed().await;
+
+    let t = Template::load();
+    let deployment = Deployment {
+        stack: "test".into(),
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
+        parameters: [
+            ("SnowplowBucket", "snowplow-enriched"),
+            ("DatabaseSubnetIds", "subnet-1"),
+            ("DatabaseSecurityGroupIds", "sg-1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        names: BTreeMap::from([("DataBucket".to_string(), "data".to_string())]),
+    };
+    let policy = t.resolve(
+        &t.resource("OperatorPolicy")["Properties"]["PolicyDocument"]["Statement"],
+        &deployment,
+    );
+    let operator = moto_iam::for_moto(policy.as_array().unwrap());
+    let without_start: Vec<Value> = operator
+        .iter()
+        .map(|st| {
+            let mut st = st.clone();
+            let actions: Vec<Value> = st["Action"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| *a != "states:StartExecution")
+                .cloned()
+                .collect();
+            st["Action"] = Value::Array(actions);
+            st
+        })
+        .filter(|st| !st["Action"].as_array().unwrap().is_empty())
+        .collect();
+    let roles = BTreeMap::from([
+        ("operator".to_string(), operator),
+        ("no-start".to_string(), without_start),
+    ]);
+    let iam = moto_iam::enforce(&d.moto.endpoint, &roles);
+
+    // not --wait: with IAM enforced, moto's own execution of the definition
+    // calls its Lambda backend with credentials IAM refuses, so the
+    // execution fails inside moto whatever the operator may do
+    let run = ["run", "--site", SITE, "--as-of", "2026-11-03T06:00:00Z"];
+    fails_with(&d.aws_as(&iam.roles["no-start"], &run), 5, "StartExecution");
+    let out = d.aws_as(&iam.roles["operator"], &run);
+    ok(&out);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("started: execution example-2026-11-03T06-00-00Z"));
+    let status = ok(&d.aws_as(&iam.roles["operator"], &["status", "--site", SITE, "--last", "1"]));
+    assert!(status.starts_with("example-2026-11-03T06-00-00Z  "), "{status}");
 }

@@ -445,3 +445,246 @@ fn help_explains_every_subcommand_and_the_exit_codes() {
         fails_with(&out, 2, needle);
     }
 }
+
+/// `recs` and `serve` answer the API's query from the job's own database:
+/// an article's recommendations as save wrote them (best first), excluded
+/// articles left out, `size` of them; the site's current defaults for an
+/// article the model has nothing for; the API's 400 for what it refuses.
+#[test]
+fn recs_and_serve_answer_the_apis_query_with_its_fallback() {
+    use std::io::{BufRead, BufReader};
+
+    let dir = tempfile::tempdir().unwrap();
+    small_site(dir.path());
+    ok_json(&small(
+        dir.path(),
+        &["run", "--json", "--as-of", "2026-11-01T06:00:00Z"],
+    ));
+    // what save wrote, read straight from the database
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("article-rec.sqlite").display());
+    let saved = |source: &str| -> Vec<String> {
+        rt.block_on(async {
+            let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+            let rows: Vec<(String,)> = sqlx::query_as(
+                "SELECT a.external_id FROM recommendation r JOIN model m ON m.id = r.model_id \
+                 JOIN article a ON a.id = r.recommended_article_id \
+                 WHERE m.status = 'current' AND m.site = 'example' AND r.source_entity_id = ? \
+                 ORDER BY r.score DESC, a.external_id",
+            )
+            .bind(source)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            rows.into_iter().map(|r| r.0).collect()
+        })
+    };
+    let article: String = rt.block_on(async {
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::query_scalar(
+            "SELECT r.source_entity_id FROM recommendation r JOIN model m ON m.id = r.model_id \
+             WHERE m.status = 'current' AND m.type = 'article' ORDER BY r.source_entity_id LIMIT 1",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap()
+    });
+    let expected = saved(&article);
+    assert!(expected.len() >= 4, "{expected:?}");
+    let ids = |answer: &serde_json::Value| -> Vec<String> {
+        answer["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                r["recommended_article"]["external_id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+
+    let out = small(dir.path(), &["recs", "--article", &article]);
+    let all = ok_json(&out);
+    assert_eq!(ids(&all), expected[..expected.len().min(20)]);
+    let first = &all["results"][0];
+    assert_eq!(first["source_entity_id"], article.as_str());
+    assert_eq!(first["model"]["type"], "article");
+    assert_eq!(first["model"]["status"], "current");
+    assert!(
+        first["score"].as_str().unwrap().len() == 8,
+        "six places: {}",
+        first["score"]
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("defaults"));
+
+    let exclude = format!("{},{}", expected[0], expected[2]);
+    let some = ok_json(&small(
+        dir.path(),
+        &[
+            "recs",
+            "--article",
+            &article,
+            "--exclude",
+            &exclude,
+            "--size",
+            "2",
+        ],
+    ));
+    assert_eq!(ids(&some), [expected[1].clone(), expected[3].clone()]);
+
+    // an article the model has nothing for: the site's defaults stand in
+    let defaults = saved("default");
+    assert!(!defaults.is_empty());
+    let out = small(dir.path(), &["recs", "--article", "999999999", "--size", "5"]);
+    let fallback = ok_json(&out);
+    assert_eq!(ids(&fallback), defaults[..defaults.len().min(5)]);
+    assert_eq!(fallback["results"][0]["model"]["type"], "popularity");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the site's current defaults"));
+    let asked = ok_json(&small(dir.path(), &["recs", "--defaults", "--size", "5"]));
+    assert_eq!(ids(&asked), ids(&fallback));
+
+    fails_with(
+        &small(dir.path(), &["recs", "--article", &article, "--exclude", "x"]),
+        2,
+        "Invalid input for 'exclude' (List[int]): x",
+    );
+
+    // the same answers over HTTP
+    let mut server = cli()
+        .args(["serve", "--port", "0", "--dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches("/recs")
+        .to_string();
+    let get = |query: &str| -> (u16, Option<String>, serde_json::Value) {
+        rt.block_on(async {
+            let r = reqwest::get(format!("{base}/recs?{query}")).await.unwrap();
+            let status = r.status().as_u16();
+            let origin = r
+                .headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().unwrap().to_string());
+            (
+                status,
+                origin,
+                serde_json::from_slice(&r.bytes().await.unwrap()).unwrap(),
+            )
+        })
+    };
+    let (status, origin, body) = get(&format!(
+        "source_entity_id={article}&site=example&model_type=article&exclude={exclude}&size=2"
+    ));
+    assert_eq!((status, origin.as_deref()), (200, Some("*")));
+    assert_eq!(body, some);
+    let (status, _, body) = get("source_entity_id=999999999&size=5");
+    assert_eq!((status, &body), (200, &fallback));
+    let (status, _, body) = get("size=500");
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["message"],
+        "Invalid input for 'size' (int), must be below 100: 500"
+    );
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// `check` on a working configuration touches everything and passes; a
+/// misspelt variable is named with the setting it was meant to be (exit 2);
+/// a database that does not answer fails as a run would (exit 3), its
+/// password never printed; a store without input says so (exit 1).
+#[test]
+fn check_touches_what_a_run_touches_and_names_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    small_site(dir.path());
+    let check = ["check", "--as-of", "2026-11-01T06:00:00Z", "--dir"];
+    let out = cli()
+        .env("MAX_RECS", "15")
+        .args(check)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "  MAX_RECS=15 (environment)",
+        "  SITE (default)",
+        "  ok      store ",
+        "  ok      input ",
+        "newest hour with input: 2026-11-01 05:00 UTC",
+        "  ok      database ",
+        "no current article model",
+        "  ok      site ",
+        "  ok      embedding model  none",
+        "check passed",
+    ] {
+        assert!(stdout.contains(needle), "{needle:?} not in:\n{stdout}");
+    }
+    assert!(
+        std::fs::read_dir(dir.path().join("store/runs/example/check"))
+            .unwrap()
+            .count()
+            == 1,
+        "the store probe's write"
+    );
+
+    let out = cli()
+        .env("MAX_REC", "5")
+        .args(check)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("unknown: MAX_REC is not a setting of article-rec (did you mean MAX_RECS?)"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("MAX_REC set but not a setting"));
+
+    let out = cli()
+        .env("DATABASE_URL", "postgres://app:Pw-S3cret@127.0.0.1:1/recs")
+        .args(check)
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert_eq!(out.status.code(), Some(3), "{stdout}\n{stderr}");
+    assert!(stdout.contains("  FAILED  database"), "{stdout}");
+    assert!(
+        !stdout.contains("S3cret") && !stderr.contains("S3cret"),
+        "{stdout}\n{stderr}"
+    );
+
+    // a month after the input ends: the loader's prefix holds nothing recent
+    let out = cli()
+        .args(["check", "--as-of", "2026-12-01T00:00:00Z", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("  FAILED  input"), "{stdout}");
+    assert!(
+        stdout.contains("no input under enriched/good/ in the last 48 hours"),
+        "{stdout}"
+    );
+}

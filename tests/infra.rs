@@ -35,9 +35,17 @@ fn every_stage_has_a_crate_an_event_and_a_template_function() {
             workspace.contains(&format!("\"functions/{name}\"")),
             "{name} not a workspace member"
         );
-        assert!(
-            template.contains(&format!("CodeUri: target/lambda/{name}/")),
-            "template has no function built from target/lambda/{name}/"
+        // `sam build` builds it with cargo-lambda in its crate and copies
+        // the crate's target/lambda/<name>/bootstrap: the link makes that
+        // the workspace's target directory, where cargo writes it
+        let t = Template::load();
+        let f = t.resource(&t.function_for(name));
+        assert_eq!(f["Metadata"]["BuildMethod"], "rust-cargolambda", "{name}");
+        let link = root().join(format!("functions/{name}/target"));
+        assert_eq!(
+            std::fs::read_link(&link).unwrap_or_else(|e| panic!("{}: {e}", link.display())),
+            Path::new("../../target"),
+            "{name}"
         );
         let arn = format!("{}FunctionArn", capitalised(name));
         assert!(
@@ -523,4 +531,252 @@ fn every_task_and_container_catches_everything() {
         config["ExecutionType"] == "STANDARD" || fetch_timeout <= 300,
         "EXPRESS children stop after 5 minutes; fetch may take {fetch_timeout} s"
     );
+}
+
+/// The functions are built for the architecture the template declares, and
+/// a panic stays an invocation's error: cargo-lambda builds with `panic =
+/// "abort"` unless the profile says otherwise.
+#[test]
+fn the_lambda_build_matches_the_template() {
+    let t = Template::load();
+    assert_eq!(
+        t.doc()["Globals"]["Function"]["Architectures"],
+        serde_json::json!(["x86_64"])
+    );
+    for stage in Stage::ALL {
+        let f = t.resource(&t.function_for(stage.name()));
+        assert!(f["Properties"].get("Architectures").is_none(), "{}", stage.name());
+    }
+    let make = read("Makefile");
+    let build = make
+        .lines()
+        .find(|l| l.contains("cargo lambda build"))
+        .expect("make lambda");
+    assert!(build.contains("--x86-64"), "{build}");
+    // `sam build` uses the release profile, `make lambda` the lambda one,
+    // which inherits it
+    let manifest = read("Cargo.toml");
+    let section = |name: &str| -> Vec<String> {
+        let head = format!("[profile.{name}]");
+        manifest
+            .lines()
+            .skip_while(|l| l.trim() != head)
+            .skip(1)
+            .take_while(|l| !l.starts_with('['))
+            .map(|l| l.split('#').next().unwrap_or_default().replace(' ', ""))
+            .filter(|l| !l.is_empty())
+            .collect()
+    };
+    assert!(
+        section("release").contains(&"panic=\"unwind\"".to_string()),
+        "{:?}",
+        section("release")
+    );
+    let lambda = section("lambda");
+    assert!(lambda.contains(&"inherits=\"release\"".to_string()), "{lambda:?}");
+    assert!(!lambda.iter().any(|l| l.starts_with("panic=")), "{lambda:?}");
+}
+
+/// Each site of `Sites` gets the alarms a newsroom needs (loader stalled,
+/// gate refusing, model age, online flag), each on a metric a stage emits
+/// with the dimensions it emits it with, each notifying the failure topic.
+#[test]
+fn every_site_has_the_alarms_that_matter_on_metrics_the_stages_emit() {
+    let t = Template::load();
+    let each = &t.doc()["Resources"]["Fn::ForEach::SiteAlarms"];
+    assert_eq!(each[0], "Site");
+    assert_eq!(each[1], serde_json::json!({"Ref": "Sites"}));
+    let alarms = each[2].as_object().expect("the alarms of a site");
+    let source = |dir: &str| -> String {
+        let mut all = String::new();
+        let mut stack = vec![root().join(dir)];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                let path = e.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|x| x == "rs") {
+                    all.push_str(&std::fs::read_to_string(&path).unwrap());
+                }
+            }
+        }
+        all
+    };
+    let mut names = Vec::new();
+    for (name, alarm) in alarms {
+        // &{Site} is the site without its non-alphanumeric characters, as
+        // a logical id must be
+        assert!(name.ends_with("&{Site}"), "{name}");
+        names.push(name.trim_end_matches("&{Site}").to_string());
+        let p = &alarm["Properties"];
+        assert_eq!(alarm["Type"], "AWS::CloudWatch::Alarm", "{name}");
+        assert_eq!(p["Namespace"], "ArticleRec", "{name}: METRICS_NAMESPACE");
+        assert_eq!(
+            p["AlarmActions"],
+            serde_json::json!([{"Ref": "FailureTopic"}]),
+            "{name}"
+        );
+        let metric = p["MetricName"].as_str().unwrap();
+        let dims = p["Dimensions"].as_array().unwrap();
+        assert_eq!(
+            dims[1],
+            serde_json::json!({"Name": "Site", "Value": {"Ref": "Site"}}),
+            "{name}"
+        );
+        let stage = dims[0]["Value"].as_str().unwrap();
+        assert_eq!(dims[0]["Name"], "Stage");
+        // ctx.metric("<stage>", "<metric>", ...) in the stage's own code
+        let stage_code: String = source(&format!("shared/src/{stage}"))
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        assert!(
+            stage_code.contains(&format!("ctx.metric(\"{stage}\",\"{metric}\"")),
+            "{name}: stage {stage} does not emit {metric}"
+        );
+        assert!(p["Period"].as_u64().unwrap() % 60 == 0, "{name}");
+    }
+    names.sort();
+    assert_eq!(names, ["GateRefusing", "LoaderStalled", "ModelAge", "OnlineFlag"]);
+    // a model that is not replaced ages also when no run happens at all
+    assert_eq!(
+        alarms["ModelAge&{Site}"]["Properties"]["TreatMissingData"],
+        "breaching"
+    );
+    assert_eq!(
+        alarms["ModelAge&{Site}"]["Properties"]["EvaluationPeriods"],
+        serde_json::json!({"Ref": "ModelMaxAgeHours"})
+    );
+    let transform = &t.doc()["Transform"];
+    assert_eq!(
+        transform,
+        &serde_json::json!(["AWS::LanguageExtensions", "AWS::Serverless-2016-10-31"]),
+        "ForEach is expanded before SAM's transform"
+    );
+}
+
+/// A default deploy runs by itself; the SSM parameter's name is a full one
+/// and its ARN is built in the stack's partition.
+#[test]
+fn a_default_deploy_is_scheduled_and_names_its_parameter_in_full() {
+    let t = Template::load();
+    let params = &t.doc()["Parameters"];
+    assert_eq!(params["Schedule"]["Default"], "enabled");
+    let rule = &t.resource("ScheduleStateMachine")["Properties"]["Events"]["EveryTwoHours"]["Properties"];
+    assert_eq!(
+        rule["Enabled"],
+        serde_json::json!({"Fn::If": ["ScheduleEnabled", true, false]})
+    );
+    assert_eq!(
+        t.doc()["Conditions"]["ScheduleEnabled"],
+        serde_json::json!({"Fn::Equals": [{"Ref": "Schedule"}, "enabled"]})
+    );
+    // CloudFormation matches AllowedPattern against the whole value
+    let pattern = params["DatabaseUrlParam"]["AllowedPattern"].as_str().unwrap();
+    let whole = |v: &str| {
+        let inner = pattern.trim_start_matches('^').trim_end_matches('$');
+        assert_eq!(
+            inner, "/[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*",
+            "the pattern this test reads"
+        );
+        v.starts_with('/')
+            && v[1..].split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+            })
+    };
+    assert!(whole("/article-rec/prod/database-url"));
+    assert!(!whole("article-rec/prod/database-url"));
+    assert!(!whole("/article-rec//database-url"));
+    let default = params["DatabaseUrlParam"]["Default"].as_str().unwrap();
+    assert!(whole(default), "{default}");
+    let text = read("template.yaml");
+    assert!(!text.contains("arn:aws:"), "every ARN in the stack's partition");
+    assert_eq!(
+        text.matches("arn:${AWS::Partition}:ssm:${AWS::Region}").count(),
+        3,
+        "preprocess, save and the operators' policy"
+    );
+}
+
+/// The operators' managed policy allows exactly the Step Functions calls the
+/// `aws` commands make (read from their code), the report links' reads and
+/// rollback's parameter, nothing else.
+#[test]
+fn the_operator_policy_allows_exactly_what_the_aws_commands_call() {
+    let t = Template::load();
+    let policy = &t.resource("OperatorPolicy")["Properties"]["PolicyDocument"]["Statement"];
+    let mut allowed: Vec<String> = policy
+        .as_array()
+        .unwrap()
+        .iter()
+        .inspect(|st| assert_eq!(st["Effect"], "Allow"))
+        .flat_map(|st| st["Action"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    allowed.sort();
+    let mut called = vec!["s3:GetObject".to_string(), "ssm:GetParameter".to_string()];
+    let mut code = String::new();
+    for e in std::fs::read_dir(root().join("src/aws")).unwrap() {
+        code.push_str(&std::fs::read_to_string(e.unwrap().path()).unwrap());
+    }
+    for (call, action) in [
+        (".list_state_machines()", "ListStateMachines"),
+        (".describe_state_machine()", "DescribeStateMachine"),
+        (".start_execution()", "StartExecution"),
+        (".list_executions()", "ListExecutions"),
+        (".describe_execution()", "DescribeExecution"),
+        (".get_execution_history()", "GetExecutionHistory"),
+    ] {
+        if code.contains(call) {
+            called.push(format!("states:{action}"));
+        }
+    }
+    // Step Functions calls the commands do not make today
+    for other in [".stop_execution()", ".create_state_machine()", ".delete_"] {
+        assert!(
+            !code.contains(other),
+            "{other}: add it to the policy and this test"
+        );
+    }
+    called.sort();
+    assert_eq!(allowed, called);
+    assert_eq!(
+        t.doc()["Outputs"]["OperatorPolicyArn"]["Value"],
+        serde_json::json!({"Ref": "OperatorPolicy"})
+    );
+}
+
+/// Each function has room for a large newsroom's 28-day window: the peak
+/// memory `scripts/scale` measured for its stage (1,000,000 readers x 20,000
+/// articles, 112.6 M events, 11.1 M reader x article pairs; recorded on
+/// issue 34) with at least half as much again to spare, and the time it took
+/// on two cores well inside its timeout.
+#[test]
+fn every_function_fits_a_large_newsrooms_window_as_measured() {
+    // (stage, peak MB, seconds on 2 cores)
+    let measured = [
+        ("fetch", 260, 101),
+        ("preprocess", 2388, 25),
+        ("defaults", 2550, 33),
+        ("train", 3089, 456),
+        ("save", 379, 3),
+    ];
+    let t = Template::load();
+    for (stage, peak_mb, secs) in measured {
+        let p = &t.resource(&t.function_for(stage))["Properties"];
+        let memory = p["MemorySize"].as_u64().unwrap();
+        let timeout = p["Timeout"].as_u64().unwrap();
+        assert!(
+            memory * 2 >= peak_mb * 3,
+            "{stage}: {memory} MB for a measured {peak_mb} MB"
+        );
+        assert!(
+            timeout >= secs * 3 / 2,
+            "{stage}: {timeout} s for a measured {secs} s"
+        );
+        assert!(memory <= 10_240 && timeout <= 900, "{stage}: Lambda's limits");
+    }
 }

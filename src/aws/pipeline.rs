@@ -57,6 +57,9 @@ where
     let kind = match &e {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) => ErrorKind::Transient,
         _ if code.contains("AccessDenied") || code.contains("UnrecognizedClient") => ErrorKind::Permission,
+        // a refusal whose body the SDK cannot read (a proxy's, an emulator's
+        // XML to a JSON service) is still a refusal
+        SdkError::ServiceError(s) if s.raw().status().as_u16() == 403 => ErrorKind::Permission,
         _ if code.contains("Throttl") || code.contains("LimitExceeded") => ErrorKind::Transient,
         SdkError::ResponseError(_) => ErrorKind::Transient,
         SdkError::ServiceError(s) if s.raw().status().is_server_error() => ErrorKind::Transient,

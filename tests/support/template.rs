@@ -105,9 +105,9 @@ impl Template {
             .collect()
     }
 
-    /// The logical id of the function built from `target/lambda/<name>/`.
+    /// The logical id of the function built from the crate `functions/<name>/`.
     pub fn function_for(&self, name: &str) -> String {
-        let code = format!("target/lambda/{name}/");
+        let code = format!("functions/{name}/");
         self.functions()
             .into_iter()
             .find(|f| self.resource(f)["Properties"]["CodeUri"] == code.as_str())

@@ -56,12 +56,22 @@ impl Context {
     /// `Bug` when the context was opened for a stage that does not use it
     /// (see [`Stage::adapters`]): the stage and the template disagree.
     pub fn db(&self) -> Result<&dyn RecDb> {
-        self.database.as_deref().ok_or_else(|| {
-            Error::Bug(format!(
-                "the {} function opens no database (Stage::adapters), yet its stage asked for one",
-                self.opened_for.map_or("?", Stage::name)
-            ))
-        })
+        self.database.as_deref().ok_or_else(|| self.no_database())
+    }
+
+    fn no_database(&self) -> Error {
+        Error::Bug(format!(
+            "the {} function opens no database (Stage::adapters), yet its stage asked for one",
+            self.opened_for.map_or("?", Stage::name)
+        ))
+    }
+
+    /// The recommendation database, shared (a server keeps it in its state).
+    ///
+    /// # Errors
+    /// As [`Context::db`].
+    pub fn shared_db(&self) -> Result<Arc<dyn RecDb>> {
+        self.database.clone().ok_or_else(|| self.no_database())
     }
 
     /// This context for a run of `site` (see [`Settings::for_site`]); the

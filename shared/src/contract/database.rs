@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
 
 use crate::contract::error::Result;
 
@@ -82,6 +83,58 @@ pub struct ModelRow {
     pub model_type: String,
     pub status: String,
     pub run_id: String,
+}
+
+/// The API's query (`GET /recs`); `contract::api` parses it as the API does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecsQuery {
+    pub site: String,
+    /// The article the recommendations are for; `None` asks for every
+    /// source of the model (as the API does without it).
+    pub source_entity_id: Option<String>,
+    pub model_type: ModelType,
+    /// External ids not to recommend (the articles the reader has seen).
+    pub exclude: Vec<String>,
+    pub size: u32,
+}
+
+/// A recommendation as the API answers it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApiRec {
+    pub id: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub source_entity_id: String,
+    pub model: ApiModel,
+    pub recommended_article: ApiArticle,
+    /// The stored decimal, six places (`numeric(7, 6)`), as a string.
+    pub score: String,
+}
+
+/// The recommendation's model, the API's columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiModel {
+    pub id: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub site: String,
+    #[serde(rename = "type")]
+    pub model_type: String,
+    pub status: String,
+}
+
+/// The recommended article, the API's columns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiArticle {
+    pub id: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    pub site: String,
+    pub external_id: String,
+    pub title: Option<String>,
+    pub path: Option<String>,
+    pub published_at: Option<String>,
+    pub exclude_reason: Option<String>,
 }
 
 /// A held site lock. Release it with [`SiteLock::release`]; if it is dropped
@@ -235,4 +288,13 @@ pub trait RecDb: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// `Db` on database failure.
     async fn current_recs(&self, site: &str, source_entity_id: &str) -> Result<Vec<(String, f64)>>;
+
+    /// The API's recommendation query (`contract::api`): the site's
+    /// current model of the query's type, its recommendations for the source
+    /// (every source when none), recommended articles of the site not in
+    /// `exclude`, best first (ties by external id, as `current_recs`), at most `size`.
+    ///
+    /// # Errors
+    /// `Db` on database failure.
+    async fn api_recs(&self, query: &RecsQuery) -> Result<Vec<ApiRec>>;
 }

@@ -198,6 +198,16 @@ impl RunLayout {
     }
     /// The run's state as the state machine passes it along (the local CLI
     /// keeps it, so one stage can be run at a time).
+    /// What `article-rec check` writes to prove it may write under runs/
+    /// (the site's pseudo-run `check`, one file a check).
+    pub fn check_probe(&self, at: DateTime<Utc>) -> ObjectKey {
+        ObjectKey::new(format!(
+            "{}{}.txt",
+            self.prefix(),
+            at.format("%Y-%m-%dT%H-%M-%S%.3fZ")
+        ))
+    }
+
     pub fn state(&self) -> ObjectKey {
         self.key("state.json")
     }

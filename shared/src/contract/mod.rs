@@ -3,6 +3,7 @@
 //! names in them, Parquet schemas, errors, settings and their option structs,
 //! the ports the adapters implement, and the context a stage runs with.
 
+pub mod api;
 pub mod checked_store;
 pub mod context;
 pub mod database;

@@ -30,6 +30,7 @@ use crate::adapters::parquet::DuplicateColumns;
 use crate::contract::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::{InputLayout, RunLayout};
+use crate::contract::metrics::Unit;
 use crate::contract::partials::WindowPartials;
 use crate::contract::stage::{
     FetchCounts, FetchHourInput, FetchHourOutput, FetchInput, FetchOutput, FetchPlan, FetchRequest,
@@ -136,11 +137,13 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
         hours: Vec::new(),
     };
     let mut bad_rows = Vec::new();
+    let mut newest = None;
     for part in InputLayout::new(&ctx.settings.input_prefix)?.hours(&window) {
         let Some(data) = read_hour(ctx, &input.run, part.hour).await? else {
             counts.hours_missing += 1;
             continue;
         };
+        newest = newest.max(Some(part.hour));
         counts.hours_read += 1;
         match data.hour.out.status {
             HourStatus::Cached => counts.hours_cached += 1,
@@ -194,6 +197,12 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
     widget.kept.columns().write(&store, &widget_key).await?;
     store.put(&layout.bad_rows(), Bytes::from(bad_rows)).await?;
     report(ctx, &counts);
+    ctx.metric(
+        "fetch",
+        "input_lag_hours",
+        input_lag_hours(window.end, newest) as f64,
+        Unit::Count,
+    );
     Ok(FetchOutput {
         partials_key: layout.partials().to_string(),
         duplicates_key: layout.duplicates().to_string(),
@@ -201,6 +210,16 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
         files: store.written(),
         widget_events_key: Some(widget_key.to_string()),
         counts,
+    })
+}
+
+/// Whole hours between the end of the newest hour partition with input and
+/// the window's end: 0 while the Snowplow loader keeps up, growing by one an
+/// hour once it stalls (the loader-stalled alarm's metric; `hours_missing`
+/// cannot tell a stalled loader from a site younger than the window).
+pub fn input_lag_hours(window_end: DateTime<Utc>, newest: Option<DateTime<Utc>>) -> u64 {
+    newest.map_or(u64::MAX, |hour| {
+        u64::try_from((window_end - (hour + Duration::hours(1))).num_hours()).unwrap_or(0)
     })
 }
 

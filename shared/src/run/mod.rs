@@ -3,6 +3,7 @@
 //! [`dispatch`].
 
 mod asl;
+pub mod check;
 pub mod definition;
 pub mod dispatch;
 pub mod lambda;

@@ -165,7 +165,7 @@ async fn online_evaluation(
 ///
 /// # Errors
 /// `Config` naming the file that is missing or not in the model2vec format.
-async fn embedding_model(ctx: &Context) -> Result<Option<StaticModel>> {
+pub async fn embedding_model(ctx: &Context) -> Result<Option<StaticModel>> {
     let Some(at) = ctx.settings.quality.selection.embeddings.as_deref() else {
         return Ok(None);
     };

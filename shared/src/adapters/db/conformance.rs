@@ -495,3 +495,112 @@ pub(crate) async fn after_a_dead_save(db: &dyn RecDb, d: &DyingSave) {
     assert_ne!(next, dead);
     assert!(db.activate(dead).await.is_err(), "the dead model is gone");
 }
+
+/// The API's query: the current article model's recommendations for an
+/// article, excluded articles left out, best first, at most `size`; the
+/// site's current defaults when the article has none (exclude not applied,
+/// as the API does), each row with its model and article nested.
+pub(crate) async fn api_story(db: &dyn RecDb) {
+    use crate::contract::api::{answer, RecsQuery};
+    let site = "site-api";
+    let ids = db
+        .upsert_articles(
+            site,
+            &[
+                article("10", Some("Ten")),
+                article("11", None),
+                article("12", None),
+            ],
+        )
+        .await
+        .unwrap();
+    // another site's article of the same external id is never answered
+    db.upsert_articles("site-other", &[article("11", None)])
+        .await
+        .unwrap();
+    let m = fresh(db.begin_model(site, ModelType::Article, "run-1").await.unwrap());
+    db.insert_recs(
+        m,
+        &[
+            rec("10", ids["11"], 0.9),
+            rec("10", ids["12"], 0.95),
+            rec("11", ids["10"], 0.5),
+        ],
+    )
+    .await
+    .unwrap();
+    let query = |source: &str, exclude: &[&str], size: u32| RecsQuery {
+        site: site.into(),
+        source_entity_id: Some(source.into()),
+        model_type: ModelType::Article,
+        exclude: exclude.iter().map(|s| s.to_string()).collect(),
+        size,
+    };
+    // a pending model is not served
+    assert!(db.api_recs(&query("10", &[], 20)).await.unwrap().is_empty());
+    db.activate(m).await.unwrap();
+    let all = db.api_recs(&query("10", &[], 20)).await.unwrap();
+    let external: Vec<&str> = all
+        .iter()
+        .map(|r| r.recommended_article.external_id.as_str())
+        .collect();
+    assert_eq!(external, ["12", "11"], "best first");
+    let first = &all[0];
+    assert_eq!(first.score, "0.950000");
+    assert_eq!(first.source_entity_id, "10");
+    assert_eq!((first.model.id, first.model.model_type.as_str()), (m, "article"));
+    assert_eq!(
+        (first.model.status.as_str(), first.model.site.as_str()),
+        ("current", site)
+    );
+    assert_eq!(first.recommended_article.id, ids["12"]);
+    assert_eq!(first.recommended_article.path.as_deref(), Some("/article/12/x"));
+    assert_eq!(
+        first.recommended_article.published_at.as_deref(),
+        Some("2026-01-01T00:00:00+00:00")
+    );
+    assert!(first.created_at.ends_with("+00:00"), "{}", first.created_at);
+    let json = serde_json::to_value(first).unwrap();
+    assert_eq!(json["model"]["type"], "article");
+    assert_eq!(json["recommended_article"]["external_id"], "12");
+    assert_eq!(db.api_recs(&query("10", &["12"], 20)).await.unwrap().len(), 1);
+    assert_eq!(db.api_recs(&query("10", &[], 1)).await.unwrap().len(), 1);
+
+    // no recommendations for the article: the site's defaults, once current
+    let unknown = query("99", &["10"], 2);
+    let none = answer(db, &unknown).await.unwrap();
+    assert!(none.results.is_empty() && none.fallback);
+    let p = fresh(
+        db.begin_model(site, ModelType::Popularity, "run-1")
+            .await
+            .unwrap(),
+    );
+    db.insert_recs(
+        p,
+        &[
+            rec(DEFAULT_SOURCE, ids["10"], 1.0),
+            rec(DEFAULT_SOURCE, ids["11"], 0.4),
+            rec(DEFAULT_SOURCE, ids["12"], 0.7),
+        ],
+    )
+    .await
+    .unwrap();
+    db.activate(p).await.unwrap();
+    let fallback = answer(db, &unknown).await.unwrap();
+    assert!(fallback.fallback);
+    let external: Vec<&str> = fallback
+        .results
+        .iter()
+        .map(|r| r.recommended_article.external_id.as_str())
+        .collect();
+    assert_eq!(
+        external,
+        ["10", "12"],
+        "the defaults' first `size`, exclude not applied"
+    );
+    assert_eq!(fallback.results[0].model.model_type, "popularity");
+    assert_eq!(fallback.results[0].source_entity_id, DEFAULT_SOURCE);
+    let served = answer(db, &query("11", &[], 5)).await.unwrap();
+    assert!(!served.fallback);
+    assert_eq!(served.results[0].recommended_article.external_id, "10");
+}

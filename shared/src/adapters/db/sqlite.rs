@@ -5,9 +5,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
+use crate::contract::api::{decimal6, isoformat, ApiArticle, ApiModel, ApiRec, RecsQuery};
 use crate::contract::database::{
     ArticleRow, ModelRow, ModelStart, ModelType, RecDb, RecRow, Rollback, SiteLock,
 };
@@ -423,6 +425,75 @@ impl RecDb for SqliteDb {
         .map_err(Error::db("read recommendations"))?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
     }
+
+    async fn api_recs(&self, q: &RecsQuery) -> Result<Vec<ApiRec>> {
+        let exclude =
+            serde_json::to_string(&q.exclude).map_err(|e| Error::Bug(format!("exclude list: {e}")))?;
+        let rows = sqlx::query(
+            "SELECT r.id, r.created_at, r.updated_at, r.source_entity_id, r.score, \
+                    m.id, m.created_at, m.updated_at, m.site, m.type, m.status, \
+                    a.id, a.created_at, a.updated_at, a.site, a.external_id, a.title, a.path, \
+                    a.published_at, a.exclude_reason \
+             FROM recommendation r \
+             JOIN model m ON m.id = r.model_id \
+             JOIN article a ON a.id = r.recommended_article_id \
+             WHERE m.site = ?1 AND m.type = ?2 AND m.status = 'current' \
+               AND (?3 IS NULL OR r.source_entity_id = ?3) \
+               AND a.site = ?1 AND a.external_id NOT IN (SELECT value FROM json_each(?4)) \
+             ORDER BY r.score DESC, a.external_id \
+             LIMIT ?5",
+        )
+        .bind(&q.site)
+        .bind(q.model_type.as_str())
+        .bind(q.source_entity_id.as_deref())
+        .bind(exclude)
+        .bind(i64::from(q.size))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("read recommendations as the API does"))?;
+        // stored as RFC 3339 text (the migration's strftime)
+        let time = |r: &sqlx::sqlite::SqliteRow, i: usize| -> Result<Option<String>> {
+            r.get::<Option<String>, _>(i)
+                .map(|t| {
+                    DateTime::parse_from_rfc3339(&t)
+                        .map(|t| isoformat(t.with_timezone(&Utc)))
+                        .map_err(|e| Error::InvalidInput(format!("timestamp {t:?} in the database: {e}")))
+                })
+                .transpose()
+        };
+        let need =
+            |r: &sqlx::sqlite::SqliteRow, i: usize| -> Result<String> { Ok(time(r, i)?.unwrap_or_default()) };
+        rows.iter()
+            .map(|r| {
+                Ok(ApiRec {
+                    id: r.get(0),
+                    created_at: need(r, 1)?,
+                    updated_at: need(r, 2)?,
+                    source_entity_id: r.get(3),
+                    score: decimal6(r.get(4)),
+                    model: ApiModel {
+                        id: r.get(5),
+                        created_at: need(r, 6)?,
+                        updated_at: need(r, 7)?,
+                        site: r.get(8),
+                        model_type: r.get(9),
+                        status: r.get(10),
+                    },
+                    recommended_article: ApiArticle {
+                        id: r.get(11),
+                        created_at: need(r, 12)?,
+                        updated_at: need(r, 13)?,
+                        site: r.get(14),
+                        external_id: r.get(15),
+                        title: r.get(16),
+                        path: r.get(17),
+                        published_at: time(r, 18)?,
+                        exclude_reason: r.get(19),
+                    },
+                })
+            })
+            .collect()
+    }
 }
 
 fn model_row(r: sqlx::sqlite::SqliteRow) -> ModelRow {
@@ -445,6 +516,12 @@ mod tests {
         let url = format!("sqlite://{}", dir.path().join("t.sqlite").display());
         let db = SqliteDb::open(&url).await.unwrap();
         (dir, db, url)
+    }
+
+    #[tokio::test]
+    async fn sqlite_answers_the_apis_query() {
+        let (_dir, db, _url) = scratch().await;
+        conformance::api_story(&db).await;
     }
 
     #[tokio::test]

@@ -4,9 +4,11 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::Row;
 
+use crate::contract::api::{isoformat, ApiArticle, ApiModel, ApiRec, RecsQuery};
 use crate::contract::database::{
     ArticleRow, ModelRow, ModelStart, ModelType, RecDb, RecRow, Rollback, SiteLock,
 };
@@ -543,6 +545,61 @@ impl RecDb for PgDb {
         .await
         .map_err(Error::db("read recommendations"))?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    async fn api_recs(&self, q: &RecsQuery) -> Result<Vec<ApiRec>> {
+        let rows = sqlx::query(
+            "SELECT r.id::int8, r.created_at, r.updated_at, r.source_entity_id, r.score::text, \
+                    m.id::int8, m.created_at, m.updated_at, m.site, m.type, m.status, \
+                    a.id::int8, a.created_at, a.updated_at, a.site, a.external_id, a.title, a.path, \
+                    a.published_at, a.exclude_reason \
+             FROM recommendation r \
+             JOIN model m ON m.id = r.model_id \
+             JOIN article a ON a.id = r.recommended_article_id \
+             WHERE m.site = $1 AND m.type = $2 AND m.status = 'current' \
+               AND ($3::text IS NULL OR r.source_entity_id = $3) \
+               AND a.site = $1 AND NOT (a.external_id = ANY($4)) \
+             ORDER BY r.score DESC, a.external_id \
+             LIMIT $5",
+        )
+        .bind(&q.site)
+        .bind(q.model_type.as_str())
+        .bind(q.source_entity_id.as_deref())
+        .bind(&q.exclude)
+        .bind(i64::from(q.size))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Error::db("read recommendations as the API does"))?;
+        let time = |r: &sqlx::postgres::PgRow, i: usize| isoformat(r.get::<DateTime<Utc>, _>(i));
+        Ok(rows
+            .iter()
+            .map(|r| ApiRec {
+                id: r.get(0),
+                created_at: time(r, 1),
+                updated_at: time(r, 2),
+                source_entity_id: r.get(3),
+                score: r.get(4),
+                model: ApiModel {
+                    id: r.get(5),
+                    created_at: time(r, 6),
+                    updated_at: time(r, 7),
+                    site: r.get(8),
+                    model_type: r.get(9),
+                    status: r.get(10),
+                },
+                recommended_article: ApiArticle {
+                    id: r.get(11),
+                    created_at: time(r, 12),
+                    updated_at: time(r, 13),
+                    site: r.get(14),
+                    external_id: r.get(15),
+                    title: r.get(16),
+                    path: r.get(17),
+                    published_at: r.get::<Option<DateTime<Utc>>, _>(18).map(isoformat),
+                    exclude_reason: r.get(19),
+                },
+            })
+            .collect())
     }
 }
 

@@ -33,6 +33,13 @@ impl Scratch {
 }
 
 #[tokio::test]
+async fn postgres_answers_the_apis_query() {
+    let t = Scratch::new("api").await;
+    conformance::api_story(&t.db).await;
+    t.drop_schema().await;
+}
+
+#[tokio::test]
 async fn postgres_passes_the_conformance_story() {
     let t = Scratch::new("conf").await;
     conformance::story(&t.db).await;
