@@ -547,6 +547,15 @@ fn the_lambda_build_matches_the_template() {
         let f = t.resource(&t.function_for(stage.name()));
         assert!(f["Properties"].get("Architectures").is_none(), "{}", stage.name());
     }
+    // `sam build` with the beta cargo-lambda builder and Fn::ForEach expanded
+    let samconfig = read("samconfig.toml");
+    let section = samconfig
+        .split("\n[")
+        .find(|s| s.starts_with("default.build.parameters]"))
+        .expect("samconfig.toml [default.build.parameters]");
+    for line in ["beta_features = true", "language_extensions = true"] {
+        assert!(section.lines().any(|l| l.trim() == line), "{line} in {section}");
+    }
     let make = read("Makefile");
     let build = make
         .lines()
