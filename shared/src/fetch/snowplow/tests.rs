@@ -38,7 +38,7 @@ fn keep(l: &str) -> Event<'_> {
 #[test]
 fn field_table_matches_the_handout() {
     let handout =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/snowplow-enriched-fields.txt");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/snowplow-enriched-fields.txt");
     let text = std::fs::read_to_string(&handout)
         .unwrap_or_else(|e| panic!("{} is needed by this test: {e}", handout.display()));
     let names: Vec<&str> = text
