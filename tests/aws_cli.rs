@@ -157,21 +157,12 @@ async fn deployed() -> Deployed {
 impl Deployed {
     /// The CLI as an operator runs it against this deployment.
     fn aws(&self, args: &[&str]) -> Output {
-        cli()
-            .env("AWS_ENDPOINT_URL", &self.moto.endpoint)
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("STACK_NAME", "test")
-            .env("STORE_URL", "s3://data/")
-            .env("S3_ENDPOINT_URL", &self.moto.endpoint)
-            .env("S3_FORCE_PATH_STYLE", "true")
-            .arg("aws")
-            .args(args)
-            .args(["--poll-secs", "1", "--dir"])
-            .arg(self.dir.path())
-            .output()
-            .unwrap()
+        let testing = Credentials {
+            access_key_id: "testing".into(),
+            secret_access_key: "testing".into(),
+            session_token: None,
+        };
+        self.aws_as(&testing, args)
     }
 
     /// The CLI with an IAM role's credentials (moto with IAM enforced).
@@ -181,10 +172,7 @@ impl Deployed {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", &who.access_key_id)
             .env("AWS_SECRET_ACCESS_KEY", &who.secret_access_key)
-            .env(
-                "AWS_SESSION_TOKEN",
-                who.session_token.as_deref().unwrap_or_default(),
-            )
+            .envs(who.session_token.as_deref().map(|t| ("AWS_SESSION_TOKEN", t)))
             .env("STACK_NAME", "test")
             .env("STORE_URL", "s3://data/")
             .env("S3_ENDPOINT_URL", &self.moto.endpoint)
@@ -695,20 +683,7 @@ async fn the_operator_policy_lets_the_aws_commands_run_and_nothing_less_does() {
     let d = deployed().await;
 
     let t = Template::load();
-    let deployment = Deployment {
-        stack: "test".into(),
-        region: "us-east-1".into(),
-        account: "123456789012".into(),
-        parameters: [
-            ("SnowplowBucket", "snowplow-enriched"),
-            ("DatabaseSubnetIds", "subnet-1"),
-            ("DatabaseSecurityGroupIds", "sg-1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
-        names: BTreeMap::from([("DataBucket".to_string(), "data".to_string())]),
-    };
+    let deployment = Deployment::minimal("test", "data");
     let policy = t.resolve(
         &t.resource("OperatorPolicy")["Properties"]["PolicyDocument"]["Statement"],
         &deployment,

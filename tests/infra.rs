@@ -3,7 +3,6 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use article_rec::contract::stage::{
@@ -282,20 +281,7 @@ fn the_schedule_serves_every_site_and_the_hours_fan_out_by_plan() {
 }
 
 fn deployment() -> Deployment {
-    Deployment {
-        stack: "article-rec".into(),
-        region: "us-east-1".into(),
-        account: "123456789012".into(),
-        parameters: [
-            ("SnowplowBucket", "snowplow-enriched"),
-            ("DatabaseSubnetIds", "subnet-1"),
-            ("DatabaseSecurityGroupIds", "sg-1"),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect(),
-        names: BTreeMap::from([("DataBucket".to_string(), "article-rec-data".to_string())]),
-    }
+    Deployment::minimal("article-rec", "article-rec-data")
 }
 
 /// Actions a statement allows on a resource (exact ARN or `prefix*`).

@@ -22,6 +22,25 @@ pub struct Deployment {
 }
 
 impl Deployment {
+    /// A deployment of `stack` in us-east-1 with only the parameters that
+    /// have no default, its data bucket named `data_bucket`.
+    pub fn minimal(stack: &str, data_bucket: &str) -> Deployment {
+        Deployment {
+            stack: stack.into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            parameters: [
+                ("SnowplowBucket", "snowplow-enriched"),
+                ("DatabaseSubnetIds", "subnet-1"),
+                ("DatabaseSecurityGroupIds", "sg-1"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+            names: BTreeMap::from([("DataBucket".to_string(), data_bucket.to_string())]),
+        }
+    }
+
     pub fn arn(&self, service: &str, rest: &str) -> String {
         format!("arn:aws:{service}:{}:{}:{rest}", self.region, self.account)
     }

@@ -197,12 +197,14 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
     widget.kept.columns().write(&store, &widget_key).await?;
     store.put(&layout.bad_rows(), Bytes::from(bad_rows)).await?;
     report(ctx, &counts);
-    ctx.metric(
-        "fetch",
-        "input_lag_hours",
-        input_lag_hours(window.end, newest) as f64,
-        Unit::Count,
-    );
+    if let Some(newest) = newest {
+        ctx.metric(
+            "fetch",
+            "input_lag_hours",
+            input_lag_hours(window.end, newest) as f64,
+            Unit::Count,
+        );
+    }
     Ok(FetchOutput {
         partials_key: layout.partials().to_string(),
         duplicates_key: layout.duplicates().to_string(),
@@ -217,10 +219,8 @@ pub async fn run(input: FetchInput, ctx: &Context) -> Result<FetchOutput> {
 /// the window's end: 0 while the Snowplow loader keeps up, growing by one an
 /// hour once it stalls (the loader-stalled alarm's metric; `hours_missing`
 /// cannot tell a stalled loader from a site younger than the window).
-pub fn input_lag_hours(window_end: DateTime<Utc>, newest: Option<DateTime<Utc>>) -> u64 {
-    newest.map_or(u64::MAX, |hour| {
-        u64::try_from((window_end - (hour + Duration::hours(1))).num_hours()).unwrap_or(0)
-    })
+pub fn input_lag_hours(window_end: DateTime<Utc>, newest: DateTime<Utc>) -> u64 {
+    u64::try_from((window_end - (newest + Duration::hours(1))).num_hours()).unwrap_or(0)
 }
 
 fn report(ctx: &Context, c: &FetchCounts) {

@@ -442,7 +442,7 @@ async fn an_event_delivered_again_in_a_later_hour_is_a_duplicate_within_dedup_ho
 #[test]
 fn the_input_lag_counts_the_hours_after_the_newest_hour_with_input() {
     let end: DateTime<Utc> = "2026-12-01T12:00:00Z".parse().unwrap();
-    let hour = |h: i64| Some(end - Duration::hours(h));
+    let hour = |h: i64| end - Duration::hours(h);
     assert_eq!(super::input_lag_hours(end, hour(1)), 0, "the last hour has input");
     assert_eq!(super::input_lag_hours(end, hour(6)), 5);
     assert_eq!(
