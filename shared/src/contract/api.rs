@@ -36,7 +36,9 @@ impl RecsQuery {
         default_site: &str,
         default_size: u32,
     ) -> std::result::Result<RecsQuery, String> {
-        let exclude = match params.get("exclude") {
+        // the API tests its parameters for truth: an empty one is absent
+        let get = |name: &str| params.get(name).filter(|v| !v.is_empty());
+        let exclude = match get("exclude") {
             None => Vec::new(),
             Some(list) => {
                 let ids: Vec<String> = list.split(',').map(str::to_string).collect();
@@ -57,7 +59,7 @@ impl RecsQuery {
                 }
             },
         };
-        let model_type = match params.get("model_type").map(String::as_str) {
+        let model_type = match get("model_type").map(String::as_str) {
             None | Some("article") => ModelType::Article,
             Some("popularity") => ModelType::Popularity,
             Some(other) => {
@@ -67,11 +69,8 @@ impl RecsQuery {
             }
         };
         Ok(RecsQuery {
-            site: params
-                .get("site")
-                .cloned()
-                .unwrap_or_else(|| default_site.to_string()),
-            source_entity_id: params.get("source_entity_id").cloned(),
+            site: get("site").cloned().unwrap_or_else(|| default_site.to_string()),
+            source_entity_id: get("source_entity_id").cloned(),
             model_type,
             exclude,
             size,
@@ -157,6 +156,29 @@ mod tests {
         let big = RecsQuery::from_params(&params(&[("size", "100")]), "example", 20).unwrap_err();
         assert_eq!(big, "Invalid input for 'size' (int), must be below 100: 100");
         assert!(RecsQuery::from_params(&params(&[("model_type", "user")]), "e", 20).is_err());
+        // empty is absent, as the API's truth tests make it
+        let empty = RecsQuery::from_params(
+            &params(&[
+                ("exclude", ""),
+                ("source_entity_id", ""),
+                ("model_type", ""),
+                ("site", ""),
+            ]),
+            "example",
+            20,
+        )
+        .unwrap();
+        assert_eq!(
+            (
+                empty.exclude.len(),
+                empty.source_entity_id,
+                empty.model_type,
+                empty.site.as_str()
+            ),
+            (0, None, ModelType::Article, "example")
+        );
+        // a truncated list is refused, not read as fewer ids
+        assert!(RecsQuery::from_params(&params(&[("exclude", "3,")]), "e", 20).is_err());
     }
 
     #[test]
