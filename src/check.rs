@@ -1,9 +1,9 @@
 //! `check`: every setting with its source, the variables that look like
 //! settings but are none, then one probe of everything the configuration
-//! touches ([`article_rec::run::check`]).
+//! touches ([`article_rec_core::run::check`]).
 
-use article_rec::contract::settings::{unknown_variables, Settings, VARIABLES};
-use article_rec::run::check::{check as probe, settings_lines};
+use article_rec_core::run::check::{check as probe, settings_lines};
+use article_rec_core::settings::{unknown_variables, Settings, VARIABLES};
 use chrono::{DateTime, Utc};
 
 pub async fn check(settings: Settings, as_of: DateTime<Utc>) -> anyhow::Result<()> {
@@ -42,7 +42,7 @@ pub async fn check(settings: Settings, as_of: DateTime<Utc>) -> anyhow::Result<(
     }
     if !unknown.is_empty() {
         let names: Vec<&str> = unknown.iter().map(|u| u.name.as_str()).collect();
-        return Err(anyhow::Error::new(article_rec::Error::Config(format!(
+        return Err(anyhow::Error::new(article_rec_core::Error::Config(format!(
             "check failed: {} set but not a setting of article-rec",
             names.join(", ")
         ))));

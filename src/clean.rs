@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use article_rec::contract::layout;
-use article_rec::contract::settings::Settings;
+use article_rec_core::contract::layout;
+use article_rec_core::settings::Settings;
 use serde_json::json;
 
 use crate::commands::Usage;
@@ -62,7 +62,7 @@ pub async fn clean(
     }
     let mut removed = 0;
     if store.is_dir() {
-        let opened = article_rec::adapters::storage::open(&settings.store_url, &settings.s3).await?;
+        let opened = article_rec_core::adapters::storage::open(&settings.store_url, &settings.s3).await?;
         for p in &prefixes {
             removed += opened.delete_prefix(p).await?;
         }
@@ -128,7 +128,7 @@ fn clean_all(
         } else {
             std::fs::remove_file(p)
         };
-        gone.map_err(|source| article_rec::Error::Storage {
+        gone.map_err(|source| article_rec_core::Error::Storage {
             key: p.display().to_string(),
             source,
         })?;

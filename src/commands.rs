@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use anyhow::Context as _;
-use article_rec::contract::layout::{InputLayout, RunLayout};
-use article_rec::contract::names::check_time;
-use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::{RunRef, Stage};
-use article_rec::devtools::generate::{self, Spec};
-use article_rec::run::runner::{InProcess, Invoke, RunReport};
-use article_rec::Context;
+use article_rec_core::contract::layout::{InputLayout, RunLayout};
+use article_rec_core::contract::names::check_time;
+use article_rec_core::contract::stage::{RunRef, Stage};
+use article_rec_core::devtools::generate::{self, Spec};
+use article_rec_core::run::runner::{InProcess, Invoke, RunReport};
+use article_rec_core::settings::Settings;
+use article_rec_core::Context;
 use bytes::Bytes;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -120,7 +120,7 @@ impl<'a> WithProgress<'a> {
 
 #[async_trait::async_trait]
 impl Invoke for WithProgress<'_> {
-    async fn invoke(&self, stage: Stage, event: Value) -> article_rec::Result<Value> {
+    async fn invoke(&self, stage: Stage, event: Value) -> article_rec_core::Result<Value> {
         let action = event["action"].as_str().map(str::to_string);
         let msg = match (action.as_deref(), event["hour"].as_str()) {
             (Some("hour"), Some(hour)) => match self.hours.lock() {
@@ -161,7 +161,7 @@ impl Drop for WithProgress<'_> {
 /// The whole job for one run, its state kept for the stage subcommands.
 async fn run_once(ctx: &Context, run: &RunRef) -> anyhow::Result<RunReport> {
     let progress = WithProgress::new(ctx, &format!("run {}", run.run_id));
-    let report = article_rec::run::runner::run_pipeline_with(&progress, run)
+    let report = article_rec_core::run::runner::run_pipeline_with(&progress, run)
         .await
         .with_context(|| format!("run {} of site {} failed", run.run_id, run.site))?;
     drop(progress);
@@ -242,7 +242,7 @@ async fn stage_once(ctx: &Context, stage: Stage, args: &StageArgs) -> anyhow::Re
         let key = RunLayout::new(&run)?.state();
         let body = match ctx.store.get(&key).await {
             Ok(b) => b,
-            Err(article_rec::Error::NotFound { .. }) => {
+            Err(article_rec_core::Error::NotFound { .. }) => {
                 return Err(Usage(format!(
                     "no run {run_id} of site {}: start it with `article-rec fetch --run-id {run_id}`",
                     run.site
@@ -252,7 +252,7 @@ async fn stage_once(ctx: &Context, stage: Stage, args: &StageArgs) -> anyhow::Re
             Err(e) => return Err(e.into()),
         };
         // a damaged state file is data, not a bug: exit 1, naming it
-        let state: Value = serde_json::from_slice(&body).map_err(|e| article_rec::Error::Schema {
+        let state: Value = serde_json::from_slice(&body).map_err(|e| article_rec_core::Error::Schema {
             key: key.to_string(),
             expected: "a run state (JSON, as the stages left it)".into(),
             found: e.to_string(),

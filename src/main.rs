@@ -13,8 +13,8 @@ mod summary;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use article_rec::contract::database::ModelType;
-use article_rec::ErrorKind;
+use article_rec_core::contract::database::ModelType;
+use article_rec_core::ErrorKind;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 
@@ -228,8 +228,8 @@ impl Which {
 fn exit_code(e: &anyhow::Error) -> u8 {
     let kind = e
         .chain()
-        .find_map(|c| c.downcast_ref::<article_rec::Error>())
-        .map(article_rec::Error::kind)
+        .find_map(|c| c.downcast_ref::<article_rec_core::Error>())
+        .map(article_rec_core::Error::kind)
         .or_else(|| {
             e.chain()
                 .find_map(|c| c.downcast_ref::<aws::AwsError>())
@@ -256,7 +256,7 @@ fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,article_rec=info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,article_rec_core=info")),
         )
         .with_writer(std::io::stderr)
         .init();

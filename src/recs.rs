@@ -1,14 +1,14 @@
 //! `recs` and `serve`: the recommendations as the existing API answers its
-//! `GET /recs` query ([`article_rec::contract::api`]), from the local SQLite
+//! `GET /recs` query ([`article_rec_core::contract::api`]), from the local SQLite
 //! database or `DATABASE_URL`, so a widget developer sees what readers get.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use article_rec::contract::api::{answer, RecsQuery};
-use article_rec::contract::database::{RecDb, DEFAULT_SOURCE};
-use article_rec::Context;
+use article_rec_core::contract::api::{answer, RecsQuery};
+use article_rec_core::contract::database::{RecDb, DEFAULT_SOURCE};
+use article_rec_core::Context;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -53,7 +53,7 @@ pub async fn recs(ctx: Context, args: RecsArgs) -> anyhow::Result<()> {
     let settings = &ctx.settings;
     let default_size = u32::try_from(settings.max_recs).unwrap_or(u32::MAX);
     let query = RecsQuery::from_params(&params(&args), &settings.site, default_size)
-        .map_err(article_rec::Error::InvalidInput)?;
+        .map_err(article_rec_core::Error::InvalidInput)?;
     let got = answer(ctx.db()?, &query)
         .await
         .with_context(|| format!("recommendations of site {}", query.site))?;
@@ -89,7 +89,7 @@ pub async fn serve(ctx: Context, bind: &str, port: u16) -> anyhow::Result<()> {
         .with_state(served);
     let listener = tokio::net::TcpListener::bind((bind, port))
         .await
-        .map_err(|e| article_rec::Error::InvalidInput(format!("cannot listen on {bind}:{port}: {e}")))?;
+        .map_err(|e| article_rec_core::Error::InvalidInput(format!("cannot listen on {bind}:{port}: {e}")))?;
     let addr = listener.local_addr()?;
     println!("listening on http://{addr}/recs (the API's query; Ctrl-C stops)");
     axum::serve(listener, app).await?;

@@ -2,7 +2,7 @@
 //! the previous model is current again.
 
 use anyhow::Context as _;
-use article_rec::Context;
+use article_rec_core::Context;
 use serde_json::json;
 
 use crate::Which;
@@ -13,7 +13,7 @@ pub async fn rollback(ctx: Context, model: Which, json: bool) -> anyhow::Result<
     let site = ctx.settings.site.clone();
     let mut switched = Vec::new();
     for &kind in model.kinds() {
-        let done = article_rec::save::rollback(&ctx, &site, kind)
+        let done = article_rec_core::stages::save::rollback(&ctx, &site, kind)
             .await
             .with_context(|| format!("rollback of site {site}"))?;
         switched.push(json!({

@@ -2,12 +2,12 @@
 
 use std::fmt;
 
-use article_rec::contract::database::DEFAULT_SOURCE;
-use article_rec::contract::stage::{
+use article_rec_core::contract::database::DEFAULT_SOURCE;
+use article_rec_core::contract::stage::{
     DefaultsOutput, FetchOutput, PreprocessOutput, RunRef, SaveOutput, TrainOutput,
 };
-use article_rec::run::runner::RunReport;
-use article_rec::Context;
+use article_rec_core::run::runner::RunReport;
+use article_rec_core::Context;
 use serde_json::{json, Value};
 
 pub struct Summary {
@@ -71,8 +71,8 @@ impl Summary {
             run,
             &report.state,
             per_stage(report),
-            article_rec::contract::redact::redact_url(&ctx.settings.database_url),
-            &article_rec::contract::redact::redact_url(&ctx.settings.store_url),
+            article_rec_core::contract::redact::redact_url(&ctx.settings.database_url),
+            &article_rec_core::contract::redact::redact_url(&ctx.settings.store_url),
         )?;
         summary.defaults = ctx.db()?.current_recs(&run.site, DEFAULT_SOURCE).await?;
         if let Some((top, _)) = summary.defaults.first() {
@@ -132,8 +132,8 @@ impl Summary {
 /// "1 hour", "2 hours".
 /// The online evaluation in a few lines: each newest model's click-through
 /// rate with its interval, and what the comparisons found.
-fn online_lines(o: &article_rec::contract::online::OnlineHeadline) -> String {
-    use article_rec::contract::online::{ModelHeadline, Verdict};
+fn online_lines(o: &article_rec_core::contract::online::OnlineHeadline) -> String {
+    use article_rec_core::contract::online::{ModelHeadline, Verdict};
     let rate = |m: &ModelHeadline| {
         let ctr = m.ctr.map_or_else(|| "-".into(), |c| format!("{:.2}%", c * 100.0));
         let ci = m.interval.map_or_else(String::new, |i| {

@@ -22,7 +22,7 @@ use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use article_rec::devtools::moto::MotoServer;
+use article_rec_core::devtools::moto::MotoServer;
 use serde_json::{json, Value};
 use support::moto_iam::{self, Credentials};
 use support::template::{Deployment, Template};
@@ -393,7 +393,7 @@ async fn run_waits_prints_the_local_summary_and_a_repeat_starts_nothing() {
     assert_eq!(r["status"], "SUCCEEDED");
     assert_eq!(r["lines_read"], local.state["fetch"]["counts"]["parsed"]["lines"]);
     assert_eq!(r["readers"], local.state["preprocess"]["funnel"]["readers"]);
-    let model: article_rec::contract::evaluation::ModelSpec =
+    let model: article_rec_core::contract::evaluation::ModelSpec =
         serde_json::from_value(local.state["model"]["train"]["model"].clone()).unwrap();
     assert_eq!(r["model"], model.to_string());
     assert_eq!(r["promoted"], local.state["model"]["train"]["gate"]["promote"]);

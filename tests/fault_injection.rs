@@ -7,16 +7,16 @@
 
 use std::path::Path;
 
-use article_rec::adapters::parquet::{ArticleRecColumns, DefaultColumns};
-use article_rec::contract::checked_store::CheckedStore;
-use article_rec::contract::database::{ModelType, DEFAULT_SOURCE};
-use article_rec::contract::integrity::Files;
-use article_rec::contract::layout::{InputLayout, ObjectKey, RunLayout};
-use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::{FetchRequest, RunRef, SaveOutput, Stage};
-use article_rec::devtools::generate::{self, Spec};
-use article_rec::run::dispatch::dispatch;
-use article_rec::{Context, Error};
+use article_rec_core::adapters::parquet::{ArticleRecColumns, DefaultColumns};
+use article_rec_core::contract::checked_store::CheckedStore;
+use article_rec_core::contract::database::{ModelType, DEFAULT_SOURCE};
+use article_rec_core::contract::integrity::Files;
+use article_rec_core::contract::layout::{InputLayout, ObjectKey, RunLayout};
+use article_rec_core::contract::stage::{FetchRequest, RunRef, SaveOutput, Stage};
+use article_rec_core::devtools::generate::{self, Spec};
+use article_rec_core::run::dispatch::dispatch;
+use article_rec_core::settings::Settings;
+use article_rec_core::{Context, Error};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Value};
 
@@ -60,9 +60,9 @@ fn run_ref(id: &str, as_of: DateTime<Utc>) -> RunRef {
 /// The stages up to train, state as the state machine keeps it.
 async fn until_save(ctx: &Context, run: &RunRef) -> Value {
     let mut state = json!({ "run": run });
-    let fetch = serde_json::to_value(FetchRequest::Window(article_rec::contract::stage::FetchInput {
-        run: run.clone(),
-    }))
+    let fetch = serde_json::to_value(FetchRequest::Window(
+        article_rec_core::contract::stage::FetchInput { run: run.clone() },
+    ))
     .unwrap();
     state["fetch"] = dispatch(Stage::Fetch, fetch, ctx).await.unwrap();
     state["preprocess"] = dispatch(Stage::Preprocess, state.clone(), ctx).await.unwrap();
@@ -190,9 +190,9 @@ async fn no_flipped_file_between_stages_is_ever_saved_as_a_model() {
         .take(8)
         .collect();
     assert_eq!(cached.len(), 8, "cached hour files");
-    let fetch = serde_json::to_value(FetchRequest::Window(article_rec::contract::stage::FetchInput {
-        run: run.clone(),
-    }))
+    let fetch = serde_json::to_value(FetchRequest::Window(
+        article_rec_core::contract::stage::FetchInput { run: run.clone() },
+    ))
     .unwrap();
     for file in &cached {
         let clean = std::fs::read(file).unwrap();

@@ -3,16 +3,16 @@
 
 use std::sync::Arc;
 
-use article_rec::adapters::metrics::LogMetrics;
-use article_rec::adapters::parquet::HourEvents;
-use article_rec::contract::context::Context;
-use article_rec::contract::layout::{self, InputLayout, RunLayout};
-use article_rec::contract::partials::WindowPartials;
-use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::{FetchInput, FetchOutput, RunRef};
-use article_rec::devtools::generate::{self, ExpectedEvent, Spec, Truth};
-use article_rec::devtools::moto::MotoServer;
-use article_rec::fetch;
+use article_rec_core::adapters::metrics::LogMetrics;
+use article_rec_core::adapters::parquet::HourEvents;
+use article_rec_core::context::Context;
+use article_rec_core::contract::layout::{self, InputLayout, RunLayout};
+use article_rec_core::contract::partials::WindowPartials;
+use article_rec_core::contract::stage::{FetchInput, FetchOutput, RunRef};
+use article_rec_core::devtools::generate::{self, ExpectedEvent, Spec, Truth};
+use article_rec_core::devtools::moto::MotoServer;
+use article_rec_core::settings::Settings;
+use article_rec_core::stages::fetch;
 use bytes::Bytes;
 use chrono::{DateTime, Duration, Utc};
 
@@ -32,7 +32,7 @@ async fn context(moto: &MotoServer, bucket: &str, dir: &std::path::Path) -> Cont
     Context::with_adapters(
         Arc::new(moto.store(bucket, "data").await),
         Arc::new(raw),
-        Some(article_rec::adapters::db::open(&db_url).await.unwrap()),
+        Some(article_rec_core::adapters::db::open(&db_url).await.unwrap()),
         settings,
         Arc::new(LogMetrics),
     )
@@ -80,7 +80,7 @@ async fn events_of(ctx: &Context, id: &str, as_of: DateTime<Utc>) -> Vec<Expecte
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for h in &partials.hours {
-        let key = article_rec::contract::layout::ObjectKey::parse(&h.events_key).unwrap();
+        let key = article_rec_core::contract::layout::ObjectKey::parse(&h.events_key).unwrap();
         let file = HourEvents::read(ctx.store.as_ref(), &key).await.unwrap();
         let e = file.columns().unwrap();
         for i in 0..e.client_id.len() {
@@ -243,7 +243,7 @@ async fn the_hour_still_filling_is_parsed_but_not_cached() {
     let filling = layout::hour_manifest("example", t()).unwrap();
     assert!(matches!(
         ctx.store.get(&filling).await,
-        Err(article_rec::Error::NotFound { .. })
+        Err(article_rec_core::Error::NotFound { .. })
     ));
     let again = fetch_at(&ctx, "mid2", mid_hour).await;
     assert_eq!((again.counts.hours_parsed, again.counts.hours_cached), (1, 72));
@@ -267,7 +267,7 @@ async fn an_empty_window_is_a_clear_error_and_a_missing_hour_a_warning() {
     )
     .await
     .unwrap_err();
-    assert_eq!(err.kind(), article_rec::ErrorKind::Data);
+    assert_eq!(err.kind(), article_rec_core::ErrorKind::Data);
     assert!(err.to_string().contains("no input objects"), "{err}");
 
     generated(&ctx, t(), 3).await;

@@ -5,7 +5,7 @@ mod support;
 
 use std::path::Path;
 
-use article_rec::contract::stage::{
+use article_rec_core::contract::stage::{
     DefaultsInput, FetchRequest, PreprocessInput, SaveInput, Stage, TrainInput,
 };
 use serde_json::Value;
@@ -111,7 +111,10 @@ fn every_substitution_in_the_state_machines_is_defined_by_the_template() {
         "expected five function ARNs, the failure topic and the pipeline, saw {seen}"
     );
     // the local runner and the deployed machine agree on the order
-    assert_eq!(article_rec::run::definition::stage_order().unwrap(), Stage::ALL);
+    assert_eq!(
+        article_rec_core::run::definition::stage_order().unwrap(),
+        Stage::ALL
+    );
 }
 
 #[test]
@@ -170,8 +173,7 @@ fn state_machine_retries_only_transient_errors_and_catches_everything() {
 fn template_environment_matches_the_settings() {
     let template = read("template.yaml");
     // the settings and the option structs they own
-    let settings =
-        read("shared/src/contract/settings/mod.rs") + &read("shared/src/contract/settings/options.rs");
+    let settings = read("shared/src/settings/mod.rs") + &read("shared/src/settings/options.rs");
     let mut in_env = false;
     let mut names = Vec::new();
     for line in template.lines() {
@@ -366,7 +368,8 @@ fn each_function_gets_exactly_the_adapters_its_stage_opens() {
 fn only_train_reads_the_operators_embedding_model_and_none_writes_it() {
     let t = Template::load();
     let d = deployment();
-    let key = article_rec::contract::layout::embedding_model("potion-base-8M", "model.safetensors").unwrap();
+    let key =
+        article_rec_core::contract::layout::embedding_model("potion-base-8M", "model.safetensors").unwrap();
     let arn = format!("arn:aws:s3:::article-rec-data/{}", key.as_str());
     for stage in Stage::ALL {
         let f = t.function_for(stage.name());
@@ -448,7 +451,7 @@ fn policy_conditions_match_what_the_code_does() {
         "fetch lists the loader's bucket only under its hour partitions"
     );
     // and every listing fetch makes is under that prefix
-    let input = article_rec::contract::layout::InputLayout::new(&env["INPUT_PREFIX"]).unwrap();
+    let input = article_rec_core::contract::layout::InputLayout::new(&env["INPUT_PREFIX"]).unwrap();
     let hour = input.hour("2026-01-02T03:00:00Z".parse().unwrap());
     assert!(hour
         .prefix

@@ -19,14 +19,14 @@ mod support;
 
 use std::collections::{BTreeMap, HashMap};
 
-use article_rec::adapters::storage::s3::S3Store;
-use article_rec::contract::database::{ModelType, RecDb as _};
-use article_rec::contract::layout::InputLayout;
-use article_rec::contract::stage::{RunRef, SaveOutput, Stage};
-use article_rec::contract::storage::BlobStore;
-use article_rec::devtools::generate::{self, Spec};
-use article_rec::devtools::moto::MotoServer;
-use article_rec::run::runner::{run_pipeline_with, run_schedule_with, Invoke};
+use article_rec_core::adapters::storage::s3::S3Store;
+use article_rec_core::contract::database::{ModelType, RecDb as _};
+use article_rec_core::contract::layout::InputLayout;
+use article_rec_core::contract::stage::{RunRef, SaveOutput, Stage};
+use article_rec_core::contract::storage::BlobStore;
+use article_rec_core::devtools::generate::{self, Spec};
+use article_rec_core::devtools::moto::MotoServer;
+use article_rec_core::run::runner::{run_pipeline_with, run_schedule_with, Invoke};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 use support::lambda::{self, Function, Functions};
@@ -55,7 +55,7 @@ struct Schema {
 impl Schema {
     async fn new() -> Schema {
         let name = format!("t_lambda_{}", std::process::id());
-        let pool = sqlx::PgPool::connect(&article_rec::devtools::test_database_url())
+        let pool = sqlx::PgPool::connect(&article_rec_core::devtools::test_database_url())
             .await
             .unwrap();
         for sql in [
@@ -74,7 +74,7 @@ impl Schema {
     /// and in the query (trust authentication ignores both), so the test
     /// can check neither reaches a log.
     fn secret_url(&self) -> String {
-        let base = article_rec::devtools::test_database_url();
+        let base = article_rec_core::devtools::test_database_url();
         let base = base.replacen("://postgres@", &format!("://postgres:{DB_SECRET}@"), 1);
         let sep = if base.contains('?') { '&' } else { '?' };
         format!(
@@ -84,7 +84,7 @@ impl Schema {
     }
 
     fn url(&self) -> String {
-        let base = article_rec::devtools::test_database_url();
+        let base = article_rec_core::devtools::test_database_url();
         let sep = if base.contains('?') { '&' } else { '?' };
         format!("{base}{sep}options=-csearch_path%3D{}", self.name)
     }
@@ -410,8 +410,8 @@ async fn the_deployed_functions_run_with_the_templates_environment_and_permissio
     let mut in_window = std::collections::HashSet::new();
     for (_, lines) in gen.hours.range(..as_of()) {
         for l in lines {
-            if let Ok(article_rec::fetch::snowplow::Parsed::Keep(e)) =
-                article_rec::fetch::snowplow::parse_line(l, SITE)
+            if let Ok(article_rec_core::stages::fetch::snowplow::Parsed::Keep(e)) =
+                article_rec_core::stages::fetch::snowplow::parse_line(l, SITE)
             {
                 if e.time_ms < as_of().timestamp_millis() {
                     in_window.insert(e.event_id);
@@ -423,7 +423,7 @@ async fn the_deployed_functions_run_with_the_templates_environment_and_permissio
     assert_eq!(report.state["preprocess"]["current_article_model"], Value::Null);
 
     // the recommendations landed in PostgreSQL, as the API reads them
-    let db = article_rec::adapters::db::PgDb::open(&schema.url(), None)
+    let db = article_rec_core::adapters::db::PgDb::open(&schema.url(), None)
         .await
         .unwrap();
     let popularity = db
@@ -438,7 +438,7 @@ async fn the_deployed_functions_run_with_the_templates_environment_and_permissio
         "MAX_RECS from the template"
     );
     assert!(!db
-        .current_recs(SITE, article_rec::contract::database::DEFAULT_SOURCE)
+        .current_recs(SITE, article_rec_core::contract::database::DEFAULT_SOURCE)
         .await
         .unwrap()
         .is_empty());
@@ -545,7 +545,7 @@ async fn the_deployed_functions_run_with_the_templates_environment_and_permissio
         .await
         .unwrap()
         .unwrap();
-    let expired = article_rec::contract::layout::RunLayout::new(&RunRef {
+    let expired = article_rec_core::contract::layout::RunLayout::new(&RunRef {
         run_id: current.run_id.clone(),
         ..run2.clone()
     })
@@ -638,7 +638,7 @@ async fn the_deployed_functions_run_with_the_templates_environment_and_permissio
         .expect("the other site");
     assert_eq!(other_model.run_id, format!("other-{tick}"));
     assert!(!db
-        .current_recs(OTHER, article_rec::contract::database::DEFAULT_SOURCE)
+        .current_recs(OTHER, article_rec_core::contract::database::DEFAULT_SOURCE)
         .await
         .unwrap()
         .is_empty());

@@ -1,23 +1,28 @@
-//! The library's floor plan holds: imports go one way (contract <- adapters
-//! and recommend <- the stages <- run), no stage imports another, and no two
-//! modules import each other, directly or round a circle. Read from the
-//! `crate::` paths of every source file (tests excepted: they may reach
-//! anywhere).
+//! The library's floor plan holds: imports go one way (contract <-
+//! recommend <- settings <- context <- adapters <- stages <- run), no stage
+//! imports another, and no two modules import each other, directly or round
+//! a circle. Read from the `crate::` paths of every source file (tests
+//! excepted: they may reach anywhere). The same check is then fed a planted
+//! violation of each kind, so it is seen to fail.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-const STAGES: [&str; 5] = ["fetch", "preprocess", "defaults", "train", "save"];
+/// A module path, `["stages", "train", "gate"]`.
+type Module = Vec<String>;
 
 /// The layer of a top-level module; a module may import only lower layers
-/// (and itself). Adapters and recommend share a layer and ignore each other.
+/// (and its own top-level module).
 fn layer(top: &str) -> Option<u8> {
     match top {
         "contract" => Some(0),
-        "adapters" | "recommend" => Some(1),
-        t if STAGES.contains(&t) => Some(2),
-        "run" => Some(3),
-        "devtools" => Some(4),
+        "recommend" => Some(1),
+        "settings" => Some(2),
+        "context" => Some(3),
+        "adapters" => Some(4),
+        "stages" => Some(5),
+        "run" => Some(6),
+        "devtools" => Some(7),
         _ => None,
     }
 }
@@ -26,7 +31,7 @@ fn src() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("shared/src")
 }
 
-/// Module path (`contract::settings`) of every source file.
+/// Module path (`settings`) of every source file.
 fn modules(dir: &Path, prefix: &[String], out: &mut BTreeMap<Vec<String>, PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -74,7 +79,7 @@ fn code(path: &Path) -> String {
 
 /// Every module a file's code names through `crate::`, by its longest
 /// module path (`crate::contract::layout::RunLayout` -> `contract::layout`).
-fn imports(code: &str, known: &BTreeMap<Vec<String>, PathBuf>) -> BTreeSet<Vec<String>> {
+fn imports(code: &str, known: &BTreeSet<Module>) -> BTreeSet<Module> {
     let mut out = BTreeSet::new();
     let mut rest = code;
     while let Some(i) = rest.find("crate::") {
@@ -111,7 +116,7 @@ fn imports(code: &str, known: &BTreeMap<Vec<String>, PathBuf>) -> BTreeSet<Vec<S
             if let Some(m) = (1..=c.len())
                 .rev()
                 .map(|n| c[..n].to_vec())
-                .find(|m| known.contains_key(m))
+                .find(|m| known.contains(m))
             {
                 out.insert(m);
             }
@@ -120,27 +125,30 @@ fn imports(code: &str, known: &BTreeMap<Vec<String>, PathBuf>) -> BTreeSet<Vec<S
     out
 }
 
-#[test]
-fn imports_go_one_way_and_round_no_circle() {
-    let mut known = BTreeMap::new();
-    modules(&src(), &[], &mut known);
-    assert!(known.len() > 40, "found only {} modules", known.len());
-    let mut graph: BTreeMap<Vec<String>, BTreeSet<Vec<String>>> = BTreeMap::new();
+/// What the floor plan forbids in `code` (each module's non-test code):
+/// imports against the layers, a stage importing another, adapters and
+/// recommend importing each other, and the first import circle found.
+fn violations(code: &BTreeMap<Module, String>) -> (Vec<String>, Option<String>) {
+    let known: BTreeSet<Module> = code.keys().cloned().collect();
+    let mut graph: BTreeMap<Module, BTreeSet<Module>> = BTreeMap::new();
     let mut wrong = Vec::new();
-    for (module, path) in &known {
-        if is_test_file(path) || module.is_empty() {
+    for (module, text) in code {
+        if module.is_empty() {
             continue;
         }
         let top = &module[0];
-        let from = layer(top).unwrap_or_else(|| panic!("{} is in no layer", path.display()));
-        let uses = imports(&code(path), &known);
+        let Some(from) = layer(top) else {
+            wrong.push(format!("{} is in no layer", module.join("::")));
+            continue;
+        };
+        let uses = imports(text, &known);
         for used in &uses {
             let to_top = &used[0];
             let to = layer(to_top).unwrap_or(0);
             let same_top = to_top == top;
             let allowed = same_top || to < from;
-            let stage_to_stage =
-                STAGES.contains(&top.as_str()) && STAGES.contains(&to_top.as_str()) && !same_top;
+            let stage = |m: &Module| (m[0] == "stages").then(|| m.get(1).cloned()).flatten();
+            let stage_to_stage = matches!((stage(module), stage(used)), (Some(a), Some(b)) if a != b);
             let sideways =
                 (top == "adapters" && to_top == "recommend") || (top == "recommend" && to_top == "adapters");
             if !allowed || stage_to_stage || sideways {
@@ -154,24 +162,24 @@ fn imports_go_one_way_and_round_no_circle() {
                 .collect(),
         );
     }
-    assert!(
-        wrong.is_empty(),
-        "imports against the floor plan:\n{}",
-        wrong.join("\n")
-    );
+    (wrong, circle(&graph))
+}
 
-    // no circle: depth-first search for a back edge
+/// The first import circle, by a depth-first search for a back edge.
+fn circle(graph: &BTreeMap<Module, BTreeSet<Module>>) -> Option<String> {
     fn visit(
-        m: &Vec<String>,
-        graph: &BTreeMap<Vec<String>, BTreeSet<Vec<String>>>,
-        state: &mut BTreeMap<Vec<String>, u8>,
-        stack: &mut Vec<Vec<String>>,
+        m: &Module,
+        graph: &BTreeMap<Module, BTreeSet<Module>>,
+        state: &mut BTreeMap<Module, u8>,
+        stack: &mut Vec<Module>,
     ) -> Option<Vec<String>> {
         match state.get(m) {
             Some(2) => return None,
             Some(1) => {
                 let start = stack.iter().position(|s| s == m).unwrap_or(0);
-                return Some(stack[start..].iter().map(|s| s.join("::")).collect());
+                let mut names: Vec<String> = stack[start..].iter().map(|s| s.join("::")).collect();
+                names.push(m.join("::"));
+                return Some(names);
             }
             _ => {}
         }
@@ -187,25 +195,109 @@ fn imports_go_one_way_and_round_no_circle() {
         None
     }
     let mut state = BTreeMap::new();
-    for m in graph.keys() {
-        if let Some(circle) = visit(m, &graph, &mut state, &mut Vec::new()) {
-            panic!("an import circle: {}", circle.join(" -> "));
-        }
-    }
+    graph
+        .keys()
+        .find_map(|m| visit(m, graph, &mut state, &mut Vec::new()))
+        .map(|c| c.join(" -> "))
 }
 
-/// The check itself finds what it must: a made-up module list with a stage
-/// importing another, an adapter importing a stage, and a circle.
+/// Every library module's non-test code, by module path.
+fn library() -> BTreeMap<Module, String> {
+    let mut files = BTreeMap::new();
+    modules(&src(), &[], &mut files);
+    assert!(files.len() > 40, "found only {} modules", files.len());
+    files
+        .into_iter()
+        .filter(|(_, path)| !is_test_file(path))
+        .map(|(m, path)| (m, code(&path)))
+        .collect()
+}
+
+fn m(path: &str) -> Module {
+    path.split("::").map(str::to_string).collect()
+}
+
 #[test]
-fn the_check_sees_a_wrong_import() {
-    let known: BTreeMap<Vec<String>, PathBuf> = ["contract::a", "contract::b", "train", "save"]
-        .iter()
-        .map(|m| (m.split("::").map(str::to_string).collect(), PathBuf::new()))
+fn imports_go_one_way_and_round_no_circle() {
+    let (wrong, circle) = violations(&library());
+    assert!(
+        wrong.is_empty(),
+        "imports against the floor plan:\n{}",
+        wrong.join("\n")
+    );
+    assert_eq!(circle, None, "an import circle");
+}
+
+/// The check, on the real library with one planted import of each kind it
+/// forbids, names exactly that import.
+#[test]
+fn the_check_fails_on_each_planted_violation() {
+    let clean = library();
+    for module in [
+        "stages::train::gate",
+        "stages::save",
+        "contract::names",
+        "recommend::ease",
+        "adapters::open",
+    ] {
+        assert!(
+            clean.contains_key(&m(module)),
+            "{module} is no longer a module: plant elsewhere"
+        );
+    }
+    let plant = |module: &str, line: &str| {
+        let mut code = clean.clone();
+        code.get_mut(&m(module)).unwrap().push_str(line);
+        violations(&code)
+    };
+
+    // a stage importing another
+    let (wrong, _) = plant("stages::train::gate", "use crate::stages::save::Outcome;\n");
+    assert_eq!(wrong, ["stages::train::gate imports stages::save"]);
+
+    // an upward import: the contract naming an adapter
+    let (wrong, _) = plant("contract::names", "let s = crate::adapters::open::open(x);\n");
+    assert_eq!(wrong, ["contract::names imports adapters::open"]);
+
+    // sideways: a recommender reaching an adapter
+    let (wrong, _) = plant("recommend::ease", "use crate::adapters::sdk::client;\n");
+    assert_eq!(wrong, ["recommend::ease imports adapters::sdk"]);
+
+    // a circle inside one layer, where the layer rule allows both imports
+    let mut code = clean.clone();
+    code.get_mut(&m("recommend::ease"))
+        .unwrap()
+        .push_str("use crate::recommend::hybrid::Hybrid;\n");
+    code.get_mut(&m("recommend::hybrid"))
+        .unwrap()
+        .push_str("use crate::recommend::ease::Ease;\n");
+    let (wrong, circle) = violations(&code);
+    assert!(wrong.is_empty(), "{wrong:?}");
+    let circle = circle.expect("the planted circle is found");
+    assert!(
+        circle.contains("recommend::ease") && circle.contains("recommend::hybrid"),
+        "{circle}"
+    );
+
+    // a module outside every layer
+    let mut code = clean.clone();
+    code.insert(m("helpers"), String::new());
+    let (wrong, _) = violations(&code);
+    assert_eq!(wrong, ["helpers is in no layer"]);
+}
+
+/// The import reader names modules by their longest known path, inside
+/// braces too.
+#[test]
+fn imports_are_read_by_their_longest_module_path() {
+    let known: BTreeSet<Module> = ["contract::a", "contract::b", "stages::train", "stages::save"]
+        .into_iter()
+        .map(m)
         .collect();
     let uses = imports(
-        "use crate::contract::{a, b::X};\nlet x = crate::save::thing();",
+        "use crate::contract::{a, b::X};\nlet x = crate::stages::save::thing();",
         &known,
     );
     let names: Vec<String> = uses.iter().map(|u| u.join("::")).collect();
-    assert_eq!(names, ["contract::a", "contract::b", "save"]);
+    assert_eq!(names, ["contract::a", "contract::b", "stages::save"]);
 }

@@ -6,17 +6,17 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use article_rec::adapters::parquet::{Articles, HourEvents};
-use article_rec::contract::database::ModelType;
-use article_rec::contract::database::DEFAULT_SOURCE;
-use article_rec::contract::evaluation::ModelSpec;
-use article_rec::contract::integrity::Digest;
-use article_rec::contract::layout::{InputLayout, RunLayout};
-use article_rec::contract::partials::WindowPartials;
-use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::{RunRef, SaveOutput, Stage, TrainOutput};
-use article_rec::devtools::generate::{self, Spec, Truth};
-use article_rec::Context;
+use article_rec_core::adapters::parquet::{Articles, HourEvents};
+use article_rec_core::contract::database::ModelType;
+use article_rec_core::contract::database::DEFAULT_SOURCE;
+use article_rec_core::contract::evaluation::ModelSpec;
+use article_rec_core::contract::integrity::Digest;
+use article_rec_core::contract::layout::{InputLayout, RunLayout};
+use article_rec_core::contract::partials::WindowPartials;
+use article_rec_core::contract::stage::{RunRef, SaveOutput, Stage, TrainOutput};
+use article_rec_core::devtools::generate::{self, Spec, Truth};
+use article_rec_core::settings::Settings;
+use article_rec_core::Context;
 use sqlx::Row;
 
 const AS_OF: &str = "2026-11-01T06:00:00Z";
@@ -84,7 +84,9 @@ async fn whole_job_on_generated_data() {
     let ctx = context(dir.path()).await;
     let truth = generated(&ctx, 42).await;
     let run = run_ref("run-1");
-    let report = article_rec::run::runner::run_pipeline(&ctx, &run).await.unwrap();
+    let report = article_rec_core::run::runner::run_pipeline(&ctx, &run)
+        .await
+        .unwrap();
     let mut order: Vec<Stage> = report.timings.iter().map(|t| t.stage).collect();
     order.dedup();
     assert_eq!(order, Stage::ALL, "stages run in the state machine's order");
@@ -178,7 +180,7 @@ async fn whole_job_on_generated_data() {
         serde_json::from_slice(&ctx.store.get(&layout.partials()).await.unwrap()).unwrap();
     let mut last_event_ms = i64::MIN;
     for h in &partials.hours {
-        let key = article_rec::contract::layout::ObjectKey::parse(&h.events_key).unwrap();
+        let key = article_rec_core::contract::layout::ObjectKey::parse(&h.events_key).unwrap();
         let events = HourEvents::read(ctx.store.as_ref(), &key).await.unwrap();
         last_event_ms = last_event_ms.max(events.columns().unwrap().time_ms.into_iter().max().unwrap());
     }
@@ -259,7 +261,7 @@ async fn whole_job_on_generated_data() {
         .fetch_one(&pool)
         .await
         .unwrap();
-    let again = article_rec::run::dispatch::dispatch(Stage::Save, report.state.clone(), &ctx)
+    let again = article_rec_core::run::dispatch::dispatch(Stage::Save, report.state.clone(), &ctx)
         .await
         .unwrap();
     let again: SaveOutput = serde_json::from_value(again).unwrap();
@@ -289,7 +291,9 @@ async fn same_seed_same_recommendations() {
         let ctx = context(dir.path()).await;
         generated(&ctx, 7).await;
         let run = run_ref("repro");
-        article_rec::run::runner::run_pipeline(&ctx, &run).await.unwrap();
+        article_rec_core::run::runner::run_pipeline(&ctx, &run)
+            .await
+            .unwrap();
         let articles = surviving_articles(&ctx, &run).await;
         results.push(all_recs(&ctx, &articles).await);
     }
@@ -301,14 +305,17 @@ async fn same_seed_same_recommendations() {
 async fn an_empty_window_is_a_clear_error_and_leaves_nothing_current() {
     let dir = tempfile::tempdir().unwrap();
     let ctx = context(dir.path()).await;
-    let err = article_rec::run::runner::run_pipeline(&ctx, &run_ref("empty"))
+    let err = article_rec_core::run::runner::run_pipeline(&ctx, &run_ref("empty"))
         .await
         .unwrap_err();
     assert!(err.to_string().contains("no input objects"), "{err}");
     assert!(ctx
         .db()
         .unwrap()
-        .current_model("example", article_rec::contract::database::ModelType::Article)
+        .current_model(
+            "example",
+            article_rec_core::contract::database::ModelType::Article
+        )
         .await
         .unwrap()
         .is_none());
@@ -316,7 +323,7 @@ async fn an_empty_window_is_a_clear_error_and_leaves_nothing_current() {
     let layout = RunLayout::new(&run_ref("empty")).unwrap();
     assert!(matches!(
         ctx.store.get(&layout.partials()).await,
-        Err(article_rec::Error::NotFound { .. })
+        Err(article_rec_core::Error::NotFound { .. })
     ));
 }
 
@@ -330,14 +337,14 @@ async fn later_runs_warm_start_and_the_gate_keeps_a_worse_model_out() {
     let ctx = Context::from_settings(als_only).await.unwrap();
     generated(&ctx, 11).await;
     let first = run_ref("first");
-    article_rec::run::runner::run_pipeline(&ctx, &first)
+    article_rec_core::run::runner::run_pipeline(&ctx, &first)
         .await
         .unwrap();
 
     // two hours later: the production model starts from the first run's factors
     let mut second = run_ref("second");
     second.as_of += chrono::Duration::hours(2);
-    let report = article_rec::run::runner::run_pipeline(&ctx, &second)
+    let report = article_rec_core::run::runner::run_pipeline(&ctx, &second)
         .await
         .unwrap();
     let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
@@ -363,7 +370,7 @@ async fn later_runs_warm_start_and_the_gate_keeps_a_worse_model_out() {
     let strict = Context::from_settings(strict).await.unwrap();
     let mut third = run_ref("third");
     third.as_of += chrono::Duration::hours(4);
-    let report = article_rec::run::runner::run_pipeline(&strict, &third)
+    let report = article_rec_core::run::runner::run_pipeline(&strict, &third)
         .await
         .unwrap();
     let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
@@ -430,7 +437,9 @@ async fn the_run_report_opens_in_a_browser_with_every_section_and_chart() {
     let ctx = context(dir.path()).await;
     generated(&ctx, 11).await;
     let run = run_ref("report");
-    let report = article_rec::run::runner::run_pipeline(&ctx, &run).await.unwrap();
+    let report = article_rec_core::run::runner::run_pipeline(&ctx, &run)
+        .await
+        .unwrap();
     let key = RunLayout::new(&run).unwrap().report();
     assert_eq!(report.state["save"]["report_key"], key.as_str());
     let html = String::from_utf8(ctx.store.get(&key).await.unwrap().to_vec()).unwrap();
@@ -527,7 +536,7 @@ async fn an_operators_embedding_model_in_the_store_is_a_measured_candidate() {
     settings.quality.selection.embeddings = Some("news-words".into());
     let ctx = Context::from_settings(settings).await.unwrap();
     generated(&ctx, 11).await;
-    let err = article_rec::run::runner::run_pipeline(&ctx, &run_ref("no-model"))
+    let err = article_rec_core::run::runner::run_pipeline(&ctx, &run_ref("no-model"))
         .await
         .unwrap_err()
         .to_string();
@@ -537,7 +546,7 @@ async fn an_operators_embedding_model_in_the_store_is_a_measured_candidate() {
     // pseudo-random vector: a text's mean vector is a projection of its words
     let catalog = ctx
         .store
-        .get(&article_rec::contract::layout::catalog("example").unwrap())
+        .get(&article_rec_core::contract::layout::catalog("example").unwrap())
         .await
         .unwrap();
     let mut words = std::collections::BTreeSet::new();
@@ -573,12 +582,12 @@ async fn an_operators_embedding_model_in_the_store_is_a_measured_candidate() {
     let mut vocab: Vec<(&str, Vec<f32>)> = vec![("[UNK]", vec![0.0; 64])];
     vocab.extend(words.iter().map(|w| (w.as_str(), vector(w))));
     assert!(vocab.len() > 500, "{} words", vocab.len());
-    let (weights, tokenizer) = article_rec::recommend::model2vec::model_files(&vocab, true);
+    let (weights, tokenizer) = article_rec_core::recommend::model2vec::model_files(&vocab, true);
     for (file, bytes) in [("model.safetensors", weights), ("tokenizer.json", tokenizer)] {
-        let key = article_rec::contract::layout::embedding_model("news-words", file).unwrap();
+        let key = article_rec_core::contract::layout::embedding_model("news-words", file).unwrap();
         ctx.store.put(&key, bytes.into()).await.unwrap();
     }
-    let report = article_rec::run::runner::run_pipeline(&ctx, &run_ref("with-model"))
+    let report = article_rec_core::run::runner::run_pipeline(&ctx, &run_ref("with-model"))
         .await
         .unwrap();
     let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
@@ -600,7 +609,10 @@ async fn an_operators_embedding_model_in_the_store_is_a_measured_candidate() {
 }
 
 /// What the site's database serves now, as the widget would show it.
-async fn served(ctx: &Context, catalog: &[article_rec::contract::site::CatalogEntry]) -> generate::Served {
+async fn served(
+    ctx: &Context,
+    catalog: &[article_rec_core::contract::site::CatalogEntry],
+) -> generate::Served {
     let db = ctx.db().unwrap();
     let model = |kind| async move { db.current_model("example", kind).await.unwrap().map(|m| m.id) };
     let mut lists = std::collections::HashMap::new();
@@ -630,7 +642,7 @@ async fn served(ctx: &Context, catalog: &[article_rec::contract::site::CatalogEn
 /// version's click-through rate (in the browser).
 #[tokio::test(flavor = "multi_thread")]
 async fn over_simulated_days_the_promoted_model_is_clicked_more_than_the_defaults() {
-    use article_rec::contract::online::{OnlineEvaluation, Verdict};
+    use article_rec_core::contract::online::{OnlineEvaluation, Verdict};
     let dir = tempfile::tempdir().unwrap();
     let mut settings = Settings::local(dir.path());
     settings.als.iterations = 8;
@@ -673,7 +685,9 @@ async fn over_simulated_days_the_promoted_model_is_clicked_more_than_the_default
             run_id: format!("day-{}", 3 - day),
             as_of,
         };
-        let report = article_rec::run::runner::run_pipeline(&ctx, &run).await.unwrap();
+        let report = article_rec_core::run::runner::run_pipeline(&ctx, &run)
+            .await
+            .unwrap();
         stream.serve(served(&ctx, &catalog).await);
         last = Some((run, report));
     }

@@ -299,7 +299,7 @@ async fn a_damaged_file_between_stages_is_refused_naming_it() {
 #[tokio::test]
 async fn no_database_password_reaches_any_output() {
     let schema = format!("t_reliability_{}", std::process::id());
-    let admin = sqlx::PgPool::connect(&article_rec::devtools::test_database_url())
+    let admin = sqlx::PgPool::connect(&article_rec_core::devtools::test_database_url())
         .await
         .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
@@ -308,7 +308,7 @@ async fn no_database_password_reaches_any_output() {
         .unwrap();
     let d = copy_of_site();
     // trust authentication ignores the passwords, so the run succeeds with them
-    let base = article_rec::devtools::test_database_url();
+    let base = article_rec_core::devtools::test_database_url();
     let with_password = |pw: &str| base.replacen("://postgres@", &format!("://postgres:{pw}@"), 1);
     let sep = if base.contains('?') { '&' } else { '?' };
     for (url, secret) in [
@@ -348,7 +348,7 @@ async fn no_database_password_reaches_any_output() {
 
 /// An enriched event line of the sample site's tracker.
 fn enriched(fields: &[(&str, &str)]) -> String {
-    let names = article_rec::fetch::snowplow::fields::FIELDS;
+    let names = article_rec_core::stages::fetch::snowplow::fields::FIELDS;
     let mut cols = vec![String::new(); names.len()];
     for (name, value) in fields {
         let i = names.iter().position(|n| n == name).unwrap();
@@ -493,7 +493,7 @@ async fn exit_codes_follow_the_help() {
     pool.close().await;
 
     // a URL that cannot work: configuration, 2
-    let base = article_rec::devtools::test_database_url();
+    let base = article_rec_core::devtools::test_database_url();
     for url in [
         "postgres://postgres@127.0.0.1:99999/test".to_string(),
         base.replacen("/test", "/no_such_database_here", 1),
@@ -631,7 +631,7 @@ fn the_readme_test_command_sets_up_what_the_tests_need() {
         .trim();
     assert_eq!(recipe, "scripts/test", "{recipe}");
     let script = std::fs::read_to_string(root.join("scripts/test")).unwrap();
-    let (a, b, c) = article_rec::devtools::moto::MOTO_VERSION;
+    let (a, b, c) = article_rec_core::devtools::moto::MOTO_VERSION;
     let pin = format!("MOTO_VERSION={a}.{b}.{c}");
     for step in [
         pin.as_str(),

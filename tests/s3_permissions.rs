@@ -9,10 +9,10 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use article_rec::adapters::storage::s3::S3Store;
-use article_rec::contract::storage::BlobStore;
-use article_rec::devtools::moto::MotoServer;
-use article_rec::ErrorKind;
+use article_rec_core::adapters::storage::s3::S3Store;
+use article_rec_core::contract::storage::BlobStore;
+use article_rec_core::devtools::moto::MotoServer;
+use article_rec_core::ErrorKind;
 use bytes::Bytes;
 use serde_json::json;
 
@@ -21,7 +21,7 @@ async fn a_refused_request_is_access_denied_naming_the_action_and_the_key() {
     let moto = MotoServer::start();
     let open = moto.store("data", "").await;
     let cached =
-        article_rec::contract::layout::hour_manifest("site", "2026-01-02T03:00:00Z".parse().unwrap())
+        article_rec_core::contract::layout::hour_manifest("site", "2026-01-02T03:00:00Z".parse().unwrap())
             .unwrap();
     open.put(&cached, Bytes::from_static(b"{}")).await.unwrap();
     let roles = BTreeMap::from([(
@@ -56,7 +56,7 @@ async fn a_refused_request_is_access_denied_naming_the_action_and_the_key() {
         "{err}"
     );
     let err = store
-        .list(&article_rec::contract::layout::runs())
+        .list(&article_rec_core::contract::layout::runs())
         .await
         .unwrap_err();
     assert!(

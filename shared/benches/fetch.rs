@@ -18,15 +18,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use article_rec::adapters::parquet::{encode, HourEvents, HourKeys, HourPairs, HourPaths};
-use article_rec::adapters::storage::LocalDir;
-use article_rec::contract::layout::InputLayout;
-use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::{FetchInput, RunRef};
-use article_rec::contract::storage::BlobStore;
-use article_rec::devtools::generate::{self, Spec};
-use article_rec::fetch::hour_batch::EventBatch;
-use article_rec::Context;
+use article_rec_core::adapters::parquet::{encode, HourEvents, HourKeys, HourPairs, HourPaths};
+use article_rec_core::adapters::storage::LocalDir;
+use article_rec_core::contract::layout::InputLayout;
+use article_rec_core::contract::stage::{FetchInput, RunRef};
+use article_rec_core::contract::storage::BlobStore;
+use article_rec_core::devtools::generate::{self, Spec};
+use article_rec_core::settings::Settings;
+use article_rec_core::stages::fetch::hour_batch::EventBatch;
+use article_rec_core::Context;
 use chrono::{DateTime, Duration, Utc};
 use polars::prelude::{DataFrame, ParquetCompression, ParquetWriter, StatisticsOptions};
 
@@ -215,13 +215,13 @@ async fn measure(dir: &Path) {
     // 2. the whole stage, cold then warm
     let ctx = Context::from_settings(s.clone()).await.unwrap();
     ctx.store
-        .delete_prefix(&article_rec::contract::layout::hour_cache("example").unwrap())
+        .delete_prefix(&article_rec_core::contract::layout::hour_cache("example").unwrap())
         .await
         .unwrap();
     for label in ["cold (every hour parsed)", "warm (every hour cached)"] {
         let t0 = Instant::now();
         let c0 = cpu_seconds();
-        let out = article_rec::fetch::run(FetchInput { run: run.clone() }, &ctx)
+        let out = article_rec_core::stages::fetch::run(FetchInput { run: run.clone() }, &ctx)
             .await
             .unwrap();
         let secs = t0.elapsed().as_secs_f64();

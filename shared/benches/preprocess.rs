@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use article_rec::adapters::storage::LocalDir;
-use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::{FetchOutput, PreprocessInput, RunRef};
-use article_rec::devtools::{fetched_events, TestEvent};
-use article_rec::preprocess;
-use article_rec::Context;
+use article_rec_core::adapters::storage::LocalDir;
+use article_rec_core::contract::stage::{FetchOutput, PreprocessInput, RunRef};
+use article_rec_core::devtools::{fetched_events, TestEvent};
+use article_rec_core::settings::Settings;
+use article_rec_core::stages::preprocess;
+use article_rec_core::Context;
 use chrono::{DateTime, Utc};
 use rand::{Rng, SeedableRng};
 
@@ -57,7 +57,7 @@ async fn generate_once(dir: &Path, events: usize) {
     if done.exists() {
         return;
     }
-    let store: std::sync::Arc<dyn article_rec::contract::storage::BlobStore> =
+    let store: std::sync::Arc<dyn article_rec_core::contract::storage::BlobStore> =
         std::sync::Arc::new(LocalDir::new(dir.join("store")));
     let readers = events / 20;
     let end: DateTime<Utc> = END.parse().unwrap();
@@ -98,7 +98,7 @@ async fn generate_once(dir: &Path, events: usize) {
         let out = fetched_events(store.clone(), &run, 600_000, &day_events)
             .await
             .unwrap();
-        let layout = article_rec::contract::layout::RunLayout::new(&run).unwrap();
+        let layout = article_rec_core::contract::layout::RunLayout::new(&run).unwrap();
         let json: serde_json::Value =
             serde_json::from_slice(&store.get(&layout.partials()).await.unwrap()).unwrap();
         partials.extend(json["hours"].as_array().unwrap().iter().cloned());
@@ -112,18 +112,18 @@ async fn generate_once(dir: &Path, events: usize) {
     }
     // one window of every day's hours, as fetch would list them
     let mut out = all.unwrap();
-    let layout = article_rec::contract::layout::RunLayout::new(&run_ref()).unwrap();
+    let layout = article_rec_core::contract::layout::RunLayout::new(&run_ref()).unwrap();
     let window = serde_json::json!({
         "window": run_ref().window(DAYS as u32),
         "hours": partials,
     });
-    let writer = article_rec::contract::checked_store::CheckedStore::new(
+    let writer = article_rec_core::contract::checked_store::CheckedStore::new(
         store.clone(),
         Default::default(),
         Vec::new(),
     );
     store_put(&writer, &layout.partials(), serde_json::to_vec(&window).unwrap()).await;
-    article_rec::adapters::parquet::DuplicateColumns::default()
+    article_rec_core::adapters::parquet::DuplicateColumns::default()
         .write(&writer, &layout.duplicates())
         .await
         .unwrap();
@@ -134,8 +134,8 @@ async fn generate_once(dir: &Path, events: usize) {
 }
 
 async fn store_put(
-    store: &dyn article_rec::contract::storage::BlobStore,
-    key: &article_rec::contract::layout::ObjectKey,
+    store: &dyn article_rec_core::contract::storage::BlobStore,
+    key: &article_rec_core::contract::layout::ObjectKey,
     body: Vec<u8>,
 ) {
     store.put(key, bytes::Bytes::from(body)).await.unwrap();

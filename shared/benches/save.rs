@@ -16,9 +16,9 @@ mod common;
 
 use std::time::Instant;
 
-use article_rec::adapters::db::PgDb;
-use article_rec::contract::database::{ArticleRow, ModelStart, ModelType, RecDb, RecRow};
-use article_rec::recommend::neighbours::nearest;
+use article_rec_core::adapters::db::PgDb;
+use article_rec_core::contract::database::{ArticleRow, ModelStart, ModelType, RecDb, RecRow};
+use article_rec_core::recommend::neighbours::nearest;
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
 
@@ -46,12 +46,12 @@ fn bench_knn(n: usize, k: usize) {
 }
 
 async fn bench_copy(recs: usize) {
-    let url = article_rec::devtools::test_database_url();
+    let url = article_rec_core::devtools::test_database_url();
     let schema = format!("bench_save_{}", std::process::id());
     let db = PgDb::open(&url, Some(&schema)).await.unwrap_or_else(|e| {
         panic!(
             "PostgreSQL is needed ({}): {e}",
-            article_rec::contract::redact::redact(&url)
+            article_rec_core::contract::redact::redact(&url)
         )
     });
     let site = "bench";

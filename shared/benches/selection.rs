@@ -16,13 +16,13 @@ mod common;
 
 use std::time::Instant;
 
-use article_rec::contract::settings::{AlsParams, SelectionParams};
-use article_rec::recommend::content_tfidf::{Analyzer, ArticleText, ContentTfidf};
-use article_rec::recommend::ease::Ease;
-use article_rec::recommend::item_item::{ItemItem, Serving};
-use article_rec::recommend::item_knn::ItemKnn;
-use article_rec::recommend::reads::{Read, Reads};
-use article_rec::train::evaluation::{ArticleFacts, DwellTable, EvalParams, Reading};
+use article_rec_core::recommend::content_tfidf::{Analyzer, ArticleText, ContentTfidf};
+use article_rec_core::recommend::ease::Ease;
+use article_rec_core::recommend::item_item::{ItemItem, Serving};
+use article_rec_core::recommend::item_knn::ItemKnn;
+use article_rec_core::recommend::reads::{Read, Reads};
+use article_rec_core::settings::{AlsParams, SelectionParams};
+use article_rec_core::stages::train::evaluation::{ArticleFacts, DwellTable, EvalParams, Reading};
 use rand::{Rng, SeedableRng};
 
 /// Readers of 50 topics with Zipf-like popularity in time order over 28
@@ -129,11 +129,11 @@ fn knn() {
 
 fn content() {
     let articles = common::env_usize("BENCH_CONTENT_ARTICLES", 50_000);
-    let input = article_rec::contract::layout::InputLayout::new("in").unwrap();
+    let input = article_rec_core::contract::layout::InputLayout::new("in").unwrap();
     let end = "2026-06-01T00:00:00Z".parse().unwrap();
-    let mut spec = article_rec::devtools::generate::Spec::sample("bench", end, 28, 9);
+    let mut spec = article_rec_core::devtools::generate::Spec::sample("bench", end, 28, 9);
     (spec.readers, spec.bots, spec.articles, spec.clusters) = (0, 0, articles, 50);
-    let stream = article_rec::devtools::generate::stream(&spec, &input).unwrap();
+    let stream = article_rec_core::devtools::generate::stream(&spec, &input).unwrap();
     let rss_before = common::peak_rss_mib();
     let t = Instant::now();
     let analyzer = Analyzer::new("english").unwrap();
@@ -218,7 +218,7 @@ fn selection() {
         cold_readers: 5,
     };
     let t = Instant::now();
-    let e = article_rec::train::evaluate(&table, &facts, &params).unwrap();
+    let e = article_rec_core::stages::train::evaluate(&table, &facts, &params).unwrap();
     println!(
         "selection: {} reads, {readers} readers, {articles} articles, {} questions: every candidate in {:.1} s, peak RSS {:.0} MiB",
         table.readings.len(),

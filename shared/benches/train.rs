@@ -17,8 +17,8 @@ use std::io::Write;
 use std::process::Command;
 use std::time::Instant;
 
-use article_rec::contract::settings::AlsParams;
-use article_rec::recommend::als::{self, confidence};
+use article_rec_core::recommend::als::{self, confidence};
+use article_rec_core::settings::AlsParams;
 use rand::{Rng, SeedableRng};
 use sprs::{CsMat, TriMat};
 

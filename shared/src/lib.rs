@@ -20,17 +20,15 @@
 //! | `devtools` | (feature `devtools`) the data generator and the test servers: never in a function |
 
 pub mod adapters;
+pub mod context;
 pub mod contract;
-pub mod defaults;
 #[cfg(any(test, feature = "devtools"))]
 pub mod devtools;
-pub mod fetch;
-pub mod preprocess;
 pub mod recommend;
 pub mod run;
-pub mod save;
-pub mod train;
+pub mod settings;
+pub mod stages;
 
-pub use contract::context::Context;
+pub use context::Context;
 pub use contract::error::{Error, ErrorKind, Result};
 pub use lambda_runtime::Error as LambdaError;

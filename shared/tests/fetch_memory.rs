@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use article_rec::fetch::hour_batch::{EventBatch, MAX_LINE_BYTES};
+use article_rec_core::stages::fetch::hour_batch::{EventBatch, MAX_LINE_BYTES};
 
 struct Counting;
 
@@ -44,10 +44,10 @@ fn a_newline_free_50_mb_object_is_one_bad_row_in_bounded_memory() {
     }
     let body = gz.finish().unwrap();
     drop(block);
-    let key = article_rec::contract::layout::InputLayout::new("enriched/good")
+    let key = article_rec_core::contract::layout::InputLayout::new("enriched/good")
         .unwrap()
         .part(
-            &article_rec::contract::layout::InputLayout::new("enriched/good")
+            &article_rec_core::contract::layout::InputLayout::new("enriched/good")
                 .unwrap()
                 .hour("2026-01-01T00:00:00Z".parse().unwrap()),
             "no-newline.gz",

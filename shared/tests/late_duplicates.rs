@@ -9,12 +9,12 @@
 
 use std::collections::BTreeSet;
 
-use article_rec::contract::layout::InputLayout;
-use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::{FetchInput, RunRef};
-use article_rec::devtools::generate::{self, Generated, Spec};
-use article_rec::fetch::snowplow::fields as f;
-use article_rec::Context;
+use article_rec_core::contract::layout::InputLayout;
+use article_rec_core::contract::stage::{FetchInput, RunRef};
+use article_rec_core::devtools::generate::{self, Generated, Spec};
+use article_rec_core::settings::Settings;
+use article_rec_core::stages::fetch::snowplow::fields as f;
+use article_rec_core::Context;
 use chrono::{DateTime, Duration, Utc};
 use rand::seq::IndexedRandom;
 use rand::SeedableRng;
@@ -82,7 +82,9 @@ async fn duplicates_found(dedup_hours: u32, ctx: &Context, run_id: &str) -> u64 
         run_id: run_id.into(),
         as_of: end(),
     };
-    let out = article_rec::fetch::run(FetchInput { run }, &ctx).await.unwrap();
+    let out = article_rec_core::stages::fetch::run(FetchInput { run }, &ctx)
+        .await
+        .unwrap();
     out.counts.duplicates
 }
 

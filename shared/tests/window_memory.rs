@@ -9,11 +9,11 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use article_rec::contract::layout::InputLayout;
-use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::{FetchInput, PreprocessInput, RunRef};
-use article_rec::devtools::generate::{self, Spec};
-use article_rec::Context;
+use article_rec_core::contract::layout::InputLayout;
+use article_rec_core::contract::stage::{FetchInput, PreprocessInput, RunRef};
+use article_rec_core::devtools::generate::{self, Spec};
+use article_rec_core::settings::Settings;
+use article_rec_core::Context;
 
 struct Counting;
 
@@ -75,7 +75,7 @@ async fn measure(ctx: &Context, days: u32) -> Measured {
         ctx.store.clone(),
         ctx.input.clone(),
         Some(
-            article_rec::adapters::db::open(&settings.database_url)
+            article_rec_core::adapters::db::open(&settings.database_url)
                 .await
                 .unwrap(),
         ),
@@ -88,12 +88,16 @@ async fn measure(ctx: &Context, days: u32) -> Measured {
         as_of: "2026-11-05T00:00:00Z".parse().unwrap(),
     };
     // every hour parsed and cached first: the stage then reads the window
-    article_rec::fetch::run(FetchInput { run: run.clone() }, &ctx)
+    article_rec_core::stages::fetch::run(FetchInput { run: run.clone() }, &ctx)
         .await
         .unwrap();
-    let (fetch, fetch_peak) = peak_of(article_rec::fetch::run(FetchInput { run: run.clone() }, &ctx)).await;
+    let (fetch, fetch_peak) = peak_of(article_rec_core::stages::fetch::run(
+        FetchInput { run: run.clone() },
+        &ctx,
+    ))
+    .await;
     let fetch = fetch.unwrap();
-    let (pre, pre_peak) = peak_of(article_rec::preprocess::run(
+    let (pre, pre_peak) = peak_of(article_rec_core::stages::preprocess::run(
         PreprocessInput {
             run: run.clone(),
             fetch: fetch.clone(),

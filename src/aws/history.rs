@@ -2,7 +2,7 @@
 //! local run keeps it, the time each stage took, and the error that ended it.
 //! Pure: the events are plain data ([`Event`]), however they were fetched.
 
-use article_rec::run::definition::StageState;
+use article_rec_core::run::definition::StageState;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
@@ -160,7 +160,7 @@ pub fn read(events: &[Event], stages: &[StageState]) -> Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use article_rec::run::definition::stage_states;
+    use article_rec_core::run::definition::stage_states;
     use serde_json::json;
 
     fn at(secs: i64) -> DateTime<Utc> {

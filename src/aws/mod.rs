@@ -10,10 +10,10 @@ mod status;
 
 use std::time::Duration;
 
-use article_rec::contract::settings::Settings;
-use article_rec::contract::stage::RunRef;
-use article_rec::run::definition::stage_states;
-use article_rec::ErrorKind;
+use article_rec_core::contract::stage::RunRef;
+use article_rec_core::run::definition::stage_states;
+use article_rec_core::settings::Settings;
+use article_rec_core::ErrorKind;
 use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
@@ -139,7 +139,7 @@ enum AwsCommand {
 
 /// The shared AWS configuration, refused early without credentials or region.
 async fn aws_config(settings: &Settings) -> anyhow::Result<aws_config::SdkConfig> {
-    let aws = article_rec::adapters::sdk::sdk_config(settings.s3.region.as_deref(), None).await;
+    let aws = article_rec_core::adapters::sdk::sdk_config(settings.s3.region.as_deref(), None).await;
     if aws.region().is_none() {
         return Err(AwsError::usage(
             "no AWS region: set AWS_REGION (or a profile's region)".into(),
@@ -189,7 +189,7 @@ pub async fn main(settings: Settings, args: AwsArgs) -> anyhow::Result<()> {
     let aws = aws_config(&settings).await?;
     if let AwsCommand::Rollback { site, model, json } = args.command {
         // the database only: nothing local is opened or created
-        let ctx = article_rec::Context::for_database(settings.for_site(&site)?).await?;
+        let ctx = article_rec_core::Context::for_database(settings.for_site(&site)?).await?;
         return crate::rollback::rollback(ctx, model, json).await;
     }
     let pipeline = Pipeline::find(&aws, args.state_machine.as_deref(), &args.stack).await?;
@@ -244,7 +244,7 @@ fn status_name(s: &ExecutionStatus) -> &str {
 }
 
 fn check_window(site: &str, as_of: DateTime<Utc>, what: &str) -> anyhow::Result<()> {
-    article_rec::contract::names::check_time(what, as_of)?;
+    article_rec_core::contract::names::check_time(what, as_of)?;
     let name = execution_name(site, as_of, MAX_ATTEMPTS);
     if name.len() > MAX_NAME {
         return Err(AwsError::usage(format!(
@@ -335,7 +335,7 @@ impl Ops {
     fn database(&self) -> String {
         match &self.settings.database_url_parameter {
             Some(name) => format!("the database of SSM parameter {name}"),
-            None => article_rec::contract::redact::redact_url(&self.settings.database_url),
+            None => article_rec_core::contract::redact::redact_url(&self.settings.database_url),
         }
     }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::history::Event;
 use super::AwsError;
-use article_rec::ErrorKind;
+use article_rec_core::ErrorKind;
 
 /// One execution as `describe` sees it.
 #[derive(Debug, Clone)]

@@ -4,8 +4,8 @@
 
 use std::time::Duration;
 
-use article_rec::adapters::storage::s3::S3Store;
-use article_rec::contract::evaluation::ModelSpec;
+use article_rec_core::adapters::storage::s3::S3Store;
+use article_rec_core::contract::evaluation::ModelSpec;
 use aws_sdk_sfn::types::ExecutionStatus;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -112,7 +112,7 @@ fn duration(secs: Option<f64>) -> String {
 
 /// One execution of `aws status`, as lines.
 fn status_block(r: &Value) -> String {
-    use article_rec::contract::online::{ModelHeadline, OnlineHeadline};
+    use article_rec_core::contract::online::{ModelHeadline, OnlineHeadline};
     let started = r["started"]
         .as_str()
         .and_then(|t| t.parse::<DateTime<Utc>>().ok())

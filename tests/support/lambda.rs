@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use article_rec::contract::error::{Error, Result};
-use article_rec::contract::stage::Stage;
-use article_rec::run::runner::Invoke;
+use article_rec_core::contract::error::{Error, Result};
+use article_rec_core::contract::stage::Stage;
+use article_rec_core::run::runner::Invoke;
 use axum::extract::{Path as UrlPath, State};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::routing::{get, post};

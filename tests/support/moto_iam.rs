@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use article_rec::devtools::moto;
+use article_rec_core::devtools::moto;
 use serde::Deserialize;
 use serde_json::{json, Value};
 

@@ -1,6 +1,6 @@
-//! The fetch stage as an AWS Lambda function; see `article_rec::fetch`.
+//! The fetch stage as an AWS Lambda function; see `article_rec_core::stages::fetch`.
 
 #[tokio::main]
-async fn main() -> Result<(), article_rec::LambdaError> {
-    article_rec::run::lambda::run_stage(article_rec::contract::stage::Stage::Fetch).await
+async fn main() -> Result<(), article_rec_core::LambdaError> {
+    article_rec_core::run::lambda::run_stage(article_rec_core::contract::stage::Stage::Fetch).await
 }

@@ -1,6 +1,6 @@
-//! The save stage as an AWS Lambda function; see `article_rec::save`.
+//! The save stage as an AWS Lambda function; see `article_rec_core::stages::save`.
 
 #[tokio::main]
-async fn main() -> Result<(), article_rec::LambdaError> {
-    article_rec::run::lambda::run_stage(article_rec::contract::stage::Stage::Save).await
+async fn main() -> Result<(), article_rec_core::LambdaError> {
+    article_rec_core::run::lambda::run_stage(article_rec_core::contract::stage::Stage::Save).await
 }

@@ -10,11 +10,11 @@ use std::sync::Arc;
 
 use crate::adapters::metrics::{CloudWatchMetrics, LogMetrics};
 use crate::adapters::{db, sdk, secrets, storage};
-use crate::contract::context::Context;
+use crate::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::metrics::Metrics;
-use crate::contract::settings::{MetricsSink, Settings};
 use crate::contract::stage::{Adapters, Stage};
+use crate::settings::{MetricsSink, Settings};
 
 impl Context {
     /// Opens every adapter the settings name: the local run and the CLI.

@@ -5,7 +5,6 @@
 
 pub mod api;
 pub mod checked_store;
-pub mod context;
 pub mod database;
 pub mod error;
 pub mod evaluation;
@@ -17,7 +16,6 @@ pub mod online;
 pub mod partials;
 pub mod paths;
 pub mod redact;
-pub mod settings;
 pub mod site;
 pub mod stage;
 pub mod storage;

@@ -42,13 +42,13 @@ pub async fn fetched_events(
     use crate::contract::stage::HOUR_MS;
 
     let layout = RunLayout::new(run)?;
-    let mut hours: std::collections::BTreeMap<i64, Vec<crate::fetch::partial::HourEvent<'_>>> =
+    let mut hours: std::collections::BTreeMap<i64, Vec<crate::stages::fetch::partial::HourEvent<'_>>> =
         std::collections::BTreeMap::new();
     for (n, e) in events.iter().enumerate() {
         hours
             .entry(e.time_ms.div_euclid(HOUR_MS) * HOUR_MS)
             .or_default()
-            .push(crate::fetch::partial::HourEvent {
+            .push(crate::stages::fetch::partial::HourEvent {
                 reader: e.client_id,
                 time_ms: e.time_ms,
                 path: e.path,
@@ -85,7 +85,7 @@ pub async fn fetched_events(
         let hour = chrono::DateTime::from_timestamp_millis(hour_ms)
             .ok_or_else(|| crate::Error::Bug(format!("hour {hour_ms}")))?;
         let files = HourFiles::in_run(&layout, hour);
-        let p = crate::fetch::partial::aggregate(&evs, cap_ms, None);
+        let p = crate::stages::fetch::partial::aggregate(&evs, cap_ms, None);
         let hour_store = CheckedStore::new(store.clone(), Files::new(), Vec::new());
         let mut pairs = p.pairs.frame(&files.pairs())?;
         let mut paths = p.paths.frame(&files.paths())?;

@@ -21,6 +21,24 @@
 
 use std::collections::{HashMap, HashSet};
 
+/// Languages the content model has a stemmer and stop words for.
+pub const CONTENT_LANGUAGES: [&str; 14] = [
+    "danish",
+    "dutch",
+    "english",
+    "finnish",
+    "french",
+    "german",
+    "hungarian",
+    "italian",
+    "norwegian",
+    "portuguese",
+    "romanian",
+    "russian",
+    "spanish",
+    "swedish",
+];
+
 use rayon::prelude::*;
 use rust_stemmers::{Algorithm, Stemmer};
 use unicode_segmentation::UnicodeSegmentation;
@@ -320,7 +338,7 @@ mod tests {
         let err = Analyzer::new("klingon").err().unwrap();
         assert!(err.to_string().contains("english"), "{err}");
         // every language the settings accept has a stemmer and stop words
-        let accepted = crate::contract::settings::CONTENT_LANGUAGES;
+        let accepted = CONTENT_LANGUAGES;
         assert_eq!(languages().collect::<Vec<_>>(), accepted);
         for l in accepted {
             assert!(Analyzer::new(l).is_ok_and(|a| !a.stop.is_empty()), "{l}");

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use crate::contract::database::ModelType;
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::{InputLayout, RunLayout};
-use crate::contract::settings::Settings;
+use crate::settings::Settings;
 use crate::Context;
 
 /// Hours back from now that the input probe looks for the newest hour.
@@ -151,7 +151,7 @@ async fn site(ctx: &Context, now: DateTime<Utc>) -> Result<String> {
 }
 
 async fn embeddings(ctx: &Context) -> Result<String> {
-    match crate::train::embedding_model(ctx).await? {
+    match crate::stages::train::embedding_model(ctx).await? {
         Some(model) => Ok(format!(
             "{}: {} dimensions",
             ctx.settings
@@ -171,7 +171,7 @@ async fn embeddings(ctx: &Context) -> Result<String> {
 /// lines `check` prints first.
 pub fn settings_lines(set: &[(String, String)]) -> Vec<String> {
     let mut out = Vec::new();
-    for name in crate::contract::settings::VARIABLES {
+    for name in crate::settings::VARIABLES {
         match set.iter().find(|(k, _)| k == name) {
             Some((_, v)) => out.push(format!("  {name}={} (environment)", redacted_value(name, v))),
             None => out.push(format!("  {name} (default)")),

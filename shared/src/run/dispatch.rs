@@ -6,7 +6,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::contract::context::Context;
+use crate::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::stage::{RunRef, Stage};
 
@@ -38,10 +38,10 @@ pub async fn dispatch(stage: Stage, event: Value, ctx: &Context) -> Result<Value
         decode::<RunRef>(stage, run.clone())?.validate()?;
     }
     match stage {
-        Stage::Fetch => encode(crate::fetch::handle(decode(stage, event)?, ctx).await?),
-        Stage::Preprocess => encode(crate::preprocess::run(decode(stage, event)?, ctx).await?),
-        Stage::Defaults => encode(crate::defaults::run(decode(stage, event)?, ctx).await?),
-        Stage::Train => encode(crate::train::run(decode(stage, event)?, ctx).await?),
-        Stage::Save => encode(crate::save::run(decode(stage, event)?, ctx).await?),
+        Stage::Fetch => encode(crate::stages::fetch::handle(decode(stage, event)?, ctx).await?),
+        Stage::Preprocess => encode(crate::stages::preprocess::run(decode(stage, event)?, ctx).await?),
+        Stage::Defaults => encode(crate::stages::defaults::run(decode(stage, event)?, ctx).await?),
+        Stage::Train => encode(crate::stages::train::run(decode(stage, event)?, ctx).await?),
+        Stage::Save => encode(crate::stages::save::run(decode(stage, event)?, ctx).await?),
     }
 }

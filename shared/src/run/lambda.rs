@@ -5,7 +5,7 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::contract::context::Context;
+use crate::context::Context;
 use crate::contract::error::Error;
 use crate::contract::stage::Stage;
 use crate::run::dispatch::dispatch;
@@ -29,7 +29,7 @@ impl From<Error> for Diagnostic {
 /// Lambda as an init error by returning it.
 pub async fn run_stage(stage: Stage) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let opened = match crate::contract::settings::Settings::from_env() {
+    let opened = match crate::settings::Settings::from_env() {
         Ok(settings) => Context::for_stage(settings, stage).await,
         Err(e) => Err(e),
     };

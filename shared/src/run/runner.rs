@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::contract::context::Context;
+use crate::context::Context;
 use crate::contract::error::{Error, Result};
 use crate::contract::stage::{RunRef, Stage};
 use crate::run::asl::{choose, params, place, select};

@@ -367,7 +367,7 @@ pub struct WidgetEventColumns<'a> {
     pub time_ms: Vec<i64>,
     /// The page the widget was on.
     pub page_path: Vec<&'a str>,
-    /// `seen` or `click` ([`crate::fetch::snowplow::widget::WidgetStep`]).
+    /// `seen` or `click` ([`crate::stages::fetch::snowplow::widget::WidgetStep`]).
     pub step: Vec<&'a str>,
     pub model_id: Vec<&'a str>,
     pub model_type: Vec<&'a str>,

@@ -13,9 +13,9 @@ pub(crate) use wordpress::fake;
 pub use wordpress::WordPress;
 
 use crate::contract::error::Result;
-use crate::contract::settings::Settings;
 use crate::contract::site::Site;
 use crate::contract::storage::BlobStore;
+use crate::settings::Settings;
 
 /// The site the settings describe: its WordPress API when `WORDPRESS_URL` is
 /// set, otherwise the static catalogue in the store (absent: empty).

@@ -12,8 +12,8 @@ use std::sync::Arc;
 pub use local::LocalDir;
 
 use crate::contract::error::{Error, Result};
-use crate::contract::settings::S3Options;
 use crate::contract::storage::BlobStore;
+use crate::settings::S3Options;
 
 /// Opens the store a URL names: `s3://bucket/prefix`, `file:///dir` or a plain path.
 ///

@@ -13,8 +13,8 @@ use bytes::Bytes;
 
 use crate::contract::error::{Error, Result};
 use crate::contract::layout::{ObjectKey, Prefix};
-use crate::contract::settings::S3Options;
 use crate::contract::storage::{BlobStore, ObjectMeta};
+use crate::settings::S3Options;
 
 /// Objects at or above this size are uploaded in parts.
 const MULTIPART_THRESHOLD: usize = 64 << 20;

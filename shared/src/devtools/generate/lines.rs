@@ -12,7 +12,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::devtools::generate::{
     ExpectedEvent, MalformedKind, Spec, Truth, WIDGET_ARTICLE_SCHEMA, WIDGET_FLOW_SCHEMA, WIDGET_MODEL_SCHEMA,
 };
-use crate::fetch::snowplow::fields::{FIELDS, FIELD_COUNT};
+use crate::stages::fetch::snowplow::fields::{FIELDS, FIELD_COUNT};
 
 /// Column positions the generator fills.
 pub(super) struct Cols {

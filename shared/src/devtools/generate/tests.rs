@@ -4,8 +4,8 @@
 
 use super::world::{World, RELATED_LINKS};
 use super::*;
-use crate::fetch::snowplow::fields::{FIELDS, FIELD_COUNT};
-use crate::fetch::snowplow::{parse_line, Parsed};
+use crate::stages::fetch::snowplow::fields::{FIELDS, FIELD_COUNT};
+use crate::stages::fetch::snowplow::{parse_line, Parsed};
 
 fn small() -> Spec {
     let mut s = Spec::sample("site", "2026-01-10T00:00:00Z".parse().unwrap(), 3, 7);
@@ -256,15 +256,19 @@ fn the_simulated_widget_is_clicked_more_when_it_serves_related_stories() {
     );
     assert!(good > 2.0 * bad, "CTR {good:.3} against {bad:.3}");
     // the lines are the real format: fetch reads every one of them
-    let schemas = crate::contract::settings::WidgetSchemas::default();
+    let schemas = crate::settings::WidgetSchemas::default();
     let (mut widget, mut clicks, mut bad_rows) = (0u64, 0u64, 0u64);
     for lines in g.hours.values() {
         for l in lines {
-            let split = crate::fetch::snowplow::tsv::Line::first(l.as_bytes(), &crate::fetch::snowplow::READ);
-            match crate::fetch::snowplow::parse_with(&split, "site", Some(&schemas)) {
+            let split = crate::stages::fetch::snowplow::tsv::Line::first(
+                l.as_bytes(),
+                &crate::stages::fetch::snowplow::READ,
+            );
+            match crate::stages::fetch::snowplow::parse_with(&split, "site", Some(&schemas)) {
                 Ok(Parsed::Widget(w)) => {
                     widget += 1;
-                    clicks += u64::from(w.action.step == crate::fetch::snowplow::widget::WidgetStep::Click);
+                    clicks +=
+                        u64::from(w.action.step == crate::stages::fetch::snowplow::widget::WidgetStep::Click);
                     assert_eq!(w.action.model_id, "7");
                 }
                 Ok(_) => {}

@@ -7,7 +7,7 @@ use ndarray::{Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 use sprs::CsMat;
 
-use crate::contract::settings::AlsParams;
+use super::AlsParams;
 
 /// Rows solved together: their `k x k` products are one matrix product.
 const BLOCK: usize = 128;

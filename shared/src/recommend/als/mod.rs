@@ -7,6 +7,7 @@
 //! depends only on the other side's factors, and reductions are sequential.
 
 mod cg;
+mod params;
 
 use ndarray::Array2;
 use rand::{Rng, SeedableRng};
@@ -14,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sprs::CsMat;
 
-use crate::contract::settings::AlsParams;
+pub use self::params::AlsParams;
 
 /// Learned factors: one row per reader and one per article.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,8 +20,8 @@ use tracing::{debug, warn};
 
 use crate::contract::error::{Error, Result};
 use crate::contract::paths::normalise_path;
-use crate::contract::settings::WordPressOptions;
 use crate::contract::site::{ArticleKey, CatalogEntry, Lookup, Site};
+use crate::settings::WordPressOptions;
 
 /// The fields asked for, which keeps responses small. `modified_gmt` is not
 /// used yet; it is logged, to tell a stale cache from an edited post. The

@@ -4,7 +4,7 @@ use std::time::Instant as StdInstant;
 
 use super::fake::{FakeWordPress, BROKEN, FLAKY, SLOW, SLOW_FOR};
 use super::*;
-use crate::contract::settings::WordPressOptions;
+use crate::settings::WordPressOptions;
 
 fn opts() -> WordPressOptions {
     WordPressOptions {
