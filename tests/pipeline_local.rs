@@ -15,6 +15,8 @@ use article_rec_core::contract::layout::{InputLayout, RunLayout};
 use article_rec_core::contract::partials::WindowPartials;
 use article_rec_core::contract::stage::{RunRef, SaveOutput, Stage, TrainOutput};
 use article_rec_core::devtools::generate::{self, Spec, Truth};
+use article_rec_core::recommend::families::FAMILIES;
+use article_rec_core::recommend::family::{Family, Role};
 use article_rec_core::settings::Settings;
 use article_rec_core::Context;
 use sqlx::Row;
@@ -136,7 +138,10 @@ async fn whole_job_on_generated_data() {
     assert!(e.leaderboard.len() > 10, "{e:?}");
     assert_eq!(Some(&e.leaderboard[0].spec), e.winner.as_ref());
     assert_eq!(train.model, e.winner);
-    assert!(!e.winner.as_ref().unwrap().is_baseline(), "{e:?}");
+    let winner = e.winner.as_ref().unwrap();
+    let baseline =
+        |f| article_rec_core::recommend::family::find(FAMILIES, f).map(Family::role) == Some(Role::Baseline);
+    assert!(!baseline(winner.family()), "{e:?}");
     assert!(e.model.coverage > e.popularity.coverage, "{e:?}");
     assert!(train.gate.promote, "{:?}", train.gate);
     assert_eq!(train.warm_start_from, None);
@@ -212,10 +217,8 @@ async fn whole_job_on_generated_data() {
     let (ms, ps) = (e.model_slices.unwrap(), e.popularity_slices.unwrap());
     assert!(ms.cold.questions >= 50, "{ms:?}");
     assert!(ms.cold.hit_rate > ps.cold.hit_rate + 0.1, "{ms:?} vs {ps:?}");
-    let collaborative = match e.winner.as_ref().unwrap() {
-        ModelSpec::Hybrid { base, .. } => (**base).clone(),
-        other => other.clone(),
-    };
+    let winner = e.winner.as_ref().unwrap();
+    let collaborative = winner.nested("base").unwrap_or_else(|| winner.clone());
     let base = e
         .leaderboard
         .iter()
@@ -599,8 +602,8 @@ async fn an_operators_embedding_model_in_the_store_is_a_measured_candidate() {
             .and_then(|c| c.metrics)
             .unwrap_or_else(|| panic!("{spec} not measured: {:#?}", e.leaderboard))
     };
-    let vectors = measured(&ModelSpec::Embedding);
-    let popularity = measured(&ModelSpec::Popularity);
+    let vectors = measured(&ModelSpec::named("embedding"));
+    let popularity = measured(&ModelSpec::popularity());
     assert!(
         vectors.hit_rate > popularity.hit_rate + 0.1,
         "{vectors:?} vs {popularity:?}"
@@ -695,7 +698,11 @@ async fn over_simulated_days_the_promoted_model_is_clicked_more_than_the_default
     let train: TrainOutput = serde_json::from_value(report.state["model"]["train"].clone()).unwrap();
     assert!(train.gate.promote, "{}", train.gate.reason);
     let winner = train.evaluation.as_ref().and_then(|e| e.winner.clone()).unwrap();
-    assert_ne!(winner, ModelSpec::Popularity, "a model beats popularity offline");
+    assert_ne!(
+        winner,
+        ModelSpec::popularity(),
+        "a model beats popularity offline"
+    );
     let layout = RunLayout::new(&run).unwrap();
     let online: OnlineEvaluation =
         serde_json::from_slice(&ctx.store.get(&layout.online()).await.unwrap()).unwrap();

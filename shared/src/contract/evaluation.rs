@@ -62,96 +62,176 @@ pub struct Slices {
     pub warm: HoldoutMetrics,
 }
 
-/// A model family with its settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "family", rename_all = "snake_case")]
-pub enum ModelSpec {
-    /// The default recommendations' rule (the baseline every model must beat).
-    Popularity,
-    MostRead,
-    Trending {
-        half_life_hours: f64,
-    },
-    Als {
-        factors: usize,
-        regularization: f32,
-    },
-    ItemKnn {
-        shrinkage: f32,
-    },
-    SequentialRules {
-        window: usize,
-        reverse: f32,
-    },
-    Ease {
-        lambda: f32,
-    },
-    /// TF-IDF cosine over the articles' title, excerpt and terms.
-    Content,
-    /// Cosine of the articles' vectors from the operator's static embedding
-    /// model (`CONTENT_EMBEDDINGS`).
-    Embedding,
-    /// `w * base + (1 - w) * content`, `w = n / (n + k)` for a source read
-    /// by `n` readers: content speaks for the little-read articles. The
-    /// content part is TF-IDF, or the embeddings when `embedding`.
-    Hybrid {
-        base: Box<ModelSpec>,
-        k: f32,
-        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-        embedding: bool,
-    },
+/// A model family with its settings, as `evaluation.json` and the model
+/// table store it: `{"family":"ease","lambda":500.0}`. The families
+/// themselves (their names, grids and parameter types) are in
+/// `recommend::families`; the contract only carries what they wrote, in the
+/// order they wrote it.
+#[derive(Debug, Clone)]
+pub struct ModelSpec {
+    family: String,
+    params: Vec<(String, serde_json::Value)>,
 }
 
+/// The family of the baseline every model must beat: the default
+/// recommendations' rule, the same list for every article.
+pub const POPULARITY: &str = "popularity";
+
 impl ModelSpec {
-    pub fn family(&self) -> &'static str {
-        match self {
-            ModelSpec::Popularity => "popularity",
-            ModelSpec::MostRead => "most_read",
-            ModelSpec::Trending { .. } => "trending",
-            ModelSpec::Als { .. } => "als",
-            ModelSpec::ItemKnn { .. } => "item_knn",
-            ModelSpec::SequentialRules { .. } => "sequential_rules",
-            ModelSpec::Ease { .. } => "ease",
-            ModelSpec::Content => "content",
-            ModelSpec::Embedding => "embedding",
-            ModelSpec::Hybrid { .. } => "hybrid",
+    /// A family without parameters.
+    pub fn named(family: &str) -> ModelSpec {
+        ModelSpec {
+            family: family.to_string(),
+            params: Vec::new(),
         }
     }
 
-    /// The same list for every article.
-    pub fn is_baseline(&self) -> bool {
-        matches!(
-            self,
-            ModelSpec::Popularity | ModelSpec::MostRead | ModelSpec::Trending { .. }
-        )
+    /// A family with the fields of `params` (a struct), in its field order.
+    pub fn with<P: Serialize>(family: &str, params: &P) -> ModelSpec {
+        let params = serde_json::to_string(params)
+            .ok()
+            .and_then(|json| serde_json::from_str::<Params>(&json).ok())
+            .map(|p| p.0)
+            .unwrap_or_default();
+        ModelSpec {
+            family: family.to_string(),
+            params,
+        }
+    }
+
+    /// The popularity baseline.
+    pub fn popularity() -> ModelSpec {
+        ModelSpec::named(POPULARITY)
+    }
+
+    pub fn family(&self) -> &str {
+        &self.family
+    }
+
+    pub fn is_popularity(&self) -> bool {
+        self.family == POPULARITY
+    }
+
+    /// The parameters as the family's own type.
+    ///
+    /// # Errors
+    /// `InvalidInput` when they do not fit it (a file from another version).
+    pub fn params<P: serde::de::DeserializeOwned>(&self) -> crate::contract::error::Result<P> {
+        let map: serde_json::Map<String, serde_json::Value> = self.params.iter().cloned().collect();
+        serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| {
+            crate::contract::error::Error::InvalidInput(format!("the parameters of {self}: {e}"))
+        })
+    }
+
+    /// A parameter that is itself a spec (a blend's base).
+    pub fn nested(&self, key: &str) -> Option<ModelSpec> {
+        let (_, v) = self.params.iter().find(|(k, _)| k == key)?;
+        serde_json::from_value(v.clone()).ok()
     }
 }
 
+/// Equal when the family and every parameter are, in any order (a file
+/// written by an earlier version may list them differently).
+impl PartialEq for ModelSpec {
+    fn eq(&self, other: &Self) -> bool {
+        fn sorted(p: &[(String, serde_json::Value)]) -> Vec<&(String, serde_json::Value)> {
+            let mut v: Vec<_> = p.iter().collect();
+            v.sort_by(|a, b| a.0.cmp(&b.0));
+            v
+        }
+        self.family == other.family && sorted(&self.params) == sorted(&other.params)
+    }
+}
+
+/// A JSON object's entries in the order written.
+struct Params(Vec<(String, serde_json::Value)>);
+
+impl<'de> Deserialize<'de> for Params {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> serde::de::Visitor<'de> for Entries {
+            type Value = Params;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Params, A::Error> {
+                let mut out = Vec::new();
+                while let Some(entry) = map.next_entry::<String, serde_json::Value>()? {
+                    out.push(entry);
+                }
+                Ok(Params(out))
+            }
+        }
+        d.deserialize_map(Entries)
+    }
+}
+
+impl Serialize for ModelSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(1 + self.params.len()))?;
+        map.serialize_entry("family", &self.family)?;
+        for (k, v) in &self.params {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let Params(mut entries) = Params::deserialize(d)?;
+        let at = entries
+            .iter()
+            .position(|(k, _)| k == "family")
+            .ok_or_else(|| serde::de::Error::missing_field("family"))?;
+        let (_, family) = entries.remove(at);
+        let family = family
+            .as_str()
+            .ok_or_else(|| serde::de::Error::custom("family is not a string"))?
+            .to_string();
+        Ok(ModelSpec {
+            family,
+            params: entries,
+        })
+    }
+}
+
+/// `family(base,flag,key=value,...)`: a nested spec first, then the flags
+/// that are on, then the values (`_hours` ones as `key=6h`).
 impl std::fmt::Display for ModelSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ModelSpec::Popularity | ModelSpec::MostRead => f.write_str(self.family()),
-            ModelSpec::Trending { half_life_hours } => write!(f, "trending(half_life={half_life_hours}h)"),
-            ModelSpec::Als {
-                factors,
-                regularization,
-            } => write!(f, "als(factors={factors},reg={regularization})"),
-            ModelSpec::ItemKnn { shrinkage } => write!(f, "item_knn(shrinkage={shrinkage})"),
-            ModelSpec::SequentialRules { window, reverse } => {
-                write!(f, "sequential_rules(window={window},reverse={reverse})")
+        let mut parts = Vec::new();
+        for (_, v) in &self.params {
+            if let Ok(spec) = serde_json::from_value::<ModelSpec>(v.clone()) {
+                parts.push(spec.to_string());
             }
-            ModelSpec::Ease { lambda } => write!(f, "ease(lambda={lambda})"),
-            ModelSpec::Content | ModelSpec::Embedding => f.write_str(self.family()),
-            ModelSpec::Hybrid {
-                base,
-                k,
-                embedding: false,
-            } => write!(f, "hybrid({base},k={k})"),
-            ModelSpec::Hybrid {
-                base,
-                k,
-                embedding: true,
-            } => write!(f, "hybrid({base},embedding,k={k})"),
+        }
+        for (k, v) in &self.params {
+            if v.as_bool() == Some(true) {
+                parts.push(k.clone());
+            }
+        }
+        for (k, v) in &self.params {
+            let value = match v {
+                serde_json::Value::Number(n) => match (n.as_u64(), n.as_i64(), n.as_f64()) {
+                    (Some(u), _, _) => u.to_string(),
+                    (_, Some(i), _) => i.to_string(),
+                    (_, _, Some(x)) => x.to_string(),
+                    _ => n.to_string(),
+                },
+                serde_json::Value::String(s) => s.clone(),
+                _ => continue,
+            };
+            match k.strip_suffix("_hours") {
+                Some(stem) => parts.push(format!("{stem}={value}h")),
+                None => parts.push(format!("{k}={value}")),
+            }
+        }
+        if parts.is_empty() {
+            f.write_str(&self.family)
+        } else {
+            write!(f, "{}({})", self.family, parts.join(","))
         }
     }
 }
@@ -220,6 +300,18 @@ pub struct RuleScore {
 mod tests {
     use super::*;
 
+    fn ease() -> ModelSpec {
+        ModelSpec::with("ease", &serde_json::json!({ "lambda": 500.0 }))
+    }
+
+    #[derive(Serialize)]
+    struct Blend {
+        base: ModelSpec,
+        k: f32,
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        embedding: bool,
+    }
+
     /// The spec is stored (evaluation.json, the model table): a hybrid
     /// written before embeddings existed still reads as the TF-IDF blend,
     /// and that blend is written the same as before.
@@ -227,25 +319,52 @@ mod tests {
     fn a_hybrid_spec_reads_and_writes_as_before_and_names_its_text_part() {
         let old = r#"{"family":"hybrid","base":{"family":"ease","lambda":500.0},"k":10.0}"#;
         let spec: ModelSpec = serde_json::from_str(old).unwrap();
-        let tfidf = ModelSpec::Hybrid {
-            base: Box::new(ModelSpec::Ease { lambda: 500.0 }),
-            k: 10.0,
-            embedding: false,
-        };
+        let tfidf = ModelSpec::with(
+            "hybrid",
+            &Blend {
+                base: ease(),
+                k: 10.0,
+                embedding: false,
+            },
+        );
         assert_eq!(spec, tfidf);
         assert_eq!(serde_json::to_string(&tfidf).unwrap(), old);
         assert_eq!(tfidf.to_string(), "hybrid(ease(lambda=500),k=10)");
-        let vectors = ModelSpec::Hybrid {
-            base: Box::new(ModelSpec::Ease { lambda: 500.0 }),
-            k: 10.0,
-            embedding: true,
-        };
+        let vectors = ModelSpec::with(
+            "hybrid",
+            &Blend {
+                base: ease(),
+                k: 10.0,
+                embedding: true,
+            },
+        );
         let json = serde_json::to_string(&vectors).unwrap();
         assert_eq!(serde_json::from_str::<ModelSpec>(&json).unwrap(), vectors);
         assert_eq!(vectors.to_string(), "hybrid(ease(lambda=500),embedding,k=10)");
         assert_eq!(
-            serde_json::to_string(&ModelSpec::Embedding).unwrap(),
+            serde_json::to_string(&ModelSpec::named("embedding")).unwrap(),
             r#"{"family":"embedding"}"#
         );
+    }
+
+    /// Parameters in another order are the same spec; a file without a
+    /// family is refused; an `f32` parameter is written as it reads.
+    #[test]
+    fn specs_compare_by_value_and_need_a_family() {
+        let a: ModelSpec = serde_json::from_str(r#"{"family":"x","a":1,"b":0.01}"#).unwrap();
+        let b: ModelSpec = serde_json::from_str(r#"{"b":0.01,"family":"x","a":1}"#).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), "x(a=1,b=0.01)");
+        assert!(serde_json::from_str::<ModelSpec>(r#"{"a":1}"#).is_err());
+        #[derive(Serialize)]
+        struct Reg {
+            regularization: f32,
+        }
+        let f32s = ModelSpec::with("als", &Reg { regularization: 0.01 });
+        assert_eq!(
+            serde_json::to_string(&f32s).unwrap(),
+            r#"{"family":"als","regularization":0.01}"#
+        );
+        assert_eq!(f32s.to_string(), "als(regularization=0.01)");
     }
 }

@@ -5,6 +5,8 @@
 //! and [`content_embedding`] over an operator's [`model2vec`] model),
 //! their blend ([`hybrid`]), and the [`baselines`] they must beat.
 //! [`neighbours`] holds the top-k machinery, [`popularity`] the defaults' rule.
+//! What selection measures are the [`families`], one file each behind
+//! [`family::Family`]: a name, a grid and a fit over those models.
 
 pub mod als;
 pub mod baselines;
@@ -12,6 +14,8 @@ pub mod content_embedding;
 pub mod content_tfidf;
 pub mod ease;
 pub mod factor_cosine;
+pub mod families;
+pub mod family;
 pub mod hybrid;
 pub mod item_item;
 pub mod item_knn;

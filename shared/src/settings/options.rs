@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::contract::error::{Error, Result};
 pub use crate::recommend::als::AlsParams;
 pub use crate::recommend::content_tfidf::CONTENT_LANGUAGES;
+use crate::recommend::families;
 
 /// How models are evaluated, and what a model must show to be promoted.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,10 +29,11 @@ pub struct QualityParams {
 /// Which models train measures on the holdout, and within what limits.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SelectionParams {
-    /// Families measured (`MODEL_FAMILIES`): any of `most_read`, `trending`,
-    /// `als`, `item_knn`, `sequential_rules`, `ease`, `content` (TF-IDF over
-    /// the articles' text) and `hybrid` (the best collaborative candidate
-    /// blended with content). The popularity baseline is always measured.
+    /// Families measured (`MODEL_FAMILIES`): any of `recommend::families`
+    /// (`most_read`, `trending`, `als`, `item_knn`, `sequential_rules`,
+    /// `ease`, `content`, `embedding`, and `hybrid`, the best collaborative
+    /// candidate blended with the text). The popularity baseline is always
+    /// measured.
     pub families: Vec<String>,
     /// Seconds the measuring may take; candidates not reached are skipped,
     /// so the stage stays inside the Lambda limit.
@@ -50,22 +52,10 @@ pub struct SelectionParams {
     pub embeddings: Option<String>,
 }
 
-pub const MODEL_FAMILIES: [&str; 9] = [
-    "most_read",
-    "trending",
-    "als",
-    "item_knn",
-    "sequential_rules",
-    "ease",
-    "content",
-    "embedding",
-    "hybrid",
-];
-
 impl Default for SelectionParams {
     fn default() -> Self {
         SelectionParams {
-            families: MODEL_FAMILIES.iter().map(|f| (*f).to_string()).collect(),
+            families: families::by_default().map(str::to_string).collect(),
             budget_secs: 480.0,
             ease_max_articles: 20_000,
             rules_max_gap_hours: 12.0,
@@ -82,11 +72,12 @@ impl SelectionParams {
         if let Some(f) = self
             .families
             .iter()
-            .find(|f| !MODEL_FAMILIES.contains(&f.as_str()))
+            .find(|f| !families::selectable().any(|known| known == f.as_str()))
         {
+            let known: Vec<&str> = families::selectable().collect();
             return Err(Error::Config(format!(
                 "MODEL_FAMILIES: unknown family {f:?} (known: {})",
-                MODEL_FAMILIES.join(", ")
+                known.join(", ")
             )));
         }
         if !(self.budget_secs.is_finite() && self.budget_secs > 0.0) {

@@ -6,7 +6,6 @@ pub mod selection;
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::Duration;
 use tracing::{info, instrument, warn};
 
 use self::selection::{choose, score_rules, ListParams, Pair};
@@ -72,13 +71,10 @@ pub async fn run(input: DefaultsInput, ctx: &Context) -> Result<DefaultsOutput> 
         half_life_days: settings.defaults_half_life_days,
         max_recs: settings.max_recs,
     };
-    let holdout = settings.quality.holdout_days;
     let as_of = input.run.as_of;
-    let leaderboard = if holdout > 0.0 && holdout < f64::from(settings.days_of_data) {
-        let cut = (as_of - Duration::milliseconds((holdout * 86_400_000.0) as i64)).timestamp_millis();
-        score_rules(&pairs, cut, &params)
-    } else {
-        Vec::new()
+    let leaderboard = match settings.holdout_cut(as_of) {
+        Some(cut) => score_rules(&pairs, cut.timestamp_millis(), &params),
+        None => Vec::new(),
     };
     for s in &leaderboard {
         info!(rule = %s.rule, questions = s.questions, hit_rate = s.hit_rate, mrr = s.mrr, "default rule measured");

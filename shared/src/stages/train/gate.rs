@@ -44,7 +44,7 @@ pub fn quality_gate(
     if new
         .winner
         .as_ref()
-        .is_some_and(|w| *w == crate::contract::evaluation::ModelSpec::Popularity)
+        .is_some_and(crate::contract::evaluation::ModelSpec::is_popularity)
     {
         return decide(
             false,
@@ -157,7 +157,7 @@ mod tests {
     #[test]
     fn gate_decisions() {
         let p = params();
-        let ease = ModelSpec::Ease { lambda: 500.0 };
+        let ease = crate::recommend::families::ease::spec(500.0);
         let current = metrics(0.30, 0.1, 0.8, 100);
         // beats popularity, even with a low AUC (the floor is off)
         let g = quality_gate(Some(&eval(metrics(0.30, 0.10, 0.6, 100), ease.clone())), None, &p);
@@ -176,7 +176,7 @@ mod tests {
         );
         // popularity itself won
         let g = quality_gate(
-            Some(&eval(metrics(0.2, 0.05, 0.7, 100), ModelSpec::Popularity)),
+            Some(&eval(metrics(0.2, 0.05, 0.7, 100), ModelSpec::popularity())),
             None,
             &p,
         );
@@ -223,7 +223,7 @@ mod tests {
     #[test]
     fn the_gate_looks_at_the_cold_and_the_warm_questions() {
         let p = params();
-        let ease = ModelSpec::Ease { lambda: 500.0 };
+        let ease = crate::recommend::families::ease::spec(500.0);
         let with_slices = |cold: (f64, u64), pop_cold: f64| Evaluation {
             model_slices: Some(Slices {
                 cold: metrics(cold.0, 0.1, 0.8, cold.1),
