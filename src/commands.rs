@@ -20,6 +20,8 @@ use serde_json::{json, Value};
 use crate::summary::Summary;
 use crate::{Cli, Command, StageArgs};
 
+mod history;
+
 /// A usage mistake our own checks found (exit code 2).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -321,7 +323,7 @@ pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             to,
             every_hours,
             json,
-        } => backfill(settings, from, to, every_hours, json).await,
+        } => history::backfill(settings, from, to, every_hours, json).await,
         Command::Generate {
             end,
             days,
@@ -330,13 +332,13 @@ pub async fn main_inner(cli: Cli) -> anyhow::Result<()> {
             sessions,
             seed,
         } => {
-            let shape = SiteShape {
+            let shape = history::SiteShape {
                 readers,
                 articles,
                 sessions,
                 seed,
             };
-            generate(settings, end, days, shape).await
+            history::generate(settings, end, days, shape).await
         }
         Command::Rollback { model, json } => {
             crate::rollback::rollback(Context::from_settings(settings).await?, model, json).await
@@ -430,129 +432,5 @@ async fn run(
     Ok(())
 }
 
-/// `backfill`: one run per step over past windows; every failure is printed,
-/// the first decides the exit code.
-async fn backfill(
-    settings: Settings,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    every_hours: u32,
-    json: bool,
-) -> anyhow::Result<()> {
-    if from > to {
-        return Err(Usage(format!("--from {from} is after --to {to}")).into());
-    }
-    check_time("--from", from)?;
-    check_time("--to", to)?;
-    let ctx = Context::from_settings(settings).await?;
-    let step = chrono::Duration::hours(i64::from(every_hours));
-    let mut summaries = Vec::new();
-    let mut failed = Vec::new();
-    let mut as_of = from;
-    while as_of <= to {
-        let run = RunRef {
-            site: ctx.settings.site.clone(),
-            run_id: run_id_of(as_of),
-            as_of,
-        };
-        match run_once(&ctx, &run).await {
-            Ok(report) => {
-                let summary = Summary::new(&ctx, &run, &report).await?;
-                if json {
-                    summaries.push(summary.to_json());
-                } else {
-                    print!("{summary}");
-                }
-            }
-            Err(e) => {
-                eprintln!("error: {e:#}");
-                if json {
-                    summaries.push(json!({"run": run, "error": format!("{e:#}")}));
-                }
-                failed.push((run.run_id.clone(), e));
-            }
-        }
-        as_of += step;
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&summaries)?);
-    }
-    if let Some((_, first)) = failed.into_iter().next() {
-        // the first failure decides the exit code; every one was printed
-        return Err(first.context("backfill: some runs failed"));
-    }
-    Ok(())
-}
-
-/// `generate`: seeded synthetic Snowplow data and a catalogue.
-/// The generated site's size, from `generate`'s options.
-struct SiteShape {
-    readers: usize,
-    articles: usize,
-    sessions: f64,
-    seed: u64,
-}
-
-async fn generate(
-    settings: Settings,
-    end: Option<DateTime<Utc>>,
-    days: Option<u32>,
-    shape: SiteShape,
-) -> anyhow::Result<()> {
-    if !(shape.sessions.is_finite() && shape.sessions > 0.0) {
-        anyhow::bail!("--sessions must be a positive number, not {}", shape.sessions);
-    }
-    let end = end.unwrap_or_else(now_second);
-    check_time("--end", end)?;
-    let ctx = Context::from_settings(settings).await?;
-    let mut spec = Spec::sample(
-        &ctx.settings.app_id,
-        end,
-        days.unwrap_or(ctx.settings.days_of_data),
-        shape.seed,
-    );
-    spec.readers = shape.readers;
-    spec.articles = shape.articles;
-    spec.sessions_per_reader = shape.sessions;
-    let truth = generate_into(&ctx, &spec).await?;
-    println!(
-        "wrote {} lines ({} valid page events, {} duplicates, {} malformed) under {}/{}",
-        truth.lines,
-        truth.valid_events,
-        truth.duplicates,
-        truth.malformed.len(),
-        ctx.settings.store_url,
-        ctx.settings.input_prefix
-    );
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
-    use super::hours_message;
-    use std::time::Duration;
-
-    #[test]
-    fn the_first_fetch_says_how_many_hours_are_left_and_how_long_they_take() {
-        assert_eq!(
-            hours_message(0, 672, Duration::ZERO),
-            "fetch: 0 of 672 hours parsed"
-        );
-        assert_eq!(
-            hours_message(10, 672, Duration::from_secs(5)),
-            "fetch: 10 of 672 hours parsed, about 5m 31s left"
-        );
-        assert_eq!(
-            hours_message(1, 100, Duration::from_secs(60)),
-            "fetch: 1 of 100 hours parsed, about 1h 39m left"
-        );
-        assert_eq!(
-            hours_message(30, 32, Duration::from_secs(30)),
-            "fetch: 30 of 32 hours parsed, about 2s left"
-        );
-        assert_eq!(
-            hours_message(32, 32, Duration::from_secs(30)),
-            "fetch: 32 of 32 hours parsed"
-        );
-    }
-}
+mod tests;

@@ -301,3 +301,58 @@ fn imports_are_read_by_their_longest_module_path() {
     let names: Vec<String> = uses.iter().map(|u| u.join("::")).collect();
     assert_eq!(names, ["contract::a", "contract::b", "stages::save"]);
 }
+
+/// Every `.rs` file under `dir`.
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// A file a newcomer reads in one sitting: no source file of the library,
+/// the CLI or a function is over 500 lines. Test code is exempt, and only
+/// what is compiled for tests alone counts as test code (checked too).
+#[test]
+fn no_source_file_is_over_500_lines() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = Vec::new();
+    rust_files(&root.join("shared/src"), &mut files);
+    rust_files(&root.join("src"), &mut files);
+    for f in std::fs::read_dir(root.join("functions")).unwrap() {
+        rust_files(&f.unwrap().path().join("src"), &mut files);
+    }
+    assert!(files.len() > 100, "found only {} files", files.len());
+    let mut long = Vec::new();
+    let mut exempt_not_test = Vec::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
+            let t = line.trim();
+            let declares_exempt = ["tests", "fuzz", "fake", "conformance"]
+                .iter()
+                .any(|m| t.ends_with(&format!("mod {m};")));
+            let under_cfg_test = i > 0 && lines[i - 1].trim() == "#[cfg(test)]";
+            if declares_exempt && !under_cfg_test {
+                exempt_not_test.push(format!("{}:{}", path.display(), i + 1));
+            }
+        }
+        if !is_test_file(path) && lines.len() > 500 {
+            long.push(format!(
+                "{} ({} lines)",
+                path.strip_prefix(root).unwrap().display(),
+                lines.len()
+            ));
+        }
+    }
+    assert!(
+        exempt_not_test.is_empty(),
+        "test-named modules compiled outside tests: {exempt_not_test:?}"
+    );
+    assert!(long.is_empty(), "files over 500 lines:\n{}", long.join("\n"));
+}
