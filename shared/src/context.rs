@@ -1,5 +1,5 @@
-//! What a stage runs with: an object store, a database, settings and a metrics
-//! sink. Built once (per process, or per Lambda container) and shared.
+//! What a stage runs with: an object store, a database, the site's
+//! catalogue, settings and a metrics sink. Built once (per process, or per Lambda container) and shared.
 //!
 //! A deployed function opens only the adapters its stage uses
 //! ([`Stage::adapters`]): fetch, defaults and train never read the database's
@@ -9,9 +9,12 @@
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 use crate::contract::database::RecDb;
 use crate::contract::error::{Error, Result};
 use crate::contract::metrics::Metrics;
+use crate::contract::site::Site;
 use crate::contract::stage::Stage;
 use crate::contract::storage::BlobStore;
 use crate::settings::Settings;
@@ -29,25 +32,23 @@ pub struct Context {
     pub metrics: Arc<dyn Metrics>,
     /// Which stage this context was opened for, when only one (a function).
     pub(crate) opened_for: Option<Stage>,
+    /// How the site's catalogue is opened, chosen with the other adapters.
+    pub(crate) site: SiteOpener,
 }
 
+/// Opens the catalogue of the site in the settings (WordPress, or the static
+/// catalogue in the store). Opened per run rather than with the context: a
+/// context serves every site of a deployment (`for_site`), and the static
+/// catalogue is read from the store as it is at the run.
+pub type SiteOpener = for<'a> fn(&'a Settings, &'a dyn BlobStore) -> BoxFuture<'a, Result<Arc<dyn Site>>>;
+
 impl Context {
-    /// A context on adapters the caller built (tests with their own clients).
-    pub fn with_adapters(
-        store: Arc<dyn BlobStore>,
-        input: Arc<dyn BlobStore>,
-        database: Option<Arc<dyn RecDb>>,
-        settings: Settings,
-        metrics: Arc<dyn Metrics>,
-    ) -> Context {
-        Context {
-            store,
-            input,
-            database,
-            settings,
-            metrics,
-            opened_for: None,
-        }
+    /// The site's catalogue: where article metadata comes from.
+    ///
+    /// # Errors
+    /// `Config` for a bad WordPress URL; storage errors reading the catalogue.
+    pub async fn site(&self) -> Result<Arc<dyn Site>> {
+        (self.site)(&self.settings, self.store.as_ref()).await
     }
 
     /// The recommendation database.

@@ -9,11 +9,13 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::adapters::metrics::{CloudWatchMetrics, LogMetrics};
-use crate::adapters::{db, sdk, secrets, storage};
+use crate::adapters::{db, sdk, secrets, site, storage};
 use crate::context::Context;
+use crate::contract::database::RecDb;
 use crate::contract::error::{Error, Result};
 use crate::contract::metrics::Metrics;
 use crate::contract::stage::{Adapters, Stage};
+use crate::contract::storage::BlobStore;
 use crate::settings::{MetricsSink, Settings};
 
 impl Context {
@@ -92,7 +94,28 @@ impl Context {
             settings,
             metrics,
             opened_for: stage,
+            site: site::opener,
         })
+    }
+
+    /// A context on adapters the caller built (tests with their own
+    /// clients); the site's catalogue as the settings choose it.
+    pub fn with_adapters(
+        store: Arc<dyn BlobStore>,
+        input: Arc<dyn BlobStore>,
+        database: Option<Arc<dyn RecDb>>,
+        settings: Settings,
+        metrics: Arc<dyn Metrics>,
+    ) -> Context {
+        Context {
+            store,
+            input,
+            database,
+            settings,
+            metrics,
+            opened_for: None,
+            site: site::opener,
+        }
     }
 
     /// Settings from the environment (see the README's table), then as above.

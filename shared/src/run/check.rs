@@ -138,7 +138,7 @@ async fn database(ctx: &Context) -> Result<String> {
 }
 
 async fn site(ctx: &Context, now: DateTime<Utc>) -> Result<String> {
-    let site = crate::adapters::site::open(&ctx.settings, ctx.store.as_ref()).await?;
+    let site = ctx.site().await?;
     let since = now - Duration::days(i64::from(ctx.settings.days_of_data));
     match site.published(since, now).await {
         Ok(list) => Ok(format!(

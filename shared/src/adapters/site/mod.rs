@@ -7,6 +7,8 @@ mod wordpress;
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
+
 pub use static_catalog::StaticCatalog;
 #[cfg(test)]
 pub(crate) use wordpress::fake;
@@ -27,4 +29,9 @@ pub async fn open(settings: &Settings, store: &dyn BlobStore) -> Result<Arc<dyn 
         Some(url) => Ok(Arc::new(WordPress::new(url, settings.wordpress.clone())?)),
         None => Ok(Arc::new(StaticCatalog::load(store, &settings.site).await?)),
     }
+}
+
+/// [`open`] as a context carries it ([`crate::context::SiteOpener`]).
+pub fn opener<'a>(settings: &'a Settings, store: &'a dyn BlobStore) -> BoxFuture<'a, Result<Arc<dyn Site>>> {
+    Box::pin(open(settings, store))
 }

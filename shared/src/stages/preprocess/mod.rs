@@ -22,7 +22,6 @@ use tracing::{info, instrument, warn};
 use self::metadata::article_metadata;
 use self::transform::transform;
 use crate::adapters::parquet::{self, Duplicates, HourPairs, HourPaths};
-use crate::adapters::site::{self};
 use crate::context::Context;
 use crate::contract::checked_store::CheckedStore;
 use crate::contract::error::{Error, Result};
@@ -118,7 +117,7 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
     let store = ctx.checked_store(&layout, &[&input.fetch.files]);
     let partials = window_partials(&store, &layout).await?;
     let duplicates = Duplicates::read(&store, &layout.duplicates()).await?;
-    let site = site::open(&ctx.settings, ctx.store.as_ref()).await?;
+    let site = ctx.site().await?;
     let key = layout.dwell();
     let online = if input.fetch.widget_events_key.is_some() {
         self::online::load::online_evaluation(ctx, &store, run, &partials, site.as_ref()).await?

@@ -53,10 +53,8 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let gate = decide(ctx, evaluation.as_ref(), current.as_ref(), inputs.online.as_ref());
     let mut output = output(&layout, &inputs, evaluation, current_metrics, gate);
     if output.gate.promote {
-        let spec = winner::spec(&output, &ctx.settings.als);
         let as_of_ms = run.as_of.timestamp_millis();
         winner::fit_and_write(
-            spec,
             &inputs,
             &params,
             as_of_ms,

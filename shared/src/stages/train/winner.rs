@@ -24,7 +24,7 @@ use crate::recommend::neighbours::Neighbour;
 
 /// The winner of the evaluation, or ALS as configured when nothing was
 /// evaluated (holdout off or empty).
-pub fn spec(output: &TrainOutput, als_params: &AlsParams) -> ModelSpec {
+fn spec(output: &TrainOutput, als_params: &AlsParams) -> ModelSpec {
     output
         .evaluation
         .as_ref()
@@ -57,14 +57,13 @@ async fn warm_start(
     })
 }
 
-/// Fits `spec` on every reading and every article of the table (read in the
+/// Fits the winner ([`spec`]) on every reading and every article of the table (read in the
 /// window, or listed in it), writes the lists and factors, and fills their
 /// part of `output`.
 ///
 /// # Errors
 /// A fit that fails or gives values no stage writes; storage errors.
 pub async fn fit_and_write(
-    spec: ModelSpec,
     inputs: &Inputs,
     params: &EvalParams,
     as_of_ms: i64,
@@ -73,6 +72,7 @@ pub async fn fit_and_write(
     layout: &RunLayout,
     output: &mut TrainOutput,
 ) -> Result<()> {
+    let spec = spec(output, &params.als);
     let (table, facts) = (&inputs.table, &inputs.facts);
     let fitting = Fitting::of(table, &table.readings, |_| true);
     let names: Vec<String> = fitting
