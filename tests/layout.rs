@@ -356,3 +356,66 @@ fn no_source_file_is_over_500_lines() {
     );
     assert!(long.is_empty(), "files over 500 lines:\n{}", long.join("\n"));
 }
+
+/// The contract is what every part agrees on, so it names no driver or
+/// service library: their errors reach it as boxed sources, made by the
+/// adapters (a planted import is seen, too).
+#[test]
+fn the_contract_names_no_driver_or_service_library() {
+    const DRIVERS: [&str; 6] = [
+        "sqlx::",
+        "polars::",
+        "aws_sdk_",
+        "aws_config::",
+        "reqwest::",
+        "lambda_runtime::",
+    ];
+    let named = |code: &BTreeMap<Module, String>| -> Vec<String> {
+        code.iter()
+            .filter(|(m, _)| m.first().is_some_and(|t| t == "contract"))
+            .flat_map(|(m, text)| {
+                DRIVERS
+                    .iter()
+                    .filter(|d| text.contains(*d))
+                    .map(move |d| format!("{} names {d}", m.join("::")))
+            })
+            .collect()
+    };
+    let mut code = library();
+    assert_eq!(named(&code), Vec::<String>::new());
+    code.get_mut(&m("contract::error"))
+        .unwrap()
+        .push_str("source: sqlx::Error,\n");
+    assert_eq!(named(&code), ["contract::error names sqlx::"]);
+}
+
+/// ARCHITECTURE.md's "where a change goes" names only files and folders
+/// that exist (in the library's `src/`, the library or the repository).
+#[test]
+fn the_where_a_change_goes_table_names_real_paths() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let start = doc.find("## Where a change goes").expect("the section");
+    let section = &doc[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |e| e + 3)];
+    let mut checked = 0;
+    let mut missing = Vec::new();
+    for token in section.split('`').skip(1).step_by(2) {
+        let looks_like_path = token.contains('/') || token.ends_with(".rs");
+        if !looks_like_path || token.contains(['*', '<', ' ']) {
+            continue;
+        }
+        let found = [root.join("shared/src"), root.join("shared"), root.to_path_buf()]
+            .iter()
+            .any(|base| base.join(token).exists());
+        checked += 1;
+        if !found {
+            missing.push(token.to_string());
+        }
+    }
+    assert!(checked > 25, "only {checked} paths in the table");
+    assert!(
+        missing.is_empty(),
+        "the table names paths that do not exist: {missing:?}"
+    );
+}

@@ -3,19 +3,18 @@
 //! recommendations.
 //!
 //! The folders follow the pipeline and its layers; imports go one way only,
-//! `contract` <- `adapters`, `recommend` <- stages <- `run` (tests/layout.rs
-//! checks it), and no stage imports another:
+//! `contract` <- `recommend` <- `settings` <- `context` <- `adapters` <-
+//! `stages` <- `run` (tests/layout.rs checks it), and no stage imports
+//! another:
 //!
 //! | folder | what it holds |
 //! | --- | --- |
-//! | [`contract`] | the wire types, object keys, Parquet schemas, errors, settings, the ports (store, database, site, metrics) and the [`Context`] |
-//! | [`adapters`] | what implements the ports: local directory and S3, SQLite and PostgreSQL, WordPress and the static catalogue, log and CloudWatch metrics, SSM |
-//! | [`fetch`] | Snowplow hour partitions -> `events.parquet`, `bad_rows.jsonl` (the line parser, the hour cache) |
-//! | [`preprocess`] | events + the site's catalogue -> `articles.parquet`, `dwell.parquet` (dwell, the 2-core, metadata) |
-//! | [`defaults`] | dwell + articles -> `defaults.parquet` |
-//! | [`train`] | dwell + articles -> `article_factors.parquet`, `evaluation.json` (holdout evaluation, quality gate) |
-//! | [`save`] | the run's files -> the database, and the run report |
-//! | [`recommend`] | the recommenders the stages share: ALS, nearest neighbours, popularity |
+//! | [`contract`] | the wire types, object keys, names, errors and the ports (store, database, site, metrics) |
+//! | [`recommend`] | the recommenders as pure functions, and [`recommend::families`]: one file per model family |
+//! | [`settings`] | the settings, parsed from the environment, and their option structs |
+//! | [`context`] | the [`Context`] a stage runs with |
+//! | [`adapters`] | what implements the ports: local directory and S3, SQLite and PostgreSQL, WordPress and the static catalogue, log and CloudWatch metrics, SSM, the Parquet files |
+//! | [`stages`] | fetch, preprocess, defaults, train, save: one folder each, in pipeline order |
 //! | [`run`] | the Lambda entry, the state-machine runner, dispatch by stage name |
 //! | `devtools` | (feature `devtools`) the data generator and the test servers: never in a function |
 

@@ -2,8 +2,8 @@
 //! metadata comes from. The path rule is the one of the sites the job serves
 //! (WordPress permalinks `/article/<id>/<slug>`), including Google's AMP viewer
 //! paths `/v/s/<host>/article/<id>/<slug>`, which the original job lost.
-//! Metadata comes from the site's WordPress REST API ([`WordPress`]) or from a
-//! static catalogue file ([`StaticCatalog`]).
+//! Metadata comes from the site's WordPress REST API (`adapters::site::WordPress`) or from a
+//! static catalogue file (`adapters::site::StaticCatalog`).
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

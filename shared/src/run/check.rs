@@ -51,7 +51,7 @@ pub async fn check(settings: Settings, now: DateTime<Utc>) -> Vec<Probe> {
         Ok(ctx) => ctx,
         Err(e) => {
             let what = match &e {
-                Error::Db { .. } | Error::Migrate(_) => "database",
+                Error::Db { .. } | Error::Migrate { .. } => "database",
                 _ if settings.database_url_parameter.is_some() => "database (SSM parameter)",
                 _ => "adapters",
             };

@@ -2,6 +2,7 @@
 //! (production), chosen by the URL's scheme. Each dialect owns its migrations
 //! and SQL; `conformance` is the story both must pass.
 
+mod errors;
 mod lock;
 mod migrations;
 mod postgres;

@@ -55,7 +55,10 @@ impl SqliteDb {
             .connect_with(opts)
             .await
             .map_err(Error::db("connect sqlite"))?;
-        super::migrations::sqlite().run(&pool).await?;
+        super::migrations::sqlite()
+            .run(&pool)
+            .await
+            .map_err(Error::migrate)?;
         Ok(SqliteDb { pool, lock_base })
     }
 

@@ -100,7 +100,10 @@ impl PgDb {
             .connect_with(opts)
             .await
             .map_err(Error::db("connect postgres"))?;
-        super::migrations::postgres().run(&pool).await?;
+        super::migrations::postgres()
+            .run(&pool)
+            .await
+            .map_err(Error::migrate)?;
         Ok(PgDb {
             pool,
             trusted_load: std::sync::Arc::default(),
