@@ -173,7 +173,9 @@ fn state_machine_retries_only_transient_errors_and_catches_everything() {
 fn template_environment_matches_the_settings() {
     let template = read("template.yaml");
     // the settings and the option structs they own
-    let settings = read("shared/src/settings/mod.rs") + &read("shared/src/settings/options.rs");
+    let settings = read("shared/src/settings/mod.rs")
+        + &read("shared/src/settings/options.rs")
+        + &read("shared/src/settings/parse.rs");
     let mut in_env = false;
     let mut names = Vec::new();
     for line in template.lines() {
@@ -624,7 +626,7 @@ fn every_site_has_the_alarms_that_matter_on_metrics_the_stages_emit() {
         let stage = dims[0]["Value"].as_str().unwrap();
         assert_eq!(dims[0]["Name"], "Stage");
         // ctx.metric("<stage>", "<metric>", ...) in the stage's own code
-        let stage_code: String = source(&format!("shared/src/{stage}"))
+        let stage_code: String = source(&format!("shared/src/stages/{stage}"))
             .chars()
             .filter(|c| !c.is_whitespace())
             .collect();

@@ -6,6 +6,9 @@
 //! neighbours (TF-IDF) for BENCH_CONTENT_ARTICLES (50,000) generated stories.
 //!
 //! `cargo bench -p article-rec-core --features devtools --bench selection`.
+//! Part `ease` first times EASE's kernel against LAPACK's (scipy, from
+//! `scripts/bench-peers`) on one Gram matrix of BENCH_LAPACK_ARTICLES
+//! (11,540) articles, as the train stage of a 1 M-reader site has.
 //! BENCH_PART (`ease`, `knn`, `content`, `selection`, or all) runs one part; peak memory
 //! is the process's, so run `ease` alone for its figure.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -94,6 +97,74 @@ fn ease() {
         t.elapsed().as_secs_f64(),
         lists
     );
+}
+
+/// EASE's factorisation and inverse against LAPACK's (scipy's `spotrf` +
+/// `spotri`, f32) on the same Gram matrix, the same threads, in this run.
+fn ease_vs_lapack() {
+    let n = common::env_usize("BENCH_LAPACK_ARTICLES", 11_540);
+    let readers = common::env_usize("BENCH_LAPACK_READERS", 305_725);
+    let threads = rayon::current_num_threads();
+    let reads = reads_of(&reading(readers, n, 3), readers, n);
+    let mut g = faer::Mat::<f32>::zeros(n, n);
+    let mut mine: Vec<usize> = Vec::new();
+    for reads_of in reads.by_reader() {
+        mine.clear();
+        mine.extend(reads_of.iter().map(|x| x.article as usize));
+        mine.sort_unstable();
+        mine.dedup();
+        for (at, &j) in mine.iter().enumerate() {
+            for &i in &mine[at..] {
+                g[(i, j)] += 1.0;
+                if i != j {
+                    g[(j, i)] += 1.0;
+                }
+            }
+        }
+    }
+    for j in 0..n {
+        g[(j, j)] += 500.0;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gram.f32");
+    {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
+        for j in 0..n {
+            for v in g.col_as_slice(j) {
+                f.write_all(&v.to_le_bytes()).unwrap();
+            }
+        }
+    }
+    let t = Instant::now();
+    article_rec_core::recommend::spd_inverse::invert_in_place(g.as_mut(), faer::Par::rayon(0)).unwrap();
+    let ours = t.elapsed().as_secs_f64();
+    let checksum: f64 = (0..n)
+        .flat_map(|j| (j..n).map(move |i| (i, j)))
+        .map(|(i, j)| f64::from(g[(i, j)]))
+        .sum();
+    drop(g);
+    println!("ease kernel: {n} x {n} Gram matrix ({readers} readers), lambda 500, {threads} threads");
+    println!("  article-rec (faer Cholesky + in-place inverse): {ours:.2} s");
+    match common::peers::run(
+        "ease_lapack.py",
+        &[path.display().to_string(), n.to_string()],
+        threads,
+    ) {
+        Ok(v) => {
+            let theirs = v["seconds"].as_f64().unwrap();
+            let same = (v["checksum"].as_f64().unwrap() - checksum).abs() <= 1e-3 * checksum.abs();
+            println!(
+                "  scipy {} LAPACK spotrf + spotri ({}): {theirs:.2} s; ratio LAPACK / article-rec = {:.2} (1 or more: as fast or faster); inverses agree: {same}",
+                v["scipy"].as_str().unwrap_or("?"),
+                v["blas"].as_str().unwrap_or("?"),
+                theirs / ours
+            );
+        }
+        Err(why) => {
+            println!("  LAPACK comparison skipped (scripts/bench-peers makes its environment): {why}")
+        }
+    }
 }
 
 fn serve(model: &dyn ItemItem, articles: usize) -> usize {
@@ -247,6 +318,7 @@ fn selection() {
 fn main() {
     let part = std::env::var("BENCH_PART").unwrap_or_default();
     if part.is_empty() || part == "ease" {
+        ease_vs_lapack();
         ease();
     }
     if part.is_empty() || part == "knn" {

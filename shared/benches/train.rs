@@ -3,8 +3,9 @@
 //! regularisation and threads, in one run; then a full fit's time and peak
 //! memory, and how many warm-started iterations reach a cold fit's loss.
 //!
-//! `cargo bench -p article-rec-core --bench train` (needs `pip install
-//! implicit==0.7.2`; without it the comparison is skipped with a message).
+//! `cargo bench -p article-rec-core --bench train` (the peer from
+//! `scripts/bench-peers`; without it the comparison is skipped with a message).
+//! BENCH_FACTORS_LIST (32,64,128) are the sizes compared.
 //! Sizes: BENCH_NNZ (5,000,000), BENCH_ARTICLES (40,000), BENCH_FACTORS (64),
 //! BENCH_ITERATIONS (3, for the comparison).
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -14,10 +15,9 @@
 mod common;
 
 use std::io::Write;
-use std::process::Command;
 use std::time::Instant;
 
-use article_rec_core::recommend::als::{self, confidence};
+use article_rec_core::recommend::als::{self, confidence, Loss};
 use article_rec_core::settings::AlsParams;
 use rand::{Rng, SeedableRng};
 use sprs::{CsMat, TriMat};
@@ -82,51 +82,58 @@ fn main() {
         m.cols(),
         m.nnz()
     );
-    let params = AlsParams {
-        factors,
-        iterations,
-        ..AlsParams::default()
-    };
-
-    // 1. the same iterations here and in implicit
-    let t = Instant::now();
-    let mut loss_secs = 0.0;
-    let fitted = als::fit(&m, &params, 42, |_, _| {});
-    let ours = t.elapsed().as_secs_f64();
-    // the loss we log each iteration is extra work implicit skips here; time it apart
-    let t = Instant::now();
-    let _ = als::loss_of(&m, &fitted.readers, &fitted.articles, params.regularization);
-    loss_secs += t.elapsed().as_secs_f64();
-    let per_iter = ours / f64::from(iterations);
-    println!(
-        "article-rec ALS: {iterations} iterations in {ours:.2} s = {per_iter:.2} s/iteration ({:.2} s of it the loss, {loss_secs:.3} s each)",
-        loss_secs * f64::from(iterations)
-    );
+    // 1. per iteration, here and in implicit, at each size; no loss on either side
     let dir = tempfile::tempdir().unwrap();
     write_for_python(&m, dir.path());
-    let out = Command::new("python3")
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/benches/als_implicit.py"))
-        .arg(dir.path())
-        .arg(factors.to_string())
-        .arg("0.01")
-        .arg(iterations.to_string())
-        .arg(threads.to_string())
-        .output()
-        .expect("python3");
-    if out.status.success() {
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let theirs = v["seconds"].as_f64().unwrap() / f64::from(iterations);
-        println!(
-            "implicit {} ALS (cg): {theirs:.2} s/iteration; ratio implicit / article-rec = {:.2} (above 1: we are faster)",
-            v["implicit"].as_str().unwrap_or("?"),
-            theirs / per_iter
-        );
-    } else {
-        println!(
-            "implicit comparison skipped (pip install implicit==0.7.2): {}",
-            String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
-        );
+    let sizes: Vec<usize> = std::env::var("BENCH_FACTORS_LIST")
+        .unwrap_or_else(|_| "32,64,128".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    println!("ALS per iteration ({iterations} iterations each, loss off on both sides):");
+    println!("| factors | article-rec s/it | implicit s/it | implicit / article-rec |");
+    for &k in &sizes {
+        let params = AlsParams {
+            factors: k,
+            iterations,
+            loss: Loss::Off,
+            ..AlsParams::default()
+        };
+        let t = Instant::now();
+        let fitted = als::fit(&m, &params, 42, |_, _| {});
+        let ours = t.elapsed().as_secs_f64() / f64::from(iterations);
+        assert!(fitted.loss.is_empty());
+        let args = [
+            dir.path().display().to_string(),
+            k.to_string(),
+            "0.01".into(),
+            iterations.to_string(),
+            threads.to_string(),
+        ];
+        match common::peers::run("als_implicit.py", &args, 1) {
+            Ok(v) => {
+                let theirs = v["seconds"].as_f64().unwrap() / f64::from(iterations);
+                println!("| {k} | {ours:.3} | {theirs:.3} | {:.2} |", theirs / ours);
+            }
+            Err(why) => println!("| {k} | {ours:.3} | skipped (scripts/bench-peers): {why} | |"),
+        }
     }
+    let t = Instant::now();
+    let fitted = als::fit(
+        &m,
+        &AlsParams {
+            factors,
+            iterations: 1,
+            ..AlsParams::default()
+        },
+        42,
+        |_, _| {},
+    );
+    println!(
+        "one {factors}-factor iteration with its loss: {:.2} s (the production fit computes it each iteration for the report)",
+        t.elapsed().as_secs_f64()
+    );
+    drop(fitted);
 
     // 2. a production fit: 15 iterations with the loss, time and memory
     let full = AlsParams {

@@ -1,5 +1,7 @@
 //! What every bench binary measures with.
 
+pub mod peers;
+
 /// The process's peak resident memory so far (VmHWM), in MiB.
 #[allow(clippy::unwrap_used)]
 pub fn peak_rss_mib() -> f64 {

@@ -15,7 +15,7 @@ use rand_chacha::ChaCha8Rng;
 use rayon::prelude::*;
 use sprs::CsMat;
 
-pub use self::params::AlsParams;
+pub use self::params::{AlsParams, Loss};
 
 /// Learned factors: one row per reader and one per article.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,7 +34,8 @@ pub fn confidence(dwell_secs: f64, alpha: f32) -> f32 {
 }
 
 /// Fits factors to `cui` (readers x articles, CSR, confidences).
-/// `on_iteration` is called after each iteration with its index and loss.
+/// `on_iteration` is called with an iteration's index and loss after each
+/// iteration whose loss `params.loss` asks for.
 pub fn fit(cui: &CsMat<f32>, params: &AlsParams, seed: u64, on_iteration: impl FnMut(u32, f64)) -> Factors {
     fit_warm(cui, params, seed, &[], on_iteration)
 }
@@ -66,9 +67,16 @@ pub fn fit_warm(
     for it in 0..params.iterations {
         cg::solve_side(cui, &mut readers, &articles, params);
         cg::solve_side(&ciu, &mut articles, &readers, params);
-        let l = loss_of(cui, &readers, &articles, params.regularization);
-        on_iteration(it, l);
-        loss.push(l);
+        let wanted = match params.loss {
+            Loss::EveryIteration => true,
+            Loss::LastIteration => it + 1 == params.iterations,
+            Loss::Off => false,
+        };
+        if wanted {
+            let l = loss_of(cui, &readers, &articles, params.regularization);
+            on_iteration(it, l);
+            loss.push(l);
+        }
     }
     Factors {
         readers,
@@ -204,6 +212,39 @@ mod tests {
         // a start of the wrong length is ignored, not a panic
         let short = [Some(&[1.0f32][..])];
         assert_eq!(fit_warm(&m, &one, 2, &short, |_, _| {}), cold_one);
+    }
+
+    /// The loss is computed only where asked, and asking changes nothing
+    /// of the fit: the same factors, the same last loss.
+    #[test]
+    fn the_loss_is_computed_only_where_asked() {
+        let (m, _) = blocks(3, 10, 5);
+        let every = fit(&m, &params(), 5, |_, _| {});
+        assert_eq!(every.loss.len(), 10);
+        let mut seen = Vec::new();
+        let last = fit(
+            &m,
+            &AlsParams {
+                loss: Loss::LastIteration,
+                ..params()
+            },
+            5,
+            |it, l| seen.push((it, l)),
+        );
+        assert_eq!(last.loss, [every.loss[9]]);
+        assert_eq!(seen, [(9, every.loss[9])]);
+        assert_eq!(last.articles, every.articles);
+        let off = fit(
+            &m,
+            &AlsParams {
+                loss: Loss::Off,
+                ..params()
+            },
+            5,
+            |_, _| panic!("no loss was asked for"),
+        );
+        assert!(off.loss.is_empty());
+        assert_eq!(off.readers, every.readers);
     }
 
     #[test]

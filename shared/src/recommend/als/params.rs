@@ -16,6 +16,20 @@ pub struct AlsParams {
     pub warm_start: bool,
     /// Iterations of a warm-started fit (instead of `iterations`).
     pub warm_iterations: u32,
+    /// When the training loss is computed: it costs about a third of an
+    /// iteration, and only the production fit's curve is shown.
+    pub loss: Loss,
+}
+
+/// When ALS computes its training loss.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Loss {
+    /// After every iteration: the curve the run report draws.
+    EveryIteration,
+    /// After the last only: what a fit's sanity check needs.
+    LastIteration,
+    /// Never (a kernel's timing against a peer that computes none).
+    Off,
 }
 
 impl Default for AlsParams {
@@ -28,6 +42,7 @@ impl Default for AlsParams {
             cg_steps: 3,
             warm_start: true,
             warm_iterations: 5,
+            loss: Loss::EveryIteration,
         }
     }
 }

@@ -138,9 +138,10 @@ pub async fn run(input: PreprocessInput, ctx: &Context) -> Result<PreprocessOutp
     }
     let (mut catalog, mut metadata) =
         article_metadata(ctx, site.as_ref(), &run.site, &prepared.kept, run.as_of).await?;
-    let since = run.as_of - chrono::TimeDelta::days(i64::from(ctx.settings.days_of_data));
+    // the stories published in the events' own window are the candidates
+    let window = run.window(ctx.settings.days_of_data);
     let mut articles = prepared.kept.clone();
-    match site.published(since, run.as_of).await {
+    match site.published(window.start, window.end).await {
         Ok(listed) => {
             let unread = unread_stories(&prepared.kept, listed, &mut metadata);
             articles.extend(unread.iter().map(|e| ArticleKey {

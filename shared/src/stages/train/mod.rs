@@ -33,6 +33,7 @@ use crate::contract::layout::RunLayout;
 use crate::contract::online::OnlineEvaluation;
 use crate::contract::stage::{TrainInput, TrainOutput};
 use crate::contract::storage::BlobStore;
+use crate::recommend::als::{AlsParams, Loss};
 use crate::recommend::families::{hybrid, FAMILIES};
 use crate::recommend::family::Family;
 use crate::recommend::popularity::RECENT_INTERACTIONS;
@@ -187,8 +188,13 @@ async fn write_evaluation(store: &CheckedStore, layout: &RunLayout, output: &mut
 pub fn evaluate(table: &DwellTable, facts: &ArticleFacts, params: &EvalParams) -> Option<Evaluation> {
     let h = Holdout::split(table, facts, params)?;
     let specs = selection::grid(&params.selection, &params.als);
+    // a candidate's loss curve is shown nowhere: its last value guards the fit
+    let als = AlsParams {
+        loss: Loss::LastIteration,
+        ..params.als.clone()
+    };
     let fit = FitParams {
-        als: &params.als,
+        als: &als,
         ease_max_articles: params.selection.ease_max_articles,
         rules_max_gap_hours: params.selection.rules_max_gap_hours,
         seed: params.seed,
