@@ -14,7 +14,8 @@ lint: ## Check formatting and clippy
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-bench: ## Benchmarks (release build); figures are printed
+bench: ## Benchmarks (release build); figures are printed, the peers' beside ours
+	scripts/bench-peers
 	$(CARGO) bench -p article-rec-core --features devtools --bench fetch
 	$(CARGO) bench -p article-rec-core --features devtools --bench preprocess
 	$(CARGO) bench -p article-rec-core --features devtools --bench save
