@@ -356,6 +356,18 @@ mod tests {
         assert_eq!(a, b);
         assert_eq!(a.to_string(), "x(a=1,b=0.01)");
         assert!(serde_json::from_str::<ModelSpec>(r#"{"a":1}"#).is_err());
+        assert!(serde_json::from_str::<ModelSpec>(r#"{"family":7}"#).is_err());
+        assert!(serde_json::from_str::<ModelSpec>(r#"{"family":"x","a":"#).is_err());
+        // parameters that do not fit the family's type are an error naming the spec
+        #[derive(Debug, Deserialize)]
+        struct Lambda {
+            #[allow(dead_code)]
+            lambda: f32,
+        }
+        let wrong: ModelSpec = serde_json::from_str(r#"{"family":"ease","lambda":"big"}"#).unwrap();
+        let e = wrong.params::<Lambda>().unwrap_err().to_string();
+        assert!(e.contains("ease(lambda=big)"), "{e}");
+        assert!(ModelSpec::named("ease").params::<Lambda>().is_err());
         #[derive(Serialize)]
         struct Reg {
             regularization: f32,

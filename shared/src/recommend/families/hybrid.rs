@@ -64,11 +64,15 @@ impl Family for Blend {
         on_iteration: &mut dyn FnMut(u32, f64),
     ) -> Result<Fitted> {
         let Params { base, k, embedding } = spec.params()?;
-        let text_family = if embedding { "embedding" } else { "content" };
-        let text = family::fit(&ModelSpec::named(text_family), reads, p, &mut |_, _| {})?;
         if family::find(p.families, base.family()).is_some_and(|f| f.role() == Role::Blend) {
             return Err(Error::InvalidInput(format!("{spec}: a blend's base cannot be a blend")));
         }
+        let text_family = if embedding {
+            super::embedding::FAMILY.name()
+        } else {
+            super::content::FAMILY.name()
+        };
+        let text = family::fit(&ModelSpec::named(text_family), reads, p, &mut |_, _| {})?;
         let base = family::fit(&base, reads, p, on_iteration)?;
         let model: Arc<dyn ItemItem> =
             Arc::new(Hybrid::new(base.model, text.model, reads.readers_per_article(), k));

@@ -52,7 +52,7 @@ pub async fn run(input: TrainInput, ctx: &Context) -> Result<TrainOutput> {
     let evaluation = evaluate_if_on(&ctx.settings, &inputs, &params).await?;
     let current_metrics = current.as_ref().and_then(|c| c.metrics);
     let gate = decide(ctx, evaluation.as_ref(), current.as_ref(), inputs.online.as_ref());
-    let mut output = output(&layout, &inputs, evaluation, current_metrics, gate);
+    let mut output = before_fit(&layout, &inputs, evaluation, current_metrics, gate);
     if output.gate.promote {
         let as_of_ms = run.as_of.timestamp_millis();
         winner::fit_and_write(
@@ -137,7 +137,7 @@ fn decide(
 
 /// The stage's output before any fit: the table's size, the evaluation and
 /// the gate's decision.
-fn output(
+fn before_fit(
     layout: &RunLayout,
     inputs: &Inputs,
     evaluation: Option<Evaluation>,

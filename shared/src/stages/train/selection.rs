@@ -129,7 +129,11 @@ pub fn select(
     if let (true, Some((text_spec, text, _)), Some((base, model, _))) = (blend, text, best_collaborative) {
         let readers = holdout.fitting.reads.readers_per_article();
         for k_readers in hybrid::KS {
-            let spec = hybrid::spec(&base, k_readers, text_spec.family() == "embedding");
+            let spec = hybrid::spec(
+                &base,
+                k_readers,
+                text_spec.family() == crate::recommend::families::embedding::FAMILY.name(),
+            );
             let candidate = if out_of_time(&board) {
                 skipped(&spec, 0.0, format!("time budget of {budget_secs:.0} s spent"))
             } else {
