@@ -2,7 +2,8 @@
 
 Called by `cargo bench --bench train`: argv = directory holding indptr.bin (u64),
 indices.bin (u32), data.bin (f32), shape.txt ("rows cols"); factors;
-regularization; iterations; threads. Prints one JSON line.
+regularization; iterations; threads. Prints one JSON line: the fit's seconds
+and, computed after the clock stops, its final loss (implicit's calculate_loss).
 """
 import json
 import os
@@ -36,5 +37,8 @@ model = AlternatingLeastSquares(
 t = time.perf_counter()
 model.fit(cui, show_progress=False)
 seconds = time.perf_counter() - t
+# after the clock: the final loss, implicit's own function, for the same-loss check
+from implicit.cpu import _als  # noqa: E402
+loss = _als.calculate_loss(cui, model.user_factors, model.item_factors, reg, num_threads=threads)
 print(json.dumps({"implicit": implicit.__version__, "seconds": seconds, "iterations": iterations,
-                  "factors": model.factors}))
+                  "factors": model.factors, "loss": loss}))

@@ -10,7 +10,7 @@ use sprs::CsMat;
 use super::AlsParams;
 
 /// Rows solved together: their `k x k` products are one matrix product.
-const BLOCK: usize = 128;
+const BLOCK: usize = 32;
 
 /// Dot product with sixteen independent sums, so the compiler can vectorise it
 /// (a single running sum has to be added in order).
@@ -35,6 +35,97 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
+/// The dot products of four rows with `v`: four independent chains, `v` read
+/// once, so the CPU overlaps the rows' loads instead of waiting on each.
+#[inline(always)]
+fn dot4(y: [&[f32]; 4], v: &[f32]) -> [f32; 4] {
+    let n = v.len();
+    let (y0, y1, y2, y3) = (&y[0][..n], &y[1][..n], &y[2][..n], &y[3][..n]);
+    let (mut a0, mut a1, mut a2, mut a3) = ([0f32; 16], [0f32; 16], [0f32; 16], [0f32; 16]);
+    let chunks = v
+        .chunks_exact(16)
+        .zip(y0.chunks_exact(16))
+        .zip(y1.chunks_exact(16))
+        .zip(y2.chunks_exact(16))
+        .zip(y3.chunks_exact(16));
+    for ((((vc, c0), c1), c2), c3) in chunks {
+        for l in 0..16 {
+            a0[l] += c0[l] * vc[l];
+            a1[l] += c1[l] * vc[l];
+            a2[l] += c2[l] * vc[l];
+            a3[l] += c3[l] * vc[l];
+        }
+    }
+    let full = n - n % 16;
+    let tail = |ye: &[f32]| -> f32 { ye[full..].iter().zip(&v[full..]).map(|(a, b)| a * b).sum() };
+    [
+        a0.iter().sum::<f32>() + tail(y0),
+        a1.iter().sum::<f32>() + tail(y1),
+        a2.iter().sum::<f32>() + tail(y2),
+        a3.iter().sum::<f32>() + tail(y3),
+    ]
+}
+
+/// `out += sum_e alpha_e y_e` over four rows, `out` read and written once.
+#[inline(always)]
+fn axpy4(alpha: [f32; 4], y: [&[f32]; 4], out: &mut [f32]) {
+    let n = out.len();
+    let (y0, y1, y2, y3) = (&y[0][..n], &y[1][..n], &y[2][..n], &y[3][..n]);
+    for i in 0..n {
+        out[i] += alpha[0] * y0[i] + alpha[1] * y1[i] + alpha[2] * y2[i] + alpha[3] * y3[i];
+    }
+}
+
+/// Asks the CPU to bring `row` into its caches (a hint: no effect on results).
+#[inline(always)]
+fn prefetch(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in row.chunks(16) {
+        // SAFETY: a prefetch reads nothing and cannot fault; the address is in `row`
+        #[allow(unsafe_code)]
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(line.as_ptr().cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// `out += sum_e weight(c_e, y_e . v) y_e` over a row's entries `(i_e, c_e)`,
+/// `y_e` the `i_e`-th row of `ys`: the sparse part of `A v` (and of `b`).
+/// Entries go four at a time: the rows are scattered through `Y` and their
+/// loads, not the arithmetic, are the cost.
+#[inline(always)]
+fn sparse_product(
+    indices: &[usize],
+    confidence: &[f32],
+    ys: &[f32],
+    k: usize,
+    v: &[f32],
+    out: &mut [f32],
+    weight: impl Fn(f32, f32) -> f32,
+) {
+    let row = |i: usize| &ys[i * k..(i + 1) * k];
+    let (ic, cc) = (indices.chunks_exact(4), confidence.chunks_exact(4));
+    let (ir, cr) = (ic.remainder(), cc.remainder());
+    for (g, (i4, c4)) in ic.zip(cc).enumerate() {
+        // the next group's rows are requested now, to arrive while this one is done
+        if let Some(next) = indices.get(4 * g + 4..4 * g + 8) {
+            for &i in next {
+                prefetch(row(i));
+            }
+        }
+        let y = [row(i4[0]), row(i4[1]), row(i4[2]), row(i4[3])];
+        let d = dot4(y, v);
+        let alpha = [0, 1, 2, 3].map(|e| weight(c4[e], d[e]));
+        axpy4(alpha, y, out);
+    }
+    for (&i, &c) in ir.iter().zip(cr) {
+        let yi = row(i);
+        axpy(weight(c, dot(yi, v)), yi, out);
+    }
+}
+
 /// Re-solves each row `u` of `x` for `(Y^T C_u Y + reg I) x_u = Y^T C_u p_u`.
 ///
 /// The dense part of every CG step, `(Y^T Y + reg I) p`, is computed for a
@@ -43,7 +134,7 @@ fn axpy(alpha: f32, x: &[f32], y: &mut [f32]) {
 /// part, `Y^T (C_u - I) Y p`, is added row by row over the row's entries.
 pub(super) fn solve_side(cui: &CsMat<f32>, x: &mut Array2<f32>, y: &Array2<f32>, params: &AlsParams) {
     let k = params.factors;
-    let mut yty = y.t().dot(y);
+    let mut yty = gram(y);
     for i in 0..k {
         yty[[i, i]] += params.regularization;
     }
@@ -58,9 +149,12 @@ pub(super) fn solve_side(cui: &CsMat<f32>, x: &mut Array2<f32>, y: &Array2<f32>,
         .for_each(|(b, mut xb)| solve_block_dispatch(cui, b * BLOCK, &mut xb, ys, yty, k, steps));
 }
 
-/// [`solve_block`] compiled for AVX2 when the CPU has it (every x86_64 Lambda
-/// host does): the sparse part's dot products and updates run 8 lanes wide
-/// instead of SSE2's 4. Same arithmetic, same order: the same results.
+/// [`solve_block`] compiled for the widest vectors the CPU has, detected at
+/// run time so one x86_64 binary is fast on every Lambda host: AVX-512 (16
+/// lanes) where present, else AVX2 (8 lanes; every x86_64 Lambda host has
+/// it), else the build's baseline. The sixteen sums of [`dot`] are one
+/// AVX-512 register or two AVX2 ones, each lane adding in the same order:
+/// the same results on every path.
 fn solve_block_dispatch(
     cui: &CsMat<f32>,
     lo: usize,
@@ -71,6 +165,14 @@ fn solve_block_dispatch(
     steps: u32,
 ) {
     #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512f") {
+        // SAFETY: the CPU was just checked to support AVX-512F
+        #[allow(unsafe_code)]
+        unsafe {
+            return solve_block_avx512(cui, lo, xb, ys, yty, k, steps);
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU was just checked to support AVX2
         #[allow(unsafe_code)]
@@ -78,6 +180,20 @@ fn solve_block_dispatch(
             return solve_block_avx2(cui, lo, xb, ys, yty, k, steps);
         }
     }
+    solve_block(cui, lo, xb, ys, yty, k, steps);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn solve_block_avx512(
+    cui: &CsMat<f32>,
+    lo: usize,
+    xb: &mut ndarray::ArrayViewMut2<'_, f32>,
+    ys: &[f32],
+    yty: ArrayView2<'_, f32>,
+    k: usize,
+    steps: u32,
+) {
     solve_block(cui, lo, xb, ys, yty, k, steps);
 }
 
@@ -116,13 +232,13 @@ fn solve_block(
             continue;
         };
         let Some(ru) = ru.as_slice_mut() else { continue };
-        for (i, &c) in row.iter() {
-            let yi = &ys[i * k..(i + 1) * k];
-            axpy(c - (c - 1.0) * dot(yi, xu), yi, ru);
-        }
+        sparse_product(row.indices(), row.data(), ys, k, xu, ru, |c, d| c - (c - 1.0) * d);
     }
     let mut p = r.clone();
-    let mut rs: Vec<f32> = r.axis_iter(Axis(0)).map(|ru| ru.dot(&ru)).collect();
+    let mut rs: Vec<f32> = r
+        .axis_iter(Axis(0))
+        .map(|ru| ru.to_slice().map_or(0.0, |ru| dot(ru, ru)))
+        .collect();
     let mut active: Vec<bool> = rs.iter().map(|&v| v >= 1e-20).collect();
     for _ in 0..steps {
         if !active.iter().any(|&a| a) {
@@ -140,10 +256,7 @@ fn solve_block(
                 continue;
             };
             if let Some(row) = row {
-                for (i, &c) in row.iter() {
-                    let yi = &ys[i * k..(i + 1) * k];
-                    axpy((c - 1.0) * dot(yi, pu), yi, apu_s);
-                }
+                sparse_product(row.indices(), row.data(), ys, k, pu, apu_s, |c, d| (c - 1.0) * d);
             }
             let pap = dot(pu, apu_s);
             if pap <= 0.0 {
@@ -151,25 +264,79 @@ fn solve_block(
                 continue;
             }
             let alpha = rs[u] / pap;
-            xb.row_mut(u).zip_mut_with(&p.row(u), |xi, &pi| *xi += alpha * pi);
-            r.row_mut(u).zip_mut_with(&ap.row(u), |ri, &ai| *ri -= alpha * ai);
-            let ru = r.row(u);
-            let rs_new = ru.dot(&ru);
+            let (mut xu, mut ru) = (xb.row_mut(u), r.row_mut(u));
+            let (Some(xu), Some(ru), Some(apu)) =
+                (xu.as_slice_mut(), ru.as_slice_mut(), ap.row(u).to_slice())
+            else {
+                active[u] = false;
+                continue;
+            };
+            axpy(alpha, pu, xu);
+            axpy(-alpha, apu, ru);
+            let rs_new = dot(ru, ru);
             if rs_new < 1e-20 {
                 active[u] = false;
                 continue;
             }
             let beta = rs_new / rs[u];
             let mut pu = p.row_mut(u);
-            pu.zip_mut_with(&ru, |pi, &ri| *pi = ri + beta * *pi);
+            let Some(pu) = pu.as_slice_mut() else {
+                active[u] = false;
+                continue;
+            };
+            for (pi, &ri) in pu.iter_mut().zip(ru.iter()) {
+                *pi = ri + beta * *pi;
+            }
             rs[u] = rs_new;
         }
     }
 }
 
-/// `m (Y^T Y + reg I)` for a block of rows.
+/// `Y^T Y` by faer's matrix product on every thread (for the reader side,
+/// `Y` is every reader's factors: as many flops as one CG step).
+pub(super) fn gram(y: &Array2<f32>) -> Array2<f32> {
+    let k = y.ncols();
+    let y = y.as_standard_layout();
+    let Some(ys) = y.as_slice() else {
+        return y.t().dot(&y);
+    };
+    let mut out = Array2::<f32>::zeros((k, k));
+    let Some(os) = out.as_slice_mut() else {
+        return y.t().dot(&y);
+    };
+    let y = faer::MatRef::from_row_major_slice(ys, y.nrows(), k);
+    faer::linalg::matmul::matmul(
+        faer::MatMut::from_row_major_slice_mut(os, k, k),
+        faer::Accum::Replace,
+        y.transpose(),
+        y,
+        1.0,
+        faer::Par::rayon(0),
+    );
+    out
+}
+
+/// `m (Y^T Y + reg I)` for a block of rows, by faer's matrix product: it
+/// picks its AVX-512 or AVX2 kernel at run time (ndarray's own product stops
+/// at AVX2), and at 128 factors this product is most of an iteration.
 fn block_product(m: ArrayView2<'_, f32>, yty: ArrayView2<'_, f32>) -> Array2<f32> {
-    m.dot(&yty)
+    let (rows, k) = m.dim();
+    let mut out = Array2::<f32>::zeros((rows, k));
+    let (Some(ms), Some(ys)) = (m.as_slice(), yty.as_slice()) else {
+        return m.dot(&yty);
+    };
+    let Some(os) = out.as_slice_mut() else {
+        return m.dot(&yty);
+    };
+    faer::linalg::matmul::matmul(
+        faer::MatMut::from_row_major_slice_mut(os, rows, k),
+        faer::Accum::Replace,
+        faer::MatRef::from_row_major_slice(ms, rows, k),
+        faer::MatRef::from_row_major_slice(ys, k, k),
+        1.0,
+        faer::Par::Seq,
+    );
+    out
 }
 
 #[cfg(test)]
@@ -240,6 +407,59 @@ mod tests {
             let want = exact(&cui, u, &y, 0.1);
             for (a, b) in x.row(u).iter().zip(&want) {
                 assert!((a - b).abs() < 1e-3, "row {u}: {:?} vs {want:?}", x.row(u));
+            }
+        }
+    }
+
+    type SolvePath =
+        fn(&CsMat<f32>, usize, &mut ndarray::ArrayViewMut2<'_, f32>, &[f32], ArrayView2<'_, f32>, usize, u32);
+
+    /// Every SIMD path this CPU has gives the baseline's results bit for bit,
+    /// at factor counts that leave remainders in the four-row and 16-lane loops.
+    #[test]
+    #[allow(unsafe_code)]
+    fn every_simd_path_gives_the_same_factors() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for k in [7usize, 16, 37] {
+            let (rows, cols) = (70, 40);
+            let mut tri = TriMat::new((rows, cols));
+            for u in 0..rows {
+                for i in 0..cols {
+                    if rng.random::<f64>() < 0.2 + 0.1 * (u % 3) as f64 {
+                        tri.add_triplet(u, i, 1.0 + 9.0 * rng.random::<f32>());
+                    }
+                }
+            }
+            let cui: CsMat<f32> = tri.to_csr();
+            let y = Array2::from_shape_fn((cols, k), |_| rng.random::<f32>() - 0.5);
+            let x0 = Array2::from_shape_fn((rows, k), |_| rng.random::<f32>() - 0.5);
+            let mut yty = gram(&y);
+            for i in 0..k {
+                yty[[i, i]] += 0.1;
+            }
+            let ys = y.as_slice().unwrap();
+            let run = |path: SolvePath| {
+                let mut x = x0.clone();
+                path(&cui, 0, &mut x.view_mut(), ys, yty.view(), k, 3);
+                x
+            };
+            let baseline = run(|c, lo, x, ys, yty, k, s| solve_block(c, lo, x, ys, yty, k, s));
+            assert_ne!(baseline, x0, "the solve moved the factors");
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::arch::is_x86_feature_detected!("avx2") {
+                    // SAFETY: AVX2 was just detected
+                    let avx2 =
+                        run(|c, lo, x, ys, yty, k, s| unsafe { solve_block_avx2(c, lo, x, ys, yty, k, s) });
+                    assert_eq!(avx2, baseline, "AVX2 at k = {k}");
+                }
+                if std::arch::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: AVX-512F was just detected
+                    let avx512 =
+                        run(|c, lo, x, ys, yty, k, s| unsafe { solve_block_avx512(c, lo, x, ys, yty, k, s) });
+                    assert_eq!(avx512, baseline, "AVX-512 at k = {k}");
+                }
             }
         }
     }

@@ -88,7 +88,7 @@ pub fn fit_warm(
 /// The weighted squared error the method minimises, normalised as `implicit`
 /// does by total confidence plus the number of unobserved cells.
 pub fn loss_of(cui: &CsMat<f32>, x: &Array2<f32>, y: &Array2<f32>, reg: f32) -> f64 {
-    let yty = y.t().dot(y);
+    let yty = cg::gram(y);
     // per block of rows: sum over all items of (x.y)^2 = x^T (Y^T Y) x, the
     // block's products with Y^T Y taken as one matrix product
     let per_row: Vec<f64> = x
