@@ -8,7 +8,8 @@
 //! `cargo bench -p article-rec-core --features devtools --bench selection`.
 //! Part `ease` first times EASE's kernel against LAPACK's (scipy, from
 //! `scripts/bench-peers`) on one Gram matrix of BENCH_LAPACK_ARTICLES
-//! (11,540) articles, as the train stage of a 1 M-reader site has.
+//! (11,540) articles, as the train stage of a 1 M-reader site has, each side
+//! its best of BENCH_ROUNDS (2) alternating rounds.
 //! BENCH_PART (`ease`, `knn`, `content`, `selection`, or all) runs one part; peak memory
 //! is the process's, so run `ease` alone for its figure.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
@@ -136,53 +137,49 @@ fn ease_vs_lapack() {
             }
         }
     }
-    // the factorisation alone, on a copy: where the time goes
-    let cholesky = {
-        use faer::dyn_stack::{MemBuffer, MemStack};
-        use faer::linalg::cholesky::llt::factor;
-        let mut copy = g.clone();
-        let par = faer::Par::rayon(0);
-        let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f32>(
-            n,
-            par,
-            Default::default(),
-        ));
+    // Each side's best of alternating rounds: this machine may share its cores.
+    let rounds = common::env_usize("BENCH_ROUNDS", 2).max(1);
+    let (mut ours, mut cholesky, mut checksum) = (f64::INFINITY, f64::INFINITY, 0f64);
+    let mut theirs: Result<(f64, f64, serde_json::Value), String> =
+        Ok((f64::INFINITY, f64::INFINITY, serde_json::Value::Null));
+    for _ in 0..rounds {
+        cholesky = cholesky.min(cholesky_seconds(&g));
+        let mut inverse = g.clone();
         let t = Instant::now();
-        factor::cholesky_in_place(
-            copy.as_mut(),
-            Default::default(),
-            par,
-            MemStack::new(&mut mem),
-            Default::default(),
-        )
-        .unwrap();
-        t.elapsed().as_secs_f64()
-    };
-    let t = Instant::now();
-    article_rec_core::recommend::spd_inverse::invert_in_place(g.as_mut(), faer::Par::rayon(0)).unwrap();
-    let ours = t.elapsed().as_secs_f64();
-    let checksum: f64 = (0..n)
-        .flat_map(|j| (j..n).map(move |i| (i, j)))
-        .map(|(i, j)| f64::from(g[(i, j)]))
-        .sum();
+        article_rec_core::recommend::spd_inverse::invert_in_place(inverse.as_mut(), faer::Par::rayon(0))
+            .unwrap();
+        ours = ours.min(t.elapsed().as_secs_f64());
+        checksum = (0..n)
+            .flat_map(|j| (j..n).map(move |i| (i, j)))
+            .map(|(i, j)| f64::from(inverse[(i, j)]))
+            .sum();
+        drop(inverse);
+        let run = common::peers::run(
+            "ease_lapack.py",
+            &[path.display().to_string(), n.to_string()],
+            threads,
+        );
+        theirs = match (theirs, run) {
+            (Ok((best, best_potrf, _)), Ok(v)) => Ok((
+                best.min(v["seconds"].as_f64().unwrap()),
+                best_potrf.min(v["spotrf_seconds"].as_f64().unwrap_or(f64::NAN)),
+                v,
+            )),
+            (Err(why), _) | (_, Err(why)) => Err(why),
+        };
+    }
     drop(g);
-    println!("ease kernel: {n} x {n} Gram matrix ({readers} readers), lambda 500, {threads} threads");
+    println!("ease kernel: {n} x {n} Gram matrix ({readers} readers), lambda 500, {threads} threads, best of {rounds} alternating rounds");
     println!(
         "  article-rec (faer Cholesky + in-place inverse): {ours:.2} s (the Cholesky alone {cholesky:.2} s)"
     );
-    match common::peers::run(
-        "ease_lapack.py",
-        &[path.display().to_string(), n.to_string()],
-        threads,
-    ) {
-        Ok(v) => {
-            let theirs = v["seconds"].as_f64().unwrap();
+    match theirs {
+        Ok((theirs, potrf, v)) => {
             let same = (v["checksum"].as_f64().unwrap() - checksum).abs() <= 1e-3 * checksum.abs();
             println!(
-                "  scipy {} LAPACK spotrf + spotri ({}): {theirs:.2} s (spotrf alone {:.2} s); ratio LAPACK / article-rec = {:.2} (1 or more: as fast or faster); inverses agree: {same}",
+                "  scipy {} LAPACK spotrf + spotri ({}): {theirs:.2} s (spotrf alone {potrf:.2} s); ratio LAPACK / article-rec = {:.2} (1 or more: as fast or faster); inverses agree: {same}",
                 v["scipy"].as_str().unwrap_or("?"),
                 v["blas"].as_str().unwrap_or("?"),
-                v["spotrf_seconds"].as_f64().unwrap_or(f64::NAN),
                 theirs / ours
             );
         }
@@ -190,6 +187,29 @@ fn ease_vs_lapack() {
             println!("  LAPACK comparison skipped (scripts/bench-peers makes its environment): {why}")
         }
     }
+}
+
+/// faer's Cholesky alone, on a copy of `g`: where the time goes.
+fn cholesky_seconds(g: &faer::Mat<f32>) -> f64 {
+    use faer::dyn_stack::{MemBuffer, MemStack};
+    use faer::linalg::cholesky::llt::factor;
+    let mut copy = g.clone();
+    let par = faer::Par::rayon(0);
+    let mut mem = MemBuffer::new(factor::cholesky_in_place_scratch::<f32>(
+        copy.nrows(),
+        par,
+        Default::default(),
+    ));
+    let t = Instant::now();
+    factor::cholesky_in_place(
+        copy.as_mut(),
+        Default::default(),
+        par,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .unwrap();
+    t.elapsed().as_secs_f64()
 }
 
 fn serve(model: &dyn ItemItem, articles: usize) -> usize {
