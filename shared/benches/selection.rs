@@ -10,7 +10,11 @@
 //! `scripts/bench-peers`) on one Gram matrix of BENCH_LAPACK_ARTICLES
 //! (11,540) articles, as the train stage of a 1 M-reader site has, each side
 //! its best of BENCH_ROUNDS (2) alternating rounds.
-//! BENCH_PART (`ease`, `knn`, `content`, `selection`, or all) runs one part; peak memory
+//! Part `knn` times implicit's CosineRecommender beside item-kNN, part `rules`
+//! a vectorised numpy / scipy sequential-rules matrix (BENCH_RULES_ARTICLES,
+//! 20,000; BENCH_RULES_READERS, 500,000) beside the job's: each the 20
+//! neighbours of every article, the ratio printed.
+//! BENCH_PART (`ease`, `knn`, `rules`, `content`, `selection`, or all) runs one part; peak memory
 //! is the process's, so run `ease` alone for its figure.
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 // A bench binary takes its size from the environment, not from Settings.
@@ -25,6 +29,7 @@ use article_rec_core::recommend::ease::Ease;
 use article_rec_core::recommend::item_item::{ItemItem, Serving};
 use article_rec_core::recommend::item_knn::ItemKnn;
 use article_rec_core::recommend::reads::{Read, Reads};
+use article_rec_core::recommend::sequential_rules::{RuleParams, SequentialRules};
 use article_rec_core::settings::{AlsParams, SelectionParams};
 use article_rec_core::stages::train::evaluation::{ArticleFacts, DwellTable, EvalParams, Reading};
 use rand::{Rng, SeedableRng};
@@ -226,20 +231,106 @@ fn serve(model: &dyn ItemItem, articles: usize) -> usize {
     model.neighbours(&sources, &serving).iter().map(Vec::len).sum()
 }
 
+/// The reads as flat files for a peer: readers.bin (u32), articles.bin
+/// (u32), times.bin (i64 ms), shape.txt ("readers articles").
+fn write_reads(rows: &[(u32, u32, i64)], readers: usize, articles: usize, dir: &std::path::Path) {
+    use std::io::Write;
+    let mut files = ["readers.bin", "articles.bin", "times.bin"]
+        .map(|name| std::io::BufWriter::new(std::fs::File::create(dir.join(name)).unwrap()));
+    for &(r, a, t) in rows {
+        files[0].write_all(&r.to_le_bytes()).unwrap();
+        files[1].write_all(&a.to_le_bytes()).unwrap();
+        files[2].write_all(&t.to_le_bytes()).unwrap();
+    }
+    for mut f in files {
+        f.flush().unwrap();
+    }
+    std::fs::write(dir.join("shape.txt"), format!("{readers} {articles}")).unwrap();
+}
+
+/// Prints a peer's line: its time beside ours and the ratio, or why it was skipped.
+fn against_peer(what: &str, ours: f64, script: &str, args: &[String], threads: usize) {
+    match common::peers::run(script, args, threads) {
+        Ok(v) => {
+            let theirs = v["seconds"].as_f64().unwrap();
+            println!(
+                "  {what}: {theirs:.2} s (fit {:.2} s, {} listed); ratio peer / article-rec = {:.2}",
+                v["fit_seconds"].as_f64().unwrap_or(f64::NAN),
+                v["listed"],
+                theirs / ours
+            );
+        }
+        Err(why) => println!("  {what} skipped (scripts/bench-peers makes its environment): {why}"),
+    }
+}
+
 fn knn() {
     let articles = common::env_usize("BENCH_KNN_ARTICLES", 50_000);
     let readers = common::env_usize("BENCH_KNN_READERS", 500_000);
-    let reads = reads_of(&reading(readers, articles, 2), readers, articles);
+    let rows = reading(readers, articles, 2);
+    let reads = reads_of(&rows, readers, articles);
     let n = reads.len();
     let t = Instant::now();
-    let model = ItemKnn::fit(reads, 10.0);
+    // no shrinkage: the peer's plain cosine (shrinkage does not change the work)
+    let model = ItemKnn::fit(reads, 0.0);
     let fit = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let listed = serve(&model, articles);
+    let lists = t.elapsed().as_secs_f64();
     println!(
-        "item_knn: {articles} articles, {readers} readers ({n} reads): index {fit:.2} s, lists of 20 for every article {:.1} s ({listed} listed), peak RSS {:.0} MiB",
-        t.elapsed().as_secs_f64(),
+        "item_knn: {articles} articles, {readers} readers ({n} reads): index {fit:.2} s, lists of 20 for every article {lists:.1} s ({listed} listed), peak RSS {:.0} MiB",
         common::peak_rss_mib()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_reads(&rows, readers, articles, dir.path());
+    let threads = rayon::current_num_threads();
+    let args = [dir.path().display().to_string(), "20".into(), threads.to_string()];
+    against_peer(
+        "implicit CosineRecommender, fit + 20 similar items of every article",
+        fit + lists,
+        "knn_implicit.py",
+        &args,
+        threads,
+    );
+}
+
+/// Sequential rules' lists of 20 for every article against a vectorised
+/// numpy / scipy version that builds the whole rules matrix.
+fn rules() {
+    let articles = common::env_usize("BENCH_RULES_ARTICLES", 20_000);
+    let readers = common::env_usize("BENCH_RULES_READERS", 500_000);
+    let rows = reading(readers, articles, 4);
+    let reads = reads_of(&rows, readers, articles);
+    let n = reads.len();
+    let params = RuleParams {
+        window: 3,
+        reverse: 0.0,
+        max_gap_ms: 86_400_000,
+    };
+    let t = Instant::now();
+    let model = SequentialRules::fit(reads, params);
+    let fit = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let listed = serve(&model, articles);
+    let lists = t.elapsed().as_secs_f64();
+    println!(
+        "sequential_rules (window 3, forwards, gap 1 day): {articles} articles, {readers} readers ({n} reads): index {fit:.2} s, lists of 20 for every article {lists:.2} s ({listed} listed)"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    write_reads(&rows, readers, articles, dir.path());
+    let threads = rayon::current_num_threads();
+    let args = [
+        dir.path().display().to_string(),
+        params.window.to_string(),
+        params.max_gap_ms.to_string(),
+        "20".into(),
+    ];
+    against_peer(
+        "numpy / scipy, vectorised rules matrix + 20 strongest of every article",
+        fit + lists,
+        "rules_numpy.py",
+        &args,
+        threads,
     );
 }
 
@@ -368,6 +459,9 @@ fn main() {
     }
     if part.is_empty() || part == "knn" {
         knn();
+    }
+    if part.is_empty() || part == "rules" {
+        rules();
     }
     if part.is_empty() || part == "content" {
         content();
