@@ -6,7 +6,7 @@
 //! counted when it is asked for, from its readers' other reads, so the model
 //! costs the reads' memory and a row costs the co-reads of its readers.
 
-use crate::recommend::item_item::{scale_to_unit, ItemItem};
+use crate::recommend::item_item::ItemItem;
 use crate::recommend::reads::{Occurrences, Reads};
 
 pub struct ItemKnn {
@@ -28,18 +28,30 @@ impl ItemKnn {
 
     /// The shrunk cosine of `a` with every article (before scaling).
     pub fn similarities(&self, a: usize, out: &mut [f32]) {
+        let mut touched = Vec::new();
+        self.similarities_touched(a, out, &mut touched);
+    }
+
+    /// [`Self::similarities`], also listing the articles with a co-reader:
+    /// the only entries that are not 0, so the rest of a row is never scanned
+    /// again (a row of a 50,000-article site has a few thousand of them).
+    fn similarities_touched(&self, a: usize, out: &mut [f32], touched: &mut Vec<u32>) {
         out.fill(0.0);
+        touched.clear();
         let all = self.reads.all();
         for o in self.occurrences.of(a) {
             for x in &all[o.start as usize..o.end as usize] {
-                out[x.article as usize] += 1.0;
+                let v = &mut out[x.article as usize];
+                if *v == 0.0 {
+                    touched.push(x.article);
+                }
+                *v += 1.0;
             }
         }
         let na = self.readers[a] as f32;
-        for (j, v) in out.iter_mut().enumerate() {
-            if *v > 0.0 {
-                *v /= (na * self.readers[j] as f32).sqrt() + self.shrinkage;
-            }
+        for &j in touched.iter() {
+            let v = &mut out[j as usize];
+            *v /= (na * self.readers[j as usize] as f32).sqrt() + self.shrinkage;
         }
     }
 }
@@ -49,10 +61,16 @@ impl ItemItem for ItemKnn {
         self.reads.articles()
     }
 
+    /// As [`crate::recommend::item_item::scale_to_unit`] over the whole row, over the touched entries only.
     fn affinities(&self, from: usize, out: &mut [f32]) {
-        self.similarities(from, out);
+        let mut touched = Vec::new();
+        self.similarities_touched(from, out, &mut touched);
         out[from] = 0.0;
-        scale_to_unit(out);
+        let max = touched.iter().map(|&j| out[j as usize]).fold(0f32, f32::max);
+        for &j in &touched {
+            let v = &mut out[j as usize];
+            *v = if max > 0.0 { v.max(0.0) / max } else { 0.0 };
+        }
     }
 }
 
@@ -97,6 +115,15 @@ mod tests {
                 };
                 assert!((got[b] - want).abs() < 1e-5, "{a} {b}: {} vs {want}", got[b]);
             }
+        }
+        // the scaling over the touched entries only is the whole row's, bit for bit
+        let mut whole = vec![0f32; articles];
+        for a in 0..articles {
+            knn.similarities(a, &mut whole);
+            whole[a] = 0.0;
+            crate::recommend::item_item::scale_to_unit(&mut whole);
+            knn.affinities(a, &mut got);
+            assert_eq!(got, whole, "source {a}");
         }
         knn.affinities(0, &mut got);
         assert_eq!(got[0], 0.0, "a source is not its own neighbour");
