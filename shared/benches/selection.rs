@@ -248,9 +248,23 @@ fn write_reads(rows: &[(u32, u32, i64)], readers: usize, articles: usize, dir: &
     std::fs::write(dir.join("shape.txt"), format!("{readers} {articles}")).unwrap();
 }
 
-/// Prints a peer's line: its time beside ours and the ratio, or why it was skipped.
-fn against_peer(what: &str, ours: f64, script: &str, args: &[String], threads: usize) {
-    match common::peers::run(script, args, threads) {
+/// Runs a peer on the reads (written for it to a temporary directory, its
+/// first argument, then `args`) and prints its time beside ours and the ratio,
+/// or why it was skipped.
+fn against_peer(
+    what: &str,
+    ours: f64,
+    script: &str,
+    reads: (&[(u32, u32, i64)], usize, usize),
+    args: &[String],
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let (rows, readers, articles) = reads;
+    write_reads(rows, readers, articles, dir.path());
+    let args: Vec<String> = std::iter::once(dir.path().display().to_string())
+        .chain(args.iter().cloned())
+        .collect();
+    match common::peers::run(script, &args, rayon::current_num_threads()) {
         Ok(v) => {
             let theirs = v["seconds"].as_f64().unwrap();
             println!(
@@ -281,16 +295,13 @@ fn knn() {
         "item_knn: {articles} articles, {readers} readers ({n} reads): index {fit:.2} s, lists of 20 for every article {lists:.1} s ({listed} listed), peak RSS {:.0} MiB",
         common::peak_rss_mib()
     );
-    let dir = tempfile::tempdir().unwrap();
-    write_reads(&rows, readers, articles, dir.path());
-    let threads = rayon::current_num_threads();
-    let args = [dir.path().display().to_string(), "20".into(), threads.to_string()];
+    let threads = rayon::current_num_threads().to_string();
     against_peer(
         "implicit CosineRecommender, fit + 20 similar items of every article",
         fit + lists,
         "knn_implicit.py",
-        &args,
-        threads,
+        (&rows, readers, articles),
+        &["20".into(), threads],
     );
 }
 
@@ -316,21 +327,16 @@ fn rules() {
     println!(
         "sequential_rules (window 3, forwards, gap 1 day): {articles} articles, {readers} readers ({n} reads): index {fit:.2} s, lists of 20 for every article {lists:.2} s ({listed} listed)"
     );
-    let dir = tempfile::tempdir().unwrap();
-    write_reads(&rows, readers, articles, dir.path());
-    let threads = rayon::current_num_threads();
-    let args = [
-        dir.path().display().to_string(),
-        params.window.to_string(),
-        params.max_gap_ms.to_string(),
-        "20".into(),
-    ];
     against_peer(
         "numpy / scipy, vectorised rules matrix + 20 strongest of every article",
         fit + lists,
         "rules_numpy.py",
-        &args,
-        threads,
+        (&rows, readers, articles),
+        &[
+            params.window.to_string(),
+            params.max_gap_ms.to_string(),
+            "20".into(),
+        ],
     );
 }
 

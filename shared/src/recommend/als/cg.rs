@@ -3,7 +3,7 @@
 //! Three steps per solve are enough in practice (Takacs et al. 2011; `implicit`
 //! uses 3 by default), since each solve starts from the last iteration's answer.
 
-use ndarray::{Array2, ArrayView2, Axis};
+use ndarray::{Array2, ArrayView2, ArrayViewMut2, Axis};
 use rayon::prelude::*;
 use sprs::CsMat;
 
@@ -140,13 +140,28 @@ pub(super) fn solve_side(cui: &CsMat<f32>, x: &mut Array2<f32>, y: &Array2<f32>,
     }
     let y = y.as_standard_layout().into_owned();
     let Some(ys) = y.as_slice() else { return };
-    let steps = params.cg_steps;
-    let yty = yty.view();
-
+    let side = Side {
+        cui,
+        ys,
+        yty: yty.view(),
+        k,
+        steps: params.cg_steps,
+    };
     x.axis_chunks_iter_mut(Axis(0), BLOCK)
         .into_par_iter()
         .enumerate()
-        .for_each(|(b, mut xb)| solve_block_dispatch(cui, b * BLOCK, &mut xb, ys, yty, k, steps));
+        .for_each(|(b, mut xb)| solve_block_dispatch(&side, b * BLOCK, &mut xb));
+}
+
+/// What every block of one half-iteration shares: the confidences, the fixed
+/// side's factors (row-major), `Y^T Y + reg I`, the factors and CG steps.
+#[derive(Clone, Copy)]
+struct Side<'a> {
+    cui: &'a CsMat<f32>,
+    ys: &'a [f32],
+    yty: ArrayView2<'a, f32>,
+    k: usize,
+    steps: u32,
 }
 
 /// [`solve_block`] compiled for the widest vectors the CPU has, detected at
@@ -155,21 +170,13 @@ pub(super) fn solve_side(cui: &CsMat<f32>, x: &mut Array2<f32>, y: &Array2<f32>,
 /// it), else the build's baseline. The sixteen sums of [`dot`] are one
 /// AVX-512 register or two AVX2 ones, each lane adding in the same order:
 /// the same results on every path.
-fn solve_block_dispatch(
-    cui: &CsMat<f32>,
-    lo: usize,
-    xb: &mut ndarray::ArrayViewMut2<'_, f32>,
-    ys: &[f32],
-    yty: ArrayView2<'_, f32>,
-    k: usize,
-    steps: u32,
-) {
+fn solve_block_dispatch(side: &Side<'_>, lo: usize, xb: &mut ArrayViewMut2<'_, f32>) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx512f") {
         // SAFETY: the CPU was just checked to support AVX-512F
         #[allow(unsafe_code)]
         unsafe {
-            return solve_block_avx512(cui, lo, xb, ys, yty, k, steps);
+            return solve_block_avx512(side, lo, xb);
         }
     }
     #[cfg(target_arch = "x86_64")]
@@ -177,51 +184,34 @@ fn solve_block_dispatch(
         // SAFETY: the CPU was just checked to support AVX2
         #[allow(unsafe_code)]
         unsafe {
-            return solve_block_avx2(cui, lo, xb, ys, yty, k, steps);
+            return solve_block_avx2(side, lo, xb);
         }
     }
-    solve_block(cui, lo, xb, ys, yty, k, steps);
+    solve_block(side, lo, xb);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-fn solve_block_avx512(
-    cui: &CsMat<f32>,
-    lo: usize,
-    xb: &mut ndarray::ArrayViewMut2<'_, f32>,
-    ys: &[f32],
-    yty: ArrayView2<'_, f32>,
-    k: usize,
-    steps: u32,
-) {
-    solve_block(cui, lo, xb, ys, yty, k, steps);
+fn solve_block_avx512(side: &Side<'_>, lo: usize, xb: &mut ArrayViewMut2<'_, f32>) {
+    solve_block(side, lo, xb);
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn solve_block_avx2(
-    cui: &CsMat<f32>,
-    lo: usize,
-    xb: &mut ndarray::ArrayViewMut2<'_, f32>,
-    ys: &[f32],
-    yty: ArrayView2<'_, f32>,
-    k: usize,
-    steps: u32,
-) {
-    solve_block(cui, lo, xb, ys, yty, k, steps);
+fn solve_block_avx2(side: &Side<'_>, lo: usize, xb: &mut ArrayViewMut2<'_, f32>) {
+    solve_block(side, lo, xb);
 }
 
 /// CG for the rows `lo..lo + xb.nrows()`, in lockstep.
 #[inline(always)]
-fn solve_block(
-    cui: &CsMat<f32>,
-    lo: usize,
-    xb: &mut ndarray::ArrayViewMut2<'_, f32>,
-    ys: &[f32],
-    yty: ArrayView2<'_, f32>,
-    k: usize,
-    steps: u32,
-) {
+fn solve_block(side: &Side<'_>, lo: usize, xb: &mut ArrayViewMut2<'_, f32>) {
+    let Side {
+        cui,
+        ys,
+        yty,
+        k,
+        steps,
+    } = *side;
     let rows = xb.nrows();
     let sparse = |u: usize| cui.outer_view(lo + u);
     // r = b - A x, with A = YtY + reg I + Y^T (C_u - I) Y and b = Y^T C_u p_u
@@ -411,9 +401,6 @@ mod tests {
         }
     }
 
-    type SolvePath =
-        fn(&CsMat<f32>, usize, &mut ndarray::ArrayViewMut2<'_, f32>, &[f32], ArrayView2<'_, f32>, usize, u32);
-
     /// Every SIMD path this CPU has gives the baseline's results bit for bit,
     /// at factor counts that leave remainders in the four-row and 16-lane loops.
     #[test]
@@ -439,25 +426,30 @@ mod tests {
                 yty[[i, i]] += 0.1;
             }
             let ys = y.as_slice().unwrap();
-            let run = |path: SolvePath| {
+            let side = Side {
+                cui: &cui,
+                ys,
+                yty: yty.view(),
+                k,
+                steps: 3,
+            };
+            let run = |path: fn(&Side<'_>, usize, &mut ArrayViewMut2<'_, f32>)| {
                 let mut x = x0.clone();
-                path(&cui, 0, &mut x.view_mut(), ys, yty.view(), k, 3);
+                path(&side, 0, &mut x.view_mut());
                 x
             };
-            let baseline = run(|c, lo, x, ys, yty, k, s| solve_block(c, lo, x, ys, yty, k, s));
+            let baseline = run(|side, lo, x| solve_block(side, lo, x));
             assert_ne!(baseline, x0, "the solve moved the factors");
             #[cfg(target_arch = "x86_64")]
             {
                 if std::arch::is_x86_feature_detected!("avx2") {
                     // SAFETY: AVX2 was just detected
-                    let avx2 =
-                        run(|c, lo, x, ys, yty, k, s| unsafe { solve_block_avx2(c, lo, x, ys, yty, k, s) });
+                    let avx2 = run(|side, lo, x| unsafe { solve_block_avx2(side, lo, x) });
                     assert_eq!(avx2, baseline, "AVX2 at k = {k}");
                 }
                 if std::arch::is_x86_feature_detected!("avx512f") {
                     // SAFETY: AVX-512F was just detected
-                    let avx512 =
-                        run(|c, lo, x, ys, yty, k, s| unsafe { solve_block_avx512(c, lo, x, ys, yty, k, s) });
+                    let avx512 = run(|side, lo, x| unsafe { solve_block_avx512(side, lo, x) });
                     assert_eq!(avx512, baseline, "AVX-512 at k = {k}");
                 }
             }
